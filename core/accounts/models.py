@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core import clock
+from core.db import Base, str_enum
+
+
+class Role(enum.StrEnum):
+    """What a user can act as. Viewer and sharer need nothing but an account."""
+
+    VIEWER = "viewer"
+    SHARER = "sharer"
+    ARTIST = "artist"
+    BRAND = "brand"
+    ADMIN = "admin"
+
+
+class BrandRole(enum.StrEnum):
+    OWNER = "owner"
+    MEMBER = "member"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_artist: Mapped[bool] = mapped_column(default=False)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str] = mapped_column(String(8), default="zh-CN")
+    # Bumped on password change or forced sign-out: older sessions stop working.
+    auth_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+    memberships: Mapped[list[BrandMember]] = relationship(back_populates="user", lazy="selectin")
+
+    def roles(self) -> set[Role]:
+        roles = {Role.VIEWER, Role.SHARER}
+        if self.is_artist:
+            roles.add(Role.ARTIST)
+        if self.memberships:
+            roles.add(Role.BRAND)
+        if self.is_admin:
+            roles.add(Role.ADMIN)
+        return roles
+
+    def brand_ids(self) -> list[int]:
+        return sorted(m.brand_id for m in self.memberships)
+
+
+class Brand(Base):
+    __tablename__ = "brands"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+    members: Mapped[list[BrandMember]] = relationship(back_populates="brand", lazy="selectin")
+
+
+class BrandMember(Base):
+    __tablename__ = "brand_members"
+
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[BrandRole] = mapped_column(str_enum(BrandRole, 16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+    brand: Mapped[Brand] = relationship(back_populates="members", lazy="joined")
+    user: Mapped[User] = relationship(back_populates="memberships")
+
+
+class ApiToken(Base):
+    """A bearer token for the API. Only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64), default="api")
+    auth_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class LoginAttempt(Base):
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "at"),
+        Index("ix_login_attempts_ip_at", "ip_hash", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    ip_hash: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool]
+    at: Mapped[dt.datetime] = mapped_column(default=clock.now)

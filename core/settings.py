@@ -1,0 +1,89 @@
+"""Typed settings, read from the environment once, when `Settings()` is built.
+
+Nothing in the code base reads `os.environ` directly: the app factory, the worker
+entry point and the CLI each build one `Settings` and hand it down. Tests build
+their own with keyword overrides instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+GiB = 1024**3
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    secret_key: str = Field(default="dev-insecure-change-me", min_length=16)
+    # Signed share links carry a key id so keys rotate: "kid:secret,kid:secret"; the first signs.
+    link_signing_keys: str = ""
+
+    database_url: str = f"sqlite:///{VAR_DIR / 'xinglian.sqlite3'}"
+    database_echo: bool = False
+    storage_url: str = f"file://{VAR_DIR / 'storage'}"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    # Base URL that serves stored objects publicly (a CDN in front of the bucket).
+    storage_public_url: str | None = None
+    search_url: str = str(VAR_DIR / "search")
+    celery_broker_url: str = f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+    celery_result_backend: str | None = None
+    # Namespaces every Redis key of the broker, so several deployments (or test runs) share one Redis.
+    celery_key_prefix: str = ""
+    # Where links in e-mails, presigned local URLs and share links point to.
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    session_cookie_secure: bool = False
+    # How many reverse proxies in front of us set X-Forwarded-For (0: trust none).
+    proxy_fix_hops: int = 0
+    api_token_ttl_days: int = 30
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    login_ip_max_failures: int = 30
+    password_hash_memory_kib: int = 19 * 1024
+    password_hash_time_cost: int = 2
+
+    upload_max_bytes: int = 2 * GiB
+    upload_chunk_max_bytes: int = 64 * 1024 * 1024
+    video_max_seconds: float = 600.0
+    video_max_dimension: int = 4096
+    video_max_fps: float = 60.0
+
+    default_locale: Literal["zh-CN", "en"] = "zh-CN"
+    outbox_batch_size: int = 500
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_pg_driver(cls, v: str) -> str:
+        # Heroku-style URLs name the dialect only; we ship psycopg 3.
+        for prefix in ("postgres://", "postgresql://"):
+            if v.startswith(prefix):
+                return "postgresql+psycopg://" + v[len(prefix) :]
+        return v
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def search_is_remote(self) -> bool:
+        return self.search_url.startswith(("http://", "https://"))
+
+    def signing_keys(self) -> list[tuple[str, bytes]]:
+        """(key id, secret) pairs; the first one signs, all of them verify."""
+        pairs = []
+        for item in filter(None, (p.strip() for p in self.link_signing_keys.split(","))):
+            kid, _, secret = item.partition(":")
+            if not kid or not secret:
+                raise ValueError("LINK_SIGNING_KEYS entries must look like kid:secret")
+            pairs.append((kid, secret.encode()))
+        return pairs or [("k0", self.secret_key.encode())]
