@@ -1,0 +1,1 @@
+"""ffmpeg pipelines: probe, transcode ladder, images, loudness."""

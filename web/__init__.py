@@ -1,0 +1,57 @@
+"""The web app: `create_app(settings)` assembles every package and blueprint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings()
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(days=30),
+        MAX_CONTENT_LENGTH=settings.upload_chunk_max_bytes + 1024 * 1024,
+        TESTING=settings.env == "test",
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if settings.proxy_fix_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_fix_hops, x_proto=settings.proxy_fix_hops)  # type: ignore[method-assign]
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    import commerce
+    import core
+    import media
+    import search
+    import workers
+
+    core.init_app(app)
+    search.init_app(app)
+    media.init_app(app)
+    commerce.init_app(app)
+    workers.init_app(app)
+
+    from web import api, auth, cli, health, pages, problems, storage_views
+    from web.i18n import get_locale
+
+    problems.init_app(app)
+    auth.init_app(app)
+    app.context_processor(lambda: {"locale": get_locale()})
+    api.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
+    if settings.storage_url.startswith("file:"):
+        app.register_blueprint(storage_views.bp)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,50 @@
+"""The OpenAPI document and an interactive docs page (Swagger UI, served from the wheel, no CDN)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import swagger_ui_bundle
+from flask import Response, current_app, send_from_directory
+
+from web.api.blueprint import bp
+from web.api.endpoint import json_response
+from web.api.openapi import build_openapi
+
+_SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+
+_DOCS_HTML = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>星炼 xinglian API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="docs/static/swagger-ui-bundle.js"></script>
+<script src="docs/static/swagger-ui-standalone-preset.js"></script>
+<script src="docs/init.js"></script>
+</body></html>"""
+
+_INIT_JS = """window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#swagger-ui",
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"});"""
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    cache = current_app.extensions.setdefault("openapi_cache", {})
+    if "doc" not in cache:
+        cache["doc"] = build_openapi(current_app)
+    return json_response(cache["doc"])
+
+
+@bp.get("/docs")
+def docs_page() -> Response:
+    return Response(_DOCS_HTML, mimetype="text/html")
+
+
+@bp.get("/docs/init.js")
+def docs_init() -> Response:
+    return Response(_INIT_JS, mimetype="text/javascript")
+
+
+@bp.get("/docs/static/<path:filename>")
+def docs_static(filename: str) -> Response:
+    return send_from_directory(_SWAGGER_DIR, filename, max_age=86400)

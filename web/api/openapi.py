@@ -1,0 +1,157 @@
+"""Build the OpenAPI 3.1 document from the registered endpoints and their pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, get_args, get_origin
+
+from flask import Flask
+from pydantic import BaseModel
+
+from web.api.endpoint import EndpointMeta
+
+_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_PARAM_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}, "path": {"type": "string"}}
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string", "description": "Human message in the caller's language"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "description": "Stable machine-readable code"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+class _Components:
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+
+    def ref(self, model: Any) -> dict[str, Any]:
+        origin = get_origin(model)
+        if origin is list:
+            (item,) = get_args(model)
+            return {"type": "array", "items": self.ref(item)}
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+            for name, sub in schema.pop("$defs", {}).items():
+                self.schemas.setdefault(name, sub)
+            self.schemas.setdefault(model.__name__, schema)
+            return {"$ref": f"#/components/schemas/{model.__name__}"}
+        if model is dict or model is None:
+            return {"type": "object"}
+        raise TypeError(f"cannot describe {model!r} in OpenAPI")
+
+    def input_ref(self, model: type[BaseModel]) -> dict[str, Any]:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+        for name, sub in schema.pop("$defs", {}).items():
+            self.schemas.setdefault(name, sub)
+        self.schemas.setdefault(model.__name__, schema)
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _operation(meta: EndpointMeta, path_params: list[dict[str, Any]], comps: _Components) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": meta.summary, "tags": meta.tags}
+    if meta.description:
+        op["description"] = meta.description
+    params = list(path_params)
+    if meta.query is not None:
+        schema = meta.query.model_json_schema()
+        required = set(schema.get("required", []))
+        for name, prop in schema.get("properties", {}).items():
+            params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+    if meta.idempotent:
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "maxLength": 200},
+                "description": "A retry with the same key replays the first response; other input is refused.",
+            }
+        )
+    if params:
+        op["parameters"] = params
+    if meta.body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": comps.input_ref(meta.body)}}}
+    ok: dict[str, Any] = {"description": "OK"}
+    if meta.response is not None:
+        ok["content"] = {"application/json": {"schema": comps.ref(meta.response)}}
+    responses: dict[str, Any] = {str(meta.status): ok}
+    if meta.body is not None:
+        responses["400"] = _problem("Malformed JSON")
+    if meta.body is not None or meta.query is not None:
+        responses["422"] = _problem("Invalid fields, one entry per field")
+    if meta.auth == "required":
+        responses["401"] = _problem("Not signed in")
+        op["security"] = [{"bearerAuth": []}, {"cookieAuth": []}]
+    for code in meta.errors:
+        responses.setdefault(str(code), _problem("See `code` for the reason"))
+    op["responses"] = responses
+    return op
+
+
+def build_openapi(app: Flask, *, blueprint: str = "api_v1", title: str = "xinglian API") -> dict[str, Any]:
+    comps = _Components()
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.endpoint.startswith(blueprint + "."):
+            continue
+        view = app.view_functions[rule.endpoint]
+        meta: EndpointMeta | None = getattr(view, "_endpoint_meta", None)
+        if meta is None:
+            continue
+        path_params = []
+        for m in _CONVERTER.finditer(rule.rule):
+            path_params.append(
+                {
+                    "name": m["name"],
+                    "in": "path",
+                    "required": True,
+                    "schema": _PARAM_TYPES.get(m["conv"] or "", {"type": "string"}),
+                }
+            )
+        path = _CONVERTER.sub(lambda m: "{" + m["name"] + "}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op = _operation(meta, path_params, comps)
+            op["operationId"] = f"{rule.endpoint.split('.', 1)[1]}_{method.lower()}"
+            paths.setdefault(path, {})[method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": "1",
+            "description": "星炼 xinglian — shoppable short video and creator commerce. "
+            "Errors are application/problem+json; money is integer fen; rates are basis points.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": comps.schemas,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+        },
+    }

@@ -1,0 +1,106 @@
+"""Who is calling: bearer tokens for the API, signed cookie sessions (with CSRF) for pages."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import Flask, g, request, session
+
+from core import extensions
+from core.accounts import service as accounts
+from core.accounts.models import User
+from core.accounts.permissions import require_user
+from core.errors import DomainError, NotAuthenticated, register_messages
+from core.ids import sha256_hex
+
+register_messages({"invalid_token": ("访问令牌无效或已过期", "The access token is invalid or expired")})
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class CsrfFailed(DomainError):
+    status = 403
+    default_code = "csrf_failed"
+
+
+def current_user() -> User | None:
+    if "current_user" not in g:
+        g.current_user = _load_user()
+    user: User | None = g.current_user
+    return user
+
+
+def require_current_user() -> User:
+    return require_user(current_user())
+
+
+def _load_user() -> User | None:
+    header = request.headers.get("Authorization")
+    if header:
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise NotAuthenticated("invalid_token")
+        user = accounts.user_for_token(extensions.session(), credentials.strip())
+        if user is None:
+            raise NotAuthenticated("invalid_token")
+        g.auth_via = "token"
+        return user
+    uid, version = session.get("uid"), session.get("av")
+    if isinstance(uid, int) and isinstance(version, int):
+        user = accounts.user_for_session(extensions.session(), uid, version)
+        if user is None:
+            session.clear()
+            return None
+        g.auth_via = "cookie"
+        return user
+    return None
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        session["csrf"] = token
+    return token
+
+
+def sign_in(user: User) -> str:
+    """Start a cookie session for `user`; returns its CSRF token."""
+    session.clear()
+    session["uid"] = user.id
+    session["av"] = user.auth_version
+    session.permanent = True
+    g.current_user = user
+    return csrf_token()
+
+
+def sign_out() -> None:
+    session.clear()
+    g.current_user = None
+
+
+def client_ip_hash() -> str:
+    ip = request.remote_addr or "unknown"
+    return sha256_hex(f"{extensions.settings().secret_key}:{ip}")
+
+
+def _check_csrf() -> None:
+    # Only cookie sessions are exposed to cross-site requests; bearer tokens are not sent by browsers on their own.
+    if request.method in SAFE_METHODS or request.headers.get("Authorization"):
+        return
+    if "uid" not in session:
+        return
+    expected = session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token", "")
+    if not isinstance(expected, str) or not hmac.compare_digest(expected, sent):
+        raise CsrfFailed()
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_check_csrf)
+
+    @app.context_processor
+    def _inject() -> dict[str, object]:
+        return {"current_user": current_user, "csrf_token": csrf_token}

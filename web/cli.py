@@ -1,0 +1,46 @@
+"""Flask CLI commands: `flask --app web <command>`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from sqlalchemy import func, select
+
+from core import extensions
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    @click.option("--force", is_flag=True, help="Seed even when the database already has users.")
+    def seed_demo(force: bool) -> None:
+        """Load demo accounts and content when the database is empty."""
+        from core.accounts.models import User
+        from web.demo import seed
+
+        with extensions.database().session() as session:
+            if not force and (session.scalar(select(func.count()).select_from(User)) or 0) > 0:
+                click.echo("database already has data; demo seed skipped")
+                return
+            summary = seed(session)
+        for line in summary:
+            click.echo(line)
+
+    @app.cli.command("create-admin")
+    @click.argument("email")
+    @click.password_option()
+    def create_admin(email: str, password: str) -> None:
+        """Create an admin account."""
+        from core.accounts import service as accounts
+
+        with extensions.database().session() as session:
+            user = accounts.register(session, email=email, password=password, display_name="admin")
+            user.is_admin = True
+            session.commit()
+        click.echo(f"admin {email} created")
+
+    @app.cli.command("relay-outbox")
+    def relay_outbox() -> None:
+        """Drain the outbox once, in this process (the worker does this continuously)."""
+        with extensions.database().session() as session:
+            n = extensions.outbox_relay().drain(session)
+        click.echo(f"delivered {n} events")
