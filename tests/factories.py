@@ -1,0 +1,50 @@
+"""Factories build rows and flush; they never commit (the test's transaction is rolled back)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from core.accounts import passwords
+from core.accounts.models import Brand, BrandMember, BrandRole, User
+
+PASSWORD = "correct horse battery"
+_seq = itertools.count(1)
+
+
+def user(
+    session: Session, *, email: str | None = None, artist: bool = False, admin: bool = False, **kw: object
+) -> User:
+    n = next(_seq)
+    u = User(
+        email=email or f"user{n}@example.com",
+        display_name=str(kw.pop("display_name", f"用户{n}")),
+        password_hash=passwords.hash_password(str(kw.pop("password", PASSWORD))),
+        is_artist=artist,
+        is_admin=admin,
+        **kw,
+    )
+    session.add(u)
+    session.flush()
+    return u
+
+
+def brand(
+    session: Session, *, owner: User | None = None, members: Sequence[User] = (), name: str | None = None
+) -> Brand:
+    b = Brand(name=name or f"品牌{next(_seq)}")
+    session.add(b)
+    session.flush()
+    if owner is not None:
+        session.add(BrandMember(brand_id=b.id, user_id=owner.id, role=BrandRole.OWNER))
+    for m in members:
+        session.add(BrandMember(brand_id=b.id, user_id=m.id, role=BrandRole.MEMBER))
+    session.flush()
+    session.expire(b)
+    if owner is not None:
+        session.expire(owner)
+    for m in members:
+        session.expire(m)
+    return b
