@@ -52,7 +52,7 @@ run: seed ## Serve web + workers on embedded defaults, with demo data (Ctrl-C st
 	@echo "    health    $(PUBLIC_BASE_URL)/healthz"
 	@echo "  demo sign-in: viewer@ / artist@ / brand@ / admin@xinglian.local, password xinglian-demo"
 	@echo ""
-	PORT=$(PORT) $(BIN)/honcho start -f Procfile
+	PORT=$(PORT) $(BIN)/python scripts/run_embedded.py
 
 lint: install-dev ## ruff (lint + format check) and mypy on core/
 	$(BIN)/ruff check .
