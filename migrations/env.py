@@ -19,6 +19,7 @@ MODEL_MODULES = (
     "core.accounts.models",
     "core.idempotency",
     "core.outbox",
+    "media.models",
 )
 
 config = context.config

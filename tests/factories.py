@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts import passwords
 from core.accounts.models import Brand, BrandMember, BrandRole, User
+from media.models import Video, VideoStatus
 
 PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
@@ -48,3 +49,31 @@ def brand(
     for m in members:
         session.expire(m)
     return b
+
+
+def video(
+    session: Session,
+    *,
+    uploader: User,
+    title: str = "测试视频",
+    duration: float = 30.0,
+    published: bool = True,
+    brand_id: int | None = None,
+    **kw: object,
+) -> Video:
+    from core import clock
+
+    v = Video(
+        uploader_id=uploader.id,
+        brand_id=brand_id,
+        title=title,
+        status=VideoStatus.READY,
+        duration_seconds=duration,
+        width=720,
+        height=1280,
+        published_at=clock.now() if published else None,
+        **kw,
+    )
+    session.add(v)
+    session.flush()
+    return v
