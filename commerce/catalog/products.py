@@ -273,6 +273,7 @@ def _new_sku(
         price_fen=spec.price_fen,
         list_price_fen=spec.list_price_fen,
         stock=spec.stock,
+        is_active=True,  # column defaults only apply at INSERT; status checks read it before that
     )
     product.skus.append(sku)
     return sku

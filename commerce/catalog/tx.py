@@ -21,10 +21,13 @@ def unit_of_work(
 ) -> Iterator[None]:
     try:
         yield
-        session.commit()
+        session.flush()
     except IntegrityError as exc:  # a concurrent writer won a race the checks could not see
         session.rollback()
         raise (on_integrity_error(exc) if on_integrity_error else Conflict()) from exc
     except BaseException:
         session.rollback()
         raise
+    # Not inside the try: once COMMIT went through, there is nothing left to roll back (an
+    # after-commit hook failing to reach the broker must surface as itself).
+    session.commit()

@@ -188,34 +188,18 @@ def dismiss_product(video_id: int, product_id: int) -> tuple[None, int]:
     return None, 204
 
 
-@bp.post("/videos/<int:video_id>/suggestions/hashtags/accept")
+@bp.post("/videos/<int:video_id>/suggestions/hashtags/<any(accept, dismiss):action>")
 @endpoint(
-    summary="Record that a suggested hashtag was used (uploader)",
+    summary="Accept or dismiss a hashtag suggestion (uploader)",
     tags=TAGS,
     body=HashtagIn,
     response=HashtagOut,
     auth="required",
     errors=[403, 404],
 )
-def accept_hashtag(video_id: int, body: HashtagIn) -> HashtagOut:
-    """The hashtag itself is added to the video by editing the video."""
-    tag = suggestions.decide_hashtag(
-        extensions.session(), require_current_user(), video_id, body.hashtag, Decision.ACCEPTED
-    )
-    return HashtagOut(hashtag=tag)
-
-
-@bp.post("/videos/<int:video_id>/suggestions/hashtags/dismiss")
-@endpoint(
-    summary="Dismiss a hashtag suggestion for good (uploader)",
-    tags=TAGS,
-    body=HashtagIn,
-    response=HashtagOut,
-    auth="required",
-    errors=[403, 404],
-)
-def dismiss_hashtag(video_id: int, body: HashtagIn) -> HashtagOut:
-    tag = suggestions.decide_hashtag(
-        extensions.session(), require_current_user(), video_id, body.hashtag, Decision.DISMISSED
-    )
+def decide_hashtag(video_id: int, action: str, body: HashtagIn) -> HashtagOut:
+    """`action` is accept or dismiss. A dismissed hashtag is not suggested for this video again; an accepted one is
+    recorded only (the hashtag itself is added to the video by editing the video)."""
+    decision = Decision.ACCEPTED if action == "accept" else Decision.DISMISSED
+    tag = suggestions.decide_hashtag(extensions.session(), require_current_user(), video_id, body.hashtag, decision)
     return HashtagOut(hashtag=tag)

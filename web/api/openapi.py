@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from web.api.endpoint import EndpointMeta
 
-_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
 _PARAM_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}, "path": {"type": "string"}}
 
 PROBLEM_SCHEMA = {
@@ -36,6 +36,12 @@ PROBLEM_SCHEMA = {
         },
     },
 }
+
+
+def _param_schema(converter: str | None, args: str | None) -> dict[str, Any]:
+    if converter == "any" and args:  # <any(accept, dismiss):action>
+        return {"type": "string", "enum": [a.strip().strip("'\"") for a in args.split(",")]}
+    return _PARAM_TYPES.get(converter or "", {"type": "string"})
 
 
 class _Components:
@@ -146,7 +152,7 @@ def build_openapi(app: Flask, *, blueprint: str = "api_v1", title: str = "xingli
                     "name": m["name"],
                     "in": "path",
                     "required": True,
-                    "schema": _PARAM_TYPES.get(m["conv"] or "", {"type": "string"}),
+                    "schema": _param_schema(m["conv"], m["args"]),
                 }
             )
         path = _CONVERTER.sub(lambda m: "{" + m["name"] + "}", rule.rule)

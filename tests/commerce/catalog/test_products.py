@@ -145,6 +145,21 @@ def test_product_validation_reports_each_field(client: FlaskClient, shop: Shop) 
     assert problem_fields(r)["skus.0.code"]["code"] == "sku_code_taken"
 
 
+def test_a_single_sku_product_can_go_on_sale_at_once(db_session: Session, shop: Shop) -> None:
+    product = products.create_product(
+        db_session,
+        shop.owner_a,
+        shop.brand_a.id,
+        name="单品",
+        category="food.snacks",
+        status=ProductStatus.ACTIVE,
+        skus=[products.SkuSpec(price_fen=990)],
+        limits=LIMITS,
+    )
+    assert product.status == ProductStatus.ACTIVE
+    assert (product.price_min_fen, product.skus[0].code[:1]) == (990, "S")
+
+
 def test_sku_codes_are_unique_per_brand_not_globally(db_session: Session, shop: Shop) -> None:
     spec = products.SkuSpec(price_fen=100, code="SAME-CODE")
     products.create_product(
@@ -164,10 +179,12 @@ def test_sku_edits_keep_the_price_band_and_the_last_active_sku(db_session: Sessi
     product = factories.product(db_session, brand=shop.brand_a, prices=[1000, 3000])
     db_session.commit()
     cheap, dear = product.skus
+    mark = outbox_mark(db_session)
     products.update_sku(db_session, shop.owner_a, product.id, cheap.id, price_fen=1500, limits=LIMITS)
     assert (product.price_min_fen, product.price_max_fen) == (1500, 3000)
     products.deactivate_sku(db_session, shop.owner_a, product.id, dear.id)
     assert (product.price_min_fen, product.price_max_fen) == (1500, 1500)
+    assert events_since(db_session, mark) == [("product", str(product.id))] * 2
     with pytest.raises(ValidationFailed) as err:
         products.deactivate_sku(db_session, shop.owner_a, product.id, cheap.id)
     assert err.value.fields[0].code == "last_active_sku"
@@ -178,6 +195,10 @@ def test_sku_edits_keep_the_price_band_and_the_last_active_sku(db_session: Sessi
     with pytest.raises(ValidationFailed):
         products.update_sku(db_session, shop.owner_a, product.id, cheap.id, stock=-5, limits=LIMITS)
     assert cheap.stock == 10  # the failed edit changed nothing
+    mark = outbox_mark(db_session)
+    products.add_sku(db_session, shop.owner_a, product.id, products.SkuSpec(price_fen=500, stock=1), limits=LIMITS)
+    assert product.price_min_fen == 500
+    assert events_since(db_session, mark) == [("product", str(product.id))]
 
 
 def test_patch_sku_list_price_null_removes_it_and_omitting_keeps_it(
