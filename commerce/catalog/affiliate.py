@@ -15,10 +15,9 @@ from typing import Literal
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from commerce.catalog import categories
 from commerce.catalog.limits import CatalogLimits
 from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, ShowcaseItem
-from commerce.catalog.products import current_offer, product_for_member
+from commerce.catalog.products import current_offer, in_category, product_for_member
 from commerce.catalog.tx import unit_of_work
 from core import clock
 from core.accounts.models import User
@@ -197,10 +196,7 @@ def marketplace(
         select(AffiliateOffer).join(Product, Product.id == AffiliateOffer.product_id).where(is_open_for_affiliation())
     )
     if category:
-        codes = categories.codes_under(category)
-        if not codes:
-            raise ValidationFailed.one("query.category", "unknown_category")
-        stmt = stmt.where(Product.category.in_(codes))
+        stmt = stmt.where(in_category(category))
     if price_min_fen is not None:
         stmt = stmt.where(Product.price_min_fen >= price_min_fen)
     if price_max_fen is not None:

@@ -17,7 +17,8 @@ from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.orm import Session
 
 from commerce.catalog.limits import CatalogLimits
-from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, ShowcaseItem, VideoProduct
+from commerce.catalog.models import Product, ProductStatus, ShowcaseItem, VideoProduct
+from commerce.catalog.products import has_open_offer
 from commerce.catalog.tx import unit_of_work
 from core.accounts.models import BrandMember, User
 from core.accounts.permissions import require_user
@@ -98,12 +99,7 @@ def linkable_condition(session: Session, video: Video) -> ColumnElement[bool]:
         .where(ShowcaseItem.artist_id == uploader.id, ShowcaseItem.product_id == Product.id)
         .exists()
     )
-    offer_open = (
-        select(AffiliateOffer.id)
-        .where(AffiliateOffer.product_id == Product.id, AffiliateOffer.effective_to.is_(None))
-        .exists()
-    )
-    return own_brands | (in_showcase & offer_open)
+    return own_brands | (in_showcase & has_open_offer())
 
 
 def linkable_product_ids(session: Session, video: Video) -> list[int]:

@@ -198,4 +198,3 @@ class TagDecision(Base):
     decision: Mapped[Decision] = mapped_column(str_enum(Decision, 16))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
     decided_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
-    score: Mapped[float | None] = mapped_column(default=None)  # what the suggestion scored, for tuning

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -131,20 +131,28 @@ def product_for_member(session: Session, user: User | None, product_id: int, *, 
 def visible_product(session: Session, user: User | None, product_id: int) -> Product:
     """Active products are public; drafts and archived ones only to their brand."""
     product = get_product(session, product_id)
-    if product.status != ProductStatus.ACTIVE and not _is_member(session, user, product.brand_id):
+    if product.status != ProductStatus.ACTIVE and not _is_member(user, product.brand_id):
         raise NotFound("product")
     return product
 
 
-def _is_member(session: Session, user: User | None, brand_id: int) -> bool:
+def _is_member(user: User | None, brand_id: int) -> bool:
     if user is None:
         return False
     return user.is_admin or brand_id in user.brand_ids()
 
 
 def current_offer(session: Session, product_id: int) -> AffiliateOffer | None:
-    return session.scalar(
-        select(AffiliateOffer).where(AffiliateOffer.product_id == product_id, AffiliateOffer.effective_to.is_(None))
+    """The open affiliate offer of a product, if it is in the marketplace."""
+    return current_offers(session, [product_id]).get(product_id)
+
+
+def has_open_offer() -> ColumnElement[bool]:
+    """SQL condition on `Product`: it is open for affiliation (has an open offer)."""
+    return (
+        select(AffiliateOffer.id)
+        .where(AffiliateOffer.product_id == Product.id, AffiliateOffer.effective_to.is_(None))
+        .exists()
     )
 
 
@@ -161,14 +169,19 @@ def current_offers(session: Session, product_ids: Sequence[int]) -> dict[int, Af
     }
 
 
+def in_category(code: str) -> ColumnElement[bool]:
+    """Products in a leaf category, or in any leaf under a top-level one."""
+    codes = categories.codes_under(code)
+    if not codes:
+        raise ValidationFailed.one("query.category", "unknown_category")
+    return Product.category.in_(codes)
+
+
 def _filtered(
     stmt: Select[tuple[Product]], *, category: str | None, q: str | None, status: ProductStatus | None
 ) -> Select[tuple[Product]]:
     if category:
-        codes = categories.codes_under(category)
-        if not codes:
-            raise ValidationFailed.one("query.category", "unknown_category")
-        stmt = stmt.where(Product.category.in_(codes))
+        stmt = stmt.where(in_category(category))
     if q:
         stmt = stmt.where(Product.name.icontains(q, autoescape=True) | Product.code.icontains(q, autoescape=True))
     if status is not None:

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, ShowcaseItem, VideoProduct
-from commerce.catalog.products import current_offer, current_offers, get_product
+from commerce.catalog.products import current_offer, current_offers, get_product, has_open_offer
 from commerce.catalog.tx import unit_of_work
 from core.accounts.models import User
 from core.accounts.permissions import require_artist
@@ -112,10 +112,7 @@ def list_showcase(
     own = viewer is not None and (viewer.id == artist_id or viewer.is_admin)
     if not own:
         stmt = stmt.join(Product, Product.id == ShowcaseItem.product_id).where(
-            Product.status == ProductStatus.ACTIVE,
-            select(AffiliateOffer.id)
-            .where(AffiliateOffer.product_id == Product.id, AffiliateOffer.effective_to.is_(None))
-            .exists(),
+            Product.status == ProductStatus.ACTIVE, has_open_offer()
         )
     items, next_cursor = keyset_page(
         session, stmt, [(ShowcaseItem.id, True)], lambda i: [i.id], cursor=cursor, limit=limit

@@ -163,7 +163,6 @@ def upgrade() -> None:
         ),
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("decided_at", core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("score", sa.Double(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_tag_decisions_user_id_users"), ondelete="SET NULL"
         ),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskClient
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from commerce.catalog import affiliate, products
@@ -19,6 +21,15 @@ from tests.commerce.catalog.helpers import bearer, events_since, outbox_mark, pr
 
 LIMITS = CatalogLimits()
 _n = itertools.count()
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (120, 90), (10, 120, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+_PNG = _png()
 
 NEW_PRODUCT = {
     "name": "清透防晒霜 SPF50+",
@@ -65,6 +76,14 @@ OWNER_ONLY_OPERATIONS: dict[str, Callable[[FlaskClient, int, int, dict[str, str]
         c.put(f"/api/v1/products/{pid}/affiliate", json={"artist_rate_bp": 1000}, headers=h).status_code
     ),
     "offer_history": lambda c, pid, sid, h: c.get(f"/api/v1/products/{pid}/affiliate/history", headers=h).status_code,
+    "upload_image": lambda c, pid, sid, h: (
+        c.post(
+            f"/api/v1/products/{pid}/images",
+            data={"file": (io.BytesIO(_PNG), "p.png")},
+            headers=h,
+            content_type="multipart/form-data",
+        ).status_code
+    ),
 }
 
 
