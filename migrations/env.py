@@ -21,6 +21,9 @@ MODEL_MODULES = (
     "core.outbox",
     "media.models",
     "commerce.catalog.models",
+    "commerce.artists.models",
+    "commerce.booking.models",
+    "commerce.notifications.models",
 )
 
 config = context.config
