@@ -469,16 +469,23 @@ def act(session: Session, actor: User | None, booking_id: int, step: Step, *, de
     return booking
 
 
+def _is_due(booking: Booking, action: Action, now: dt.datetime) -> bool:
+    """Re-checked on the row the job is about to move: a reply may have reset the clock since the scan."""
+    if action == Action.EXPIRE:
+        return booking.reply_due_at is not None and booking.reply_due_at <= now
+    if action in (Action.COMPLETE, Action.DISPUTE):
+        return booking.live_until is not None and booking.live_until <= now
+    return True
+
+
 def system_step(session: Session, booking_id: int, action: Action, *, deps: Deps, note: str = "") -> Booking | None:
     """A step the periodic jobs take (expire, complete, pay, or dispute a vanished video).
 
     Returns None when the booking moved on meanwhile (a person acted first): the job simply skips it.
     """
     booking = session.get(Booking, booking_id)
-    if booking is None:
-        return None
-    found = rule(action, booking.state, Party.SYSTEM)
-    if found is None:
+    found = rule(action, booking.state, Party.SYSTEM) if booking is not None else None
+    if booking is None or found is None or not _is_due(booking, action, clock.now()):
         session.rollback()
         return None
     try:

@@ -20,6 +20,7 @@ from commerce.booking.models import Campaign, CampaignProduct, CampaignStatus
 from commerce.booking.policy import MAX_REVISIONS_CEILING, BookingPolicy
 from commerce.catalog import categories
 from commerce.catalog.models import Product, ProductStatus
+from commerce.catalog.suggestions import MAX_HASHTAG_LENGTH, normalise_hashtag
 from commerce.catalog.tx import unit_of_work
 from core import clock
 from core.accounts.models import User
@@ -35,10 +36,6 @@ register_messages(
         "campaign_product_not_yours": (
             "只能推广本品牌在售的商品",
             "Only this brand's products on sale can be promoted",
-        ),
-        "invalid_hashtag": (
-            "话题应为 1–30 个字，不含空格和 #",
-            "A hashtag is 1–30 characters without spaces or #",
         ),
     }
 )
@@ -76,8 +73,9 @@ SPEC_FIELDS = frozenset(f.name for f in fields(CampaignSpec))
 
 
 def clean_hashtag(tag: str) -> str | None:
-    tag = tag.strip().lstrip("#＃").strip()
-    if not 1 <= len(tag) <= 30 or any(ch.isspace() or ch in "#＃" for ch in tag):
+    """The hashtag as videos carry it (the catalog's normal form), or None when it is not one."""
+    tag = normalise_hashtag(tag)
+    if not 1 <= len(tag) <= MAX_HASHTAG_LENGTH or any(ch.isspace() or ch in "#＃" for ch in tag):
         return None
     return tag
 

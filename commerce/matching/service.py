@@ -91,6 +91,7 @@ class Match:
 class MatchPage:
     campaign: Campaign
     total: int  # candidates after filters
+    offset: int = 0
     items: list[Match] = field(default_factory=list)
     next_offset: int | None = None
 
@@ -280,7 +281,7 @@ def rank(
     scored = rank_rows(rows, brief_of(campaign), reference(session), relevance)
     live = _live_bookings(session, campaign.id)
     window = scored[offset : offset + limit]
-    page = MatchPage(campaign=campaign, total=len(scored))
+    page = MatchPage(campaign=campaign, total=len(scored), offset=offset)
     page.items = [Match(row, s, live.get(row.candidate.artist_id)) for row, s in window]
     page.next_offset = offset + limit if offset + limit < len(scored) else None
     return page
