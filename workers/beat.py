@@ -9,4 +9,8 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     return {
         # Safety net: the relay is also enqueued after every commit that writes an event.
         "outbox-relay": {"task": "outbox.relay", "schedule": 30.0},
+        # Reply windows and live checks are rows with a due time; this moves the ones that are due.
+        "booking-sweep": {"task": "booking.sweep", "schedule": 300.0},
+        # Matching ranks from precomputed metrics; they lag reality by at most this much.
+        "artist-metrics": {"task": "booking.refresh_metrics", "schedule": 900.0},
     }
