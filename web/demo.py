@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from commerce.booking.demo import seed_demo_booking
+from commerce.booking.policy import BookingPolicy
 from commerce.catalog.demo import seed_demo_catalog
 from commerce.catalog.limits import CatalogLimits
 from core import extensions
@@ -39,5 +41,13 @@ def seed(session: Session) -> list[str]:
         owner=brand_owner,
         artist=artist,
         limits=CatalogLimits.from_settings(extensions.settings()),
+    )
+    summary += seed_demo_booking(
+        session,
+        brand_id=brand_owner.brand_ids()[0],
+        owner=brand_owner,
+        artist=artist,
+        password=DEMO_PASSWORD,
+        policy=BookingPolicy.from_settings(extensions.settings()),
     )
     return summary

@@ -226,7 +226,7 @@ def reference(session: Session) -> Reference:
     default = Reference()
     return Reference(
         gmv_90d_fen=max(int(p90 or 0), default.gmv_90d_fen),
-        conversion=(orders / clicks) if clicks else default.conversion,
+        conversion=int(orders) / int(clicks) if clicks else default.conversion,
     )
 
 
