@@ -122,16 +122,37 @@ def _in_band(value: int | None, band: tuple[int, int | None]) -> bool:
     return value is not None and value >= low and (high is None or value < high)
 
 
+P, M = ArtistProfile, ArtistMetrics
+# Plain columns, not ORM entities: building thousands of objects would cost more than the ranking itself.
+_COLUMNS = (
+    User.id, User.display_name,
+    P.categories, P.tags, P.region, P.declared_followers, P.accepting_bookings, P.unavailable_until,
+    ArtistRate.price_fen,
+    M.categories.label("m_categories"), M.audience, M.followers, M.avg_views, M.completion_rate_bp,
+    M.gmv_90d_fen, M.orders_90d, M.product_clicks_90d, M.conversion_90d_bp, M.bookings_done, M.bookings_on_time,
+    M.rating_count, M.rating_sum,
+)  # fmt: skip
+
+
 def load_artists(
-    session: Session, *, tier: LengthTier, exclude_brand_id: int | None = None, f: MatchFilters | None = None
+    session: Session,
+    *,
+    tier: LengthTier,
+    exclude_brand_id: int | None = None,
+    f: MatchFilters | None = None,
+    with_tags: bool = False,
 ) -> list[ArtistRow]:
-    """Every active artist with their profile, metrics and rate for `tier`, narrowed by the SQL-friendly filters."""
+    """Every active artist with their profile, metrics and rate for `tier`, narrowed by the SQL-friendly filters.
+
+    The hashtags their videos carry (only similarity needs them) are loaded when `with_tags` is set.
+    """
     f = f or MatchFilters()
     now = clock.now()
+    tag_columns = (M.hashtags,) if with_tags else ()
     stmt = (
-        select(User.id, User.display_name, ArtistProfile, ArtistMetrics, ArtistRate.price_fen)
-        .outerjoin(ArtistProfile, ArtistProfile.user_id == User.id)
-        .outerjoin(ArtistMetrics, ArtistMetrics.artist_id == User.id)
+        select(*_COLUMNS, *tag_columns)
+        .outerjoin(P, P.user_id == User.id)
+        .outerjoin(M, M.artist_id == User.id)
         .outerjoin(ArtistRate, and_(ArtistRate.artist_id == User.id, ArtistRate.tier == tier))
         .where(User.is_artist, User.is_active)
     )
@@ -140,61 +161,57 @@ def load_artists(
         stmt = stmt.where(User.id.not_in(members))
     if f.follower_band:
         low, high = FOLLOWER_BANDS[f.follower_band]
-        stmt = stmt.where(func.coalesce(ArtistMetrics.followers, 0) >= low)
+        stmt = stmt.where(func.coalesce(M.followers, 0) >= low)
         if high is not None:
-            stmt = stmt.where(func.coalesce(ArtistMetrics.followers, 0) < high)
+            stmt = stmt.where(func.coalesce(M.followers, 0) < high)
     if f.min_gmv_90d_fen is not None:
-        stmt = stmt.where(ArtistMetrics.gmv_90d_fen >= f.min_gmv_90d_fen)
+        stmt = stmt.where(M.gmv_90d_fen >= f.min_gmv_90d_fen)
     if f.min_conversion_bp is not None:
-        stmt = stmt.where(ArtistMetrics.conversion_90d_bp >= f.min_conversion_bp)
+        stmt = stmt.where(M.conversion_90d_bp >= f.min_conversion_bp)
     if f.min_completion_bp is not None:
-        stmt = stmt.where(ArtistMetrics.completion_rate_bp >= f.min_completion_bp)
+        stmt = stmt.where(M.completion_rate_bp >= f.min_completion_bp)
     if f.min_rating is not None:
-        stmt = stmt.where(
-            ArtistMetrics.rating_count > 0, ArtistMetrics.rating_sum >= f.min_rating * ArtistMetrics.rating_count
-        )
+        stmt = stmt.where(M.rating_count > 0, M.rating_sum >= f.min_rating * M.rating_count)
     if f.region:
-        stmt = stmt.where(ArtistProfile.region == f.region)
+        stmt = stmt.where(P.region == f.region)
     if f.q:
         stmt = stmt.where(User.display_name.icontains(f.q, autoescape=True))
+    available = func.coalesce(P.accepting_bookings, True) & (
+        P.unavailable_until.is_(None) | (P.unavailable_until <= now)
+    )
     if f.available_only:
-        stmt = stmt.where(
-            func.coalesce(ArtistProfile.accepting_bookings, True),
-            (ArtistProfile.unavailable_until.is_(None)) | (ArtistProfile.unavailable_until <= now),
-        )
+        stmt = stmt.where(available)
     rows = []
-    # The profile's rate card is not needed here (the joined tier rate is), so skip its selectin load.
-    for user_id, name, profile, metrics, rate in session.execute(stmt.execution_options(populate_existing=False)):
-        m = metrics or ArtistMetrics(artist_id=user_id)
-        declared = list(profile.categories) if profile else []
+    for r in session.execute(stmt):
         candidate = Candidate(
-            artist_id=user_id,
-            rate_fen=rate,
-            declared_categories=declared,
-            categories_bp=dict(m.categories or {}),
-            audience=dict(m.audience or {}),
-            gmv_90d_fen=m.gmv_90d_fen or 0,
-            orders_90d=m.orders_90d or 0,
-            product_clicks_90d=m.product_clicks_90d or 0,
-            bookings_done=m.bookings_done or 0,
-            bookings_on_time=m.bookings_on_time or 0,
-            rating_count=m.rating_count or 0,
-            rating_sum=m.rating_sum or 0,
+            artist_id=r.id,
+            rate_fen=r.price_fen,
+            declared_categories=r.categories or [],
+            categories_bp=r.m_categories or {},
+            audience=r.audience or {},
+            gmv_90d_fen=r.gmv_90d_fen or 0,
+            orders_90d=r.orders_90d or 0,
+            product_clicks_90d=r.product_clicks_90d or 0,
+            bookings_done=r.bookings_done or 0,
+            bookings_on_time=r.bookings_on_time or 0,
+            rating_count=r.rating_count or 0,
+            rating_sum=r.rating_sum or 0,
         )
+        is_available = r.accepting_bookings is not False and (r.unavailable_until is None or r.unavailable_until <= now)
         rows.append(
             ArtistRow(
                 candidate=candidate,
-                name=name,
-                region=profile.region if profile else None,
-                tags=list(profile.tags) if profile else [],
-                hashtags=list(m.hashtags or []),
-                declared_followers=profile.declared_followers if profile else None,
-                followers=m.followers or 0,
-                avg_views=m.avg_views or 0,
-                completion_rate_bp=m.completion_rate_bp or 0,
-                conversion_90d_bp=m.conversion_90d_bp,
-                available=profile.is_available(now) if profile else True,
-                rating_avg=m.rating_avg,
+                name=r.display_name,
+                region=r.region,
+                tags=r.tags or [],
+                hashtags=(r.hashtags or []) if with_tags else [],
+                declared_followers=r.declared_followers,
+                followers=r.followers or 0,
+                avg_views=r.avg_views or 0,
+                completion_rate_bp=r.completion_rate_bp or 0,
+                conversion_90d_bp=r.conversion_90d_bp,
+                available=is_available,
+                rating_avg=r.rating_sum / r.rating_count if r.rating_count else None,
             )
         )
     return rows
@@ -354,7 +371,7 @@ def similarity(a: ArtistRow, b: ArtistRow) -> dict[str, int]:
 
 def similar(session: Session, artist_id: int, *, limit: int = 10) -> list[Similar]:
     """Artists most like this one: same categories, overlapping tags, audiences alike, similar price and reach."""
-    rows = load_artists(session, tier=LengthTier.UP_TO_60S, f=MatchFilters(available_only=False))
+    rows = load_artists(session, tier=LengthTier.UP_TO_60S, f=MatchFilters(available_only=False), with_tags=True)
     me = next((r for r in rows if r.candidate.artist_id == artist_id), None)
     if me is None:
         raise NotFound("artist")
