@@ -244,7 +244,8 @@ def inbox() -> str | Response:
                              (Party.ADMIN, user.is_admin)) if ok]  # fmt: skip
     wanted = request.args.get("side")
     side = next((s for s in sides if s.value == wanted), sides[0] if sides else Party.ARTIST)
-    items, _ = bookings.list_for(session, user, side=side, limit=100)
+    disputes = [BookingState.DISPUTED] if side == Party.ADMIN else None  # admins come here to resolve disputes
+    items, _ = bookings.list_for(session, user, side=side, states=disputes, limit=100)
     rows = [booking_out(session, user, b) for b in items]
     return render_template("booking/inbox.html", rows=rows, sides=sides, side=side, turn=TURN)
 
