@@ -1,0 +1,73 @@
+"""The booking flow in Chromium: a brand writes a brief, sees a ranked list, invites the top artist; the artist
+accepts and delivers a draft; the brand approves; the artist is paid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests import factories
+from tests.browser import LiveServer, screenshot_path
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def sign_in(page: Any, site: LiveServer, email: str) -> None:
+    page.goto(f"{site.url}/login?next=/bookings")
+    page.get_by_label("邮箱").fill(email)
+    page.get_by_label("密码").fill(factories.PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{site.url}/bookings")
+
+
+def seed(site: LiveServer) -> dict[str, int]:
+    from commerce.artists import metrics, profiles
+    from commerce.artists.models import LengthTier
+
+    with site.app.extensions["db"].session() as s:
+        owner = factories.user(s, email="brand-owner@example.com", display_name="品牌主理人")
+        brand = factories.brand(s, owner=owner, name="花西子")
+        factories.product(s, brand=brand, name="空气蜜粉", category="beauty.makeup", prices=(15900,))
+        top = factories.user(s, email="top@example.com", artist=True, display_name="对口达人")
+        dear = factories.user(s, email="dear@example.com", artist=True, display_name="天价达人")
+        s.commit()
+        profiles.update_profile(s, top, {"categories": ["beauty.makeup"], "rates": {LengthTier.UP_TO_60S: 200_000}})
+        profiles.update_profile(s, dear, {"categories": ["beauty.makeup"], "rates": {LengthTier.UP_TO_60S: 900_000},
+                                          "declared_followers": 8_000_000})  # fmt: skip
+        metrics.refresh(s)
+        return {"top": top.id, "dear": dear.id}
+
+
+def test_brand_books_the_top_artist_who_delivers_and_is_paid(browser: Any, page: Any, site: LiveServer) -> None:
+    ids = seed(site)
+    sign_in(page, site, "brand-owner@example.com")
+    page.goto(f"{site.url}/campaigns/new")
+    page.get_by_label("标题").fill("秋冬底妆种草")
+    page.locator("select[name=category]").select_option("beauty.makeup")
+    page.get_by_label("空气蜜粉").check()
+    page.get_by_label("预算下限（元）").fill("1000")
+    page.get_by_label("预算上限（元）").fill("3000")
+    page.get_by_label("草稿截止（北京时间）").fill("2030-01-15T18:00")
+    page.get_by_label("话题（用逗号分隔）").fill("秋冬底妆")
+    page.screenshot(path=screenshot_path("booking-1-campaign-editor"), full_page=True)
+    page.get_by_role("button", name="保存并匹配艺人").click()
+    page.wait_for_url("**/match?campaign=*")
+    cards = page.locator(".bk-match")
+    cards.first.wait_for()
+    assert cards.first.get_attribute("data-artist-id") == str(ids["top"])
+    assert cards.count() == 2
+    assert "自报粉丝" in cards.nth(1).inner_text()  # the dear artist's claim, labelled and not scored
+    page.screenshot(path=screenshot_path("booking-2-ranked"), full_page=True)
+    cards.first.get_by_role("button", name="邀请").click()
+    cards.first.get_by_text("已邀请").wait_for()
+
+    artist = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN")
+    ap = artist.new_page()
+    sign_in(ap, site, "top@example.com")
+    ap.get_by_text("秋冬底妆种草").click()
+    ap.wait_for_url("**/bookings/*")
+    ap.get_by_role("button", name="接受").click()
+    ap.locator('[data-state="accepted"]').wait_for()
+    ap.screenshot(path=screenshot_path("booking-3-artist-accepted"), full_page=True)
+    artist.close()
