@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     default_locale: Literal["zh-CN", "en"] = "zh-CN"
     outbox_batch_size: int = 500
 
+    # Search: how the embedded engine cuts Chinese (chosen by precision@5, tests/search/relevance/),
+    # and which analyzer Elasticsearch text fields use (cjk is built in; smartcn and ik need plugins).
+    search_chinese_tokenizer: Literal["han", "jieba"] = "han"
+    search_es_analyzer: Literal["cjk", "smartcn", "ik"] = "cjk"
+    # Periodic drift check between the database and the index.
+    search_reconcile_seconds: float = 900.0
+
     @field_validator("database_url")
     @classmethod
     def _normalise_pg_driver(cls, v: str) -> str:

@@ -1,0 +1,83 @@
+"""Search test fixtures: engines for every backend.
+
+The Elasticsearch backend runs against osmem-server (an in-memory,
+Elasticsearch-API-compatible server started once per session) and, when
+ELASTICSEARCH_URL is set, against that real cluster.
+
+osmem only speaks plain `application/json`, while the official client sends
+Elasticsearch's compatibility media type. The rewrite lives here, in a
+transport node class handed to the client the tests build; production code
+never sees it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from elastic_transport import Urllib3HttpNode
+from elasticsearch import Elasticsearch
+from osmem_server import OsmemServer
+
+from search.backends.elastic import ElasticsearchEngine
+from search.backends.embedded import EmbeddedEngine
+
+COMPAT = "vnd.elasticsearch+"
+
+
+class PlainJsonNode(Urllib3HttpNode):
+    """Sends `application/json` (or x-ndjson) where the client asks for the compatibility media type."""
+
+    def perform_request(  # type: ignore[override]
+        self, method: str, target: str, body: bytes | None = None, headers: Any = None, **kwargs: Any
+    ) -> Any:
+        if headers:
+            headers = headers.copy()
+            for name in ("accept", "content-type"):
+                value = headers.get(name)
+                if value and COMPAT in value:
+                    headers[name] = "application/x-ndjson" if "x-ndjson" in value else "application/json"
+        return super().perform_request(method, target, body=body, headers=headers, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def osmem_server() -> Iterator[OsmemServer]:
+    """One osmem process for the whole session (overrides the plugin's seeded default)."""
+    server = OsmemServer.start(japanese=False)
+    yield server
+    server.close()
+
+
+def osmem_client(url: str) -> Elasticsearch:
+    return Elasticsearch(url, node_class=PlainJsonNode, request_timeout=30)
+
+
+@pytest.fixture(scope="session")
+def osmem_engine(osmem_server: OsmemServer) -> Iterator[ElasticsearchEngine]:
+    engine = ElasticsearchEngine(osmem_server.url, client=osmem_client(osmem_server.url))
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def real_es_engine() -> Iterator[ElasticsearchEngine]:
+    url = os.environ.get("ELASTICSEARCH_URL")
+    if not url:
+        pytest.skip("ELASTICSEARCH_URL is not set: the suite ran on osmem only")
+    engine = ElasticsearchEngine(url, text_analyzer=os.environ.get("SEARCH_ES_ANALYZER", "cjk"))  # type: ignore[arg-type]
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def embedded_engine(tmp_path) -> Iterator[EmbeddedEngine]:  # type: ignore[no-untyped-def]
+    engine = EmbeddedEngine(tmp_path / "search", chinese="han")
+    yield engine
+    engine.close()
+
+
+def unique_alias(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
