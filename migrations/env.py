@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "core.idempotency",
     "core.outbox",
     "media.models",
+    "search.models",
 )
 
 config = context.config

@@ -1,0 +1,294 @@
+"""Search documents: the schema of each entity's index and how rows become documents.
+
+Builders load a batch of ids in a handful of queries and return, per id, the
+document or None when the entity must not be in the index (deleted, private,
+unpublished, its owner disabled). Datetimes are cut to milliseconds, the
+precision every backend keeps, so a rebuilt document compares equal to the
+indexed one (the reconcile job relies on that).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.accounts.models import Brand, User
+from media.models import Video, VideoStatus, Visibility
+from search import ranking
+from search.models import Follow, VideoStats
+from search.schema import Field, FieldType, IndexSchema
+
+F = FieldType
+
+VIDEOS = IndexSchema(
+    "videos",
+    (
+        Field("title", F.TEXT),
+        Field("description", F.TEXT),
+        Field("hashtags", F.KEYWORD, multi=True),
+        Field("hashtags_text", F.TEXT),
+        Field("creator_id", F.KEYWORD),
+        Field("creator_name", F.TEXT),
+        Field("creator_since", F.DATE),  # the creator's first published video: new creators get a boost
+        Field("brands", F.KEYWORD, multi=True),  # the uploading brand and the brands of linked products
+        Field("product_ids", F.KEYWORD, multi=True),
+        Field("product_names", F.TEXT, multi=True),
+        Field("categories", F.KEYWORD, multi=True),
+        Field("price_bands", F.KEYWORD, multi=True),
+        Field("published_at", F.DATE),
+        Field("duration", F.FLOAT),
+        Field("views", F.INTEGER),
+        Field("likes", F.INTEGER),
+        Field("shares", F.INTEGER),
+        Field("product_clicks", F.INTEGER),
+        Field("purchases", F.INTEGER),
+        Field("completion_rate", F.FLOAT),  # raw: average share of the video watched
+        Field("completion", F.FLOAT),  # smoothed, for ranking
+        Field("engagement", F.FLOAT),  # smoothed engagement rate, for ranking
+        Field("popularity", F.FLOAT),
+        Field("suggest", F.COMPLETION),
+    ),
+)
+
+ARTISTS = IndexSchema(
+    "artists",
+    (
+        Field("name", F.TEXT),
+        Field("followers", F.INTEGER),
+        Field("videos", F.INTEGER),
+        Field("views", F.INTEGER),
+        Field("likes", F.INTEGER),
+        Field("shares", F.INTEGER),
+        Field("product_clicks", F.INTEGER),
+        Field("purchases", F.INTEGER),
+        Field("completion_rate", F.FLOAT),
+        Field("engagement", F.FLOAT),
+        Field("hashtags", F.KEYWORD, multi=True),  # what they post about most, for matching briefs
+        Field("categories", F.KEYWORD, multi=True),
+        Field("joined_at", F.DATE),
+        Field("last_published_at", F.DATE),
+        Field("suggest", F.COMPLETION),
+    ),
+)
+
+# Price bands in fen, for facets: "0-50" means below 50 yuan.
+PRICE_BANDS: tuple[tuple[str, int, int | None], ...] = (
+    ("0-50", 0, 5_000),
+    ("50-100", 5_000, 10_000),
+    ("100-300", 10_000, 30_000),
+    ("300-1000", 30_000, 100_000),
+    ("1000+", 100_000, None),
+)
+
+SUGGEST_MAX_CHARS = 50
+MAX_SUGGEST_WEIGHT = 2**31 - 1
+
+
+def price_band(fen: int) -> str:
+    for key, low, high in PRICE_BANDS:
+        if fen >= low and (high is None or fen < high):
+            return key
+    return PRICE_BANDS[0][0]
+
+
+def ms(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _suggest(inputs: Sequence[str], weight: int) -> dict[str, Any]:
+    seen = dict.fromkeys(s.strip()[:SUGGEST_MAX_CHARS] for s in inputs if s and s.strip())
+    return {"input": list(seen), "weight": max(0, min(int(weight), MAX_SUGGEST_WEIGHT))}
+
+
+def live_video_filter() -> Any:
+    return (
+        (Video.status == VideoStatus.READY) & (Video.visibility == Visibility.PUBLIC) & Video.published_at.is_not(None)
+    )
+
+
+def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any] | None]:
+    out: dict[int, dict[str, Any] | None] = dict.fromkeys(ids)
+    if not ids:
+        return out
+    videos = session.scalars(select(Video).where(Video.id.in_(ids))).all()
+    creator_ids = {v.uploader_id for v in videos}
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(creator_ids)))}
+    brand_ids = {v.brand_id for v in videos if v.brand_id is not None}
+    brands = dict(session.execute(select(Brand.id, Brand.name).where(Brand.id.in_(brand_ids))).all())
+    stats = {s.video_id: s for s in session.scalars(select(VideoStats).where(VideoStats.video_id.in_(ids)))}
+    since = dict(
+        session.execute(
+            select(Video.uploader_id, func.min(Video.published_at))
+            .where(Video.uploader_id.in_(creator_ids), live_video_filter())
+            .group_by(Video.uploader_id)
+        )
+        .all()
+    )
+    for v in videos:
+        creator = users.get(v.uploader_id)
+        if not v.is_live or creator is None or not creator.is_active:
+            continue
+        s = stats.get(v.id) or VideoStats(
+            views=0, watch_ms=0, completion_sum=0.0, likes=0, shares=0, product_clicks=0, purchases=0
+        )
+        hashtags = list(dict.fromkeys(t for t in (v.hashtags or []) if t))
+        out[v.id] = {
+            "title": v.title,
+            "description": v.description or "",
+            "hashtags": hashtags,
+            "hashtags_text": " ".join(hashtags),
+            "creator_id": str(creator.id),
+            "creator_name": creator.display_name,
+            "creator_since": ms(since.get(creator.id) or v.published_at),
+            "brands": [brands[v.brand_id]] if v.brand_id in brands else [],
+            "product_ids": [],
+            "product_names": [],
+            "categories": [],
+            "price_bands": [],
+            "published_at": ms(v.published_at),
+            "duration": float(v.duration_seconds or 0.0),
+            "views": s.views,
+            "likes": s.likes,
+            "shares": s.shares,
+            "product_clicks": s.product_clicks,
+            "purchases": s.purchases,
+            "completion_rate": round(s.completion_sum / s.views, 6) if s.views else 0.0,
+            "completion": round(ranking.smoothed_completion(views=s.views, completion_sum=s.completion_sum), 6),
+            "engagement": round(
+                ranking.engagement_rate(
+                    views=s.views,
+                    likes=s.likes,
+                    shares=s.shares,
+                    product_clicks=s.product_clicks,
+                    purchases=s.purchases,
+                ),
+                6,
+            ),
+            "popularity": round(ranking.popularity(s.views), 6),
+            "suggest": _suggest([v.title, *hashtags], s.views),
+        }
+    return out
+
+
+def build_artists(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any] | None]:
+    out: dict[int, dict[str, Any] | None] = dict.fromkeys(ids)
+    if not ids:
+        return out
+    artists = session.scalars(select(User).where(User.id.in_(ids), User.is_artist, User.is_active)).all()
+    found = [a.id for a in artists]
+    followers = dict(
+        session.execute(
+            select(Follow.creator_id, func.count()).where(Follow.creator_id.in_(found)).group_by(Follow.creator_id)
+        )
+        .all()
+    )
+    rows = session.execute(
+        select(
+            Video.uploader_id,
+            Video.published_at,
+            Video.hashtags,
+            VideoStats.views,
+            VideoStats.likes,
+            VideoStats.shares,
+            VideoStats.product_clicks,
+            VideoStats.purchases,
+            VideoStats.completion_sum,
+        )
+        .outerjoin(VideoStats, VideoStats.video_id == Video.id)
+        .where(Video.uploader_id.in_(found), live_video_filter())
+    ).all()
+    totals: dict[int, Counter[str]] = defaultdict(Counter)
+    completion: dict[int, float] = defaultdict(float)
+    tags: dict[int, Counter[str]] = defaultdict(Counter)
+    last: dict[int, dt.datetime] = {}
+    for r in rows:
+        t = totals[r.uploader_id]
+        t["videos"] += 1
+        for name in ("views", "likes", "shares", "product_clicks", "purchases"):
+            t[name] += getattr(r, name) or 0
+        completion[r.uploader_id] += r.completion_sum or 0.0
+        tags[r.uploader_id].update(dict.fromkeys(r.hashtags or [], 1))
+        if r.published_at and (r.uploader_id not in last or r.published_at > last[r.uploader_id]):
+            last[r.uploader_id] = r.published_at
+    for a in artists:
+        t = totals[a.id]
+        views = t["views"]
+        out[a.id] = {
+            "name": a.display_name,
+            "followers": int(followers.get(a.id, 0)),
+            "videos": t["videos"],
+            "views": views,
+            "likes": t["likes"],
+            "shares": t["shares"],
+            "product_clicks": t["product_clicks"],
+            "purchases": t["purchases"],
+            "completion_rate": round(completion[a.id] / views, 6) if views else 0.0,
+            "engagement": round(
+                ranking.engagement_rate(
+                    views=views,
+                    likes=t["likes"],
+                    shares=t["shares"],
+                    product_clicks=t["product_clicks"],
+                    purchases=t["purchases"],
+                ),
+                6,
+            ),
+            "hashtags": [tag for tag, _ in sorted(tags[a.id].items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
+            "categories": [],
+            "joined_at": ms(a.created_at),
+            "last_published_at": ms(last.get(a.id)),
+            "suggest": _suggest([a.display_name], int(followers.get(a.id, 0))),
+        }
+    return out
+
+
+def video_ids_page(session: Session, after: int, limit: int) -> list[int]:
+    """Ids of videos that belong in the index, in id order, for rebuilds and reconciliation."""
+    return list(
+        session.scalars(
+            select(Video.id).where(Video.id > after, live_video_filter()).order_by(Video.id).limit(limit)
+        )
+    )
+
+
+def artist_ids_page(session: Session, after: int, limit: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(User.id).where(User.id > after, User.is_artist, User.is_active).order_by(User.id).limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One indexed entity: its outbox topic, index schema, and how to list and build its documents."""
+
+    topic: str
+    schema: IndexSchema
+    build: Callable[[Session, Sequence[int]], dict[int, dict[str, Any] | None]]
+    ids_page: Callable[[Session, int, int], list[int]]
+
+    @property
+    def alias(self) -> str:
+        return self.schema.alias
+
+
+ENTITIES: dict[str, Entity] = {
+    "videos": Entity("video", VIDEOS, build_videos, video_ids_page),
+    "artists": Entity("artist", ARTISTS, build_artists, artist_ids_page),
+}
+
+
+def entity_for_topic(topic: str) -> Entity:
+    for e in ENTITIES.values():
+        if e.topic == topic:
+            return e
+    raise KeyError(topic)

@@ -1,0 +1,136 @@
+"""Outbox-driven indexing: every committed change reaches the index, exactly as new as it is.
+
+The relay hands each topic's events to `Indexer.consume`, which rebuilds the
+documents from the database and writes them with the event id as external
+version. So the path is:
+
+- idempotent: a redelivered batch (the relay died after writing, before
+  marking) carries the same versions, which the engine treats as stale;
+- ordered: an older event that arrives late cannot overwrite a newer one;
+- complete: the document always reflects the database at delivery time.
+
+While a reindex builds a new physical index, writes go to it as well as to
+the alias, so nothing committed during the rebuild is missing after the swap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.accounts.models import User
+from core.outbox import Message, OutboxEvent, Relay, emit
+from media.models import Video
+from search.documents import ENTITIES, Entity, entity_for_topic
+from search.engine import IndexNotFound, SearchEngine, physical_name
+from search.models import BuildStatus, IndexBuild
+from search.query import Action, BulkResult, Delete, Upsert
+
+log = logging.getLogger(__name__)
+
+INITIAL_STAMP = "0"
+
+
+def ensure_index(engine: SearchEngine, entity: Entity) -> None:
+    """Create the first physical index and its alias on a fresh installation."""
+    if engine.resolve_alias(entity.alias) is not None:
+        return
+    name = physical_name(entity.alias, INITIAL_STAMP)
+    engine.create_index(name, entity.schema)
+    engine.point_alias(entity.alias, name)
+
+
+def building_indexes(session: Session, alias: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(IndexBuild.index_name).where(IndexBuild.alias == alias, IndexBuild.status == BuildStatus.BUILDING)
+        )
+    )
+
+
+def latest_versions(session: Session, topic: str, ids: Iterable[int]) -> dict[int, int]:
+    """The newest outbox event per entity: the version a document built now may carry."""
+    keys = [str(i) for i in ids]
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(OutboxEvent.entity_id, func.max(OutboxEvent.id))
+        .where(OutboxEvent.topic == topic, OutboxEvent.entity_id.in_(keys))
+        .group_by(OutboxEvent.entity_id)
+    )
+    return {int(entity_id): int(version) for entity_id, version in rows}
+
+
+def actions_for(docs: dict[int, dict[str, Any] | None], versions: dict[int, int]) -> list[Action]:
+    return [
+        Upsert(str(i), doc, versions[i]) if doc is not None else Delete(str(i), versions[i])
+        for i, doc in docs.items()
+        if i in versions
+    ]
+
+
+class Indexer:
+    """Applies outbox events for every indexed entity to the engine."""
+
+    def __init__(self, engine: SearchEngine) -> None:
+        self.engine = engine
+
+    def subscribe(self, relay: Relay) -> None:
+        for entity in ENTITIES.values():
+            relay.subscribe(entity.topic, self.consume)
+
+    def consume(self, session: Session, messages: Sequence[Message]) -> None:
+        by_topic: dict[str, list[Message]] = {}
+        for m in messages:
+            by_topic.setdefault(m.topic, []).append(m)
+        for topic, batch in by_topic.items():
+            entity = entity_for_topic(topic)
+            versions: dict[int, int] = {}
+            for m in batch:
+                try:
+                    key = int(m.entity_id)
+                except ValueError:
+                    log.error("ignoring %s event %s for non-numeric id %r", topic, m.id, m.entity_id)
+                    continue
+                versions[key] = max(versions.get(key, 0), m.version)
+            docs = entity.build(session, list(versions))
+            self.write(session, entity, actions_for(docs, versions))
+            if entity.topic == "video":
+                self._touch_creators(session, list(versions))
+
+    def write(self, session: Session, entity: Entity, actions: Sequence[Action]) -> BulkResult:
+        """Write to the live index and to any index being rebuilt; raise (so the relay retries) if either fails."""
+        if not actions:
+            return BulkResult()
+        targets = [entity.alias, *building_indexes(session, entity.alias)]
+        result = BulkResult()
+        for target in targets:
+            try:
+                result = self.engine.bulk(target, actions)
+            except IndexNotFound:
+                if target != entity.alias:
+                    continue  # a rebuild was abandoned and its index dropped
+                ensure_index(self.engine, entity)
+                result = self.engine.bulk(target, actions)
+            for doc_id, error in result.errors.items():
+                # A document the engine refuses outright would fail the same way on every retry.
+                log.error("search: %s/%s refused by %s: %s", entity.alias, doc_id, target, error)
+        return result
+
+    @staticmethod
+    def _touch_creators(session: Session, video_ids: list[int]) -> None:
+        """A video's change moves its artist's totals: queue the artist document too."""
+        creators = session.scalars(
+            select(Video.uploader_id).distinct()
+            .join(User, User.id == Video.uploader_id)
+            .where(Video.id.in_(video_ids), User.is_artist)
+        ).all()
+        for creator_id in creators:
+            emit(session, "artist", creator_id)
+        if creators:
+            # Commit now: if another topic of this relay batch fails, its rollback must not take these along.
+            session.commit()
