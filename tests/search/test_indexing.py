@@ -1,4 +1,4 @@
-"""Outbox-driven indexing on both backends: committed changes become searchable; crashes and stale events are harmless."""
+"""Outbox-driven indexing on both backends: changes become searchable; crashes and stale events are harmless."""
 
 from __future__ import annotations
 
