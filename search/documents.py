@@ -129,8 +129,7 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
             select(Video.uploader_id, func.min(Video.published_at))
             .where(Video.uploader_id.in_(creator_ids), live_video_filter())
             .group_by(Video.uploader_id)
-        )
-        .all()
+        ).all()
     )
     for v in videos:
         creator = users.get(v.uploader_id)
@@ -187,8 +186,7 @@ def build_artists(session: Session, ids: Sequence[int]) -> dict[int, dict[str, A
     followers = dict(
         session.execute(
             select(Follow.creator_id, func.count()).where(Follow.creator_id.in_(found)).group_by(Follow.creator_id)
-        )
-        .all()
+        ).all()
     )
     rows = session.execute(
         select(
@@ -253,9 +251,7 @@ def build_artists(session: Session, ids: Sequence[int]) -> dict[int, dict[str, A
 def video_ids_page(session: Session, after: int, limit: int) -> list[int]:
     """Ids of videos that belong in the index, in id order, for rebuilds and reconciliation."""
     return list(
-        session.scalars(
-            select(Video.id).where(Video.id > after, live_video_filter()).order_by(Video.id).limit(limit)
-        )
+        session.scalars(select(Video.id).where(Video.id > after, live_video_filter()).order_by(Video.id).limit(limit))
     )
 
 

@@ -125,7 +125,8 @@ class Indexer:
     def _touch_creators(session: Session, video_ids: list[int]) -> None:
         """A video's change moves its artist's totals: queue the artist document too."""
         creators = session.scalars(
-            select(Video.uploader_id).distinct()
+            select(Video.uploader_id)
+            .distinct()
             .join(User, User.id == Video.uploader_id)
             .where(Video.id.in_(video_ids), User.is_artist)
         ).all()

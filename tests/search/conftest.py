@@ -81,3 +81,36 @@ def embedded_engine(tmp_path) -> Iterator[EmbeddedEngine]:  # type: ignore[no-un
 
 def unique_alias(prefix: str = "t") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def search_engine(app_ctx, tmp_path) -> Iterator[EmbeddedEngine]:  # type: ignore[no-untyped-def]
+    """A fresh embedded index for this test, swapped into the app (the indexer writes to it, the API reads it)."""
+    from search.documents import ENTITIES
+    from search.indexing import ensure_index
+
+    engine = EmbeddedEngine(tmp_path / "app-search")
+    for entity in ENTITIES.values():
+        ensure_index(engine, entity)
+    indexer = app_ctx.extensions["search_indexer"]
+    saved = app_ctx.extensions["search"], indexer.engine
+    app_ctx.extensions["search"] = indexer.engine = engine
+    yield engine
+    app_ctx.extensions["search"], indexer.engine = saved
+    engine.close()
+
+
+@pytest.fixture
+def index_now(app_ctx, db_session, search_engine):  # type: ignore[no-untyped-def]
+    """Commit, run the outbox relay as the search worker would, and make the writes visible."""
+
+    def run() -> None:
+        db_session.commit()
+        relay = app_ctx.extensions["outbox"]
+        for _ in range(5):  # video events fan out to artist events
+            if relay.drain(db_session) == 0:
+                break
+        search_engine.refresh("videos")
+        search_engine.refresh("artists")
+
+    return run
