@@ -65,8 +65,6 @@ class Settings(BaseSettings):
     # and which analyzer Elasticsearch text fields use (cjk is built in; smartcn and ik need plugins).
     search_chinese_tokenizer: Literal["han", "jieba"] = "han"
     search_es_analyzer: Literal["cjk", "smartcn", "ik"] = "cjk"
-    # Periodic drift check between the database and the index.
-    search_reconcile_seconds: float = 900.0
 
     @field_validator("database_url")
     @classmethod

@@ -258,6 +258,9 @@ class EmbeddedEngine:
             path = self._index_dir(physical)
             if not (path / SCHEMA_FILE).exists():
                 raise IndexNotFound(name)
+            # Another process may have dropped indexes this one still holds after an alias swap.
+            for gone in [n for n, h in self._handles.items() if not h.path.exists()]:
+                del self._handles[gone]
             meta = json.loads((path / SCHEMA_FILE).read_text())
             index = tantivy.Index.open(str(path))
             an = analyzer(meta["chinese"])

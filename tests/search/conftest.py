@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -22,8 +23,12 @@ from elastic_transport import Urllib3HttpNode
 from elasticsearch import Elasticsearch
 from osmem_server import OsmemServer
 
+from core.outbox import Relay
 from search.backends.elastic import ElasticsearchEngine
 from search.backends.embedded import EmbeddedEngine
+from search.engine import SearchEngine
+from search.indexing import Indexer
+from search.query import Match, SearchRequest
 
 COMPAT = "vnd.elasticsearch+"
 
@@ -114,3 +119,49 @@ def index_now(app_ctx, db_session, search_engine):  # type: ignore[no-untyped-de
         search_engine.refresh("artists")
 
     return run
+
+
+@dataclass
+class Stack:
+    """An engine with the indexer subscribed to a relay of its own, outside any Flask app."""
+
+    engine: SearchEngine
+    relay: Relay
+    indexer: Indexer
+    url: str  # how a subprocess reaches the same engine
+    kind: str
+
+    def find(self, text: str) -> list[str]:
+        self.engine.refresh("videos")
+        result = self.engine.search("videos", SearchRequest(match=Match(text, ["title", "description"]), size=50))
+        return [h.id for h in result.hits]
+
+    def drain(self, session: Any) -> None:
+        for _ in range(5):  # video events fan out to artist events
+            if self.relay.drain(session) == 0:
+                return
+
+
+@pytest.fixture(params=["embedded", "elasticsearch"])
+def stack(request: pytest.FixtureRequest, tmp_path) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
+    """The same scenario on the embedded engine and on Elasticsearch (osmem)."""
+    from search.documents import ENTITIES
+    from search.indexing import ensure_index
+
+    engine: SearchEngine
+    if request.param == "embedded":
+        url = str(tmp_path / "search")
+        engine = EmbeddedEngine(url)
+    else:
+        url = request.getfixturevalue("osmem_server").url
+        engine = ElasticsearchEngine(url, client=osmem_client(url))
+    for entity in ENTITIES.values():
+        ensure_index(engine, entity)
+    relay = Relay()
+    indexer = Indexer(engine)
+    indexer.subscribe(relay)
+    yield Stack(engine, relay, indexer, url, request.param)
+    for entity in ENTITIES.values():  # the osmem server is shared by the whole session
+        for name in engine.indexes(entity.alias):
+            engine.delete_index(name)
+    engine.close()

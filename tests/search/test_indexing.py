@@ -5,59 +5,20 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
 from sqlalchemy.orm import Session
 
 from core.db import Database
-from core.outbox import Message, Relay, emit, pending_count
+from core.outbox import Message, emit, pending_count
 from core.settings import PROJECT_ROOT
 from media.models import Visibility
 from search.backends.elastic import ElasticsearchEngine
 from search.backends.embedded import EmbeddedEngine
 from search.documents import ENTITIES, VIDEOS, build_videos
 from search.engine import SearchEngine
-from search.indexing import Indexer, actions_for, ensure_index, latest_versions
-from search.query import Match, SearchRequest
+from search.indexing import actions_for, latest_versions
 from tests import factories
-from tests.search.conftest import osmem_client
-
-
-@dataclass
-class Stack:
-    engine: SearchEngine
-    relay: Relay
-    indexer: Indexer
-    url: str  # how a subprocess reaches the same engine
-
-    def find(self, text: str) -> list[str]:
-        self.engine.refresh("videos")
-        result = self.engine.search("videos", SearchRequest(match=Match(text, ["title", "description"]), size=50))
-        return [h.id for h in result.hits]
-
-
-@pytest.fixture(params=["embedded", "elasticsearch"])
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
-    engine: SearchEngine
-    if request.param == "embedded":
-        url = str(tmp_path / "search")
-        engine = EmbeddedEngine(url)
-    else:
-        url = request.getfixturevalue("osmem_server").url
-        engine = ElasticsearchEngine(url, client=osmem_client(url))
-    for entity in ENTITIES.values():
-        ensure_index(engine, entity)
-    relay = Relay()
-    indexer = Indexer(engine)
-    indexer.subscribe(relay)
-    yield Stack(engine, relay, indexer, url)
-    for entity in ENTITIES.values():  # the osmem server is shared by the session
-        for name in engine.indexes(entity.alias):
-            engine.delete_index(name)
-    engine.close()
+from tests.search.conftest import Stack, osmem_client
 
 
 def test_a_committed_change_is_searchable_after_the_relay_runs(db_session: Session, stack: Stack) -> None:
