@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "core.idempotency",
     "core.outbox",
     "media.models",
+    "commerce.catalog.models",
     "search.models",
 )
 

@@ -1,7 +1,7 @@
 """search: follows, engagement, stats, likes, interests, index builds
 
 Revision ID: 0005_search
-Revises: 0002_videos
+Revises: 0004_catalog
 Create Date: 2026-11-25 15:23:45.461600
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import core.db
 
 revision: str = "0005_search"
-down_revision: str | Sequence[str] | None = "0002_videos"
+down_revision: str | Sequence[str] | None = "0004_catalog"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
