@@ -1,5 +1,9 @@
 """Search documents: the schema of each entity's index and how rows become documents.
 
+Videos carry their creator, their engagement counters and the products they
+show (names, brands, categories, price bands); products come from the catalog
+(`commerce.catalog`, read only); artists are users with `is_artist`.
+
 Builders load a batch of ids in a handful of queries and return, per id, the
 document or None when the entity must not be in the index (deleted, private,
 unpublished, its owner disabled). Datetimes are cut to milliseconds, the
@@ -18,10 +22,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from commerce.catalog import categories
+from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, ShowcaseItem, VideoProduct
 from core.accounts.models import Brand, User
 from media.models import Video, VideoStatus, Visibility
 from search import ranking
-from search.models import Follow, VideoStats
+from search.models import EngagementEvent, EngagementKind, Follow, VideoStats
 from search.schema import Field, FieldType, IndexSchema
 
 F = FieldType
@@ -77,6 +83,30 @@ ARTISTS = IndexSchema(
     ),
 )
 
+PRODUCTS = IndexSchema(
+    "products",
+    (
+        Field("name", F.TEXT),
+        Field("description", F.TEXT),
+        Field("brand_id", F.KEYWORD),
+        Field("brand", F.KEYWORD),  # the brand's name, for facets
+        Field("brand_text", F.TEXT),
+        Field("category", F.KEYWORD),  # leaf code, e.g. beauty.makeup
+        Field("category_text", F.TEXT),  # its Chinese and English names and keywords
+        Field("price_min", F.INTEGER),  # fen
+        Field("price_max", F.INTEGER),
+        Field("price_band", F.KEYWORD),
+        Field("in_stock", F.BOOLEAN),
+        Field("affiliate", F.BOOLEAN),  # open to artists through the affiliate marketplace
+        Field("artist_rate_bp", F.INTEGER),
+        Field("artists", F.INTEGER),  # artists carrying it in their showcase
+        Field("videos", F.INTEGER),  # live videos showing it
+        Field("purchases", F.INTEGER),  # purchases attributed to videos
+        Field("created_at", F.DATE),
+        Field("suggest", F.COMPLETION),
+    ),
+)
+
 # Price bands in fen, for facets: "0-50" means below 50 yuan.
 PRICE_BANDS: tuple[tuple[str, int, int | None], ...] = (
     ("0-50", 0, 5_000),
@@ -124,6 +154,7 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
     brand_ids = {v.brand_id for v in videos if v.brand_id is not None}
     brands = dict(session.execute(select(Brand.id, Brand.name).where(Brand.id.in_(brand_ids))).all())
     stats = {s.video_id: s for s in session.scalars(select(VideoStats).where(VideoStats.video_id.in_(ids)))}
+    products = linked_products(session, ids)
     since = dict(
         session.execute(
             select(Video.uploader_id, func.min(Video.published_at))
@@ -139,6 +170,8 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
             views=0, watch_ms=0, completion_sum=0.0, likes=0, shares=0, product_clicks=0, purchases=0
         )
         hashtags = list(dict.fromkeys(t for t in (v.hashtags or []) if t))
+        linked = products.get(v.id, [])
+        uploader_brand = [brands[v.brand_id]] if v.brand_id in brands else []
         out[v.id] = {
             "title": v.title,
             "description": v.description or "",
@@ -147,11 +180,13 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
             "creator_id": str(creator.id),
             "creator_name": creator.display_name,
             "creator_since": ms(since.get(creator.id) or v.published_at),
-            "brands": [brands[v.brand_id]] if v.brand_id in brands else [],
-            "product_ids": [],
-            "product_names": [],
-            "categories": [],
-            "price_bands": [],
+            "brands": list(dict.fromkeys([*uploader_brand, *(p.brand for p in linked)])),
+            "product_ids": [str(p.product_id) for p in linked],
+            "product_names": [p.name for p in linked],
+            "categories": list(dict.fromkeys(p.category for p in linked)),
+            "price_bands": list(
+                dict.fromkeys(price_band(p.price_min_fen) for p in linked if p.price_min_fen is not None)
+            ),
             "published_at": ms(v.published_at),
             "duration": float(v.duration_seconds or 0.0),
             "views": s.views,
@@ -216,6 +251,20 @@ def build_artists(session: Session, ids: Sequence[int]) -> dict[int, dict[str, A
         tags[r.uploader_id].update(dict.fromkeys(r.hashtags or [], 1))
         if r.published_at and (r.uploader_id not in last or r.published_at > last[r.uploader_id]):
             last[r.uploader_id] = r.published_at
+    carried: dict[int, Counter[str]] = defaultdict(Counter)
+    for artist_id, category in session.execute(
+        select(ShowcaseItem.artist_id, Product.category)
+        .join(Product, Product.id == ShowcaseItem.product_id)
+        .where(ShowcaseItem.artist_id.in_(found), Product.status == ProductStatus.ACTIVE)
+    ):
+        carried[artist_id][category] += 1
+    for artist_id, category in session.execute(
+        select(Video.uploader_id, Product.category)
+        .join(VideoProduct, VideoProduct.video_id == Video.id)
+        .join(Product, Product.id == VideoProduct.product_id)
+        .where(Video.uploader_id.in_(found), live_video_filter())
+    ):
+        carried[artist_id][category] += 1
     for a in artists:
         t = totals[a.id]
         views = t["views"]
@@ -240,12 +289,110 @@ def build_artists(session: Session, ids: Sequence[int]) -> dict[int, dict[str, A
                 6,
             ),
             "hashtags": [tag for tag, _ in sorted(tags[a.id].items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
-            "categories": [],
+            "categories": [c for c, _ in sorted(carried[a.id].items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
             "joined_at": ms(a.created_at),
             "last_published_at": ms(last.get(a.id)),
             "suggest": _suggest([a.display_name], int(followers.get(a.id, 0))),
         }
     return out
+
+
+@dataclass(frozen=True)
+class LinkedProduct:
+    product_id: int
+    name: str
+    brand: str
+    category: str
+    price_min_fen: int | None
+
+
+def linked_products(session: Session, video_ids: Sequence[int]) -> dict[int, list[LinkedProduct]]:
+    """Products on sale that each video shows, in card order."""
+    rows = session.execute(
+        select(VideoProduct.video_id, Product.id, Product.name, Brand.name, Product.category, Product.price_min_fen)
+        .join(Product, Product.id == VideoProduct.product_id)
+        .join(Brand, Brand.id == Product.brand_id)
+        .where(VideoProduct.video_id.in_(video_ids), Product.status == ProductStatus.ACTIVE)
+        .order_by(VideoProduct.video_id, VideoProduct.position, VideoProduct.id)
+    ).all()
+    out: dict[int, list[LinkedProduct]] = defaultdict(list)
+    for video_id, *product in rows:
+        out[video_id].append(LinkedProduct(*product))
+    return out
+
+
+def build_products(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any] | None]:
+    out: dict[int, dict[str, Any] | None] = dict.fromkeys(ids)
+    if not ids:
+        return out
+    products = session.scalars(select(Product).where(Product.id.in_(ids), Product.status == ProductStatus.ACTIVE)).all()
+    found = [p.id for p in products]
+    offers = {
+        o.product_id: o
+        for o in session.scalars(
+            select(AffiliateOffer).where(AffiliateOffer.product_id.in_(found), AffiliateOffer.effective_to.is_(None))
+        )
+    }
+    artists = _count_by(session, ShowcaseItem.product_id, found)
+    videos = dict(
+        session.execute(
+            select(VideoProduct.product_id, func.count())
+            .join(Video, Video.id == VideoProduct.video_id)
+            .where(VideoProduct.product_id.in_(found), live_video_filter())
+            .group_by(VideoProduct.product_id)
+        ).all()
+    )
+    purchases = dict(
+        session.execute(
+            select(EngagementEvent.product_id, func.count())
+            .where(
+                EngagementEvent.product_id.in_(found),
+                EngagementEvent.kind == EngagementKind.PURCHASE,
+                EngagementEvent.counted.is_(True),
+            )
+            .group_by(EngagementEvent.product_id)
+        ).all()
+    )
+    for p in products:
+        category = categories.get(p.category)
+        offer = offers.get(p.id)
+        skus = p.active_skus()
+        out[p.id] = {
+            "name": p.name,
+            "description": p.description or "",
+            "brand_id": str(p.brand_id),
+            "brand": p.brand.name,
+            "brand_text": p.brand.name,
+            "category": p.category,
+            "category_text": category.text() if category else p.category,
+            "price_min": p.price_min_fen,
+            "price_max": p.price_max_fen,
+            "price_band": price_band(p.price_min_fen) if p.price_min_fen is not None else None,
+            "in_stock": any(s.stock > 0 for s in skus),
+            "affiliate": offer is not None,
+            "artist_rate_bp": offer.artist_rate_bp if offer else 0,
+            "artists": int(artists.get(p.id, 0)),
+            "videos": int(videos.get(p.id, 0)),
+            "purchases": int(purchases.get(p.id, 0)),
+            "created_at": ms(p.created_at),
+            "suggest": _suggest([p.name], int(purchases.get(p.id, 0)) * 10 + int(videos.get(p.id, 0))),
+        }
+    return out
+
+
+def _count_by(session: Session, column: Any, ids: Sequence[int]) -> dict[int, int]:
+    return dict(session.execute(select(column, func.count()).where(column.in_(ids)).group_by(column)).all())
+
+
+def product_ids_page(session: Session, after: int, limit: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(Product.id)
+            .where(Product.id > after, Product.status == ProductStatus.ACTIVE)
+            .order_by(Product.id)
+            .limit(limit)
+        )
+    )
 
 
 def video_ids_page(session: Session, after: int, limit: int) -> list[int]:
@@ -279,6 +426,7 @@ class Entity:
 
 ENTITIES: dict[str, Entity] = {
     "videos": Entity("video", VIDEOS, build_videos, video_ids_page),
+    "products": Entity("product", PRODUCTS, build_products, product_ids_page),
     "artists": Entity("artist", ARTISTS, build_artists, artist_ids_page),
 }
 

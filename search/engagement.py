@@ -296,6 +296,9 @@ def aggregate(session: Session, *, batch_size: int = 5000) -> int:
     _apply_interests(session, interest, now)
     for video_id in sorted(deltas):
         emit(session, "video", video_id)
+    bought = {e.product_id for e in events if e.counted and e.kind == EngagementKind.PURCHASE and e.product_id}
+    for product_id in sorted(bought):  # the product document counts its purchases
+        emit(session, "product", product_id)
     session.commit()
     return len(events)
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from commerce.catalog.models import VideoProduct
 from core.accounts.models import User
 from core.outbox import Message, OutboxEvent, Relay, emit
 from media.models import Video
@@ -73,6 +74,13 @@ def actions_for(docs: dict[int, dict[str, Any] | None], versions: dict[int, int]
     ]
 
 
+def _product_projection(doc: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """What video documents copy from a product; a change here re-indexes the videos linking it."""
+    if doc is None:
+        return None
+    return (doc.get("name"), doc.get("brand"), doc.get("category"), doc.get("price_band"))
+
+
 class Indexer:
     """Applies outbox events for every indexed entity to the engine."""
 
@@ -98,9 +106,13 @@ class Indexer:
                     continue
                 versions[key] = max(versions.get(key, 0), m.version)
             docs = entity.build(session, list(versions))
+            before = self._video_facing(entity, list(versions)) if entity.topic == "product" else {}
             self.write(session, entity, actions_for(docs, versions))
             if entity.topic == "video":
                 self._touch_creators(session, list(versions))
+            elif entity.topic == "product":
+                changed = [i for i in versions if before.get(i) != _product_projection(docs.get(i))]
+                self._touch_linked_videos(session, changed)
 
     def write(self, session: Session, entity: Entity, actions: Sequence[Action]) -> BulkResult:
         """Write to the live index and to any index being rebuilt; raise (so the relay retries) if either fails."""
@@ -120,6 +132,26 @@ class Indexer:
                 # A document the engine refuses outright would fail the same way on every retry.
                 log.error("search: %s/%s refused by %s: %s", entity.alias, doc_id, target, error)
         return result
+
+    def _video_facing(self, entity: Entity, ids: list[int]) -> dict[int, tuple[Any, ...] | None]:
+        try:
+            indexed = self.engine.get(entity.alias, [str(i) for i in ids])
+        except IndexNotFound:
+            indexed = {}
+        return {i: _product_projection(indexed[str(i)].source if str(i) in indexed else None) for i in ids}
+
+    @staticmethod
+    def _touch_linked_videos(session: Session, product_ids: list[int]) -> None:
+        """A product's name, brand, category or price shows on the videos linking it: queue those videos."""
+        if not product_ids:
+            return
+        videos = session.scalars(
+            select(VideoProduct.video_id).distinct().where(VideoProduct.product_id.in_(product_ids))
+        ).all()
+        for video_id in videos:
+            emit(session, "video", video_id)
+        if videos:
+            session.commit()  # as in _touch_creators
 
     @staticmethod
     def _touch_creators(session: Session, video_ids: list[int]) -> None:

@@ -1,4 +1,4 @@
-"""Search, autocomplete and hashtag pages over videos and artists (products join when the catalog lands).
+"""Search, autocomplete and hashtag pages over videos, products and artists.
 
 Text relevance (BM25 over Chinese, English and mixed text) ranks; a gentle
 popularity term breaks near-ties toward videos people watched. Facets
@@ -14,6 +14,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
+from commerce.catalog import categories
 from core.errors import BadRequest, ValidationFailed
 from core.pagination import decode_cursor, encode_cursor
 from search import ranking
@@ -39,6 +40,13 @@ MAX_OFFSET = 1000
 
 VIDEO_FIELDS = {"title": 3.0, "hashtags_text": 2.0, "creator_name": 1.5, "product_names": 1.5, "description": 1.0}
 ARTIST_FIELDS = {"name": 1.0}
+PRODUCT_FIELDS = {"name": 3.0, "brand_text": 2.0, "category_text": 1.0, "description": 1.0}
+PRODUCT_FACETS = (
+    ("brand", TermsFacet("brand", 20)),
+    ("category", TermsFacet("category", 30)),
+    ("price_band", TermsFacet("price_band", 10)),
+)
+PRODUCT_FACET_FIELDS = {"brand": "brand", "category": "category", "price_band": "price_band"}
 VIDEO_FACETS = (
     ("brand", TermsFacet("brands", 20)),
     ("category", TermsFacet("categories", 20)),
@@ -66,9 +74,31 @@ class ArtistResult:
 
 
 @dataclass
+class ProductResult:
+    id: int
+    name: str
+    brand: str
+    category: str
+    price_min_fen: int | None
+    price_max_fen: int | None
+    in_stock: bool
+    affiliate: bool
+    videos: int
+    highlight: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ProductResults:
+    total: int
+    items: list[ProductResult]
+    facets: dict[str, list[FacetBucket]]
+    next_offset: int | None
+
+
+@dataclass
 class Suggestion:
     text: str
-    kind: Literal["video", "artist"]
+    kind: Literal["video", "artist", "product"]
     id: int
 
 
@@ -89,7 +119,7 @@ def video_search_request(
 ) -> SearchRequest:
     """The engine request behind /search for videos (the relevance test set and the benchmark use it too)."""
     match = Match(q, VIDEO_FIELDS) if q else None
-    chosen = tuple((name, Terms(FACET_FIELDS[name], values)) for name, values in (facets or {}).items() if values)
+    chosen = _facet_filters(FACET_FIELDS, facets)
     rank: Ranking | None = None
     order: tuple[SortBy, ...] = ()
     if sort == "latest":
@@ -125,13 +155,78 @@ def search_videos(
 ) -> VideoResults:
     q = clean_query(q)
     _check_page(offset, limit)
-    for name in facets or {}:
-        if name not in FACET_FIELDS:
-            raise ValidationFailed.one(name, "extra_forbidden")
     result = _run(engine, "videos", video_search_request(q, facets=facets, sort=sort, offset=offset, limit=limit))
     cards = video_cards(session, result.hits, viewer_id=viewer_id)
     more = offset + limit < (result.total or 0) and offset + limit < MAX_OFFSET
     return VideoResults(result.total or 0, cards, result.facets, offset + limit if more else None)
+
+
+def search_products(
+    engine: SearchEngine,
+    *,
+    q: str,
+    facets: dict[str, Sequence[str]] | None = None,
+    sort: Literal["relevance", "price_asc", "price_desc", "popular"] = "relevance",
+    in_stock: bool | None = None,
+    offset: int = 0,
+    limit: int = 20,
+) -> ProductResults:
+    q = clean_query(q)
+    _check_page(offset, limit)
+    match = Match(q, PRODUCT_FIELDS) if q else None
+    order: tuple[SortBy, ...] = ()
+    rank: Ranking | None = None
+    if sort == "price_asc":
+        order = (SortBy("price_min", descending=False),)
+    elif sort == "price_desc":
+        order = (SortBy("price_min"),)
+    elif sort == "popular" or match is None:
+        order = (SortBy("purchases"), SortBy("videos"))
+    else:
+        rank = Ranking(FieldFactor("purchases", modifier="ln1p", weight=0.1), boost_mode="sum")
+    request = SearchRequest(
+        match=match,
+        filters=(Term("in_stock", in_stock),) if in_stock is not None else (),
+        facet_filters=_facet_filters(PRODUCT_FACET_FIELDS, facets),
+        facets=PRODUCT_FACETS,
+        sort=order,
+        ranking=rank,
+        highlight=("name",) if match else (),
+        size=limit,
+        offset=offset,
+    )
+    result = _run(engine, "products", request)
+    items = [
+        ProductResult(
+            id=int(h.id),
+            name=h.source["name"],
+            brand=h.source["brand"],
+            category=h.source["category"],
+            price_min_fen=h.source.get("price_min"),
+            price_max_fen=h.source.get("price_max"),
+            in_stock=bool(h.source.get("in_stock")),
+            affiliate=bool(h.source.get("affiliate")),
+            videos=int(h.source.get("videos") or 0),
+            highlight=h.highlight,
+        )
+        for h in result.hits
+    ]
+    total = result.total or 0
+    more = offset + limit < total and offset + limit < MAX_OFFSET
+    return ProductResults(total, items, result.facets, offset + limit if more else None)
+
+
+def _facet_filters(fields: dict[str, str], chosen: dict[str, Sequence[str]] | None) -> tuple[tuple[str, Terms], ...]:
+    """Selected facet values as filters; a top-level category selects all its leaves."""
+    out = []
+    for name, values in (chosen or {}).items():
+        if name not in fields:
+            raise ValidationFailed.one(name, "extra_forbidden")
+        if not values:
+            continue
+        wanted = [leaf for v in values for leaf in (categories.codes_under(v) or [v])] if name == "category" else values
+        out.append((name, Terms(fields[name], wanted)))
+    return tuple(out)
 
 
 def search_artists(engine: SearchEngine, *, q: str, offset: int = 0, limit: int = 20) -> tuple[int, list[ArtistResult]]:
@@ -153,13 +248,13 @@ def search_artists(engine: SearchEngine, *, q: str, offset: int = 0, limit: int 
 
 
 def suggest(engine: SearchEngine, *, q: str, limit: int = 10) -> list[Suggestion]:
-    """Autocomplete across video titles and hashtags and artist names, most popular first, each text once."""
+    """Autocomplete across video titles and hashtags, product and artist names, most popular first, each text once."""
     q = clean_query(q)
     if not q:
         return []
     found: dict[str, Suggestion] = {}
     scored: list[tuple[float, Suggestion]] = []
-    for alias, kind in (("artists", "artist"), ("videos", "video")):
+    for alias, kind in (("artists", "artist"), ("products", "product"), ("videos", "video")):
         try:
             options = engine.suggest(alias, q, size=limit)
         except IndexNotFound:

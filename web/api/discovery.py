@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from commerce.catalog import categories
 from core import extensions
+from core.errors import ValidationFailed
 from search import engagement, feed, follows
 from search import service as search_service
 from search.cards import VideoCard
@@ -16,6 +18,7 @@ from search.models import EngagementKind
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, endpoint
 from web.auth import client_ip_hash, current_user, require_current_user
+from web.i18n import get_locale
 
 DeviceId = Field(default=None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
@@ -117,12 +120,13 @@ def get_feed(query: FeedQuery) -> FeedOut:
 
 class SearchQuery(QueryModel):
     q: str = Field(default="", max_length=100)
-    type: Literal["videos", "artists"] = "videos"
+    type: Literal["videos", "products", "artists"] = "videos"
     brand: list[str] = Field(default_factory=list, max_length=20)
     category: list[str] = Field(default_factory=list, max_length=20)
     price_band: list[str] = Field(default_factory=list, max_length=10)
     hashtag: list[str] = Field(default_factory=list, max_length=10)
-    sort: Literal["relevance", "latest", "popular"] = "relevance"
+    sort: Literal["relevance", "latest", "popular", "price_asc", "price_desc"] = "relevance"
+    in_stock: bool | None = None
     offset: int = Field(default=0, ge=0, le=1000)
     limit: int = Field(default=20, ge=1, le=50)
 
@@ -130,6 +134,34 @@ class SearchQuery(QueryModel):
 class FacetBucketOut(OutModel):
     key: str
     count: int
+    label: str | None = None
+
+
+def _facets(found: dict[str, list[Any]]) -> dict[str, list[FacetBucketOut]]:
+    """Facet counts; categories also get their name in the caller's language."""
+    english = get_locale().startswith("en")
+    out = {}
+    for name, buckets in found.items():
+        rows = []
+        for b in buckets:
+            c = categories.get(b.key) if name == "category" else None
+            label = (c.path_en if english else c.path_zh) if c else None
+            rows.append(FacetBucketOut(key=b.key, count=b.count, label=label))
+        out[name] = rows
+    return out
+
+
+class ProductOut(OutModel):
+    id: int
+    name: str
+    brand: str
+    category: str
+    price_min_fen: int | None
+    price_max_fen: int | None
+    in_stock: bool
+    affiliate: bool
+    videos: int
+    highlight: dict[str, str]
 
 
 class ArtistOut(OutModel):
@@ -143,17 +175,36 @@ class ArtistOut(OutModel):
 class SearchOut(OutModel):
     total: int
     videos: list[VideoCardOut] = Field(default_factory=list)
+    products: list[ProductOut] = Field(default_factory=list)
     artists: list[ArtistOut] = Field(default_factory=list)
     facets: dict[str, list[FacetBucketOut]] = Field(default_factory=dict)
     next_offset: int | None = None
 
 
 @bp.get("/search")
-@endpoint(summary="Search videos or artists (Chinese, English, mixed) with facets and highlights", tags=["search"],
-          query=SearchQuery, response=SearchOut, auth="optional")  # fmt: skip
+@endpoint(summary="Search videos, products or artists (Chinese, English, mixed) with facets and highlights",
+          tags=["search"], query=SearchQuery, response=SearchOut, auth="optional")  # fmt: skip
 def search(query: SearchQuery) -> SearchOut:
-    """Facets (`brand`, `category`, `price_band`, `hashtag`; repeat a parameter to select several) narrow the
-    videos, and each facet's counts ignore its own selection. Sort by relevance (default), latest or popular."""
+    """Facets (`brand`, `category`, `price_band`, and `hashtag` for videos; repeat a parameter to select several)
+    narrow the results, and each facet's counts ignore its own selection. A top-level `category` selects all of
+    its leaves. Videos sort by relevance (default), latest or popular; products by relevance, popular, price_asc
+    or price_desc."""
+    chosen = {"brand": query.brand, "category": query.category, "price_band": query.price_band}
+    if query.type == "products":
+        if query.hashtag or query.sort == "latest":
+            raise ValidationFailed.one("hashtag" if query.hashtag else "sort", "extra_forbidden")
+        found_products = search_service.search_products(
+            _engine(), q=query.q, facets=chosen, sort=query.sort, in_stock=query.in_stock,  # type: ignore[arg-type]
+            offset=query.offset, limit=query.limit,
+        )  # fmt: skip
+        return SearchOut(
+            total=found_products.total,
+            products=[ProductOut.model_validate(p) for p in found_products.items],
+            facets=_facets(found_products.facets),
+            next_offset=found_products.next_offset,
+        )
+    if query.sort in ("price_asc", "price_desc") or query.in_stock is not None:
+        raise ValidationFailed.one("sort" if query.in_stock is None else "in_stock", "extra_forbidden")
     if query.type == "artists":
         total, artists = search_service.search_artists(_engine(), q=query.q, offset=query.offset, limit=query.limit)
         more = query.offset + query.limit < total
@@ -162,14 +213,12 @@ def search(query: SearchQuery) -> SearchOut:
             artists=[ArtistOut.model_validate(a) for a in artists],
             next_offset=query.offset + query.limit if more else None,
         )
-    chosen = {"brand": query.brand, "category": query.category, "price_band": query.price_band,
-              "hashtag": query.hashtag}  # fmt: skip
     found = search_service.search_videos(
         extensions.session(),
         _engine(),
         q=query.q,
-        facets=chosen,
-        sort=query.sort,
+        facets={**chosen, "hashtag": query.hashtag},
+        sort=query.sort,  # type: ignore[arg-type]
         offset=query.offset,
         limit=query.limit,
         viewer_id=_viewer_id(),
@@ -177,7 +226,7 @@ def search(query: SearchQuery) -> SearchOut:
     return SearchOut(
         total=found.total,
         videos=[VideoCardOut.of(c) for c in found.items],
-        facets={k: [FacetBucketOut.model_validate(b) for b in v] for k, v in found.facets.items()},
+        facets=_facets(found.facets),
         next_offset=found.next_offset,
     )
 
@@ -189,7 +238,7 @@ class SuggestQuery(QueryModel):
 
 class SuggestionOut(OutModel):
     text: str
-    kind: Literal["video", "artist"]
+    kind: Literal["video", "artist", "product"]
     id: int
 
 
