@@ -139,8 +139,12 @@ def _suggest(inputs: Sequence[str], weight: int) -> dict[str, Any]:
 
 
 def live_video_filter() -> Any:
+    """Published, public and ready. `status` sits inside an expression so SQLite keeps looking rows up by id
+    or uploader; given the bare column it picks the (status, published_at) index and scans every live video."""
     return (
-        (Video.status == VideoStatus.READY) & (Video.visibility == Visibility.PUBLIC) & Video.published_at.is_not(None)
+        (func.coalesce(Video.status, VideoStatus.READY) == VideoStatus.READY)
+        & (Video.visibility == Visibility.PUBLIC)
+        & Video.published_at.is_not(None)
     )
 
 
@@ -148,12 +152,44 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
     out: dict[int, dict[str, Any] | None] = dict.fromkeys(ids)
     if not ids:
         return out
-    videos = session.scalars(select(Video).where(Video.id.in_(ids))).all()
+    # Plain columns, not ORM objects: documents are built for whole batches of the outbox.
+    videos = session.execute(
+        select(
+            Video.id,
+            Video.uploader_id,
+            Video.brand_id,
+            Video.title,
+            Video.description,
+            Video.hashtags,
+            Video.published_at,
+            Video.duration_seconds,
+        ).where(Video.id.in_(ids), live_video_filter())
+    ).all()
     creator_ids = {v.uploader_id for v in videos}
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(creator_ids)))}
+    users = {
+        u.id: u
+        for u in session.execute(
+            select(User.id, User.display_name).where(User.id.in_(creator_ids), User.is_active)
+        ).all()
+    }
     brand_ids = {v.brand_id for v in videos if v.brand_id is not None}
-    brands = dict(session.execute(select(Brand.id, Brand.name).where(Brand.id.in_(brand_ids))).all())
-    stats = {s.video_id: s for s in session.scalars(select(VideoStats).where(VideoStats.video_id.in_(ids)))}
+    brands = (
+        dict(session.execute(select(Brand.id, Brand.name).where(Brand.id.in_(brand_ids))).all()) if brand_ids else {}
+    )
+    stats = {
+        s.video_id: s
+        for s in session.execute(
+            select(
+                VideoStats.video_id,
+                VideoStats.views,
+                VideoStats.completion_sum,
+                VideoStats.likes,
+                VideoStats.shares,
+                VideoStats.product_clicks,
+                VideoStats.purchases,
+            ).where(VideoStats.video_id.in_(ids))
+        ).all()
+    }
     products = linked_products(session, ids)
     since = dict(
         session.execute(
@@ -164,11 +200,9 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
     )
     for v in videos:
         creator = users.get(v.uploader_id)
-        if not v.is_live or creator is None or not creator.is_active:
+        if creator is None:
             continue
-        s = stats.get(v.id) or VideoStats(
-            views=0, watch_ms=0, completion_sum=0.0, likes=0, shares=0, product_clicks=0, purchases=0
-        )
+        s = stats.get(v.id) or _NO_STATS
         hashtags = list(dict.fromkeys(t for t in (v.hashtags or []) if t))
         linked = products.get(v.id, [])
         uploader_brand = [brands[v.brand_id]] if v.brand_id in brands else []
@@ -210,6 +244,19 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
             "suggest": _suggest([v.title, *hashtags], s.views),
         }
     return out
+
+
+@dataclass(frozen=True)
+class _NoStats:
+    views: int = 0
+    completion_sum: float = 0.0
+    likes: int = 0
+    shares: int = 0
+    product_clicks: int = 0
+    purchases: int = 0
+
+
+_NO_STATS = _NoStats()
 
 
 def build_artists(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any] | None]:

@@ -60,7 +60,6 @@ from search.query import (
     Term,
     Terms,
     TermsFacet,
-    Upsert,
     float32,
     newest_per_id,
 )
@@ -128,6 +127,7 @@ class _Handle:
     tschema: tantivy.Schema
     meta_stamp: tuple[int, int] = (0, 0)
     writer: tantivy.IndexWriter | None = None
+    field_kinds: dict[str, tuple[FieldType, bool]] = field(default_factory=dict)
     write_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def meta_changed(self) -> bool:
@@ -266,7 +266,9 @@ class EmbeddedEngine:
             an = analyzer(meta["chinese"])
             an.register(index)  # tantivy keeps custom tokenizers only while the index is open
             index.config_reader(reload_policy="manual")
-            handle = _Handle(physical, path, IndexSchema.from_json(meta), an, index, index.schema)
+            schema = IndexSchema.from_json(meta)
+            handle = _Handle(physical, path, schema, an, index, index.schema)
+            handle.field_kinds = {f.name: (f.type, f.multi) for f in schema.fields}
             handle.meta_changed()
             self._handles[physical] = handle
             return handle
@@ -304,14 +306,14 @@ class EmbeddedEngine:
                     result.stale.append(doc_id)
                     continue
                 try:
-                    doc = self._tombstone(doc_id, action.version) if isinstance(action, Delete) else None
-                    if isinstance(action, Upsert):
-                        h.schema.validate(action.doc)
-                        doc = self._to_tantivy(h, doc_id, action.doc, action.version)
-                except (TypeError, KeyError, ValueError) as exc:
+                    doc = (
+                        self._tombstone(doc_id, action.version)
+                        if isinstance(action, Delete)
+                        else self._to_tantivy(h, doc_id, action.doc, action.version)
+                    )
+                except (TypeError, KeyError, ValueError, OverflowError) as exc:
                     result.errors[doc_id] = f"{type(exc).__name__}: {exc}"
                     continue
-                assert doc is not None
                 writer.delete_documents_by_term("id", doc_id)
                 writer.add_document(doc)
                 result.applied.append(doc_id)
@@ -339,41 +341,30 @@ class EmbeddedEngine:
         d.add_boolean("_deleted", True)
         return d
 
-    def _to_tantivy(  # noqa: PLR0912 - one branch per field type
-        self, h: _Handle, doc_id: str, doc: dict[str, Any], version: int
-    ) -> tantivy.Document:
+    @staticmethod
+    def _to_tantivy(h: _Handle, doc_id: str, doc: dict[str, Any], version: int) -> tantivy.Document:
+        """The tantivy document for `doc`, checking it against the schema on the way (one pass, no copies)."""
+        unknown = doc.keys() - h.field_kinds.keys()
+        if unknown:
+            raise KeyError(f"{h.schema.alias} has no field {sorted(unknown)[0]!r}")
         d = tantivy.Document()
         d.add_text("id", doc_id)
         d.add_unsigned("_version", version)
         d.add_boolean("_deleted", False)
-        d.add_bytes("_source", json.dumps(convert_dates(h.schema, doc, to_epoch_ms), ensure_ascii=False).encode())
-        for f in h.schema.fields:
-            value = doc.get(f.name)
+        source = doc
+        for name, (kind, multi) in h.field_kinds.items():
+            value = doc.get(name)
             if value is None:
                 continue
-            values = value if f.multi else [value]
-            for v in values:
-                match f.type:
-                    case FieldType.TEXT:
-                        text = normalise(v)
-                        if h.analyzer.pretokenized:
-                            d.add_pre_tokenized_text(f.name, h.analyzer.pretokenize(text))  # type: ignore[attr-defined]
-                        else:
-                            d.add_text(f.name, text)
-                    case FieldType.KEYWORD:
-                        d.add_text(f.name, v)
-                    case FieldType.INTEGER:
-                        d.add_integer(f.name, v)
-                    case FieldType.DATE:
-                        d.add_integer(f.name, to_epoch_ms(v))
-                    case FieldType.FLOAT:
-                        d.add_float(f.name, float(v))
-                    case FieldType.BOOLEAN:
-                        d.add_boolean(f.name, v)
-                    case FieldType.COMPLETION:
-                        for text in v["input"]:
-                            d.add_text(SUGGEST_FIELD, _suggest_key(text))
-                        d.add_integer(SUGGEST_WEIGHT, int(v.get("weight", 0)))
+            if multi and not isinstance(value, list | tuple):
+                raise TypeError(f"{h.schema.alias}.{name} is multi-valued: give a list")
+            for v in value if multi else (value,):
+                _ADD[kind](h, d, name, v)
+            if kind == FieldType.DATE:
+                if source is doc:
+                    source = dict(doc)
+                source[name] = [to_epoch_ms(v) for v in value] if multi else to_epoch_ms(value)
+        d.add_bytes("_source", json.dumps(source, ensure_ascii=False).encode())
         return d
 
     # ------------------------------------------------------------ queries
@@ -714,3 +705,66 @@ def _sort_rows(rows: list[_Row], keys: Sequence[SortBy]) -> None:
         # Documents without the key come last in either direction, as in Elasticsearch.
         desc = keys[i].descending
         rows.sort(key=lambda r, i=i, desc=desc: ((r.keys[i] is not None) == desc, r.keys[i]), reverse=desc)
+
+
+# ---------------------------------------------------------------- adding values, one function per field type
+
+
+def _add_text(h: _Handle, d: tantivy.Document, name: str, v: Any) -> None:
+    if not isinstance(v, str):
+        raise TypeError(f"{name}: {v!r} is not text")
+    text = normalise(v)
+    if h.analyzer.pretokenized:
+        d.add_pre_tokenized_text(name, h.analyzer.pretokenize(text))  # type: ignore[attr-defined]
+    else:
+        d.add_text(name, text)
+
+
+def _add_keyword(_h: _Handle, d: tantivy.Document, name: str, v: Any) -> None:
+    if not isinstance(v, str):
+        raise TypeError(f"{name}: {v!r} is not a keyword")
+    d.add_text(name, v)
+
+
+def _add_integer(_h: _Handle, d: tantivy.Document, name: str, v: Any) -> None:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError(f"{name}: {v!r} is not an integer")
+    d.add_integer(name, v)
+
+
+def _add_float(_h: _Handle, d: tantivy.Document, name: str, v: Any) -> None:
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        raise TypeError(f"{name}: {v!r} is not a number")
+    d.add_float(name, float(v))
+
+
+def _add_date(_h: _Handle, d: tantivy.Document, name: str, v: Any) -> None:
+    if not isinstance(v, dt.datetime):
+        raise TypeError(f"{name}: {v!r} is not a datetime")
+    d.add_integer(name, to_epoch_ms(v))
+
+
+def _add_boolean(_h: _Handle, d: tantivy.Document, name: str, v: Any) -> None:
+    if not isinstance(v, bool):
+        raise TypeError(f"{name}: {v!r} is not a boolean")
+    d.add_boolean(name, v)
+
+
+def _add_completion(_h: _Handle, d: tantivy.Document, name: str, v: Any) -> None:
+    inputs = v.get("input") if isinstance(v, dict) else None
+    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+        raise TypeError(f"{name}: {v!r} is not a completion entry")
+    for text in inputs:
+        d.add_text(SUGGEST_FIELD, _suggest_key(text))
+    d.add_integer(SUGGEST_WEIGHT, int(v.get("weight", 0)))
+
+
+_ADD: dict[FieldType, Any] = {
+    FieldType.TEXT: _add_text,
+    FieldType.KEYWORD: _add_keyword,
+    FieldType.INTEGER: _add_integer,
+    FieldType.FLOAT: _add_float,
+    FieldType.DATE: _add_date,
+    FieldType.BOOLEAN: _add_boolean,
+    FieldType.COMPLETION: _add_completion,
+}

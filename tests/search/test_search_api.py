@@ -121,7 +121,7 @@ def test_hashtag_page(client: FlaskClient, catalog: dict[str, Video]) -> None:
     assert body["tag"] == "美妆"
     assert body["total"] == 2
     assert [v["id"] for v in body["videos"]] == [catalog["lipstick"].id]  # most viewed first
-    assert body["related"] == [{"key": "口红", "count": 1}]
+    assert body["related"] == [{"key": "口红", "count": 1, "label": None}]
     more = client.get("/api/v1/hashtags/美妆", query_string={"limit": 1, "cursor": body["next_cursor"]}).get_json()
     assert [v["id"] for v in more["videos"]] == [catalog["powder"].id]
     latest = client.get("/api/v1/hashtags/%23美妆", query_string={"sort": "latest"}).get_json()
