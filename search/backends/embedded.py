@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import heapq
 import json
 import os
 import re
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -586,34 +587,50 @@ class EmbeddedEngine:
             limit *= 4
 
     def _ranked_rows(self, h: _Handle, searcher: tantivy.Searcher, q: Query, request: SearchRequest) -> list[_Row]:
-        """Score every match with the ranking functions (exactly Elasticsearch's function_score, score_mode sum)."""
+        """Score every match with the ranking functions (exactly Elasticsearch's function_score, score_mode sum).
+
+        Without a text query every match scores 1, so tantivy itself adds the filter weights (each filter
+        as a constant-score optional clause) and Python only evaluates the field functions, a list at a
+        time. Rows (and their other sort keys) are built only for the requested window.
+        """
         ranking = request.ranking
         assert ranking is not None
         everything = max(1, searcher.num_docs)
-        res = searcher.search(q, everything, count=False)
-        addrs = [a for _, a in res.hits]
-        text = [float(s) for s, _ in res.hits] if request.match else [1.0] * len(addrs)
-        sums = [0.0] * len(addrs)
-        for fn in ranking.functions:
-            if isinstance(fn, FieldFactor | Decay):
-                values = searcher.fast_field_values(fn.field, addrs) if addrs else []
-                for i, v in enumerate(values):
-                    sums[i] += fn.value(v)
-            elif isinstance(fn, FilterWeight):
+        weights = [fn for fn in ranking.functions if isinstance(fn, FilterWeight)]
+        if request.match is None and weights:
+            clauses = [(Occur.Must, q)] + [
+                (Occur.Should, Query.const_score_query(self._filter(h, fn.filter), fn.weight)) for fn in weights
+            ]
+            hits = searcher.search(Query.boolean_query(clauses), everything, count=False).hits
+            addrs = [a for _, a in hits]
+            text = [1.0] * len(addrs)
+            sums = [s - 1.0 for s, _ in hits]
+        else:
+            hits = searcher.search(q, everything, count=False).hits
+            addrs = [a for _, a in hits]
+            text = [float(s) for s, _ in hits] if request.match else [1.0] * len(addrs)
+            sums = [0.0] * len(addrs)
+            for fn in weights:
                 matched = searcher.search(_and(q, _filter_clause(self._filter(h, fn.filter))), everything, count=False)
                 inside = {(a.segment_ord, a.doc) for _, a in matched.hits}
-                for i, a in enumerate(addrs):
-                    if (a.segment_ord, a.doc) in inside:
-                        sums[i] += fn.weight
-        # Elasticsearch reports scores as 32-bit floats; round the same way so both backends order alike.
-        rows = [_Row(a, float32(ranking.combine(t, s)), []) for a, t, s in zip(addrs, text, sums, strict=True)]
+                sums = [
+                    s + fn.weight if (a.segment_ord, a.doc) in inside else s for s, a in zip(sums, addrs, strict=True)
+                ]
+        for fn in ranking.functions:
+            if isinstance(fn, FieldFactor | Decay) and addrs:
+                values = fn.values(searcher.fast_field_values(fn.field, addrs))
+                sums = [a + b for a, b in zip(sums, values, strict=True)]
+        final = [ranking.combine(t, s) for t, s in zip(text, sums, strict=True)]
         keys = request.effective_sort()
         want = request.offset + request.size
-        if keys[0].field == SCORE and request.search_after is None:
-            rows.sort(key=lambda r: r.score or 0.0, reverse=keys[0].descending)
-            if len(rows) > want:  # only the window's rows (and ties at its edge) need their other keys
-                edge = rows[want - 1].score
-                rows = [r for r in rows if not _strictly_before(edge, r.score, keys[0].descending)]
+        picked: Iterable[int] = range(len(final))
+        if keys[0].field == SCORE and keys[0].descending and request.search_after is None and len(final) > want:
+            # Only the window's rows, and anything that could tie with its edge once rounded to 32 bits.
+            edge = heapq.nlargest(want, final)[-1]
+            floor = edge - abs(edge) * 1e-6 - 1e-12
+            picked = [i for i, score in enumerate(final) if score >= floor]
+        # Elasticsearch reports scores as 32-bit floats; round the same way so both backends order alike.
+        rows = [_Row(addrs[i], float32(final[i]), []) for i in picked]
         self._fill_keys(h, searcher, rows, keys)
         if request.search_after is not None:
             rows = [r for r in rows if _is_after(r.keys, request.search_after, keys)]
