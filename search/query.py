@@ -112,16 +112,6 @@ class FieldFactor:
     missing: float = 0.0
     weight: float = 1.0
 
-    def values(self, raws: Sequence[float | None]) -> list[float]:
-        """`value` over a whole column at once (the embedded engine scores every match)."""
-        w, f, m = self.weight, self.factor, self.missing
-        xs = [f * (m if r is None else r) for r in raws]
-        if self.modifier == "ln1p":
-            return [w * math.log1p(x if x > 0.0 else 0.0) for x in xs]
-        if self.modifier == "sqrt":
-            return [w * math.sqrt(x if x > 0.0 else 0.0) for x in xs]
-        return [w * x for x in xs]
-
     def value(self, raw: float | None) -> float:
         x = self.factor * (self.missing if raw is None else float(raw))
         if self.modifier == "ln1p":
@@ -154,20 +144,6 @@ class Decay:
             return float(v)
 
         return num(self.origin), num(self.scale), num(self.offset)
-
-    def values(self, raws: Sequence[float | None]) -> list[float]:
-        """`value` over a whole column at once."""
-        origin, scale, offset = self.numeric()
-        w, exp = self.weight, math.exp
-        dist = [0.0 if r is None else max(0.0, abs(r - origin) - offset) for r in raws]
-        if self.function == "gauss":
-            k = math.log(self.decay) / (scale**2)  # = -1 / (2 sigma^2)
-            return [w * exp(k * d * d) for d in dist]
-        if self.function == "exp":
-            k = math.log(self.decay) / scale
-            return [w * exp(k * d) for d in dist]
-        s = scale / (1.0 - self.decay)
-        return [w * max(0.0, (s - d) / s) for d in dist]
 
     def value(self, raw: float | None) -> float:
         if raw is None:  # Elasticsearch scores documents without the field as if at the origin

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import heapq
 import json
+import math
 import os
 import re
 import shutil
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tantivy
 
 from search.analysis import KEYWORD_TOKENIZER, TOKENIZER_NAME, Analyzer, ChineseMode, analyzer, highlight, normalise
@@ -61,7 +62,6 @@ from search.query import (
     Term,
     Terms,
     TermsFacet,
-    float32,
     newest_per_id,
 )
 from search.schema import FieldType, IndexSchema, convert_dates, from_epoch_ms, to_epoch_ms
@@ -590,8 +590,8 @@ class EmbeddedEngine:
         """Score every match with the ranking functions (exactly Elasticsearch's function_score, score_mode sum).
 
         Without a text query every match scores 1, so tantivy itself adds the filter weights (each filter
-        as a constant-score optional clause) and Python only evaluates the field functions, a list at a
-        time. Rows (and their other sort keys) are built only for the requested window.
+        as a constant-score optional clause); the field functions are evaluated a column at a time with
+        numpy, and rows (with their other sort keys) are built only for the requested window.
         """
         ranking = request.ranking
         assert ranking is not None
@@ -602,35 +602,32 @@ class EmbeddedEngine:
                 (Occur.Should, Query.const_score_query(self._filter(h, fn.filter), fn.weight)) for fn in weights
             ]
             hits = searcher.search(Query.boolean_query(clauses), everything, count=False).hits
-            addrs = [a for _, a in hits]
-            text = [1.0] * len(addrs)
-            sums = [s - 1.0 for s, _ in hits]
+            sums = np.fromiter((s for s, _ in hits), dtype=np.float64, count=len(hits)) - 1.0
+            text: Any = 1.0
         else:
             hits = searcher.search(q, everything, count=False).hits
-            addrs = [a for _, a in hits]
-            text = [float(s) for s, _ in hits] if request.match else [1.0] * len(addrs)
-            sums = [0.0] * len(addrs)
+            scores = np.fromiter((s for s, _ in hits), dtype=np.float64, count=len(hits))
+            text = scores if request.match else 1.0
+            sums = np.zeros(len(hits))
             for fn in weights:
                 matched = searcher.search(_and(q, _filter_clause(self._filter(h, fn.filter))), everything, count=False)
                 inside = {(a.segment_ord, a.doc) for _, a in matched.hits}
-                sums = [
-                    s + fn.weight if (a.segment_ord, a.doc) in inside else s for s, a in zip(sums, addrs, strict=True)
-                ]
+                mask = np.fromiter(((a.segment_ord, a.doc) in inside for _, a in hits), dtype=bool, count=len(hits))
+                sums += fn.weight * mask
+        addrs = [a for _, a in hits]
         for fn in ranking.functions:
             if isinstance(fn, FieldFactor | Decay) and addrs:
-                values = fn.values(searcher.fast_field_values(fn.field, addrs))
-                sums = [a + b for a, b in zip(sums, values, strict=True)]
-        final = [ranking.combine(t, s) for t, s in zip(text, sums, strict=True)]
+                sums += _column_values(fn, searcher.fast_field_values(fn.field, addrs))
+        final = _combine(ranking.boost_mode, text, sums)
         keys = request.effective_sort()
         want = request.offset + request.size
-        picked: Iterable[int] = range(len(final))
-        if keys[0].field == SCORE and keys[0].descending and request.search_after is None and len(final) > want:
+        picked: Iterable[int] = range(len(addrs))
+        if keys[0].field == SCORE and keys[0].descending and request.search_after is None and len(addrs) > want:
             # Only the window's rows, and anything that could tie with its edge once rounded to 32 bits.
-            edge = heapq.nlargest(want, final)[-1]
-            floor = edge - abs(edge) * 1e-6 - 1e-12
-            picked = [i for i, score in enumerate(final) if score >= floor]
+            edge = float(np.partition(final, len(final) - want)[len(final) - want])
+            picked = np.flatnonzero(final >= edge - abs(edge) * 1e-6 - 1e-12).tolist()
         # Elasticsearch reports scores as 32-bit floats; round the same way so both backends order alike.
-        rows = [_Row(addrs[i], float32(final[i]), []) for i in picked]
+        rows = [_Row(addrs[i], float(np.float32(final[i])), []) for i in picked]
         self._fill_keys(h, searcher, rows, keys)
         if request.search_after is not None:
             rows = [r for r in rows if _is_after(r.keys, request.search_after, keys)]
@@ -722,6 +719,39 @@ def _sort_rows(rows: list[_Row], keys: Sequence[SortBy]) -> None:
         # Documents without the key come last in either direction, as in Elasticsearch.
         desc = keys[i].descending
         rows.sort(key=lambda r, i=i, desc=desc: ((r.keys[i] is not None) == desc, r.keys[i]), reverse=desc)
+
+
+def _column_values(fn: FieldFactor | Decay, raws: list[Any]) -> np.ndarray:
+    """`fn.value` over a whole fast-field column (None where a document lacks the field)."""
+    missing = [i for i, v in enumerate(raws) if v is None] if None in raws else []
+    x = np.array([0.0 if v is None else v for v in raws] if missing else raws, dtype=np.float64)
+    if isinstance(fn, FieldFactor):
+        if missing:
+            x[missing] = fn.missing
+        x = fn.factor * x
+        if fn.modifier == "ln1p":
+            x = np.log1p(np.maximum(x, 0.0))
+        elif fn.modifier == "sqrt":
+            x = np.sqrt(np.maximum(x, 0.0))
+        return fn.weight * x
+    origin, scale, offset = fn.numeric()
+    d = np.maximum(0.0, np.abs(x - origin) - offset)
+    if fn.function == "gauss":
+        v = np.exp(math.log(fn.decay) / scale**2 * d * d)
+    elif fn.function == "exp":
+        v = np.exp(math.log(fn.decay) / scale * d)
+    else:
+        s = scale / (1.0 - fn.decay)
+        v = np.maximum(0.0, (s - d) / s)
+    if missing:
+        v[missing] = 1.0  # Elasticsearch scores documents without the field as if at the origin
+    return fn.weight * v
+
+
+def _combine(boost_mode: str, text: Any, functions: np.ndarray) -> np.ndarray:
+    if boost_mode == "replace":
+        return functions
+    return text * functions if boost_mode == "multiply" else text + functions
 
 
 # ---------------------------------------------------------------- adding values, one function per field type

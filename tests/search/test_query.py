@@ -1,4 +1,4 @@
-"""Ranking functions: the column-at-a-time form the embedded engine uses equals the per-value definition."""
+"""Ranking functions: the column-at-a-time (numpy) form the embedded engine uses equals the per-value definition."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from search.backends.embedded import _column_values
 from search.query import Decay, FieldFactor, Ranking, Upsert, newest_per_id
 
 raw_values = st.lists(st.one_of(st.none(), st.floats(min_value=-1e6, max_value=1e6)), max_size=30)
@@ -18,13 +19,13 @@ def test_field_factor_column_matches_value(
     raws: list[float | None], modifier: str, factor: float, missing: float
 ) -> None:
     fn = FieldFactor("x", factor=factor, modifier=modifier, missing=missing, weight=1.5)  # type: ignore[arg-type]
-    assert fn.values(raws) == pytest.approx([fn.value(r) for r in raws], rel=1e-12, abs=1e-12)
+    assert list(_column_values(fn, raws)) == pytest.approx([fn.value(r) for r in raws], rel=1e-12, abs=1e-12)
 
 
 @given(raw_values, st.sampled_from(["gauss", "exp", "linear"]), st.floats(0.05, 0.95), st.floats(0, 100))
 def test_decay_column_matches_value(raws: list[float | None], function: str, decay: float, offset: float) -> None:
     fn = Decay("x", origin=10.0, scale=50.0, offset=offset, decay=decay, function=function, weight=2.0)  # type: ignore[arg-type]
-    assert fn.values(raws) == pytest.approx([fn.value(r) for r in raws], rel=1e-9, abs=1e-12)
+    assert list(_column_values(fn, raws)) == pytest.approx([fn.value(r) for r in raws], rel=1e-9, abs=1e-12)
 
 
 def test_dates_decay_in_milliseconds() -> None:
