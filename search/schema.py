@@ -75,6 +75,10 @@ class IndexSchema:
         found = self.of_type(FieldType.COMPLETION)
         return found[0] if found else None
 
+    def with_alias(self, alias: str) -> IndexSchema:
+        """The same fields under another alias (test corpora, benchmarks)."""
+        return IndexSchema(alias, self.fields, revision=self.revision)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "alias": self.alias,

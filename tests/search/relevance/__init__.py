@@ -61,9 +61,8 @@ class Report:
 
 def load(engine: SearchEngine, alias: str = "relevance") -> str:
     """Index the corpus (the video schema, as the service indexes videos) behind `alias`."""
-    schema = VIDEOS.__class__(alias, VIDEOS.fields)
     name = physical_name(alias, "1")
-    engine.create_index(name, schema)
+    engine.create_index(name, VIDEOS.with_alias(alias))
     engine.point_alias(alias, name)
     docs = [
         Upsert(d["id"], {**{k: v for k, v in d.items() if k != "id"}, "hashtags_text": " ".join(d["hashtags"])}, 1)
