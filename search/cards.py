@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from media.models import Video, VideoStatus, Visibility
+from media.models import Video
+from search.documents import live_video_filter
 from search.models import VideoLike
 from search.query import Hit
 
@@ -44,15 +45,8 @@ def video_cards(session: Session, hits: Sequence[Hit], *, viewer_id: int | None)
     ids = [int(h.id) for h in hits]
     if not ids:
         return []
-    # By primary key only: with the status filter in SQL, SQLite prefers the status index and scans.
-    rows = session.execute(
-        select(Video.id, Video.manifest, Video.status, Video.visibility, Video.published_at).where(Video.id.in_(ids))
-    ).all()
-    manifests = {
-        r.id: r.manifest
-        for r in rows
-        if r.status == VideoStatus.READY and r.visibility == Visibility.PUBLIC and r.published_at is not None
-    }
+    live = select(Video.id, Video.manifest).where(Video.id.in_(ids), live_video_filter())
+    manifests = dict(session.execute(live).all())
     liked: set[int] = set()
     if viewer_id is not None:
         liked = set(

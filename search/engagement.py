@@ -34,7 +34,7 @@ from core.db import is_postgres
 from core.errors import ValidationFailed, register_messages
 from core.outbox import emit
 from media.models import Video
-from search.documents import live_video_filter
+from search.documents import live_video_ids
 from search.models import EngagementEvent, EngagementKind, UserInterest, VideoLike, VideoStats
 
 register_messages(
@@ -105,7 +105,7 @@ def record_events(
         raise ValidationFailed.one("device_id", "device_id_required")
     if len(events) > MAX_BATCH:
         raise ValidationFailed.one("events", "too_long")
-    live = set(session.scalars(select(Video.id).where(Video.id.in_({e.video_id for e in events}), live_video_filter())))
+    live = live_video_ids(session, list({e.video_id for e in events}))
     result = Recorded()
     now = clock.now()
     for i, e in enumerate(events):

@@ -126,14 +126,18 @@ class Indexer:
         for topic, batch in by_topic.items():
             entity = entity_for_topic(topic)
             versions: dict[int, int] = {}
-            for m in batch:
+            deleted: set[int] = set()
+            for m in sorted(batch, key=lambda m: m.version):
                 try:
                     key = int(m.entity_id)
                 except ValueError:
                     log.error("ignoring %s event %s for non-numeric id %r", topic, m.id, m.entity_id)
                     continue
-                versions[key] = max(versions.get(key, 0), m.version)
+                versions[key] = m.version
+                # The newest event decides: a delete removes the document whatever the row says now.
+                (deleted.add if m.op == "delete" else deleted.discard)(key)
             docs = entity.build(session, list(versions))
+            docs.update(dict.fromkeys(deleted))
             before = self._video_facing(entity, list(versions)) if entity.topic == "product" else {}
             self.write(session, entity, actions_for(docs, versions))
             newest = max(m.id for m in batch)

@@ -12,5 +12,5 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         # Counters reach the feed within seconds; repeats are deduplicated when counted.
         "engagement-aggregate": {"task": "engagement.aggregate", "schedule": 15.0},
         # Safety net for anything the outbox missed (rows changed without an event, a restored index).
-        "search-reconcile": {"task": "search.reconcile", "schedule": 900.0},
+        "search-reconcile": {"task": "search.reconcile", "schedule": 3600.0},
     }

@@ -195,3 +195,23 @@ def test_documents_leave_out_what_must_not_be_searchable(db_session: Session) ->
     assert docs[live.id] is not None
     assert [k for k, v in docs.items() if v is None] == [private.id, draft.id, hidden.id, 999_999]
     VIDEOS.validate(docs[live.id])  # type: ignore[arg-type]
+
+
+def test_the_newest_event_decides_and_a_delete_event_removes_the_document(db_session: Session, stack: Stack) -> None:
+    artist = factories.user(db_session, artist=True)
+    video = factories.video(db_session, uploader=artist, title="将被删除 doomed")
+    emit(db_session, "video", video.id)
+    db_session.commit()
+    stack.drain(db_session)
+    assert stack.find("doomed") == [str(video.id)]
+    # The owner deleted it: the row may linger (soft deletion), the delete event is what counts.
+    emit(db_session, "video", video.id, op="delete")
+    db_session.commit()
+    stack.drain(db_session)
+    assert stack.find("doomed") == []
+    # Restored later: a newer upsert brings it back.
+    emit(db_session, "video", video.id, op="delete")
+    emit(db_session, "video", video.id)
+    db_session.commit()
+    stack.drain(db_session)
+    assert stack.find("doomed") == [str(video.id)]
