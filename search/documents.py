@@ -41,7 +41,7 @@ VIDEOS = IndexSchema(
         Field("hashtags_text", F.TEXT),
         Field("creator_id", F.KEYWORD),
         Field("creator_name", F.TEXT),
-        Field("creator_since", F.DATE),  # the creator's first published video: new creators get a boost
+        Field("creator_since", F.DATE),  # when the creator joined: new creators get a boost in the feed
         Field("brands", F.KEYWORD, multi=True),  # the uploading brand and the brands of linked products
         Field("product_ids", F.KEYWORD, multi=True),
         Field("product_names", F.TEXT, multi=True),
@@ -182,7 +182,7 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
     users = {
         u.id: u
         for u in session.execute(
-            select(User.id, User.display_name).where(User.id.in_(creator_ids), User.is_active)
+            select(User.id, User.display_name, User.created_at).where(User.id.in_(creator_ids), User.is_active)
         ).all()
     }
     brand_ids = {v.brand_id for v in videos if v.brand_id is not None}
@@ -204,13 +204,6 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
         ).all()
     }
     products = linked_products(session, ids)
-    since = dict(
-        session.execute(
-            select(Video.uploader_id, func.min(Video.published_at))
-            .where(Video.uploader_id.in_(creator_ids), live_video_filter())
-            .group_by(Video.uploader_id)
-        ).all()
-    )
     for v in videos:
         creator = users.get(v.uploader_id)
         if creator is None:
@@ -226,7 +219,7 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
             "hashtags_text": " ".join(hashtags),
             "creator_id": str(creator.id),
             "creator_name": creator.display_name,
-            "creator_since": ms(since.get(creator.id) or v.published_at),
+            "creator_since": ms(creator.created_at),
             "brands": list(dict.fromkeys([*uploader_brand, *(p.brand for p in linked)])),
             "product_ids": [str(p.product_id) for p in linked],
             "product_names": [p.name for p in linked],

@@ -27,7 +27,7 @@ FEED_RECENCY_WEIGHT = 1.0
 FEED_RECENCY_SCALE = dt.timedelta(days=3)  # a 3-day-old video keeps half its freshness
 FEED_FOLLOWED_WEIGHT = 1.0
 FEED_INTEREST_WEIGHT = 0.8  # split across the user's top interest tags by their weight
-FEED_NEW_CREATOR_WEIGHT = 0.3
+FEED_NEW_CREATOR_WEIGHT = 0.3  # creators whose account is younger than NEW_CREATOR_WINDOW
 NEW_CREATOR_WINDOW = dt.timedelta(days=30)
 FEED_INTEREST_TAGS = 5
 

@@ -99,7 +99,7 @@ def test_the_bayesian_average_keeps_three_likes_on_three_views_below_a_proven_vi
 def test_recency_completion_and_new_creators_each_lift_a_video(
     db_session: Session, search_engine: EmbeddedEngine, index_now: Callable[[], None], clock: FrozenClock
 ) -> None:
-    veteran = factories.user(db_session, artist=True)
+    veteran = factories.user(db_session, artist=True, created_at=NOW - dt.timedelta(days=400))
     old_work = make_video(db_session, veteran, age=dt.timedelta(days=200))
     base = {"views": 500, "likes": 25, "completion": 0.3}
     stale = make_video(db_session, veteran, age=dt.timedelta(days=5), **base)  # type: ignore[arg-type]
@@ -111,7 +111,7 @@ def test_recency_completion_and_new_creators_each_lift_a_video(
     order = ranked(search_engine)
     assert order.index(fresh.id) < order.index(stale.id)  # recency
     assert order.index(watched_through.id) < order.index(stale.id)  # completion
-    assert order.index(newcomer.id) < order.index(stale.id)  # new-creator boost (the veteran started 200 days ago)
+    assert order.index(newcomer.id) < order.index(stale.id)  # new-creator boost (the veteran joined 400 days ago)
     assert ids(flat(walk(db_session, search_engine))) != []
     assert old_work.id in order
 
