@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from commerce.catalog.models import VideoProduct
@@ -185,11 +185,24 @@ class Indexer:
 
     @staticmethod
     def _touch_creators(session: Session, video_ids: list[int], newest: int) -> None:
-        """A video's change moves its artist's totals: queue the artist document too."""
+        """A video's change moves its artist's totals: queue the artist document too (unless one waits)."""
+        waiting = (
+            select(OutboxEvent.id)
+            .where(
+                OutboxEvent.topic == "artist",
+                OutboxEvent.entity_id == cast(Video.uploader_id, String),
+                OutboxEvent.delivered_at.is_(None),
+                OutboxEvent.id > newest,
+            )
+            .exists()
+        )
         creators = session.scalars(
             select(Video.uploader_id)
             .distinct()
             .join(User, User.id == Video.uploader_id)
-            .where(Video.id.in_(video_ids), User.is_artist)
+            .where(Video.id.in_(video_ids), User.is_artist, ~waiting)
         ).all()
-        emit_unless_waiting(session, "artist", creators, newer_than=newest)
+        for creator_id in creators:
+            emit(session, "artist", creator_id)
+        if creators:
+            session.commit()  # see emit_unless_waiting
