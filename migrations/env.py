@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "core.outbox",
     "media.models",
     "commerce.catalog.models",
+    "search.models",
 )
 
 config = context.config

@@ -9,4 +9,8 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     return {
         # Safety net: the relay is also enqueued after every commit that writes an event.
         "outbox-relay": {"task": "outbox.relay", "schedule": 30.0},
+        # Counters reach the feed within seconds; repeats are deduplicated when counted.
+        "engagement-aggregate": {"task": "engagement.aggregate", "schedule": 15.0},
+        # Safety net for anything the outbox missed (rows changed without an event, a restored index).
+        "search-reconcile": {"task": "search.reconcile", "schedule": 3600.0},
     }
