@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     affiliate_rate_max_bp: int = 5000  # 50 %, also the cap on artist + sharer together
     video_max_products: int = 6
 
+    # Search: how the embedded engine cuts Chinese (chosen by precision@5, tests/search/relevance/),
+    # and which analyzer Elasticsearch text fields use (cjk is built in; smartcn and ik need plugins).
+    search_chinese_tokenizer: Literal["han", "jieba"] = "han"
+    search_es_analyzer: Literal["cjk", "smartcn", "ik"] = "cjk"
+
     # Bookings (commerce.booking.policy.BookingPolicy carries these to services).
     booking_reply_hours: int = 72  # no answer within this lets an invitation, quote or acceptance expire
     booking_max_revisions: int = 2  # default revision rounds for new campaigns

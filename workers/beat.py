@@ -9,6 +9,10 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     return {
         # Safety net: the relay is also enqueued after every commit that writes an event.
         "outbox-relay": {"task": "outbox.relay", "schedule": 30.0},
+        # Counters reach the feed within seconds; repeats are deduplicated when counted.
+        "engagement-aggregate": {"task": "engagement.aggregate", "schedule": 15.0},
+        # Safety net for anything the outbox missed (rows changed without an event, a restored index).
+        "search-reconcile": {"task": "search.reconcile", "schedule": 3600.0},
         # Reply windows and live checks are rows with a due time; this moves the ones that are due.
         "booking-sweep": {"task": "booking.sweep", "schedule": 300.0},
         # Matching ranks from precomputed metrics; they lag reality by at most this much.
