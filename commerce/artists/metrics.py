@@ -12,19 +12,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.orm import Session
 
-from commerce.artists.models import ArtistMetrics
+from commerce.artists.models import ArtistMetrics, ViewerTraits
 from commerce.booking.models import Booking, BookingEvent, BookingState, Party
 from commerce.catalog.models import Product, VideoProduct
 from core import clock
 from core.accounts.models import User
 from core.money import largest_remainder
 from media.models import Video, VideoStatus, Visibility
+from search.models import EngagementEvent, EngagementKind, Follow, VideoStats
 
 BATCH = 500
 TOP_HASHTAGS = 12
+AUDIENCE_WINDOW = dt.timedelta(days=90)
 
 
 def live_video() -> Any:
@@ -51,7 +53,7 @@ class Measured:
     hashtags: Counter[str] = field(default_factory=Counter)
 
 
-def _videos(session: Session, ids: Sequence[int], out: dict[int, Measured]) -> None:
+def _videos(session: Session, ids: Sequence[int], out: dict[int, Measured], now: dt.datetime) -> None:
     rows = session.execute(
         select(Video.uploader_id, Video.hashtags).where(Video.uploader_id.in_(ids), live_video())
     ).all()
@@ -70,7 +72,7 @@ def _videos(session: Session, ids: Sequence[int], out: dict[int, Measured]) -> N
         out[uploader_id].categories[category] += int(n)
 
 
-def _bookings(session: Session, ids: Sequence[int], out: dict[int, Measured]) -> None:
+def _bookings(session: Session, ids: Sequence[int], out: dict[int, Measured], now: dt.datetime) -> None:
     """Reliability: funded bookings that ended, and how many of those the artist delivered on time."""
     artist_cancelled = (
         select(BookingEvent.id)
@@ -105,14 +107,110 @@ def _bookings(session: Session, ids: Sequence[int], out: dict[int, Measured]) ->
         out[artist_id].values.update(rating_count=int(n), rating_sum=int(total or 0))
 
 
-SECTIONS = [_videos, _bookings]
+def _engagement(session: Session, ids: Sequence[int], out: dict[int, Measured], now: dt.datetime) -> None:
+    """Followers, and what viewers did with their live videos (the search package's counters and event log)."""
+    followers = session.execute(
+        select(Follow.creator_id, func.count()).where(Follow.creator_id.in_(ids)).group_by(Follow.creator_id)
+    ).all()
+    for artist_id, n in followers:
+        out[artist_id].values["followers"] = int(n)
+    totals = session.execute(
+        select(
+            Video.uploader_id,
+            func.coalesce(func.sum(VideoStats.views), 0),
+            func.coalesce(func.sum(VideoStats.likes), 0),
+            func.coalesce(func.sum(VideoStats.shares), 0),
+            func.coalesce(func.sum(VideoStats.completion_sum), 0.0),
+        )
+        .join(VideoStats, VideoStats.video_id == Video.id)
+        .where(Video.uploader_id.in_(ids), live_video())
+        .group_by(Video.uploader_id)
+    ).all()
+    for artist_id, views_sum, likes, shares, completion in totals:
+        v, views = out[artist_id].values, int(views_sum)
+        v["avg_views"] = views // max(1, v.get("videos", 0))
+        v["completion_rate_bp"] = round(10_000 * float(completion) / views) if views else 0
+        # 互动率 as brands know it: likes and shares per view.
+        v["engagement_rate_bp"] = round(10_000 * (int(likes) + int(shares)) / views) if views else 0
+    for days in (30, 90):
+        clicks = session.execute(
+            select(Video.uploader_id, func.count())
+            .join(EngagementEvent, EngagementEvent.video_id == Video.id)
+            .where(
+                Video.uploader_id.in_(ids),
+                EngagementEvent.kind == EngagementKind.PRODUCT_CLICK,
+                EngagementEvent.counted.is_(True),
+                EngagementEvent.occurred_at >= now - dt.timedelta(days=days),
+            )
+            .group_by(Video.uploader_id)
+        ).all()
+        for artist_id, n in clicks:
+            out[artist_id].values[f"product_clicks_{days}d"] = int(n)
+
+
+def _audience(session: Session, ids: Sequence[int], out: dict[int, Measured], now: dt.datetime) -> None:
+    """Who the audience is: followers and signed-in viewers of the last 90 days, by the categories they shop,
+    and by age band and region where they chose to share them. Shares are of people, each counted once."""
+    since = now - AUDIENCE_WINDOW
+    viewers = (
+        select(Video.uploader_id.label("artist_id"), EngagementEvent.user_id.label("user_id"))
+        .join(EngagementEvent, EngagementEvent.video_id == Video.id)
+        .where(
+            Video.uploader_id.in_(ids),
+            EngagementEvent.kind == EngagementKind.VIEW,
+            EngagementEvent.counted.is_(True),
+            EngagementEvent.user_id.is_not(None),
+            EngagementEvent.occurred_at >= since,
+        )
+    )
+    fans = select(Follow.creator_id.label("artist_id"), Follow.follower_id.label("user_id")).where(
+        Follow.creator_id.in_(ids)
+    )
+    aud = union(viewers, fans).subquery()
+    found: dict[int, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for dim, column in (("ages", ViewerTraits.age_band), ("regions", ViewerTraits.region)):
+        rows = session.execute(
+            select(aud.c.artist_id, column, func.count())
+            .join(ViewerTraits, ViewerTraits.user_id == aud.c.user_id)
+            .where(column.is_not(None))
+            .group_by(aud.c.artist_id, column)
+        ).all()
+        for artist_id, value, n in rows:
+            found[artist_id][dim][str(value)] += int(n)  # an AgeBand is a str enum: its value
+    shoppers = (
+        select(aud.c.artist_id, aud.c.user_id, Product.category)
+        .join(EngagementEvent, EngagementEvent.user_id == aud.c.user_id)
+        .join(Product, Product.id == EngagementEvent.product_id)
+        .where(
+            EngagementEvent.kind.in_((EngagementKind.PRODUCT_CLICK, EngagementKind.PURCHASE)),
+            EngagementEvent.occurred_at >= since,
+        )
+        .distinct()
+    )
+    interested: dict[int, set[int]] = defaultdict(set)
+    per_user: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for artist_id, user_id, category in session.execute(shoppers):
+        per_user[(artist_id, user_id)].add(category.split(".")[0])
+        interested[artist_id].add(user_id)
+    for (artist_id, _user), roots in per_user.items():
+        for root in roots:  # each person counts once per top-level category they shop
+            found[artist_id]["interests"][root] += 1
+    for artist_id, dims in found.items():
+        audience: dict[str, Any] = {"sample": {}}
+        for dim, counts in dims.items():
+            audience[dim] = shares_bp(counts)
+            audience["sample"][dim] = len(interested[artist_id]) if dim == "interests" else sum(counts.values())
+        out[artist_id].values["audience"] = audience
+
+
+SECTIONS = [_videos, _engagement, _audience, _bookings]
 
 
 def compute(session: Session, ids: Sequence[int], now: dt.datetime) -> dict[int, dict[str, Any]]:
     """Fresh metric values per artist id (every column of ArtistMetrics but the key)."""
     out: dict[int, Measured] = defaultdict(Measured)
     for section in SECTIONS:
-        section(session, ids, out)
+        section(session, ids, out, now)
     defaults = {c.name: c.default.arg for c in ArtistMetrics.__table__.columns if c.default is not None}
     zero = {k: v for k, v in defaults.items() if not callable(v)}  # the counters' 0 and the rates' None
     zero.update(conversion_30d_bp=None, conversion_90d_bp=None)

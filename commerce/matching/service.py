@@ -8,6 +8,7 @@ orders or bookings (see `bench/matching.py`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,10 +22,12 @@ from commerce.booking import campaigns
 from commerce.booking.models import CLOSED_STATES, Booking, BookingState, Campaign
 from commerce.catalog import categories
 from commerce.matching import scoring
+from commerce.matching.relevance import content_relevance
 from commerce.matching.scoring import Brief, Candidate, Reference, Score
 from core import clock
 from core.accounts.models import BrandMember, User
 from core.errors import NotFound, ValidationFailed
+from search.engine import SearchEngine
 
 FOLLOWER_BANDS: dict[str, tuple[int, int | None]] = {
     "lt10k": (0, 10_000),
@@ -92,6 +95,7 @@ class MatchPage:
     campaign: Campaign
     total: int  # candidates after filters
     offset: int = 0
+    relevance_available: bool = True
     items: list[Match] = field(default_factory=list)
     next_offset: int | None = None
 
@@ -265,7 +269,7 @@ def rank_rows(
     for row in rows:
         c = row.candidate
         if c.artist_id in relevance:
-            c = Candidate(**{**c.__dict__, "relevance": relevance[c.artist_id]})
+            c = dataclasses.replace(c, relevance=relevance[c.artist_id])
         scored.append((row, scoring.score(c, brief, ref)))
     scored.sort(key=lambda rs: (-rs[1].total, -rs[1].parts[3].points, rs[0].candidate.artist_id))
     return scored
@@ -279,12 +283,17 @@ def rank(
     *,
     offset: int = 0,
     limit: int = 20,
-    relevance: Mapping[int, float] | None = None,
+    engine: SearchEngine | None = None,
 ) -> MatchPage:
-    """The campaign's brand sees artists ranked for it, best first, each with the score's breakdown."""
+    """The campaign's brand sees artists ranked for it, best first, each with the score's breakdown.
+
+    `engine` answers the content-relevance query; without one (or when it is down) that share of the
+    content part counts 0 for everyone and the page says so (`relevance_available`).
+    """
     campaign = campaigns.for_member(session, actor, campaign_id)
     f = filters or MatchFilters()
     _check_filters(f)
+    relevance = content_relevance(session, engine, campaign) if engine is not None else None
     rows = load_artists(session, tier=campaign.length_tier, exclude_brand_id=campaign.brand_id, f=f)
     if f.category:
         rows = [r for r in rows if _category_ok(r, f.category)]
@@ -298,7 +307,7 @@ def rank(
     scored = rank_rows(rows, brief_of(campaign), reference(session), relevance)
     live = _live_bookings(session, campaign.id)
     window = scored[offset : offset + limit]
-    page = MatchPage(campaign=campaign, total=len(scored), offset=offset)
+    page = MatchPage(campaign=campaign, total=len(scored), offset=offset, relevance_available=relevance is not None)
     page.items = [Match(row, s, live.get(row.candidate.artist_id)) for row, s in window]
     page.next_offset = offset + limit if offset + limit < len(scored) else None
     return page

@@ -169,6 +169,7 @@ class MatchOut(OutModel):
 class MatchPageOut(OutModel):
     campaign_id: int
     total: int
+    relevance_available: bool = Field(description="false when the search engine could not score content relevance")
     items: list[MatchOut]
     next_offset: int | None
 
@@ -222,7 +223,10 @@ def match_page_out(page: matching.MatchPage) -> MatchPageOut:
                 booking_state=m.booking_state.value if m.booking_state else None,
             )
         )
-    return MatchPageOut(campaign_id=page.campaign.id, total=page.total, items=items, next_offset=page.next_offset)
+    return MatchPageOut(
+        campaign_id=page.campaign.id, total=page.total, relevance_available=page.relevance_available, items=items,
+        next_offset=page.next_offset,
+    )  # fmt: skip
 
 
 @bp.post("/brands/<int:brand_id>/campaigns")
@@ -278,8 +282,9 @@ def campaign_matches(campaign_id: int, query: MatchQuery) -> MatchPageOut:
     reliability (10). Only numbers the platform measured count; self-declared followers are shown, never ranked."""
     filters = matching.MatchFilters(**query.model_dump(exclude={"offset", "limit"}))
     page = matching.rank(
-        extensions.session(), current_user(), campaign_id, filters, offset=query.offset, limit=query.limit
-    )
+        extensions.session(), current_user(), campaign_id, filters, offset=query.offset, limit=query.limit,
+        engine=extensions.extension("search"),
+    )  # fmt: skip
     return match_page_out(page)
 
 

@@ -204,11 +204,12 @@ def match() -> str | Response:
     if campaign_id is None:
         return redirect("/campaigns")
     filters = _filters()
+    engine = extensions.extension("search")
     try:
-        page = matching.rank(session, user, campaign_id, filters, limit=50)
+        page = matching.rank(session, user, campaign_id, filters, limit=50, engine=engine)
     except ValidationFailed:
         filters = matching.MatchFilters()
-        page = matching.rank(session, user, campaign_id, filters, limit=50)
+        page = matching.rank(session, user, campaign_id, filters, limit=50, engine=engine)
     locale = get_locale()
     rows = [
         {
