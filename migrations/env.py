@@ -20,6 +20,11 @@ MODEL_MODULES = (
     "core.idempotency",
     "core.outbox",
     "media.models",
+    "commerce.ledger.models",
+    "commerce.payments.models",
+    "commerce.payments.sandbox",
+    "commerce.attribution.models",
+    "commerce.payouts.models",
 )
 
 config = context.config

@@ -1,0 +1,274 @@
+"""Posting balanced transactions exactly once, and reading balances back.
+
+`post()` is the only writer of the ledger. It checks the legs in code (whole
+fen, none zero, summing to zero), then within a SAVEPOINT updates each
+touched account's balance and version in account-id order (a fixed lock order,
+so concurrent postings cannot deadlock), writes the legs and finally the
+transaction row, which the database only accepts when the legs balance. A
+posting whose idempotency key was used before adds nothing and returns the
+first one, also when two callers race with the same key.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, select, text, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from commerce.ledger.models import (
+    NON_NEGATIVE,
+    AccountKind,
+    LedgerAccount,
+    LedgerPosting,
+    LedgerTransaction,
+    OwnerKind,
+)
+from core import clock
+from core.db import is_postgres
+from core.errors import Conflict, register_messages
+
+register_messages(
+    {
+        "insufficient_funds": ("余额不足", "The balance is too low for this"),
+    }
+)
+
+
+class UnbalancedTransaction(ValueError):
+    """A programming error: legs that do not sum to zero never reach the database."""
+
+
+class InsufficientFunds(Conflict):
+    default_code = "insufficient_funds"
+
+
+@dataclass(frozen=True, order=True)
+class AccountRef:
+    owner_kind: OwnerKind
+    owner_id: int
+    kind: AccountKind
+
+    @classmethod
+    def platform(cls, kind: AccountKind) -> AccountRef:
+        return cls(OwnerKind.PLATFORM, 0, kind)
+
+    @classmethod
+    def escrow(cls, order_id: int) -> AccountRef:
+        return cls(OwnerKind.ORDER, order_id, AccountKind.ESCROW)
+
+    def __str__(self) -> str:
+        return f"{self.owner_kind}:{self.owner_id}:{self.kind}"
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: AccountRef
+    amount: int
+
+
+@dataclass(frozen=True)
+class Posted:
+    transaction_id: int
+    replayed: bool
+
+
+def check_legs(legs: Sequence[Leg]) -> None:
+    if len(legs) < 2:
+        raise UnbalancedTransaction("a transaction needs at least two legs")
+    for leg in legs:
+        if type(leg.amount) is not int:
+            raise UnbalancedTransaction(f"amounts are whole fen, not {leg.amount!r}")
+        if leg.amount == 0:
+            raise UnbalancedTransaction(f"zero leg on {leg.account}")
+    total = sum(leg.amount for leg in legs)
+    if total != 0:
+        raise UnbalancedTransaction(f"legs sum to {total}, not 0")
+
+
+def drop_zero_legs(legs: Iterable[Leg]) -> list[Leg]:
+    """Splits can leave a participant with 0 fen; such legs are simply not written."""
+    return [leg for leg in legs if leg.amount != 0]
+
+
+def _dialect_insert(session: Session):  # type: ignore[no-untyped-def]
+    return postgresql.insert if is_postgres(session) else sqlite.insert
+
+
+def account_ids(session: Session, refs: Iterable[AccountRef]) -> dict[AccountRef, int]:
+    """Ids of the accounts, creating those that do not exist yet (race-safe)."""
+    wanted = set(refs)
+    if not wanted:
+        return {}
+    key = tuple_(LedgerAccount.owner_kind, LedgerAccount.owner_id, LedgerAccount.kind)
+
+    def lookup(refs_: set[AccountRef]) -> dict[AccountRef, int]:
+        rows = session.execute(
+            select(LedgerAccount.owner_kind, LedgerAccount.owner_id, LedgerAccount.kind, LedgerAccount.id).where(
+                key.in_([(r.owner_kind, r.owner_id, r.kind) for r in refs_])
+            )
+        )
+        return {AccountRef(OwnerKind(ok), oid, AccountKind(k)): aid for ok, oid, k, aid in rows}
+
+    found = lookup(wanted)
+    missing = wanted - found.keys()
+    if missing:
+        stmt = _dialect_insert(session)(LedgerAccount).on_conflict_do_nothing(
+            index_elements=["owner_kind", "owner_id", "kind"]
+        )
+        now = clock.now()
+        session.execute(
+            stmt,
+            [
+                {"owner_kind": r.owner_kind, "owner_id": r.owner_id, "kind": r.kind, "balance": 0, "version": 0,
+                 "created_at": now}
+                for r in sorted(missing)
+            ],
+        )  # fmt: skip
+        found.update(lookup(missing))
+    return found
+
+
+def _next_transaction_id(session: Session) -> int:
+    if is_postgres(session):
+        return int(session.scalar(text("SELECT nextval(pg_get_serial_sequence('ledger_transactions', 'id'))")))
+    # SQLite writers hold the database write lock for the whole transaction (BEGIN IMMEDIATE).
+    return int(session.scalar(select(func.coalesce(func.max(LedgerTransaction.id), 0) + 1)))
+
+
+def find(session: Session, key: str) -> int | None:
+    return session.scalar(select(LedgerTransaction.id).where(LedgerTransaction.idempotency_key == key))
+
+
+def post(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    legs: Sequence[Leg],
+    order_id: int | None = None,
+    memo: str = "",
+) -> Posted:
+    """Write one balanced transaction, once per `key`. Does not commit: the caller's transaction owns it."""
+    check_legs(legs)
+    existing = find(session, key)
+    if existing is not None:
+        return Posted(existing, replayed=True)
+    ids = account_ids(session, (leg.account for leg in legs))
+    deltas: dict[int, int] = defaultdict(int)
+    for leg in legs:
+        deltas[ids[leg.account]] += leg.amount
+    now = clock.now()
+    try:
+        with session.begin_nested():
+            for account_id in sorted(deltas):
+                if deltas[account_id]:
+                    session.execute(
+                        update(LedgerAccount)
+                        .where(LedgerAccount.id == account_id)
+                        .values(balance=LedgerAccount.balance + deltas[account_id], version=LedgerAccount.version + 1)
+                        .execution_options(synchronize_session=False)
+                    )
+            txn_id = _next_transaction_id(session)
+            session.execute(
+                insert(LedgerPosting),
+                [
+                    {"transaction_id": txn_id, "account_id": ids[leg.account], "amount": leg.amount,
+                     "idempotency_key": f"{key}#{n}", "created_at": now}
+                    for n, leg in enumerate(legs)
+                ],
+            )  # fmt: skip
+            session.execute(
+                insert(LedgerTransaction).values(
+                    id=txn_id, idempotency_key=key, kind=kind, order_id=order_id, memo=memo[:200], created_at=now
+                )
+            )
+    except IntegrityError as exc:
+        message = str(exc.orig)
+        if "non_negative" in message:
+            raise InsufficientFunds() from exc
+        existing = find(session, key)
+        if existing is not None:  # a concurrent caller posted the same key first
+            return Posted(existing, replayed=True)
+        raise
+    return Posted(txn_id, replayed=False)
+
+
+@dataclass(frozen=True)
+class Balance:
+    balance: int
+    version: int
+
+
+def balance(session: Session, ref: AccountRef) -> Balance:
+    row = session.execute(
+        select(LedgerAccount.balance, LedgerAccount.version).where(
+            LedgerAccount.owner_kind == ref.owner_kind,
+            LedgerAccount.owner_id == ref.owner_id,
+            LedgerAccount.kind == ref.kind,
+        )
+    ).first()
+    return Balance(0, 0) if row is None else Balance(int(row[0]), int(row[1]))
+
+
+def balances(session: Session, owner_kind: OwnerKind, owner_id: int) -> dict[AccountKind, int]:
+    """Every account balance of one holder, zero for accounts never used."""
+    rows = session.execute(
+        select(LedgerAccount.kind, LedgerAccount.balance).where(
+            LedgerAccount.owner_kind == owner_kind, LedgerAccount.owner_id == owner_id
+        )
+    )
+    out = dict.fromkeys(AccountKind, 0)
+    out.update({AccountKind(k): int(b) for k, b in rows})
+    return out
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """What `verify()` found; `ok` only when every rule holds."""
+
+    total: int  # sum of every balance: must be 0
+    unbalanced_transactions: list[int]
+    drifted_accounts: list[int]  # balance differs from the sum of its postings
+    negative_accounts: list[int]  # accounts that may never go negative, below zero
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.total == 0
+            and not self.unbalanced_transactions
+            and not self.drifted_accounts
+            and not (self.negative_accounts)
+        )
+
+
+def verify(session: Session) -> LedgerCheck:
+    """Recompute the ledger's invariants from the postings (for tests, the benchmark and an admin check)."""
+    total = session.scalar(select(func.coalesce(func.sum(LedgerAccount.balance), 0))) or 0
+    unbalanced = list(
+        session.scalars(
+            select(LedgerPosting.transaction_id)
+            .group_by(LedgerPosting.transaction_id)
+            .having(func.sum(LedgerPosting.amount) != 0)
+        )
+    )
+    sums = (
+        select(LedgerPosting.account_id, func.sum(LedgerPosting.amount).label("s"))
+        .group_by(LedgerPosting.account_id)
+        .subquery()
+    )
+    drifted = list(
+        session.scalars(
+            select(LedgerAccount.id)
+            .outerjoin(sums, sums.c.account_id == LedgerAccount.id)
+            .where(func.coalesce(sums.c.s, 0) != LedgerAccount.balance)
+        )
+    )
+    negative = list(
+        session.scalars(select(LedgerAccount.id).where(LedgerAccount.kind.in_(NON_NEGATIVE), LedgerAccount.balance < 0))
+    )
+    return LedgerCheck(int(total), unbalanced, drifted, negative)
