@@ -77,3 +77,13 @@ def video(
     session.add(v)
     session.flush()
     return v
+
+
+def video_link(session: Session, *, video: Video, product: object) -> object:
+    """A product card on a video (money-path tests buy through it)."""
+    from commerce.catalog.models import VideoProduct
+
+    link = VideoProduct(video_id=video.id, product_id=product.id)  # type: ignore[attr-defined]
+    session.add(link)
+    session.flush()
+    return link

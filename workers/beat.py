@@ -9,4 +9,9 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     return {
         # Safety net: the relay is also enqueued after every commit that writes an event.
         "outbox-relay": {"task": "outbox.relay", "schedule": 30.0},
+        # Money path: each scans rows and is safe to overlap with itself.
+        "settle-due": {"task": "settlement.settle_due", "schedule": 60.0},
+        "expire-unpaid": {"task": "orders.expire_unpaid", "schedule": 60.0},
+        "auto-confirm": {"task": "orders.auto_confirm", "schedule": 600.0},
+        "sandbox-webhooks": {"task": "payments.deliver_sandbox_notifications", "schedule": 15.0},
     }

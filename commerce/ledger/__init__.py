@@ -12,6 +12,7 @@ from commerce.ledger.service import (
     balance,
     balances,
     drop_zero_legs,
+    lock_accounts,
     post,
     verify,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "balance",
     "balances",
     "drop_zero_legs",
+    "lock_accounts",
     "post",
     "verify",
 ]

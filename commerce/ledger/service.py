@@ -133,6 +133,21 @@ def account_ids(session: Session, refs: Iterable[AccountRef]) -> dict[AccountRef
     return found
 
 
+def lock_accounts(session: Session, refs: Iterable[AccountRef]) -> None:
+    """Lock every account a unit of work will post to, up front and in id order.
+
+    One `post()` already updates its accounts in id order; a unit of work that
+    posts several transactions calls this first, so its locks too are taken in
+    one global order and two such units can never deadlock. (SQLite serialises
+    writers on its own.)
+    """
+    ids = sorted(set(account_ids(session, refs).values()))
+    if ids and is_postgres(session):
+        session.execute(
+            select(LedgerAccount.id).where(LedgerAccount.id.in_(ids)).order_by(LedgerAccount.id).with_for_update()
+        )
+
+
 def _next_transaction_id(session: Session) -> int:
     if is_postgres(session):
         return int(session.scalar(text("SELECT nextval(pg_get_serial_sequence('ledger_transactions', 'id'))")))

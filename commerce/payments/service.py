@@ -131,7 +131,7 @@ def capture_legs(payment: Payment) -> list[Leg]:
     return legs
 
 
-def _lock(session: Session, payment_id: int) -> Payment:
+def lock_payment(session: Session, payment_id: int) -> Payment:
     payment = session.scalar(
         select(Payment).where(Payment.id == payment_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -223,7 +223,7 @@ def handle_notification(
         event.detail = "unknown payment"
     else:
         event.payment_id = payment_id
-        payment = _lock(session, payment_id)
+        payment = lock_payment(session, payment_id)
         outcome = _apply_notification(session, provider, payment, note)
     event.outcome = outcome
     session.commit()
@@ -263,7 +263,7 @@ def _apply_refund_notification(
 
 def sync_payment(session: Session, provider: PaymentProvider, payment_id: int) -> Payment:
     """Ask the provider for the truth and apply it (the return URL, the expiry job). Commits."""
-    payment = _lock(session, payment_id)
+    payment = lock_payment(session, payment_id)
     if payment.status == PaymentStatus.PENDING and payment.provider_payment_id:
         _apply_state(session, payment, provider.query_payment(payment.provider_payment_id))
     session.commit()

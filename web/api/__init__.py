@@ -10,5 +10,6 @@ from web.api.blueprint import bp
 def init_app(app: Flask) -> None:
     # Route modules register on `bp` when imported.
     from web.api import accounts, docs  # noqa: F401
+    from web.api import orders, payments, shares, wallet  # noqa: F401
 
     app.register_blueprint(bp)
