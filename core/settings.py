@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     default_locale: Literal["zh-CN", "en"] = "zh-CN"
     outbox_batch_size: int = 500
 
+    # Catalog and affiliate marketplace (commerce.catalog.limits.CatalogLimits carries these to services).
+    product_image_max_bytes: int = 10 * 1024 * 1024
+    product_image_max_pixels: int = 40_000_000
+    product_max_images: int = 9
+    product_max_skus: int = 200
+    catalog_import_max_bytes: int = 5 * 1024 * 1024
+    catalog_import_max_rows: int = 5000
+    affiliate_rate_min_bp: int = 100  # 1 %
+    affiliate_rate_max_bp: int = 5000  # 50 %, also the cap on artist + sharer together
+    video_max_products: int = 6
     # Money path (issue 6). Amounts in fen, rates in basis points, windows in whole units.
     payment_provider: Literal["sandbox"] = "sandbox"
     # Signs the built-in sandbox provider's webhooks: "secret" or "secret1,secret0" (rotation; the first signs).

@@ -76,7 +76,9 @@ def _check_target(session: Session, kind: TargetKind, target_id: int) -> None:
         raise NotFound("product")
 
 
-def upstream_sharer(session: Session, user_id: int, kind: TargetKind, target_id: int, policy: MoneyPolicy) -> int | None:
+def upstream_sharer(
+    session: Session, user_id: int, kind: TargetKind, target_id: int, policy: MoneyPolicy
+) -> int | None:
     """Whose link brought `user_id` to this target recently: the only way a second level arises."""
     if policy.commission_levels < 2:
         return None
@@ -310,4 +312,3 @@ def review_reasons(
     if now - buyer.created_at < policy.review_new_account:
         reasons.append("new_account")
     return reasons
-

@@ -88,7 +88,9 @@ class CartLine:
 
     @property
     def available(self) -> bool:
-        return self.sku.is_active and self.product.status == ProductStatus.ACTIVE and self.sku.stock >= self.item.quantity
+        return (
+            self.sku.is_active and self.product.status == ProductStatus.ACTIVE and self.sku.stock >= self.item.quantity
+        )
 
 
 def list_items(session: Session, user: User | None) -> list[CartLine]:

@@ -107,7 +107,9 @@ def _merge(items: Sequence[CheckoutItem]) -> list[CheckoutItem]:
     errors = []
     for i, item in enumerate(items):
         if not 1 <= item.quantity <= cart.MAX_QUANTITY:
-            errors.append(FieldError(f"items.{i}.quantity", "less_than_equal" if item.quantity > 1 else "greater_than_equal"))
+            errors.append(
+                FieldError(f"items.{i}.quantity", "less_than_equal" if item.quantity > 1 else "greater_than_equal")
+            )
             continue
         seen = merged.get(item.sku_id)
         merged[item.sku_id] = item if seen is None else CheckoutItem(
@@ -131,7 +133,9 @@ class _Links:
         if key not in self._cache:
             self._cache[key] = (
                 self.session.scalar(
-                    select(VideoProduct.id).where(VideoProduct.video_id == video_id, VideoProduct.product_id == product_id)
+                    select(VideoProduct.id).where(
+                        VideoProduct.video_id == video_id, VideoProduct.product_id == product_id
+                    )
                 )
                 is not None
             )

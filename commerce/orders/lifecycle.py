@@ -1,9 +1,9 @@
 """The order state machine. Every transition goes through `transition()`, which records who did it and when.
 
-    pending_payment ─┬─> paid ─┬─> shipped ──> delivered ──> completed
-                     │         │        │            │
-                     └─> cancelled <────┘ (paid, before shipping: refunded in full)
-                     shipped / delivered / completed ──> refunded (every line refunded)
+pending_payment ─┬─> paid ─┬─> shipped ──> delivered ──> completed
+                 │         │        │            │
+                 └─> cancelled <────┘ (paid, before shipping: refunded in full)
+                 shipped / delivered / completed ──> refunded (every line refunded)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from core.accounts.models import User
 from core.accounts.permissions import require_brand_member, require_user
 from core.db import is_postgres
 from core.errors import Conflict, NotFound, PermissionDenied, register_messages
+from core.pagination import keyset_page
 
 register_messages(
     {
@@ -244,8 +245,6 @@ def list_orders(
     limit: int = 20,
 ) -> tuple[list[Order], str | None]:
     """The caller's purchases, or (with `brand_id`) the brand's sales for its members; newest first."""
-    from core.pagination import keyset_page
-
     user = require_user(user)
     stmt = select(Order)
     if brand_id is None:

@@ -172,9 +172,7 @@ def reversal_legs(session: Session, line: OrderLine, amount: int) -> list[Leg]:
     of a line returns every share exactly, so a full refund nets everyone to zero.
     """
     earnings = list(
-        session.scalars(
-            select(Earning).where(Earning.order_line_id == line.id).order_by(Earning.id).with_for_update()
-        )
+        session.scalars(select(Earning).where(Earning.order_line_id == line.id).order_by(Earning.id).with_for_update())
     )
     parts = largest_remainder(amount, [e.remaining for e in earnings])
     legs = []

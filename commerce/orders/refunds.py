@@ -92,7 +92,9 @@ def _refund_lines(
         if item.quantity < 0 or item.quantity > left_qty:
             errors.append(FieldError(f"lines.{i}.quantity", "refund_exceeds_line"))
             continue
-        amount = item.amount if item.amount is not None else _amount_for_units(line, item.quantity, left_qty, left_amount)
+        amount = (
+            item.amount if item.amount is not None else _amount_for_units(line, item.quantity, left_qty, left_amount)
+        )
         if amount <= 0 or amount > left_amount:
             errors.append(FieldError(f"lines.{i}.amount", "refund_exceeds_line"))
             continue

@@ -51,7 +51,9 @@ def decide_hold(session: Session, user: User | None, line_id: int, *, approve: b
         return line
     brand = Owner.brand(order.brand_id)
     forfeited = sum(e.remaining for e in held)
-    legs = [Leg(Owner(e.owner_kind, e.owner_id).account(AccountKind.PENDING), -e.remaining) for e in held if e.remaining]
+    legs = [
+        Leg(Owner(e.owner_kind, e.owner_id).account(AccountKind.PENDING), -e.remaining) for e in held if e.remaining
+    ]
     for e in held:
         e.reversed_amount = e.amount
         e.status = EarningStatus.FORFEITED

@@ -98,9 +98,7 @@ def complete_orders(session: Session, *, limit: int = 500) -> int:
         )
     )
     open_refund = exists(
-        select(OrderRefund.id).where(
-            OrderRefund.order_id == Order.id, OrderRefund.status == RefundState.REQUESTED
-        )
+        select(OrderRefund.id).where(OrderRefund.order_id == Order.id, OrderRefund.status == RefundState.REQUESTED)
     )
     stmt = (
         select(Order)

@@ -27,13 +27,10 @@ class LineSplit:
         return self.brand + self.artist + self.sharer + self.sharer_l2 + self.platform
 
 
-def split_line(
-    paid: int, *, artist_bp: int, sharer_bp: int, platform_bp: int, level2_share_bp: int = 0
-) -> LineSplit:
+def split_line(paid: int, *, artist_bp: int, sharer_bp: int, platform_bp: int, level2_share_bp: int = 0) -> LineSplit:
     """Rates of zero mean "nobody to pay" (no artist, no sharer, or a blocked one)."""
     (artist, sharer_total, platform), brand = split_by_bp(paid, [artist_bp, sharer_bp, platform_bp])
     sharer, sharer_l2 = sharer_total, 0
     if level2_share_bp and sharer_total:
         sharer, sharer_l2 = largest_remainder(sharer_total, [BP_WHOLE - level2_share_bp, level2_share_bp])
     return LineSplit(brand=brand, artist=artist, sharer=sharer, sharer_l2=sharer_l2, platform=platform)
-

@@ -234,6 +234,8 @@ def _apply_notification(session: Session, provider: PaymentProvider, payment: Pa
     if note.type == EventType.PAYMENT_SUCCEEDED:
         return _apply_success(session, payment, amount=note.amount, currency=note.currency, fee=note.fee)
     if note.type == EventType.PAYMENT_FAILED:
+        if payment.status != PaymentStatus.PENDING:
+            return "stale"  # decided already (a success is final)
         # Out-of-order safety: ask the provider what is true now before giving up on the payment.
         state = provider.query_payment(note.provider_payment_id)
         if state.status == ProviderStatus.PENDING:

@@ -67,7 +67,11 @@ def test_a_rate_change_after_checkout_does_not_touch_the_order(market: Market, f
     offer = m.session.scalar(select(AffiliateOffer).where(AffiliateOffer.product_id == m.product.id))
     assert offer is not None
     offer.effective_to = frozen.advance(seconds=1)
-    m.session.add(AffiliateOffer(product_id=m.product.id, artist_rate_bp=4000, sharer_rate_bp=0, effective_from=offer.effective_to))
+    m.session.add(
+        AffiliateOffer(
+            product_id=m.product.id, artist_rate_bp=4000, sharer_rate_bp=0, effective_from=offer.effective_to
+        )
+    )
     m.session.commit()
     pay(m, checkout)
     (order,) = orders_of(m, checkout)
@@ -121,7 +125,9 @@ def test_bad_input_is_refused_with_field_errors(market: Market) -> None:
             provider=m.provider, policy=m.policy, links=LINKS,
         )  # fmt: skip
     assert [f.field for f in err.value.fields] == ["items.0.sku_id"]
-    bad_address = checkout_service.Address(name="", phone="abc", province="上海", city="上海", district="徐汇", detail="x")
+    bad_address = checkout_service.Address(
+        name="", phone="abc", province="上海", city="上海", district="徐汇", detail="x"
+    )
     with pytest.raises(ValidationFailed) as err:
         place(m, address=bad_address)
     assert {f.field for f in err.value.fields} == {"address.name", "address.phone", "address.detail"}

@@ -109,7 +109,9 @@ def test_a_partial_refund_reverses_every_share_in_proportion(market: Market, fro
     order = _paid_order(m, frozen, qty=3)  # 30 000 fen
     (line,) = order.lines
     ship_and_deliver(m, order)
-    refund = refunds.request_refund(m.session, m.buyer, order.id, items=[RefundItem(line.id, quantity=1)], reason="坏了")
+    refund = refunds.request_refund(
+        m.session, m.buyer, order.id, items=[RefundItem(line.id, quantity=1)], reason="坏了"
+    )
     assert refund.amount == 10_000
     # While the brand decides, that line does not settle.
     frozen.advance(days=8)
@@ -118,7 +120,9 @@ def test_a_partial_refund_reverses_every_share_in_proportion(market: Market, fro
     assert deliver(m) == ["applied"]
     m.session.refresh(refund)
     assert refund.status == RefundState.REFUNDED
-    reversed_ = {e.role: e.reversed_amount for e in m.session.scalars(select(Earning).where(Earning.order_id == order.id))}
+    reversed_ = {
+        e.role: e.reversed_amount for e in m.session.scalars(select(Earning).where(Earning.order_id == order.id))
+    }
     assert reversed_ == {EarningRole.BRAND: 6500, EarningRole.ARTIST: 2000, EarningRole.SHARER: 1000,
                          EarningRole.PLATFORM: 500}  # fmt: skip
     pending_matches_earnings(m.session)
@@ -153,7 +157,9 @@ def test_a_full_refund_nets_every_participant_to_zero(market: Market, frozen: Fr
     order = _paid_order(m, frozen, qty=2)
     (line,) = order.lines
     ship_and_deliver(m, order)
-    refund = refunds.request_refund(m.session, m.buyer, order.id, items=[RefundItem(line.id, quantity=2)], reason="不要了")
+    refund = refunds.request_refund(
+        m.session, m.buyer, order.id, items=[RefundItem(line.id, quantity=2)], reason="不要了"
+    )
     _decide(m, refund.id)
     deliver(m)
     assert status(m, order) == OrderStatus.REFUNDED

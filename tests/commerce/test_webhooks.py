@@ -62,7 +62,9 @@ def test_a_bad_signature_is_refused_and_nothing_is_recorded(market: Market) -> N
         assert err.value.code == "webhook_bad_signature"
     tampered = body.replace(b'"amount":10000', b'"amount":1')
     with pytest.raises(WebhookRejected):
-        payments.handle_notification(m.session, m.provider, {SIGNATURE_HEADER: signature_header(SECRET, body)}, tampered)
+        payments.handle_notification(
+            m.session, m.provider, {SIGNATURE_HEADER: signature_header(SECRET, body)}, tampered
+        )
     assert _events(m) == 0
     assert status(m, orders_of(m, checkout)[0]) == OrderStatus.PENDING_PAYMENT
 
@@ -101,7 +103,9 @@ def test_malformed_but_signed_bodies_are_refused(market: Market) -> None:
 
 
 @pytest.mark.parametrize(("field", "value"), [("amount", 9_999), ("amount", 10_001), ("currency", "USD")])
-def test_a_wrong_amount_or_currency_is_not_applied_and_flags_the_payment(market: Market, field: str, value: object) -> None:
+def test_a_wrong_amount_or_currency_is_not_applied_and_flags_the_payment(
+    market: Market, field: str, value: object
+) -> None:
     m = market
     checkout = place(m)
     pid = payment_of(m, checkout).provider_payment_id or ""

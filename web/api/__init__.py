@@ -9,6 +9,9 @@ from web.api.blueprint import bp
 
 def init_app(app: Flask) -> None:
     # Route modules register on `bp` when imported.
+    import web.api.affiliate
+    import web.api.catalog
+    import web.api.links  # noqa: F401
     from web.api import accounts, docs  # noqa: F401
     from web.api import orders, payments, shares, wallet  # noqa: F401
 

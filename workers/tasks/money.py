@@ -46,7 +46,9 @@ def submit_refund(self: AppTask, refund_id: int) -> None:
     """Ask the provider to pay an approved refund back (late payments; resubmissions)."""
     s = settings()
     with self.session() as session:
-        refunds.submit_refund(session, open_provider(s, session), refund_id, notify_url=notify_url(s, s.payment_provider))
+        refunds.submit_refund(
+            session, open_provider(s, session), refund_id, notify_url=notify_url(s, s.payment_provider)
+        )
         session.commit()
 
 
