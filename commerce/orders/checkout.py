@@ -205,173 +205,204 @@ def place_order(
     buyer = require_user(buyer)
     wanted = _merge(items)
     address.check()
+    builder = _Builder(session, buyer, address, policy, device_hash)
     try:
-        checkout = _place(session, buyer, wanted, address, provider, policy, links, coupon_codes or {}, click_ids,
-                          device_hash, from_cart)  # fmt: skip
+        skus = builder.load(wanted)
+        builder.reserve(wanted)
+        by_brand: dict[int, list[CheckoutItem]] = defaultdict(list)
+        for w in wanted:
+            by_brand[skus[w.sku_id].brand_id].append(w)
+        codes = coupon_codes or {}
+        unknown = [b for b in codes if b not in by_brand]
+        if unknown:
+            raise ValidationFailed.one(f"coupons.{unknown[0]}", "coupon_invalid")
+        builder.attribution_context(click_ids)
+        checkout = Checkout(buyer_id=buyer.id, total=0, created_at=builder.now)
+        session.add(checkout)
+        session.flush()
+        orders = [
+            builder.order(checkout, brand_id, by_brand[brand_id], codes.get(brand_id)) for brand_id in sorted(by_brand)
+        ]
+        builder.bind_and_remember()
+        if from_cart:
+            cart.remove_skus(session, buyer.id, [w.sku_id for w in wanted])
+        checkout.total = sum(o.total for o in orders)
+        session.flush()
+        payment = payments.start_payment(
+            session,
+            provider,
+            purpose=PURPOSE,
+            reference_id=checkout.id,
+            payer_id=buyer.id,
+            amount=checkout.total,
+            description=", ".join(sorted({skus[w.sku_id].product.name for w in wanted}))[:200],
+            notify_url=links.notify_url,
+            return_url=links.return_url.format(checkout_id=checkout.id),
+            expires_at=builder.now + policy.reservation,
+        )
+        checkout.payment_id = payment.id
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    session.expire(checkout, ["orders"])
     return checkout
 
 
-def _place(
-    session: Session,
-    buyer: User,
-    wanted: list[CheckoutItem],
-    address: Address,
-    provider: PaymentProvider,
-    policy: MoneyPolicy,
-    links: PaymentLinks,
-    coupon_codes: Mapping[int, str],
-    click_ids: Sequence[str],
-    device_hash: str | None,
-    from_cart: bool,
-) -> Checkout:
-    now = clock.now()
-    skus = {s.id: s for s in session.scalars(select(Sku).where(Sku.id.in_([w.sku_id for w in wanted])))}
-    errors = [
-        FieldError(f"items.{i}.sku_id", "sku_unavailable")
-        for i, w in enumerate(wanted)
-        if w.sku_id not in skus or not skus[w.sku_id].is_active or skus[w.sku_id].product.status != ProductStatus.ACTIVE
-    ]
-    if errors:
-        raise ValidationFailed(fields=errors)
+@dataclass
+class _LineCredit:
+    """Who a line pays besides the brand and the platform, at which rates, and why not when not."""
 
-    # Reserve: one conditional decrement per SKU, in id order.
-    for i, w in sorted(enumerate(wanted), key=lambda p: p[1].sku_id):
-        reserved = session.execute(
-            update(Sku)
-            .where(Sku.id == w.sku_id, Sku.stock >= w.quantity, Sku.is_active.is_(True))
-            .values(stock=Sku.stock - w.quantity)
-            .execution_options(synchronize_session=False)
-        )
-        if reserved.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict("out_of_stock", fields=[FieldError(f"items.{i}.quantity", "out_of_stock")])
+    source: _ArtistSource
+    artist_blocked: str | None
+    credit: attribution.SharerCredit | None
+    sharer_blocked: str | None
+    parent: int | None
+    parent_blocked: str | None
+    artist_bp: int
+    sharer_bp: int
+    level2_bp: int
+    offer_id: int | None
 
-    by_brand: dict[int, list[CheckoutItem]] = defaultdict(list)
-    for w in wanted:
-        by_brand[skus[w.sku_id].brand_id].append(w)
-    unknown = [b for b in coupon_codes if b not in by_brand]
-    if unknown:
-        raise ValidationFailed.one(f"coupons.{unknown[0]}", "coupon_invalid")
 
-    buyer_facts = attribution.BuyerFacts(buyer.id, device_hash, address.fingerprint())
-    clicks = attribution.candidate_clicks(
-        session, buyer_id=buyer.id, device_hash=device_hash, click_ids=click_ids, now=now, policy=policy
-    )
-    video_links = _Links(session)
-    checkout = Checkout(buyer_id=buyer.id, total=0, created_at=now)
-    session.add(checkout)
-    session.flush()
-    credits: dict[int, attribution.SharerCredit] = {}
-    review: list[str] | None = None
-    orders: list[Order] = []
-    for brand_id in sorted(by_brand):
-        group = by_brand[brand_id]
-        subtotals = [skus[w.sku_id].price_fen * w.quantity for w in group]
-        subtotal = sum(subtotals)
-        coupon = None
-        discount = 0
-        if brand_id in coupon_codes:
-            coupon = _coupon_discount(session, brand_id, coupon_codes[brand_id], subtotal, f"coupons.{brand_id}")
-            # Every line keeps at least one fen, so every line has something to split.
-            discount = min(coupon_amount(coupon, subtotal), subtotal - len(group))
-            claimed = session.execute(
-                update(Coupon)
-                .where(Coupon.id == coupon.id, (Coupon.max_uses.is_(None)) | (Coupon.used_count < Coupon.max_uses))
-                .values(used_count=Coupon.used_count + 1)
+class _Builder:
+    """The steps of one checkout, sharing what they look up once."""
+
+    def __init__(
+        self, session: Session, buyer: User, address: Address, policy: MoneyPolicy, device_hash: str | None
+    ) -> None:
+        self.session, self.buyer, self.address, self.policy = session, buyer, address, policy
+        self.device_hash = device_hash
+        self.now = clock.now()
+        self.facts = attribution.BuyerFacts(buyer.id, device_hash, address.fingerprint())
+        self.links = _Links(session)
+        self.skus: dict[int, Sku] = {}
+        self.clicks: list[ShareClick] = []
+        self.credits: dict[int, attribution.SharerCredit] = {}
+
+    def load(self, wanted: list[CheckoutItem]) -> dict[int, Sku]:
+        self.skus = {s.id: s for s in self.session.scalars(select(Sku).where(Sku.id.in_([w.sku_id for w in wanted])))}
+        errors = [
+            FieldError(f"items.{i}.sku_id", "sku_unavailable")
+            for i, w in enumerate(wanted)
+            if w.sku_id not in self.skus
+            or not self.skus[w.sku_id].is_active
+            or self.skus[w.sku_id].product.status != ProductStatus.ACTIVE
+        ]
+        if errors:
+            raise ValidationFailed(fields=errors)
+        return self.skus
+
+    def reserve(self, wanted: list[CheckoutItem]) -> None:
+        """One conditional decrement per SKU, in id order: no oversell, no deadlock."""
+        for i, w in sorted(enumerate(wanted), key=lambda p: p[1].sku_id):
+            reserved = self.session.execute(
+                update(Sku)
+                .where(Sku.id == w.sku_id, Sku.stock >= w.quantity, Sku.is_active.is_(True))
+                .values(stock=Sku.stock - w.quantity)
                 .execution_options(synchronize_session=False)
             )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                raise Conflict("coupon_exhausted", fields=[FieldError(f"coupons.{brand_id}", "coupon_exhausted")])
+            if reserved.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict("out_of_stock", fields=[FieldError(f"items.{i}.quantity", "out_of_stock")])
+
+    def attribution_context(self, click_ids: Sequence[str]) -> None:
+        self.clicks = attribution.candidate_clicks(
+            self.session, buyer_id=self.buyer.id, device_hash=self.device_hash, click_ids=click_ids, now=self.now,
+            policy=self.policy,
+        )  # fmt: skip
+
+    def _discount(self, brand_id: int, code: str | None, subtotals: list[int]) -> tuple[Coupon | None, int]:
+        if code is None:
+            return None, 0
+        subtotal = sum(subtotals)
+        coupon = _coupon_discount(self.session, brand_id, code, subtotal, f"coupons.{brand_id}")
+        claimed = self.session.execute(
+            update(Coupon)
+            .where(Coupon.id == coupon.id, (Coupon.max_uses.is_(None)) | (Coupon.used_count < Coupon.max_uses))
+            .values(used_count=Coupon.used_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("coupon_exhausted", fields=[FieldError(f"coupons.{brand_id}", "coupon_exhausted")])
+        # Every line keeps at least one fen, so every line has something to split.
+        return coupon, min(coupon_amount(coupon, subtotal), subtotal - len(subtotals))
+
+    def order(self, checkout: Checkout, brand_id: int, group: list[CheckoutItem], code: str | None) -> Order:
+        subtotals = [self.skus[w.sku_id].price_fen * w.quantity for w in group]
+        coupon, discount = self._discount(brand_id, code, subtotals)
         line_discounts = largest_remainder(discount, [s - 1 for s in subtotals]) if discount else [0] * len(group)
         order = Order(
-            checkout_id=checkout.id, buyer_id=buyer.id, brand_id=brand_id, subtotal=subtotal, discount=discount,
-            total=subtotal - discount, coupon_id=coupon.id if coupon else None, address=asdict(address),
-            address_hash=buyer_facts.address_hash, device_hash=device_hash, reserved_until=now + policy.reservation,
-            created_at=now,
+            checkout_id=checkout.id, buyer_id=self.buyer.id, brand_id=brand_id, subtotal=sum(subtotals),
+            discount=discount, total=sum(subtotals) - discount, coupon_id=coupon.id if coupon else None,
+            address=asdict(self.address), address_hash=self.facts.address_hash, device_hash=self.device_hash,
+            reserved_until=self.now + self.policy.reservation, created_at=self.now,
         )  # fmt: skip
-        session.add(order)
-        session.flush()
-        brand_members = set(session.scalars(select(BrandMember.user_id).where(BrandMember.brand_id == brand_id)))
+        self.session.add(order)
+        self.session.flush()
+        members = set(self.session.scalars(select(BrandMember.user_id).where(BrandMember.brand_id == brand_id)))
         for w, line_subtotal, line_discount in zip(group, subtotals, line_discounts, strict=True):
-            sku = skus[w.sku_id]
-            product = sku.product
-            rates = affiliate.commission_rates(session, product.id, at=now)
-            source = _artist_source(session, video_links, w, product)
-            artist_blocked = None
-            if source.artist_id is not None:
-                artist_blocked = (
-                    "own_brand" if source.artist_id in brand_members
-                    else attribution.self_referral(session, source.artist_id, buyer_facts)
-                )  # fmt: skip
-            credit = attribution.credit_sharer(
-                session, buyer_id=buyer.id, clicks=clicks, matches=video_links.click_matches(product.id), now=now,
-                policy=policy,
-            )  # fmt: skip
-            sharer_blocked = parent_blocked = None
-            parent = None
-            if credit is not None:
-                sharer_blocked = attribution.self_referral(session, credit.sharer_id, buyer_facts)
-                parent = credit.parent_sharer_id if policy.commission_levels >= 2 else None
-                if parent is not None:
-                    parent_blocked = (
-                        "same_as_sharer" if parent == credit.sharer_id
-                        else attribution.self_referral(session, parent, buyer_facts)
-                    )  # fmt: skip
-                if sharer_blocked is None and credit.via == "click":
-                    credits[credit.sharer_id] = credit
-            artist_bp = rates.artist_rate_bp if source.artist_id is not None and artist_blocked is None else 0
-            sharer_bp = rates.sharer_rate_bp if credit is not None and sharer_blocked is None else 0
-            level2_bp = policy.level2_share_bp if sharer_bp and parent is not None and parent_blocked is None else 0
-            hold: list[str] = []
-            if artist_bp or sharer_bp:
-                if review is None:
-                    review = attribution.review_reasons(
-                        session, buyer=buyer, device_hash=device_hash, credit=credit, now=now, policy=policy
-                    )
-                hold = review
-            session.add(
+            sku = self.skus[w.sku_id]
+            c = self._credit(w, sku.product, members)
+            hold = self._hold(c) if c.artist_bp or c.sharer_bp else []
+            self.session.add(
                 OrderLine(
-                    order_id=order.id, product_id=product.id, sku_id=sku.id, product_name=product.name,
+                    order_id=order.id, product_id=sku.product_id, sku_id=sku.id, product_name=sku.product.name,
                     sku_attributes=dict(sku.attributes or {}), quantity=w.quantity, unit_price=sku.price_fen,
                     list_price=sku.list_price_fen, discount=line_discount, paid_amount=line_subtotal - line_discount,
-                    offer_id=rates.offer_id, platform_fee_bp=policy.platform_fee_bp, artist_rate_bp=artist_bp,
-                    sharer_rate_bp=sharer_bp, level2_share_bp=level2_bp, source_kind=source.kind,
-                    source_video_id=source.video_id, artist_id=source.artist_id, artist_blocked=artist_blocked,
-                    sharer_id=credit.sharer_id if credit else None, sharer_via=credit.via if credit else None,
-                    click_id=credit.click_id if credit else None, sharer_blocked=sharer_blocked,
-                    parent_sharer_id=parent, parent_blocked=parent_blocked,
+                    offer_id=c.offer_id, platform_fee_bp=self.policy.platform_fee_bp, artist_rate_bp=c.artist_bp,
+                    sharer_rate_bp=c.sharer_bp, level2_share_bp=c.level2_bp, source_kind=c.source.kind,
+                    source_video_id=c.source.video_id, artist_id=c.source.artist_id, artist_blocked=c.artist_blocked,
+                    sharer_id=c.credit.sharer_id if c.credit else None, sharer_via=c.credit.via if c.credit else None,
+                    click_id=c.credit.click_id if c.credit else None, sharer_blocked=c.sharer_blocked,
+                    parent_sharer_id=c.parent, parent_blocked=c.parent_blocked,
                     review_status=ReviewStatus.HELD if hold else ReviewStatus.NONE, hold_reasons=list(hold),
                 )
             )  # fmt: skip
-        lifecycle.record_created(session, order, Actor.of("buyer", buyer))
-        orders.append(order)
+        lifecycle.record_created(self.session, order, Actor.of("buyer", self.buyer))
+        return order
 
-    for credit in credits.values():
-        attribution.bind(session, buyer.id, credit, until=now + policy.binding)
-    attribution.remember_device(session, buyer.id, device_hash)
-    if from_cart:
-        cart.remove_skus(session, buyer.id, [w.sku_id for w in wanted])
-    checkout.total = sum(o.total for o in orders)
-    session.flush()
-    payment = payments.start_payment(
-        session,
-        provider,
-        purpose=PURPOSE,
-        reference_id=checkout.id,
-        payer_id=buyer.id,
-        amount=checkout.total,
-        description=", ".join(sorted({skus[w.sku_id].product.name for w in wanted}))[:200],
-        notify_url=links.notify_url,
-        return_url=links.return_url.format(checkout_id=checkout.id),
-        expires_at=now + policy.reservation,
-    )
-    checkout.payment_id = payment.id
-    session.flush()
-    session.expire(checkout, ["orders"])
-    return checkout
+    def _credit(self, item: CheckoutItem, product: Product, brand_members: set[int]) -> _LineCredit:
+        session, facts = self.session, self.facts
+        rates = affiliate.commission_rates(session, product.id, at=self.now)
+        source = _artist_source(session, self.links, item, product)
+        artist_blocked = None
+        if source.artist_id is not None:
+            artist_blocked = (
+                "own_brand" if source.artist_id in brand_members
+                else attribution.self_referral(session, source.artist_id, facts)
+            )  # fmt: skip
+        credit = attribution.credit_sharer(
+            session, buyer_id=self.buyer.id, clicks=self.clicks, matches=self.links.click_matches(product.id),
+            now=self.now, policy=self.policy,
+        )  # fmt: skip
+        sharer_blocked = parent_blocked = parent = None
+        if credit is not None:
+            sharer_blocked = attribution.self_referral(session, credit.sharer_id, facts)
+            parent = credit.parent_sharer_id if self.policy.commission_levels >= 2 else None
+            if parent is not None:
+                parent_blocked = (
+                    "same_as_sharer"
+                    if parent == credit.sharer_id
+                    else attribution.self_referral(session, parent, facts)
+                )
+            if sharer_blocked is None and credit.via == "click":
+                self.credits[credit.sharer_id] = credit
+        artist_bp = rates.artist_rate_bp if source.artist_id is not None and artist_blocked is None else 0
+        sharer_bp = rates.sharer_rate_bp if credit is not None and sharer_blocked is None else 0
+        level2_bp = self.policy.level2_share_bp if sharer_bp and parent is not None and parent_blocked is None else 0
+        return _LineCredit(source, artist_blocked, credit, sharer_blocked, parent, parent_blocked, artist_bp,
+                           sharer_bp, level2_bp, rates.offer_id)  # fmt: skip
+
+    def _hold(self, c: _LineCredit) -> list[str]:
+        return attribution.review_reasons(
+            self.session, buyer=self.buyer, device_hash=self.device_hash, credit=c.credit, now=self.now,
+            policy=self.policy,
+        )  # fmt: skip
+
+    def bind_and_remember(self) -> None:
+        for credit in self.credits.values():
+            attribution.bind(self.session, self.buyer.id, credit, until=self.now + self.policy.binding)
+        attribution.remember_device(self.session, self.buyer.id, self.device_hash)
 
 
 def cart_items(session: Session, buyer: User | None) -> list[CheckoutItem]:

@@ -134,7 +134,8 @@ def request_refund(
 
 def _payment_of(session: Session, order: Order) -> Payment:
     checkout = session.get(Checkout, order.checkout_id)
-    assert checkout is not None and checkout.payment_id is not None
+    assert checkout is not None
+    assert checkout.payment_id is not None
     payment = session.get(Payment, checkout.payment_id)
     assert payment is not None
     return payment
@@ -245,7 +246,8 @@ def cancel_order(
         open_refund.status = RefundState.REJECTED
         open_refund.decision_note = "superseded by cancellation"
     session.flush()
-    _approved_refund(session, order, user, actor, items, reason or "cancelled before shipping", provider, notify_url)
+    _approved_refund(session, order, user=user, actor=actor, items=items, reason=reason or "cancelled before shipping",
+                     provider=provider, notify_url=notify_url)  # fmt: skip
     session.commit()
     return order
 
@@ -270,7 +272,8 @@ def force_refund(
     order = lifecycle.lock_order(session, order_id)
     if order.status not in (S.PAID, S.SHIPPED, S.DELIVERED, S.COMPLETED):
         raise Conflict("order_state", status=order.status.value)
-    refund = _approved_refund(session, order, user, Actor.of("admin", user), items, reason, provider, notify_url)
+    refund = _approved_refund(session, order, user=user, actor=Actor.of("admin", user), items=items, reason=reason,
+                              provider=provider, notify_url=notify_url)  # fmt: skip
     session.commit()
     return refund
 
@@ -278,6 +281,7 @@ def force_refund(
 def _approved_refund(
     session: Session,
     order: Order,
+    *,
     user: User,
     actor: Actor,
     items: Sequence[RefundItem],

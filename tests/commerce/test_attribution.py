@@ -158,8 +158,10 @@ def test_self_referral_earns_nothing(market: Market, frozen: FrozenClock) -> Non
 
     # Same delivery address as an order the sharer placed for themselves.
     alt3 = m.user()
-    place(m, buyer=m.sharer, from_video=False, address=checkout_service.Address(
-        name="李四", phone="13900000000", province="上海市", city="上海市", district="徐汇区", detail="漕溪北路1号"))  # fmt: skip
+    own_home = checkout_service.Address(
+        name="李四", phone="13900000000", province="上海市", city="上海市", district="徐汇区", detail="漕溪北路1号"
+    )
+    place(m, buyer=m.sharer, from_video=False, address=own_home)
     share_click(m, m.sharer, viewer=alt3)
     frozen.advance(minutes=5)
     assert _line(m, place(m, buyer=alt3, device="alt3", address=ADDRESS)).sharer_blocked == "same_address"

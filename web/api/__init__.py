@@ -12,7 +12,6 @@ def init_app(app: Flask) -> None:
     import web.api.affiliate
     import web.api.catalog
     import web.api.links  # noqa: F401
-    from web.api import accounts, docs  # noqa: F401
-    from web.api import orders, payments, shares, wallet  # noqa: F401
+    from web.api import accounts, docs, orders, payments, shares, wallet  # noqa: F401  # noqa: F401
 
     app.register_blueprint(bp)

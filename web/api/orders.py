@@ -82,8 +82,9 @@ class AddressIn(ApiModel):
 
 
 class CheckoutIn(ApiModel):
-    items: list[CartItemIn] = Field(default_factory=list, max_length=cart.MAX_ITEMS,
-                                    description="what to buy; leave empty with `from_cart` to buy the cart")  # fmt: skip
+    items: list[CartItemIn] = Field(
+        default_factory=list, max_length=cart.MAX_ITEMS, description="what to buy; empty with `from_cart`: the cart"
+    )
     from_cart: bool = False
     address: AddressIn
     coupons: dict[str, str] = Field(default_factory=dict, description="brand id -> coupon code")
