@@ -4,6 +4,7 @@ order lifecycle and refunds, wallet and payouts, and owner-only access."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,20 +16,29 @@ from sqlalchemy.orm import Session
 from commerce.attribution.models import ShareClick
 from commerce.ledger import verify
 from commerce.payments.sandbox import SIGNATURE_HEADER, deliver_due, signature_header
+from commerce.policy import MoneyPolicy
 from core.accounts import service as accounts
 from core.accounts.models import User
-from core.clock import FrozenClock
+from core.clock import FrozenClock, use_clock
 from core.settings import Settings
-from tests.commerce.conftest import frozen, market  # noqa: F401  the money-path fixtures
-from tests.commerce.money import Market
+from tests.commerce.conftest import START, use_policy
+from tests.commerce.money import Market, make_market
 
 ADDRESS = {"name": "王五", "phone": "13700000000", "province": "北京市", "city": "北京市", "district": "朝阳区",
            "detail": "建国路 88 号"}  # fmt: skip
 
 
 @pytest.fixture
-def m(market: Market, client: FlaskClient) -> Market:
-    return market
+def clock() -> Iterator[FrozenClock]:
+    with use_clock(FrozenClock(START)) as c:
+        assert isinstance(c, FrozenClock)
+        yield c
+
+
+@pytest.fixture
+def m(db_session: Session, clock: FrozenClock, client: FlaskClient) -> Market:
+    use_policy(MoneyPolicy())
+    return make_market(db_session)
 
 
 def bearer(session: Session, user: User) -> dict[str, str]:
@@ -56,7 +66,7 @@ def checkout_body(m: Market, **kw: object) -> dict[str, object]:
 
 
 def test_share_link_click_checkout_pay_and_split_over_http(
-    m: Market, client: FlaskClient, app: Flask, settings: Settings, frozen: FrozenClock
+    m: Market, client: FlaskClient, app: Flask, settings: Settings, clock: FrozenClock
 ) -> None:
     s = m.session
     r = client.post("/api/v1/share-links", json={"target": "video", "target_id": m.video.id},
@@ -75,7 +85,7 @@ def test_share_link_click_checkout_pay_and_split_over_http(
     assert click is not None
     assert click.sharer_id == m.sharer.id
     assert click.device_hash is not None
-    frozen.advance(minutes=3)
+    clock.advance(minutes=3)
     # The buyer signs in and checks out; the click cookie travels with them.
     headers = {**bearer(s, m.buyer), "Idempotency-Key": "order-1"}
     r = client.post("/api/v1/checkouts", json=checkout_body(m), headers=headers)
@@ -108,7 +118,7 @@ def test_share_link_click_checkout_pay_and_split_over_http(
 
 
 def test_tampered_and_expired_share_links_never_show_an_error(
-    m: Market, client: FlaskClient, frozen: FrozenClock
+    m: Market, client: FlaskClient, clock: FrozenClock
 ) -> None:
     r = client.post("/api/v1/share-links", json={"target": "video", "target_id": m.video.id},
                     headers=bearer(m.session, m.sharer))  # fmt: skip
@@ -117,7 +127,7 @@ def test_tampered_and_expired_share_links_never_show_an_error(
         resp = client.get(bad, headers={"Accept": "text/html"})
         assert resp.status_code == 302, bad
         assert urlsplit(resp.headers["Location"]).path == "/"
-    frozen.advance(days=31)
+    clock.advance(days=31)
     assert urlsplit(client.get(path).headers["Location"]).path == "/"
     assert m.session.scalar(select(func.count()).select_from(ShareClick)) == 0
 
@@ -185,7 +195,7 @@ def test_webhook_endpoint_checks_signature_and_amount(m: Market, client: FlaskCl
 
 
 def test_lifecycle_refund_and_payout_over_http(
-    m: Market, client: FlaskClient, settings: Settings, frozen: FrozenClock
+    m: Market, client: FlaskClient, settings: Settings, clock: FrozenClock
 ) -> None:
     s = m.session
     buyer, owner = bearer(s, m.buyer), bearer(s, m.owner)
@@ -206,8 +216,8 @@ def test_lifecycle_refund_and_payout_over_http(
     assert r.get_json()["status"] == "shipped"
     assert client.post(f"/api/v1/orders/{order_id}/confirm", headers=buyer).get_json()["status"] == "delivered"
     line_id = r.get_json()["lines"][0]["id"]
-    refund = client.post(f"/api/v1/orders/{order_id}/refunds", json={"lines": [{"order_line_id": line_id, "quantity": 1}],
-                         "reason": "尺码不合适"}, headers={**buyer, "Idempotency-Key": "rf-1"})  # fmt: skip
+    ask = {"lines": [{"order_line_id": line_id, "quantity": 1}], "reason": "尺码不合适"}
+    refund = client.post(f"/api/v1/orders/{order_id}/refunds", json=ask, headers={**buyer, "Idempotency-Key": "rf-1"})
     assert refund.status_code == 201, refund.get_json()
     refund_id = refund.get_json()["id"]
     assert client.post(f"/api/v1/refunds/{refund_id}/approve", json={}, headers={**buyer, "Idempotency-Key": "a"}
@@ -217,7 +227,7 @@ def test_lifecycle_refund_and_payout_over_http(
     assert approved.get_json()["status"] == "approved"
     assert webhooks(client, settings, s) == [200]
     assert client.get(f"/api/v1/orders/{order_id}/refunds", headers=buyer).get_json()[0]["status"] == "refunded"
-    frozen.advance(days=8)
+    clock.advance(days=8)
     from commerce.orders import settlement
 
     settlement.settle_due(s)
