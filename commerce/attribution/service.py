@@ -22,8 +22,9 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
 
 from commerce.attribution import links
 from commerce.attribution.links import ShareClaim, TargetKind
@@ -34,6 +35,7 @@ from commerce.policy import MoneyPolicy
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_user
+from core.db import is_postgres
 from core.errors import NotFound, register_messages
 from core.ids import short_id
 
@@ -54,11 +56,12 @@ def remember_device(session: Session, user_id: int, device_hash: str | None) -> 
     if not device_hash:
         return
     now = clock.now()
-    row = session.get(UserDevice, (user_id, device_hash))
-    if row is None:
-        session.add(UserDevice(user_id=user_id, device_hash=device_hash, first_seen_at=now, last_seen_at=now))
-    else:
-        row.last_seen_at = now
+    insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    session.execute(
+        insert(UserDevice)
+        .values(user_id=user_id, device_hash=device_hash, first_seen_at=now, last_seen_at=now)
+        .on_conflict_do_update(index_elements=["user_id", "device_hash"], set_={"last_seen_at": now})
+    )
 
 
 def _check_target(session: Session, kind: TargetKind, target_id: int) -> None:
@@ -264,24 +267,27 @@ def self_referral(session: Session, beneficiary_id: int, buyer: BuyerFacts) -> s
     """Why paying `beneficiary_id` a commission on this buyer's order would pay them for buying themselves."""
     if beneficiary_id == buyer.user_id:
         return "same_user"
-    if buyer.device_hash and session.get(UserDevice, (beneficiary_id, buyer.device_hash)) is not None:
-        return "same_device"
-    payout_hashes = {
-        owner_id: h
-        for owner_id, h in session.execute(
-            select(PayoutAccount.owner_id, PayoutAccount.account_hash).where(
-                PayoutAccount.owner_kind == OwnerKind.USER, PayoutAccount.owner_id.in_([beneficiary_id, buyer.user_id])
-            )
-        )
-    }
-    if beneficiary_id in payout_hashes and payout_hashes[beneficiary_id] == payout_hashes.get(buyer.user_id):
-        return "same_payout_account"
     from commerce.orders.models import Order
 
-    shipped_to_beneficiary = session.scalar(
-        select(Order.id).where(Order.buyer_id == beneficiary_id, Order.address_hash == buyer.address_hash).limit(1)
+    device = (
+        exists().where(UserDevice.user_id == beneficiary_id, UserDevice.device_hash == buyer.device_hash)
+        if buyer.device_hash
+        else false()
     )
-    if shipped_to_beneficiary is not None:
+    theirs, mine = aliased(PayoutAccount), aliased(PayoutAccount)
+    payout = exists(
+        select(theirs.id)
+        .join(mine, mine.account_hash == theirs.account_hash)
+        .where(theirs.owner_kind == OwnerKind.USER, theirs.owner_id == beneficiary_id,
+               mine.owner_kind == OwnerKind.USER, mine.owner_id == buyer.user_id)
+    )  # fmt: skip
+    address = exists().where(Order.buyer_id == beneficiary_id, Order.address_hash == buyer.address_hash)
+    same_device, same_payout, same_address = session.execute(select(device, payout, address)).one()
+    if same_device:
+        return "same_device"
+    if same_payout:
+        return "same_payout_account"
+    if same_address:
         return "same_address"
     return None
 

@@ -1,12 +1,12 @@
 """Posting balanced transactions exactly once, and reading balances back.
 
 `post()` is the only writer of the ledger. It checks the legs in code (whole
-fen, none zero, summing to zero), then within a SAVEPOINT updates each
-touched account's balance and version in account-id order (a fixed lock order,
-so concurrent postings cannot deadlock), writes the legs and finally the
-transaction row, which the database only accepts when the legs balance. A
-posting whose idempotency key was used before adds nothing and returns the
-first one, also when two callers race with the same key.
+fen, none zero, summing to zero), then within a SAVEPOINT locks the touched
+accounts in account-id order (a fixed lock order, so concurrent postings cannot
+deadlock), updates their balances and versions, and writes the transaction row
+and its legs, which the database only accepts when they balance. A posting
+whose idempotency key was used before adds nothing and returns the first one,
+also when two callers race with the same key.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, text, tuple_, update
+from sqlalchemy import BigInteger, column, func, insert, select, tuple_, update, values
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -105,58 +105,109 @@ def account_ids(session: Session, refs: Iterable[AccountRef]) -> dict[AccountRef
     if not wanted:
         return {}
     key = tuple_(LedgerAccount.owner_kind, LedgerAccount.owner_id, LedgerAccount.kind)
+    columns = (LedgerAccount.owner_kind, LedgerAccount.owner_id, LedgerAccount.kind, LedgerAccount.id)
 
     def lookup(refs_: set[AccountRef]) -> dict[AccountRef, int]:
-        rows = session.execute(
-            select(LedgerAccount.owner_kind, LedgerAccount.owner_id, LedgerAccount.kind, LedgerAccount.id).where(
-                key.in_([(r.owner_kind, r.owner_id, r.kind) for r in refs_])
-            )
-        )
+        rows = session.execute(select(*columns).where(key.in_([(r.owner_kind, r.owner_id, r.kind) for r in refs_])))
         return {AccountRef(OwnerKind(ok), oid, AccountKind(k)): aid for ok, oid, k, aid in rows}
 
     found = lookup(wanted)
     missing = wanted - found.keys()
     if missing:
-        stmt = _dialect_insert(session)(LedgerAccount).on_conflict_do_nothing(
-            index_elements=["owner_kind", "owner_id", "kind"]
-        )
         now = clock.now()
-        session.execute(
-            stmt,
+        created = session.execute(
+            _dialect_insert(session)(LedgerAccount)
+            .on_conflict_do_nothing(index_elements=["owner_kind", "owner_id", "kind"])
+            .returning(*columns),
             [
                 {"owner_kind": r.owner_kind, "owner_id": r.owner_id, "kind": r.kind, "balance": 0, "version": 0,
                  "created_at": now}
                 for r in sorted(missing)
             ],
         )  # fmt: skip
-        found.update(lookup(missing))
+        found.update({AccountRef(OwnerKind(ok), oid, AccountKind(k)): aid for ok, oid, k, aid in created})
+        raced = missing - found.keys()  # created by a concurrent transaction in the meantime
+        if raced:
+            found.update(lookup(raced))
     return found
 
 
-def lock_accounts(session: Session, refs: Iterable[AccountRef]) -> None:
+class LockedAccounts(dict[AccountRef, int]):
+    """Account ids whose rows this transaction already holds, locked in id order."""
+
+
+def lock_accounts(session: Session, refs: Iterable[AccountRef]) -> LockedAccounts:
     """Lock every account a unit of work will post to, up front and in id order.
 
-    One `post()` already updates its accounts in id order; a unit of work that
-    posts several transactions calls this first, so its locks too are taken in
-    one global order and two such units can never deadlock. (SQLite serialises
-    writers on its own.)
+    A unit of work that posts several transactions calls this first and hands
+    the result to each `post()`: its locks are then taken in one global order,
+    so two such units never deadlock, and the postings skip their own lookups.
+    (SQLite serialises writers on its own.)
     """
-    ids = sorted(set(account_ids(session, refs).values()))
+    ids = LockedAccounts(account_ids(session, refs))
     if ids and is_postgres(session):
         session.execute(
-            select(LedgerAccount.id).where(LedgerAccount.id.in_(ids)).order_by(LedgerAccount.id).with_for_update()
+            select(LedgerAccount.id)
+            .where(LedgerAccount.id.in_(sorted(set(ids.values()))))
+            .order_by(LedgerAccount.id)
+            .with_for_update()
         )
-
-
-def _next_transaction_id(session: Session) -> int:
-    if is_postgres(session):
-        return int(session.scalar(text("SELECT nextval(pg_get_serial_sequence('ledger_transactions', 'id'))")))
-    # SQLite writers hold the database write lock for the whole transaction (BEGIN IMMEDIATE).
-    return int(session.scalar(select(func.coalesce(func.max(LedgerTransaction.id), 0) + 1)))
+    return ids
 
 
 def find(session: Session, key: str) -> int | None:
     return session.scalar(select(LedgerTransaction.id).where(LedgerTransaction.idempotency_key == key))
+
+
+def _apply_deltas(session: Session, deltas: dict[int, int], *, locked: bool) -> None:
+    changed = sorted((aid, d) for aid, d in deltas.items() if d)
+    if not is_postgres(session):
+        for account_id, delta in changed:
+            session.execute(
+                update(LedgerAccount)
+                .where(LedgerAccount.id == account_id)
+                .values(balance=LedgerAccount.balance + delta, version=LedgerAccount.version + 1)
+                .execution_options(synchronize_session=False)
+            )
+        return
+    if not locked:  # take the row locks in id order first: one UPDATE over several rows locks in any order
+        session.execute(
+            select(LedgerAccount.id)
+            .where(LedgerAccount.id.in_([aid for aid, _ in changed]))
+            .order_by(LedgerAccount.id)
+            .with_for_update()
+        )
+    v = values(column("aid", BigInteger), column("delta", BigInteger), name="v").data(changed)
+    session.execute(
+        update(LedgerAccount)
+        .where(LedgerAccount.id == v.c.aid)
+        .values(balance=LedgerAccount.balance + v.c.delta, version=LedgerAccount.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _write(session: Session, legs: Sequence[Leg], ids: dict[AccountRef, int], *, key: str, kind: str,
+           order_id: int | None, memo: str) -> int:  # fmt: skip
+    now = clock.now()
+    header = {"idempotency_key": key, "kind": kind, "order_id": order_id, "memo": memo[:200], "created_at": now}
+    if is_postgres(session):
+        # The balance check is a deferred constraint trigger: the header may come first.
+        txn_id = int(session.scalar(insert(LedgerTransaction).values(**header).returning(LedgerTransaction.id)))
+    else:
+        # SQLite seals legs with their header row, so the legs go first under an id taken now (writers are
+        # serialised by BEGIN IMMEDIATE, so MAX + 1 is ours).
+        txn_id = int(session.scalar(select(func.coalesce(func.max(LedgerTransaction.id), 0) + 1)))
+    session.execute(
+        insert(LedgerPosting),
+        [
+            {"transaction_id": txn_id, "account_id": ids[leg.account], "amount": leg.amount,
+             "idempotency_key": f"{key}#{n}", "created_at": now}
+            for n, leg in enumerate(legs)
+        ],
+    )  # fmt: skip
+    if not is_postgres(session):
+        session.execute(insert(LedgerTransaction).values(id=txn_id, **header))
+    return txn_id
 
 
 def post(
@@ -167,47 +218,35 @@ def post(
     legs: Sequence[Leg],
     order_id: int | None = None,
     memo: str = "",
+    accounts: LockedAccounts | None = None,
+    exclusive: bool = False,
 ) -> Posted:
-    """Write one balanced transaction, once per `key`. Does not commit: the caller's transaction owns it."""
+    """Write one balanced transaction, once per `key`. Does not commit: the caller's transaction owns it.
+
+    `accounts` (from `lock_accounts`) says the rows are already locked by this transaction. `exclusive` says
+    the caller's own row locks already rule out an earlier or concurrent posting of this key and the legs only
+    credit: no SAVEPOINT is needed to recover, and any violation fails the caller's transaction as it should.
+    """
     check_legs(legs)
-    existing = find(session, key)
-    if existing is not None:
-        return Posted(existing, replayed=True)
-    ids = account_ids(session, (leg.account for leg in legs))
+    locked = accounts is not None and all(leg.account in accounts for leg in legs)
+    ids: dict[AccountRef, int] = (
+        accounts if locked and accounts is not None else account_ids(session, (leg.account for leg in legs))
+    )
     deltas: dict[int, int] = defaultdict(int)
     for leg in legs:
         deltas[ids[leg.account]] += leg.amount
-    now = clock.now()
+    if exclusive:
+        _apply_deltas(session, deltas, locked=locked)
+        return Posted(_write(session, legs, ids, key=key, kind=kind, order_id=order_id, memo=memo), replayed=False)
     try:
         with session.begin_nested():
-            for account_id in sorted(deltas):
-                if deltas[account_id]:
-                    session.execute(
-                        update(LedgerAccount)
-                        .where(LedgerAccount.id == account_id)
-                        .values(balance=LedgerAccount.balance + deltas[account_id], version=LedgerAccount.version + 1)
-                        .execution_options(synchronize_session=False)
-                    )
-            txn_id = _next_transaction_id(session)
-            session.execute(
-                insert(LedgerPosting),
-                [
-                    {"transaction_id": txn_id, "account_id": ids[leg.account], "amount": leg.amount,
-                     "idempotency_key": f"{key}#{n}", "created_at": now}
-                    for n, leg in enumerate(legs)
-                ],
-            )  # fmt: skip
-            session.execute(
-                insert(LedgerTransaction).values(
-                    id=txn_id, idempotency_key=key, kind=kind, order_id=order_id, memo=memo[:200], created_at=now
-                )
-            )
+            _apply_deltas(session, deltas, locked=locked)
+            txn_id = _write(session, legs, ids, key=key, kind=kind, order_id=order_id, memo=memo)
     except IntegrityError as exc:
-        message = str(exc.orig)
-        if "non_negative" in message:
+        if "non_negative" in str(exc.orig):
             raise InsufficientFunds() from exc
         existing = find(session, key)
-        if existing is not None:  # a concurrent caller posted the same key first
+        if existing is not None:  # posted before (a replay), or by a concurrent caller just now
             return Posted(existing, replayed=True)
         raise
     return Posted(txn_id, replayed=False)

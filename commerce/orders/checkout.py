@@ -20,8 +20,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
@@ -128,6 +128,9 @@ class _Links:
         self.session = session
         self._cache: dict[tuple[int, int], bool] = {}
 
+    def remember(self, video_id: int, product_id: int, linked: bool) -> None:
+        self._cache[(video_id, product_id)] = linked
+
     def linked(self, video_id: int, product_id: int) -> bool:
         key = (video_id, product_id)
         if key not in self._cache:
@@ -155,21 +158,34 @@ class _ArtistSource:
     artist_id: int | None
     kind: str | None
     video_id: int | None
+    own_brand: bool = False
 
 
 def _artist_source(session: Session, links: _Links, item: CheckoutItem, product: Product) -> _ArtistSource:
-    """The artist credited because the purchase started on their video's product card or in their showcase."""
+    """The artist credited because the purchase started on their video's product card or in their showcase.
+
+    `own_brand` comes back set when that artist is a member of the product's brand (their own sale, no commission).
+    """
+    member = exists().where(BrandMember.brand_id == product.brand_id, BrandMember.user_id == User.id)
     if item.source_video_id is not None:
-        video = session.get(Video, item.source_video_id)
-        if video is None or not links.linked(video.id, product.id):
+        card = exists().where(VideoProduct.video_id == Video.id, VideoProduct.product_id == product.id)
+        video = session.execute(
+            select(Video.id, Video.brand_id, User.id, User.is_artist, card, member)
+            .join(User, User.id == Video.uploader_id)
+            .where(Video.id == item.source_video_id)
+        ).first()
+        if video is None:
+            return _ArtistSource(None, None, None)
+        video_id, brand_id, uploader_id, is_artist, linked, own = video
+        links.remember(video_id, product.id, linked)
+        if not linked:
             return _ArtistSource(None, None, None)  # a claim the catalog does not back: no credit
-        uploader = session.get(User, video.uploader_id)
-        artist = uploader.id if uploader is not None and uploader.is_artist and video.brand_id is None else None
-        return _ArtistSource(artist, "video", video.id)
+        artist = uploader_id if is_artist and brand_id is None else None
+        return _ArtistSource(artist, "video", video_id, own_brand=bool(own) and artist is not None)
     if item.source_artist_id is not None:
-        artist_user = session.get(User, item.source_artist_id)
-        if artist_user is not None and artist_user.is_artist and showcase.carries(session, artist_user.id, product.id):
-            return _ArtistSource(artist_user.id, "showcase", None)
+        row = session.execute(select(User.is_artist, member).where(User.id == item.source_artist_id)).first()
+        if row is not None and row[0] and showcase.carries(session, item.source_artist_id, product.id):
+            return _ArtistSource(item.source_artist_id, "showcase", None, own_brand=bool(row[1]))
     return _ArtistSource(None, None, None)
 
 
@@ -217,17 +233,15 @@ def place_order(
         if unknown:
             raise ValidationFailed.one(f"coupons.{unknown[0]}", "coupon_invalid")
         builder.attribution_context(click_ids)
-        checkout = Checkout(buyer_id=buyer.id, total=0, created_at=builder.now)
+        plans = [builder.plan(brand_id, by_brand[brand_id], codes.get(brand_id)) for brand_id in sorted(by_brand)]
+        checkout = Checkout(buyer_id=buyer.id, total=sum(p.total for p in plans), created_at=builder.now)
         session.add(checkout)
         session.flush()
-        orders = [
-            builder.order(checkout, brand_id, by_brand[brand_id], codes.get(brand_id)) for brand_id in sorted(by_brand)
-        ]
+        for plan in plans:
+            builder.order(checkout, plan)
         builder.bind_and_remember()
         if from_cart:
             cart.remove_skus(session, buyer.id, [w.sku_id for w in wanted])
-        checkout.total = sum(o.total for o in orders)
-        session.flush()
         payment = payments.start_payment(
             session,
             provider,
@@ -265,6 +279,20 @@ class _LineCredit:
     offer_id: int | None
 
 
+@dataclass
+class _Plan:
+    brand_id: int
+    group: list[CheckoutItem]
+    subtotals: list[int]
+    line_discounts: list[int]
+    coupon: Coupon | None
+    discount: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.subtotals) - self.discount
+
+
 class _Builder:
     """The steps of one checkout, sharing what they look up once."""
 
@@ -281,7 +309,17 @@ class _Builder:
         self.credits: dict[int, attribution.SharerCredit] = {}
 
     def load(self, wanted: list[CheckoutItem]) -> dict[int, Sku]:
-        self.skus = {s.id: s for s in self.session.scalars(select(Sku).where(Sku.id.in_([w.sku_id for w in wanted])))}
+        stmt = (
+            select(Sku)
+            .where(Sku.id.in_([w.sku_id for w in wanted]))
+            # The product comes along; its other SKUs and its images are not needed here.
+            .options(
+                joinedload(Sku.product).options(
+                    lazyload(Product.skus), lazyload(Product.images), lazyload(Product.brand)
+                )
+            )
+        )
+        self.skus = {s.id: s for s in self.session.scalars(stmt).unique()}
         errors = [
             FieldError(f"items.{i}.sku_id", "sku_unavailable")
             for i, w in enumerate(wanted)
@@ -327,22 +365,25 @@ class _Builder:
         # Every line keeps at least one fen, so every line has something to split.
         return coupon, min(coupon_amount(coupon, subtotal), subtotal - len(subtotals))
 
-    def order(self, checkout: Checkout, brand_id: int, group: list[CheckoutItem], code: str | None) -> Order:
+    def plan(self, brand_id: int, group: list[CheckoutItem], code: str | None) -> _Plan:
+        """One brand's order before it is written: amounts, and the coupon claimed."""
         subtotals = [self.skus[w.sku_id].price_fen * w.quantity for w in group]
         coupon, discount = self._discount(brand_id, code, subtotals)
         line_discounts = largest_remainder(discount, [s - 1 for s in subtotals]) if discount else [0] * len(group)
+        return _Plan(brand_id, group, subtotals, line_discounts, coupon, discount)
+
+    def order(self, checkout: Checkout, plan: _Plan) -> Order:
         order = Order(
-            checkout_id=checkout.id, buyer_id=self.buyer.id, brand_id=brand_id, subtotal=sum(subtotals),
-            discount=discount, total=sum(subtotals) - discount, coupon_id=coupon.id if coupon else None,
+            checkout_id=checkout.id, buyer_id=self.buyer.id, brand_id=plan.brand_id, subtotal=sum(plan.subtotals),
+            discount=plan.discount, total=plan.total, coupon_id=plan.coupon.id if plan.coupon else None,
             address=asdict(self.address), address_hash=self.facts.address_hash, device_hash=self.device_hash,
             reserved_until=self.now + self.policy.reservation, created_at=self.now,
         )  # fmt: skip
         self.session.add(order)
         self.session.flush()
-        members = set(self.session.scalars(select(BrandMember.user_id).where(BrandMember.brand_id == brand_id)))
-        for w, line_subtotal, line_discount in zip(group, subtotals, line_discounts, strict=True):
+        for w, line_subtotal, line_discount in zip(plan.group, plan.subtotals, plan.line_discounts, strict=True):
             sku = self.skus[w.sku_id]
-            c = self._credit(w, sku.product, members)
+            c = self._credit(w, sku.product)
             hold = self._hold(c) if c.artist_bp or c.sharer_bp else []
             self.session.add(
                 OrderLine(
@@ -361,14 +402,14 @@ class _Builder:
         lifecycle.record_created(self.session, order, Actor.of("buyer", self.buyer))
         return order
 
-    def _credit(self, item: CheckoutItem, product: Product, brand_members: set[int]) -> _LineCredit:
+    def _credit(self, item: CheckoutItem, product: Product) -> _LineCredit:
         session, facts = self.session, self.facts
         rates = affiliate.commission_rates(session, product.id, at=self.now)
         source = _artist_source(session, self.links, item, product)
         artist_blocked = None
         if source.artist_id is not None:
             artist_blocked = (
-                "own_brand" if source.artist_id in brand_members
+                "own_brand" if source.own_brand
                 else attribution.self_referral(session, source.artist_id, facts)
             )  # fmt: skip
         credit = attribution.credit_sharer(

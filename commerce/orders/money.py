@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commerce.attribution.service import SharerCredit, bind
-from commerce.ledger import AccountKind, AccountRef, Leg, lock_accounts, post
+from commerce.ledger import AccountKind, AccountRef, Leg, LockedAccounts, lock_accounts, post
 from commerce.ledger.models import OwnerKind
 from commerce.orders import lifecycle
 from commerce.orders.lifecycle import PROVIDER
@@ -75,7 +75,7 @@ def _shares(order: Order, line: OrderLine) -> Iterable[tuple[EarningRole, Owner,
     yield EarningRole.PLATFORM, Owner.platform(), split.platform
 
 
-def post_split(session: Session, order: Order) -> None:
+def post_split(session: Session, order: Order, accounts: LockedAccounts | None = None) -> None:
     """Escrow -> pending shares, one Earning per non-zero share (commissions held while under review)."""
     legs = [Leg(AccountRef.escrow(order.id), -order.total)]
     for line in order.lines:
@@ -91,7 +91,9 @@ def post_split(session: Session, order: Order) -> None:
                     status=EarningStatus.HELD if held else EarningStatus.PENDING,
                 )
             )  # fmt: skip
-    post(session, key=f"order:{order.id}:split", kind="split", legs=legs, order_id=order.id)
+    # The order row lock and its status (pending -> paid, once) make this the only split of the order.
+    post(session, key=f"order:{order.id}:split", kind="split", legs=legs, order_id=order.id, accounts=accounts,
+         exclusive=accounts is not None)  # fmt: skip
 
 
 def _extend_bindings(session: Session, order: Order, policy: MoneyPolicy) -> None:
@@ -113,7 +115,7 @@ class CheckoutPayments:
         assert checkout is not None
         orders = lifecycle.lock_checkout_orders(session, checkout.id)
         to_split = [o for o in orders if o.status == OrderStatus.PENDING_PAYMENT]
-        lock_accounts(
+        accounts = lock_accounts(
             session,
             [
                 *(leg.account for leg in capture_legs(payment)),
@@ -128,11 +130,13 @@ class CheckoutPayments:
             kind="capture",
             legs=[*capture_legs(payment), *(Leg(AccountRef.escrow(o.id), o.total) for o in orders)],
             memo=f"checkout {checkout.id}",
+            accounts=accounts,
+            exclusive=True,  # the payment row lock and its status change (once) make this the only capture
         )
         for order in orders:
             if order in to_split:
                 lifecycle.transition(session, order, OrderStatus.PAID, PROVIDER, f"payment {payment.id}")
-                post_split(session, order)
+                post_split(session, order, accounts)
                 _extend_bindings(session, order, self.policy)
             else:
                 # Paid after it expired or was cancelled: its stock is gone, so the buyer gets the money back.

@@ -63,7 +63,7 @@ def settle_batch(session: Session, *, batch_size: int = 200) -> SettlementRun:
         stmt = stmt.with_for_update(skip_locked=True, of=Earning)
     earnings = list(session.scalars(stmt))
     owners = {e.id: Owner(e.owner_kind, e.owner_id) for e in earnings}
-    lock_accounts(
+    accounts = lock_accounts(
         session,
         [ref for e in earnings for ref in (owners[e.id].account(AccountKind.PENDING),
                                            owners[e.id].account(owners[e.id].available_kind))],
@@ -81,6 +81,8 @@ def settle_batch(session: Session, *, batch_size: int = 200) -> SettlementRun:
                     Leg(owner.account(owner.available_kind), e.remaining),
                 ],
                 order_id=e.order_id,
+                accounts=accounts,
+                exclusive=True,  # the earning row is claimed (locked, still pending) by this worker alone
             )
             moved += e.remaining
         e.status = EarningStatus.SETTLED

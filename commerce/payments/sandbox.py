@@ -110,6 +110,7 @@ class SandboxNotification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    payment_id: Mapped[str] = mapped_column(String(40), index=True)  # the sandbox payment it is about
     url: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -340,8 +341,22 @@ class SandboxProvider:
 
     def _notify(self, event_type: EventType, url: str, data: dict[str, Any]) -> None:
         body = self.event_body(event_type, data)
-        self.session.add(SandboxNotification(event_id=json.loads(body)["id"], url=url, body=body.decode()))
+        self.session.add(
+            SandboxNotification(
+                event_id=json.loads(body)["id"], payment_id=data["payment_id"], url=url, body=body.decode()
+            )
+        )
         enqueue_after_commit(self.session, DELIVER_TASK)
+
+    def notifications(self, provider_payment_id: str) -> list[SandboxNotification]:
+        """What the sandbox sent (or will send) about one payment, oldest first."""
+        return list(
+            self.session.scalars(
+                select(SandboxNotification)
+                .where(SandboxNotification.payment_id == provider_payment_id)
+                .order_by(SandboxNotification.id)
+            )
+        )
 
     def _payment(self, provider_payment_id: str, *, lock: bool = False) -> SandboxPayment:
         stmt = select(SandboxPayment).where(SandboxPayment.id == provider_payment_id)

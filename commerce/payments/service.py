@@ -94,21 +94,16 @@ def start_payment(
     return_url: str,
     expires_at: dt.datetime,
 ) -> Payment:
-    """Create the payment at the provider. Flushes, does not commit (the caller's transaction owns it)."""
-    payment = Payment(
-        purpose=purpose,
-        reference_id=reference_id,
-        payer_id=payer_id,
-        provider=provider.name,
-        merchant_ref=short_id("xlp", 10),
-        amount=amount,
-        currency=CURRENCY,
-    )
-    session.add(payment)
-    session.flush()
+    """Create the payment at the provider, then record it. Flushes, does not commit.
+
+    Our reference is random, so the provider is asked first: should our
+    transaction roll back, the provider holds an orphan payment nobody can
+    reach, which expires on its side.
+    """
+    merchant_ref = short_id("xlp", 10)
     created = provider.create_payment(
         CreatePayment(
-            merchant_ref=payment.merchant_ref,
+            merchant_ref=merchant_ref,
             amount=amount,
             currency=CURRENCY,
             description=description,
@@ -117,8 +112,18 @@ def start_payment(
             expires_at=expires_at,
         )
     )
-    payment.provider_payment_id = created.provider_payment_id
-    payment.pay_url = created.pay_url
+    payment = Payment(
+        purpose=purpose,
+        reference_id=reference_id,
+        payer_id=payer_id,
+        provider=provider.name,
+        merchant_ref=merchant_ref,
+        amount=amount,
+        currency=CURRENCY,
+        provider_payment_id=created.provider_payment_id,
+        pay_url=created.pay_url,
+    )
+    session.add(payment)
     session.flush()
     return payment
 
@@ -191,42 +196,41 @@ class WebhookResult:
 def handle_notification(
     session: Session, provider: PaymentProvider, headers: Mapping[str, str], body: bytes
 ) -> WebhookResult:
-    """Verify, record once, apply. Commits. Raises WebhookRejected before recording anything unauthentic."""
+    """Verify, apply, record once. Commits. Raises WebhookRejected before touching anything unauthentic.
+
+    The event row is written in the same transaction as its effects, after
+    them; its unique (provider, event id) makes a racing second delivery of
+    the same event fail at that insert and roll back whatever it did.
+    """
     note = provider.parse_notification(headers, body)
-    event = PaymentEvent(
-        provider=provider.name,
-        event_id=note.event_id,
-        type=note.type.value,
-        amount=note.amount,
-        currency=note.currency,
-        occurred_at=note.occurred_at,
-        body=body.decode(errors="replace"),
-    )
-    try:
-        with session.begin_nested():
-            session.add(event)
-    except IntegrityError:
-        first = session.scalar(
-            select(PaymentEvent.outcome).where(
-                PaymentEvent.provider == provider.name, PaymentEvent.event_id == note.event_id
-            )
+    first = session.scalar(
+        select(PaymentEvent.outcome).where(
+            PaymentEvent.provider == provider.name, PaymentEvent.event_id == note.event_id
         )
-        session.commit()
+    )
+    if first is not None:
+        session.rollback()
         return WebhookResult(note.event_id, "rejected" if first == "rejected" else "duplicate")
-    payment_id = session.scalar(
-        select(Payment.id).where(
-            Payment.provider == provider.name, Payment.provider_payment_id == note.provider_payment_id
-        )
+    payment = session.scalar(
+        select(Payment)
+        .where(Payment.provider == provider.name, Payment.provider_payment_id == note.provider_payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    if payment_id is None:
-        outcome = "ignored"
-        event.detail = "unknown payment"
-    else:
-        event.payment_id = payment_id
-        payment = lock_payment(session, payment_id)
-        outcome = _apply_notification(session, provider, payment, note)
-    event.outcome = outcome
-    session.commit()
+    outcome = "ignored" if payment is None else _apply_notification(session, provider, payment, note)
+    session.add(
+        PaymentEvent(
+            provider=provider.name, event_id=note.event_id, type=note.type.value,
+            payment_id=payment.id if payment else None, amount=note.amount, currency=note.currency,
+            occurred_at=note.occurred_at, outcome=outcome, detail=None if payment else "unknown payment",
+            body=body.decode(errors="replace"),
+        )
+    )  # fmt: skip
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # the same event, delivered twice at once: the other delivery applied it
+        return WebhookResult(note.event_id, "duplicate")
     return WebhookResult(note.event_id, outcome)
 
 

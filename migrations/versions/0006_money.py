@@ -102,6 +102,7 @@ def upgrade() -> None:
         "sandbox_notifications",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("event_id", sa.String(length=40), nullable=False),
+        sa.Column("payment_id", sa.String(length=40), nullable=False),
         sa.Column("url", sa.String(length=500), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("attempts", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -115,6 +116,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("sandbox_notifications", schema=None) as batch_op:
         batch_op.create_index("ix_sandbox_notifications_due", ["delivered_at", "next_attempt_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_sandbox_notifications_payment_id"), ["payment_id"], unique=False)
 
     op.create_table(
         "sandbox_payments",

@@ -29,7 +29,9 @@ class SalesOut(OutModel):
     orders: int
     units: int
     refunded: int
-    commission: int = Field(description="what the report's holder earned (brand report: per artist/sharer, paid to them)")
+    commission: int = Field(
+        description="what the report's holder earned (brand report: per artist/sharer, paid to them)"
+    )
 
 
 class FunnelOut(OutModel):
@@ -73,7 +75,13 @@ class ReportOut(OutModel):
     @classmethod
     def of(cls, r: reports.Report, period: reports.Period) -> ReportOut:
         def sales(s: reports.Sales) -> dict[str, int]:
-            return {"gmv": s.gmv, "orders": s.orders, "units": s.units, "refunded": s.refunded, "commission": s.commission}
+            return {
+                "gmv": s.gmv,
+                "orders": s.orders,
+                "units": s.units,
+                "refunded": s.refunded,
+                "commission": s.commission,
+            }
 
         def funnel(f: reports.Funnel) -> FunnelOut:
             return FunnelOut(views=f.views, product_clicks=f.product_clicks, orders=f.orders,
