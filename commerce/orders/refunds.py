@@ -117,17 +117,25 @@ def request_refund(
         raise Conflict("order_state", status=order.status.value)
     if order.status == S.DELIVERED and order.return_window_ends_at and clock.now() >= order.return_window_ends_at:
         raise Conflict("return_window_closed")
-    refund_lines = _refund_lines(session, order, items)
+    refund = _new_refund(session, order, user, _refund_lines(session, order, items), reason)
+    session.commit()
+    return refund
+
+
+def _new_refund(
+    session: Session, order: Order, user: User, lines: list[OrderRefundLine], reason: str, *, decided: bool = False
+) -> OrderRefund:
     refund = OrderRefund(
         order_id=order.id, requested_by=user.id, reason=reason.strip()[:200] or "-",
-        amount=sum(r.amount for r in refund_lines),
+        amount=sum(r.amount for r in lines), decided_by=user.id if decided else None,
+        decided_at=clock.now() if decided else None,
     )  # fmt: skip
     session.add(refund)
     session.flush()
-    for r in refund_lines:
+    for r in lines:
         r.refund_id = refund.id
         session.add(r)
-    session.commit()
+    session.flush()
     session.refresh(refund, ["lines"])
     return refund
 
@@ -290,17 +298,7 @@ def _approved_refund(
     notify_url: str,
 ) -> OrderRefund:
     refund_lines = _refund_lines(session, order, items, exclude_open=False)
-    refund = OrderRefund(
-        order_id=order.id, requested_by=user.id, reason=reason.strip()[:200] or "-",
-        amount=sum(r.amount for r in refund_lines), decided_by=user.id, decided_at=clock.now(),
-    )  # fmt: skip
-    session.add(refund)
-    session.flush()
-    for r in refund_lines:
-        r.refund_id = refund.id
-        session.add(r)
-    session.flush()
-    session.refresh(refund, ["lines"])
+    refund = _new_refund(session, order, user, refund_lines, reason, decided=True)
     approve_refund_money(session, order, refund)
     _after_approval(session, order, actor)
     submit_refund(session, provider, refund.id, notify_url=notify_url)

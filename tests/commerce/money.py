@@ -231,3 +231,12 @@ def ship_and_deliver(m: Market, order: Order) -> None:
 def status(m: Market, order: Order) -> OrderStatus:
     m.session.refresh(order)
     return order.status
+
+
+def fund(session: Session, owner: Owner, amount: int, key: str = "seed") -> None:
+    """Settled earnings, as the settlement job leaves them (cash at the provider on the other side)."""
+    from commerce.ledger import Leg, post
+
+    legs = [Leg(AccountRef.platform(AccountKind.CLEARING), -amount), Leg(owner.account(AccountKind.AVAILABLE), amount)]
+    post(session, key=key, kind="test", legs=legs)
+    session.commit()

@@ -12,16 +12,9 @@ from commerce.payouts.models import PayoutMethod, PayoutStatus
 from commerce.policy import MoneyPolicy
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from tests import factories
-from tests.commerce.money import assert_books_balanced, sandbox
+from tests.commerce.money import assert_books_balanced, fund, sandbox
 
 POLICY = MoneyPolicy(payout_min_fen=1000)
-
-
-def fund(session: Session, owner: Owner, amount: int, key: str = "seed") -> None:
-    """Settled earnings, as the settlement job leaves them."""
-    post(session, key=key, kind="test", legs=[Leg(AccountRef.platform(AccountKind.CLEARING), -amount),
-                                              Leg(owner.account(AccountKind.AVAILABLE), amount)])  # fmt: skip
-    session.commit()
 
 
 def test_a_payout_moves_available_money_to_the_payout_account(db_session: Session) -> None:

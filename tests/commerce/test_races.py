@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from commerce.catalog.models import Sku
-from commerce.ledger import AccountKind, AccountRef, InsufficientFunds, LedgerTransaction, Leg, balance, post, verify
+from commerce.ledger import AccountKind, InsufficientFunds, LedgerTransaction, balance, verify
 from commerce.orders import settlement
 from commerce.orders.models import Earning, EarningStatus, Order, OrderStatus
 from commerce.owners import Owner
@@ -23,8 +23,9 @@ from core.accounts.models import User
 from core.clock import FrozenClock, use_clock
 from core.db import Database
 from core.errors import Conflict
+from tests import factories
 from tests.commerce.conftest import START, use_policy
-from tests.commerce.money import make_market, pay, place, sandbox, ship_and_deliver
+from tests.commerce.money import fund, make_market, pay, place, sandbox, ship_and_deliver
 
 pytestmark = pytest.mark.postgres
 
@@ -89,13 +90,9 @@ def test_twenty_withdrawals_of_the_whole_balance_pay_once(committed_db: Database
     passwords.configure(memory_kib=1024, time_cost=1)
     policy = MoneyPolicy(payout_min_fen=100)
     with committed_db.session() as s:
-        from tests import factories
-
         user = factories.user(s)
         me = Owner.user(user.id)
-        post(s, key="seed", kind="test", legs=[Leg(AccountRef.platform(AccountKind.CLEARING), -10_000),
-                                               Leg(me.account(AccountKind.AVAILABLE), 10_000)])  # fmt: skip
-        s.commit()
+        fund(s, me, 10_000)
         payouts.set_payout_account(s, user, me, method=PayoutMethod.SANDBOX, account_no="acct-9999", account_name="x")
         user_id = user.id
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from commerce.ledger import AccountKind, AccountRef, Leg, balance, post, verify
+from commerce.ledger import AccountKind, AccountRef, balance, verify
 from commerce.owners import Owner
 from commerce.payouts import service as payouts
 from commerce.payouts.models import Payout, PayoutMethod, PayoutStatus
@@ -16,6 +16,7 @@ from commerce.policy import MoneyPolicy
 from core.db import Database
 from tests import factories
 from tests.celery_worker import celery_worker, wait_until
+from tests.commerce.money import fund
 from tests.conftest import make_settings, migrate
 from workers.beat import beat_schedule
 
@@ -35,9 +36,7 @@ def test_payout_and_periodic_money_jobs_run_on_a_real_worker(tmp_path: Path) -> 
         with db.session() as s:
             user = factories.user(s)
             me = Owner.user(user.id)
-            post(s, key="seed", kind="test", legs=[Leg(AccountRef.platform(AccountKind.CLEARING), -5000),
-                                                   Leg(me.account(AccountKind.AVAILABLE), 5000)])  # fmt: skip
-            s.commit()
+            fund(s, me, 5000)
             payouts.set_payout_account(
                 s, user, me, method=PayoutMethod.SANDBOX, account_no="worker-01", account_name="x"
             )

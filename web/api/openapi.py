@@ -97,7 +97,10 @@ def _operation(meta: EndpointMeta, path_params: list[dict[str, Any]], comps: _Co
         op["description"] = meta.description
     params = list(path_params)
     if meta.query is not None:
-        schema = meta.query.model_json_schema()
+        # Enums and nested models of query parameters live in components like those of bodies.
+        schema = meta.query.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in schema.pop("$defs", {}).items():
+            comps.schemas.setdefault(name, sub)
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
             params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
