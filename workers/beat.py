@@ -14,4 +14,5 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "expire-unpaid": {"task": "orders.expire_unpaid", "schedule": 60.0},
         "auto-confirm": {"task": "orders.auto_confirm", "schedule": 600.0},
         "sandbox-webhooks": {"task": "payments.deliver_sandbox_notifications", "schedule": 15.0},
+        "resubmit-refunds": {"task": "orders.resubmit_refunds", "schedule": 300.0},
     }

@@ -323,3 +323,15 @@ def retry_refund(
 
 def list_refunds(session: Session, order_id: int) -> list[OrderRefund]:
     return list(session.scalars(select(OrderRefund).where(OrderRefund.order_id == order_id).order_by(OrderRefund.id)))
+
+
+def unsubmitted(session: Session, *, limit: int = 100) -> list[int]:
+    """Approved refunds the provider has not been asked for yet (a lost task, a provider outage)."""
+    return list(
+        session.scalars(
+            select(OrderRefund.id)
+            .where(OrderRefund.status == RefundState.APPROVED, OrderRefund.payment_refund_id.is_(None))
+            .order_by(OrderRefund.id)
+            .limit(limit)
+        )
+    )

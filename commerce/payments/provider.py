@@ -32,6 +32,10 @@ class WebhookRejected(BadRequest):
     """The notification is not provably from the provider, or not readable; nothing was applied."""
 
 
+class ProviderUnavailable(Exception):
+    """The provider could not be reached or answered with a temporary error: try again later (tasks retry)."""
+
+
 class EventType(enum.StrEnum):
     PAYMENT_SUCCEEDED = "payment.succeeded"
     PAYMENT_FAILED = "payment.failed"

@@ -13,7 +13,7 @@ from commerce.orders import expiry
 from commerce.orders.coupons import create_coupon
 from commerce.orders.lifecycle import SYSTEM, cancel_unpaid, events
 from commerce.orders.models import CouponKind, Earning, EarningRole, OrderRefund, OrderStatus, RefundState
-from commerce.orders.refunds import submit_refund
+from commerce.orders.refunds import submit_refund, unsubmitted
 from commerce.payments.models import PaymentStatus
 from commerce.payments.provider import ProviderStatus
 from core.clock import FrozenClock
@@ -231,8 +231,10 @@ def test_a_payment_after_cancellation_is_refunded_in_full(market: Market) -> Non
     refund = m.session.scalar(select(OrderRefund).where(OrderRefund.order_id == order.id))
     assert refund is not None
     assert (refund.reason, refund.amount, refund.status) == ("late_payment", 10_000, RefundState.APPROVED)
+    assert unsubmitted(m.session) == [refund.id]  # what the safety-net job would resubmit
     submit_refund(m.session, m.provider, refund.id, notify_url=NOTIFY_URL)  # what the task does
     m.session.commit()
+    assert unsubmitted(m.session) == []
     assert deliver(m) == ["applied"]
     m.session.refresh(refund)
     assert refund.status == RefundState.REFUNDED

@@ -48,7 +48,7 @@ def test_payout_and_periodic_money_jobs_run_on_a_real_worker(tmp_path: Path) -> 
 
         wait_until(paid, timeout=60, message=f"payout paid; worker said:\n{worker.output()[-3000:]}")
         jobs = ["settlement.settle_due", "orders.expire_unpaid", "orders.auto_confirm",
-                "payments.deliver_sandbox_notifications"]  # fmt: skip
+                "payments.deliver_sandbox_notifications", "orders.resubmit_refunds"]  # fmt: skip
         assert set(jobs) <= {entry["task"] for entry in beat_schedule().values()}
         for name in jobs:
             celery.send_task(name)

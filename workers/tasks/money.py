@@ -9,6 +9,7 @@ from celery import shared_task
 
 from commerce.orders import expiry, lifecycle, refunds, settlement
 from commerce.payments import notify_url, open_provider
+from commerce.payments.provider import ProviderUnavailable
 from commerce.payments.sandbox import deliver_due
 from commerce.payouts import service as payouts
 from core.extensions import extension, settings
@@ -45,18 +46,34 @@ def auto_confirm(self: AppTask) -> int:
 def submit_refund(self: AppTask, refund_id: int) -> None:
     """Ask the provider to pay an approved refund back (late payments; resubmissions)."""
     s = settings()
+    try:
+        with self.session() as session:
+            refunds.submit_refund(
+                session, open_provider(s, session), refund_id, notify_url=notify_url(s, s.payment_provider)
+            )
+            session.commit()
+    except ProviderUnavailable as exc:
+        raise self.retry(exc=exc, countdown=self.backoff()) from exc
+
+
+@shared_task(bind=True, base=AppTask, name="orders.resubmit_refunds", time_limit=300, soft_time_limit=280)
+def resubmit_refunds(self: AppTask) -> int:
+    """Safety net: approved refunds never handed to the provider get a submission task."""
     with self.session() as session:
-        refunds.submit_refund(
-            session, open_provider(s, session), refund_id, notify_url=notify_url(s, s.payment_provider)
-        )
-        session.commit()
+        pending = refunds.unsubmitted(session)
+    for refund_id in pending:
+        submit_refund.delay(refund_id)
+    return len(pending)
 
 
 @shared_task(bind=True, base=AppTask, name="payouts.execute", time_limit=120, soft_time_limit=110)
 def execute_payout(self: AppTask, payout_id: int) -> None:
     """Transfer a requested withdrawal; a refused transfer returns the money to available."""
-    with self.session() as session:
-        payouts.execute_payout(session, open_provider(settings(), session), payout_id)
+    try:
+        with self.session() as session:
+            payouts.execute_payout(session, open_provider(settings(), session), payout_id)
+    except ProviderUnavailable as exc:
+        raise self.retry(exc=exc, countdown=self.backoff()) from exc
 
 
 @shared_task(bind=True, base=AppTask, name="payments.deliver_sandbox_notifications", time_limit=300,
