@@ -227,6 +227,7 @@ class OrderRefund(Base):
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     decision_note: Mapped[str | None] = mapped_column(String(200), default=None)
     payment_refund_id: Mapped[int | None] = mapped_column(ForeignKey("payment_refunds.id"), default=None)
+    restocked: Mapped[bool] = mapped_column(default=False)  # refunded before shipping: the units went back on sale
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from commerce.attribution.service import SharerCredit, bind
@@ -43,8 +43,11 @@ from commerce.payments.models import Payment, PaymentRefund, PaymentStatus
 from commerce.payments.service import capture_legs
 from commerce.policy import MoneyPolicy
 from core import clock
+from core.errors import Conflict, register_messages
 from core.money import largest_remainder
 from core.tasks import enqueue_after_commit
+
+register_messages({"refund_exceeds_line": ("超过该商品可退的数量或金额", "More than is left to refund on this line")})
 
 SUBMIT_REFUND_TASK = "orders.submit_refund"
 COMMISSION_ROLES = frozenset({EarningRole.ARTIST, EarningRole.SHARER, EarningRole.SHARER_L2})
@@ -190,6 +193,13 @@ def reversal_legs(session: Session, line: OrderLine, amount: int) -> list[Leg]:
 def approve_refund_money(session: Session, order: Order, refund: OrderRefund) -> None:
     """Reverse the refunded lines' shares into the refunds account (the provider refund is submitted next)."""
     lines = {line.id: line for line in order.lines}
+    for item in refund.lines:
+        line = lines[item.order_line_id]
+        if (
+            item.amount > line.paid_amount - line.refunded_amount
+            or item.quantity > line.quantity - line.refunded_quantity
+        ):
+            raise Conflict("refund_exceeds_line")  # refunded otherwise since it was asked for
     split = _was_split(session, order)
     legs: list[Leg] = []
     for item in refund.lines:
@@ -205,6 +215,24 @@ def approve_refund_money(session: Session, order: Order, refund: OrderRefund) ->
     order.refunded_amount += refund.amount
     refund.status = RefundState.APPROVED
     refund.decided_at = refund.decided_at or clock.now()
+    if order.status == OrderStatus.PAID:
+        restock(session, order, refund)
+
+
+def restock(session: Session, order: Order, refund: OrderRefund) -> None:
+    """Units refunded before the order shipped never left the warehouse: they are for sale again."""
+    from commerce.catalog.models import Sku
+
+    lines = {line.id: line for line in order.lines}
+    for item in sorted(refund.lines, key=lambda i: lines[i.order_line_id].sku_id):
+        if item.quantity:
+            session.execute(
+                update(Sku)
+                .where(Sku.id == lines[item.order_line_id].sku_id)
+                .values(stock=Sku.stock + item.quantity)
+                .execution_options(synchronize_session=False)
+            )
+    refund.restocked = True
 
 
 def _was_split(session: Session, order: Order) -> bool:

@@ -41,7 +41,6 @@ from core.errors import Conflict, FieldError, NotFound, ValidationFailed, regist
 register_messages(
     {
         "return_window_closed": ("已超过退货期限", "The return window has closed"),
-        "refund_exceeds_line": ("超过该商品可退的数量或金额", "More than is left to refund on this line"),
         "refund_empty": ("请选择要退款的商品", "Choose what to refund"),
         "refund_not_open": ("该退款申请已处理", "This refund request was already decided"),
     }
@@ -247,13 +246,6 @@ def cancel_order(
         for line in order.lines
         if line.paid_amount > line.refunded_amount
     ]
-    # Requests the buyer had open are superseded: everything is being refunded.
-    for open_refund in session.scalars(
-        select(OrderRefund).where(OrderRefund.order_id == order.id, OrderRefund.status == RefundState.REQUESTED)
-    ):
-        open_refund.status = RefundState.REJECTED
-        open_refund.decision_note = "superseded by cancellation"
-    session.flush()
     _approved_refund(session, order, user=user, actor=actor, items=items, reason=reason or "cancelled before shipping",
                      provider=provider, notify_url=notify_url)  # fmt: skip
     session.commit()
@@ -297,6 +289,13 @@ def _approved_refund(
     provider: PaymentProvider,
     notify_url: str,
 ) -> OrderRefund:
+    # Requests the buyer had open are superseded: the decision is being made here.
+    for open_refund in session.scalars(
+        select(OrderRefund).where(OrderRefund.order_id == order.id, OrderRefund.status == RefundState.REQUESTED)
+    ):
+        open_refund.status = RefundState.REJECTED
+        open_refund.decision_note = f"superseded: {reason.strip()[:180]}"
+    session.flush()
     refund_lines = _refund_lines(session, order, items, exclude_open=False)
     refund = _new_refund(session, order, user, refund_lines, reason, decided=True)
     approve_refund_money(session, order, refund)

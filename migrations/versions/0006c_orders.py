@@ -280,6 +280,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("decision_note", sa.String(length=200), nullable=True),
         sa.Column("payment_refund_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("restocked", sa.Boolean(), nullable=False),
         sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("decided_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finished_at", core.db.UTCDateTime(timezone=True), nullable=True),

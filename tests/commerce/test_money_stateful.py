@@ -30,7 +30,16 @@ from commerce.attribution.links import TargetKind
 from commerce.ledger import AccountKind, AccountRef, LedgerAccount, balance
 from commerce.orders import expiry, lifecycle, refunds, review, settlement
 from commerce.orders.coupons import create_coupon
-from commerce.orders.models import CouponKind, Earning, Order, OrderLine, OrderStatus, ReviewStatus
+from commerce.orders.models import (
+    CouponKind,
+    Earning,
+    Order,
+    OrderLine,
+    OrderRefund,
+    OrderRefundLine,
+    OrderStatus,
+    ReviewStatus,
+)
 from commerce.orders.money import line_split
 from commerce.orders.refunds import RefundItem
 from commerce.owners import Owner
@@ -294,8 +303,14 @@ class MoneyFlow(RuleBasedStateMachine):
                 .where(OrderLine.sku_id == sku.id)
                 .where((Order.status != OrderStatus.CANCELLED) | Order.paid_at.is_not(None))
             )
+            restocked = self.session.scalar(
+                select(func.coalesce(func.sum(OrderRefundLine.quantity), 0))
+                .join(OrderRefund, OrderRefund.id == OrderRefundLine.refund_id)
+                .join(OrderLine, OrderLine.id == OrderRefundLine.order_line_id)
+                .where(OrderLine.sku_id == sku.id, OrderRefund.restocked.is_(True))
+            )
             assert sku.stock >= 0
-            assert sku.stock + int(held_or_sold or 0) == STOCK
+            assert sku.stock + int(held_or_sold or 0) - int(restocked or 0) == STOCK
 
     @invariant()
     def payments_add_up(self) -> None:

@@ -218,7 +218,7 @@ def test_cancelling_a_paid_order_before_shipping_refunds_it_in_full(market: Mark
     for kind in (AccountKind.CLEARING, AccountKind.REFUNDS, AccountKind.PROVIDER_FEES):
         assert balance(m.session, AccountRef.platform(kind)).balance == 0
     m.session.refresh(m.sku)
-    assert m.sku.stock == 9  # a paid, cancelled order's unit is not put back automatically: the brand restocks
+    assert m.sku.stock == 10  # it never shipped: the unit is for sale again
     with pytest.raises(Conflict):
         refunds.cancel_order(m.session, m.buyer, order.id, provider=m.provider, notify_url=NOTIFY_URL)
 
@@ -275,3 +275,37 @@ def test_settlement_claims_each_row_once_on_sqlite_too(market: Market, frozen: F
     keys = m.session.scalars(select(LedgerTransaction.idempotency_key).where(LedgerTransaction.kind == "settlement"))
     assert len(set(keys.all())) == 12
     assert {e.status for e in m.session.scalars(select(Earning))} == {EarningStatus.SETTLED}
+
+
+def test_units_refunded_before_shipping_go_back_on_sale(market: Market, frozen: FrozenClock) -> None:
+    m = market
+    order = _paid_order(m, frozen, qty=3)
+    (line,) = order.lines
+    refund = refunds.request_refund(
+        m.session, m.buyer, order.id, items=[RefundItem(line.id, quantity=1)], reason="少要一件"
+    )
+    _decide(m, refund.id)
+    m.session.refresh(m.sku)
+    assert m.sku.stock == 8  # 10 - 3 + 1
+    assert status(m, order) == OrderStatus.PAID  # the other two still ship
+    lifecycle.ship(m.session, m.owner, order.id, carrier="顺丰", tracking_no="SF55555555")
+    after = refunds.request_refund(m.session, m.buyer, order.id, items=[RefundItem(line.id, quantity=1)], reason="退货")
+    _decide(m, after.id)
+    m.session.refresh(m.sku)
+    assert m.sku.stock == 8  # a unit that shipped comes back through the brand's own restocking
+
+
+def test_a_dispute_refund_supersedes_open_requests(market: Market, frozen: FrozenClock) -> None:
+    m = market
+    order = _paid_order(m, frozen, qty=2)
+    (line,) = order.lines
+    ship_and_deliver(m, order)
+    asked = refunds.request_refund(m.session, m.buyer, order.id, items=[RefundItem(line.id, quantity=1)], reason="坏")
+    refunds.force_refund(m.session, m.admin, order.id, items=[RefundItem(line.id, quantity=2)], reason="争议全退",
+                         provider=m.provider, notify_url=NOTIFY_URL)  # fmt: skip
+    m.session.refresh(asked)
+    assert asked.status == RefundState.REJECTED
+    with pytest.raises(Conflict):
+        _decide(m, asked.id)
+    assert status(m, order) == OrderStatus.REFUNDED
+    assert_books_balanced(m.session)
