@@ -254,7 +254,8 @@ def brand_report(session: Session, user: User | None, brand_id: int, period: Per
 
     videos = list(
         session.scalars(
-            select(VideoProduct.video_id.distinct())
+            select(VideoProduct.video_id)
+            .distinct()
             .join(Product, Product.id == VideoProduct.product_id)
             .where(Product.brand_id == brand_id)
         )
