@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     review_new_account_minutes: int = Field(default=30, ge=0)
     settlement_batch_size: int = Field(default=200, ge=1)
 
+    # Search: how the embedded engine cuts Chinese (chosen by precision@5, tests/search/relevance/),
+    # and which analyzer Elasticsearch text fields use (cjk is built in; smartcn and ik need plugins).
+    search_chinese_tokenizer: Literal["han", "jieba"] = "han"
+    search_es_analyzer: Literal["cjk", "smartcn", "ik"] = "cjk"
+
     @field_validator("database_url")
     @classmethod
     def _normalise_pg_driver(cls, v: str) -> str:

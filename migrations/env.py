@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "core.outbox",
     "media.models",
     "commerce.catalog.models",
+    "search.models",
     "commerce.ledger.models",
     "commerce.payments.models",
     "commerce.payments.sandbox",

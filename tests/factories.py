@@ -117,6 +117,27 @@ def offer(session: Session, *, product: Product, artist_rate_bp: int = 2000, sha
     return o
 
 
+def video_stats(session: Session, video: Video, **counters: float) -> object:
+    """Engagement counters for a video, as the aggregator would have left them."""
+    from search.models import VideoStats
+
+    values: dict[str, float] = {
+        "views": 0, "watch_ms": 0, "completion_sum": 0.0, "likes": 0, "shares": 0, "product_clicks": 0, "purchases": 0,
+    }  # fmt: skip
+    values.update(counters)
+    stats = VideoStats(video_id=video.id, **values)
+    session.add(stats)
+    session.flush()
+    return stats
+
+
+def follow(session: Session, follower: User, creator: User) -> None:
+    from search.models import Follow
+
+    session.add(Follow(follower_id=follower.id, creator_id=creator.id))
+    session.flush()
+
+
 def video_link(session: Session, *, video: Video, product: Product) -> VideoProduct:
     """A product card on a video (money-path tests buy through it)."""
     link = VideoProduct(video_id=video.id, product_id=product.id)

@@ -9,6 +9,10 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     return {
         # Safety net: the relay is also enqueued after every commit that writes an event.
         "outbox-relay": {"task": "outbox.relay", "schedule": 30.0},
+        # Counters reach the feed within seconds; repeats are deduplicated when counted.
+        "engagement-aggregate": {"task": "engagement.aggregate", "schedule": 15.0},
+        # Safety net for anything the outbox missed (rows changed without an event, a restored index).
+        "search-reconcile": {"task": "search.reconcile", "schedule": 3600.0},
         # Money path: each scans rows and is safe to overlap with itself.
         "settle-due": {"task": "settlement.settle_due", "schedule": 60.0},
         "expire-unpaid": {"task": "orders.expire_unpaid", "schedule": 60.0},

@@ -46,6 +46,7 @@ from core import clock
 from core.errors import Conflict, register_messages
 from core.money import largest_remainder
 from core.tasks import enqueue_after_commit
+from search import engagement
 
 register_messages({"refund_exceeds_line": ("超过该商品可退的数量或金额", "More than is left to refund on this line")})
 
@@ -107,6 +108,16 @@ def _extend_bindings(session: Session, order: Order, policy: MoneyPolicy) -> Non
             bind(session, order.buyer_id, credit, until=order.paid_at + policy.binding_after_order)
 
 
+def _count_purchases(session: Session, order: Order) -> None:
+    """Paid lines bought from a video's product card count as that video's purchases (feed ranking, reports)."""
+    for line in order.lines:
+        if line.source_video_id is not None:
+            engagement.record_purchase(
+                session, video_id=line.source_video_id, user_id=order.buyer_id, order_line_ref=f"order-line:{line.id}",
+                product_id=line.product_id,
+            )  # fmt: skip
+
+
 class CheckoutPayments:
     """The payment handler of the "checkout" purpose."""
 
@@ -141,6 +152,7 @@ class CheckoutPayments:
                 lifecycle.transition(session, order, OrderStatus.PAID, PROVIDER, f"payment {payment.id}")
                 post_split(session, order, accounts)
                 _extend_bindings(session, order, self.policy)
+                _count_purchases(session, order)
             else:
                 # Paid after it expired or was cancelled: its stock is gone, so the buyer gets the money back.
                 refund_late_payment(session, order)

@@ -1,7 +1,7 @@
 """money path: ledger, payments, sandbox provider, attribution, payouts
 
 Revision ID: 0006_money
-Revises: 0004_catalog
+Revises: 0005_search
 Create Date: 2026-11-25 15:16:25.748683
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import core.db
 
 revision: str = "0006_money"
-down_revision: str | Sequence[str] | None = "0004_catalog"
+down_revision: str | Sequence[str] | None = "0005_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

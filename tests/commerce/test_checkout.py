@@ -175,6 +175,12 @@ def test_successful_payment_splits_the_money_by_largest_remainder(market: Market
     assert balance(m.session, AccountRef.platform(AccountKind.PROVIDER_FEES)).balance == -60
     assert escrow(m.session, order) == 0
     assert_books_balanced(m.session)
+    # The video the purchase started from counts it (the feed ranks by it, reports show it).
+    from search.models import EngagementEvent, EngagementKind
+
+    purchase = m.session.scalar(select(EngagementEvent).where(EngagementEvent.kind == EngagementKind.PURCHASE))
+    assert purchase is not None
+    assert (purchase.video_id, purchase.reference) == (m.video.id, f"order-line:{order.lines[0].id}")
 
 
 def test_failed_payment_releases_the_reservation(market: Market) -> None:
