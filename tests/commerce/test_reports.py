@@ -13,11 +13,10 @@ from commerce.orders import refunds, settlement
 from commerce.orders.refunds import RefundItem
 from core.clock import FrozenClock
 from core.errors import PermissionDenied, ValidationFailed
+from search import engagement
+from search.engagement import EventIn
+from search.models import EngagementKind
 from tests.commerce.money import NOTIFY_URL, Market, orders_of, pay, place, share_click, ship_and_deliver
-
-# Views and product-card clicks come from the search package's engagement log (issue 5).
-engagement = pytest.importorskip("search.engagement", reason="the search package's engagement log is not merged yet")
-search_models = pytest.importorskip("search.models")
 
 TODAY = dt.date(2026, 5, 1)
 
@@ -25,10 +24,9 @@ TODAY = dt.date(2026, 5, 1)
 def _watch(session: Session, m: Market, video_id: int, *, viewers: int, clicks: int) -> None:
     """Viewers watch the video (distinct devices); some tap the product card; the aggregator counts them."""
     for i in range(viewers):
-        kind = search_models.EngagementKind
-        events = [engagement.EventIn(kind.VIEW, video_id, watch_ms=15_000)]
+        events = [EventIn(EngagementKind.VIEW, video_id, watch_ms=15_000)]
         if i < clicks:
-            events.append(engagement.EventIn(kind.PRODUCT_CLICK, video_id, product_id=m.product.id))
+            events.append(EventIn(EngagementKind.PRODUCT_CLICK, video_id, product_id=m.product.id))
         engagement.record_events(session, user=None, device_id=f"viewer-device-{i:04d}", ip_hash=f"ip{i}",
                                  events=events)  # fmt: skip
     engagement.drain(session)
