@@ -32,7 +32,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import create_engine, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from commerce.orders.checkout import Address, PaymentLinks
@@ -171,6 +171,18 @@ def client(url: str, world: dict[str, object], seconds: float, seed_: int, out: 
 
     payments.register_purpose(PURPOSE, CheckoutPayments(POLICY))
     db = Database(url)
+    statements = commits = 0
+
+    def count(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    def count_commit(*_: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    event.listen(db.engine, "commit", count_commit)
     rng = random.Random(seed_)
     skus: list[tuple[int, int]] = world["skus"]  # type: ignore[assignment]
     hot: list[tuple[int, int]] = world["hot"]  # type: ignore[assignment]
@@ -194,7 +206,8 @@ def client(url: str, world: dict[str, object], seconds: float, seed_: int, out: 
                 errors += 1
             s.expunge_all()
     db.dispose()
-    out.put({"latencies": latencies, "sold_out": sold_out, "errors": errors})
+    out.put({"latencies": latencies, "sold_out": sold_out, "errors": errors, "statements": statements,
+             "commits": commits})  # fmt: skip
 
 
 def run_ours(url: str, world: dict[str, object], clients: int, seconds: float) -> dict[str, float]:
@@ -214,6 +227,8 @@ def run_ours(url: str, world: dict[str, object], clients: int, seconds: float) -
         "orders_per_s": len(lat) / seconds,
         "p50_ms": 1000 * statistics.median(lat) if lat else 0.0,
         "p99_ms": 1000 * lat[int(0.99 * (len(lat) - 1))] if lat else 0.0,
+        "statements_per_order": sum(r["statements"] for r in results) / max(1, len(lat)),
+        "commits_per_order": sum(r["commits"] for r in results) / max(1, len(lat)),
         "sold_out": sum(r["sold_out"] for r in results),
         "errors": sum(r["errors"] for r in results),
         "wall_s": elapsed,
@@ -294,6 +309,8 @@ def main() -> None:
     print(f"{'checkout+webhook+ledger':28}{ours['orders_per_s']:>12.1f}{ours['p50_ms']:>10.2f}{ours['p99_ms']:>10.2f}")
     print(f"{'pgbench TPC-B-like':28}{pg['tps']:>12.1f}{pg['p50_ms']:>10.2f}{pg['p99_ms']:>10.2f}")
     print(f"ratio orders/s ÷ pgbench tps = {ratio:.3f} (target ≥ 0.30)")
+    print(f"per order: {ours['statements_per_order']:.1f} SQL statements and {ours['commits_per_order']:.1f} commits "
+          f"(a pgbench transaction: 5 statements, 1 commit)")  # fmt: skip
     print(f"orders {ours['orders']}, sold out {ours['sold_out']}, errors {ours['errors']}, "
           f"oversells {verdict['oversells']}, ledger balanced {verdict['ledger_balanced']}")  # fmt: skip
     print(
@@ -310,6 +327,8 @@ def main() -> None:
                 "oversells": verdict["oversells"],
                 "ledger_balanced": verdict["ledger_balanced"],
                 "errors": ours["errors"],
+                "statements_per_order": round(ours["statements_per_order"], 1),
+                "commits_per_order": round(ours["commits_per_order"], 1),
             }
         )
     )
