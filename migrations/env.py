@@ -22,6 +22,12 @@ MODEL_MODULES = (
     "media.models",
     "commerce.catalog.models",
     "search.models",
+    "commerce.ledger.models",
+    "commerce.payments.models",
+    "commerce.payments.sandbox",
+    "commerce.attribution.models",
+    "commerce.payouts.models",
+    "commerce.orders.models",
 )
 
 config = context.config
