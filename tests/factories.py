@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku
+from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku, VideoProduct
 from core.accounts import passwords
 from core.accounts.models import Brand, BrandMember, BrandRole, User
 from media.models import Video, VideoStatus
@@ -136,3 +136,11 @@ def follow(session: Session, follower: User, creator: User) -> None:
 
     session.add(Follow(follower_id=follower.id, creator_id=creator.id))
     session.flush()
+
+
+def video_link(session: Session, *, video: Video, product: Product) -> VideoProduct:
+    """A product card on a video (money-path tests buy through it)."""
+    link = VideoProduct(video_id=video.id, product_id=product.id)
+    session.add(link)
+    session.flush()
+    return link

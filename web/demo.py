@@ -10,6 +10,7 @@ from commerce.catalog.demo import seed_demo_catalog
 from commerce.catalog.limits import CatalogLimits
 from core import extensions
 from core.accounts import service as accounts
+from core.accounts.models import User
 
 DEMO_PASSWORD = "xinglian-demo"  # noqa: S105 - printed for the local demo on purpose
 
@@ -29,10 +30,12 @@ def seed(session: Session) -> list[str]:
     artist = accounts.register(
         session, email="artist@xinglian.local", password=DEMO_PASSWORD, display_name="小鹿", role="artist"
     )
-    accounts.register(session, email="viewer@xinglian.local", password=DEMO_PASSWORD, display_name="路人甲")
+    viewer = accounts.register(session, email="viewer@xinglian.local", password=DEMO_PASSWORD, display_name="路人甲")
+    sharer = accounts.register(session, email="sharer@xinglian.local", password=DEMO_PASSWORD, display_name="分享达人")
     summary = [
         f"demo accounts (password {DEMO_PASSWORD}):",
-        "  admin@xinglian.local  brand@xinglian.local  artist@xinglian.local  viewer@xinglian.local",
+        "  admin@xinglian.local  brand@xinglian.local  artist@xinglian.local  viewer@xinglian.local"
+        "  sharer@xinglian.local",
     ]
     summary += seed_demo_catalog(
         session,
@@ -42,6 +45,7 @@ def seed(session: Session) -> list[str]:
         artist=artist,
         limits=CatalogLimits.from_settings(extensions.settings()),
     )
+    summary += _seed_money(session, buyer=viewer, sharer=sharer, artist=artist, brand_owner=brand_owner)
     summary += seed_demo_booking(
         session,
         brand_id=brand_owner.brand_ids()[0],
@@ -51,3 +55,25 @@ def seed(session: Session) -> list[str]:
         policy=BookingPolicy.from_settings(extensions.settings()),
     )
     return summary
+
+
+def _seed_money(session: Session, *, buyer: User, sharer: User, artist: User, brand_owner: User) -> list[str]:
+    from commerce.orders.checkout import PaymentLinks
+    from commerce.orders.demo import seed_demo_money
+    from commerce.payments import notify_url, open_provider
+
+    settings = extensions.settings()
+    return seed_demo_money(
+        session,
+        open_provider(settings, session),
+        policy=extensions.extension("money_policy"),
+        keys=settings.signing_keys(),
+        links=PaymentLinks(
+            notify_url=notify_url(settings, settings.payment_provider),
+            return_url=settings.public_base_url.rstrip("/") + "/pay/return/{checkout_id}",
+        ),
+        buyer=buyer,
+        sharer=sharer,
+        artist=artist,
+        brand_owner=brand_owner,
+    )

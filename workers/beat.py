@@ -13,6 +13,12 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "engagement-aggregate": {"task": "engagement.aggregate", "schedule": 15.0},
         # Safety net for anything the outbox missed (rows changed without an event, a restored index).
         "search-reconcile": {"task": "search.reconcile", "schedule": 3600.0},
+        # Money path: each scans rows and is safe to overlap with itself.
+        "settle-due": {"task": "settlement.settle_due", "schedule": 60.0},
+        "expire-unpaid": {"task": "orders.expire_unpaid", "schedule": 60.0},
+        "auto-confirm": {"task": "orders.auto_confirm", "schedule": 600.0},
+        "sandbox-webhooks": {"task": "payments.deliver_sandbox_notifications", "schedule": 15.0},
+        "resubmit-refunds": {"task": "orders.resubmit_refunds", "schedule": 300.0},
         # Reply windows and live checks are rows with a due time; this moves the ones that are due.
         "booking-sweep": {"task": "booking.sweep", "schedule": 300.0},
         # Matching ranks from precomputed metrics; they lag reality by at most this much.

@@ -140,8 +140,9 @@ def offer_history(session: Session, user: User | None, product_id: int) -> list[
 def commission_rates(session: Session, product_id: int, *, at: dt.datetime | None = None) -> CommissionRates:
     """The artist and sharer rates in force for `product_id` now (or at `at`), for checkout to snapshot."""
     when = at or clock.now()
-    offer = session.scalar(
-        select(AffiliateOffer)
+    offer = session.execute(
+        # Columns only: checkout calls this per line, and the offer's product (with its SKUs and images) is not needed.
+        select(AffiliateOffer.id, AffiliateOffer.artist_rate_bp, AffiliateOffer.sharer_rate_bp)
         .where(
             AffiliateOffer.product_id == product_id,
             AffiliateOffer.effective_from <= when,
@@ -149,7 +150,7 @@ def commission_rates(session: Session, product_id: int, *, at: dt.datetime | Non
         )
         .order_by(AffiliateOffer.effective_from.desc(), AffiliateOffer.id.desc())
         .limit(1)
-    )
+    ).first()
     if offer is None:
         return CommissionRates(offer_id=None, artist_rate_bp=0, sharer_rate_bp=0)
     return CommissionRates(offer_id=offer.id, artist_rate_bp=offer.artist_rate_bp, sharer_rate_bp=offer.sharer_rate_bp)

@@ -63,6 +63,17 @@ class _Components:
             return {"type": "object"}
         raise TypeError(f"cannot describe {model!r} in OpenAPI")
 
+    def query_params(self, model: type[BaseModel]) -> list[dict[str, Any]]:
+        # Enums and nested models of query parameters live in components like those of bodies.
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in schema.pop("$defs", {}).items():
+            self.schemas.setdefault(name, sub)
+        required = set(schema.get("required", []))
+        return [
+            {"name": name, "in": "query", "required": name in required, "schema": prop}
+            for name, prop in schema.get("properties", {}).items()
+        ]
+
     def input_ref(self, model: type[BaseModel]) -> dict[str, Any]:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
         for name, sub in schema.pop("$defs", {}).items():
@@ -97,10 +108,7 @@ def _operation(meta: EndpointMeta, path_params: list[dict[str, Any]], comps: _Co
         op["description"] = meta.description
     params = list(path_params)
     if meta.query is not None:
-        schema = meta.query.model_json_schema()
-        required = set(schema.get("required", []))
-        for name, prop in schema.get("properties", {}).items():
-            params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+        params.extend(comps.query_params(meta.query))
     if meta.idempotent:
         params.append(
             {
