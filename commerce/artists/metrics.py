@@ -12,12 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import and_, case, distinct, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from commerce.artists.models import ArtistMetrics, ViewerTraits
 from commerce.booking.models import Booking, BookingEvent, BookingState, Party
 from commerce.catalog.models import Product, VideoProduct
+from commerce.orders.models import Order, OrderLine
 from core import clock
 from core.accounts.models import User
 from core.money import largest_remainder
@@ -203,7 +204,35 @@ def _audience(session: Session, ids: Sequence[int], out: dict[int, Measured], no
         out[artist_id].values["audience"] = audience
 
 
-SECTIONS = [_videos, _engagement, _audience, _bookings]
+def _sales(session: Session, ids: Sequence[int], out: dict[int, Measured], now: dt.datetime) -> None:
+    """GMV and orders from order lines attributed to the artist (net of refunds, by when the order was paid),
+    and conversion as attributed orders per product click. Lines the money path refused to credit the artist
+    (self-purchase and the like: `artist_blocked`) are not their sales performance."""
+    net = OrderLine.paid_amount - OrderLine.refunded_amount
+    for days in (30, 90):
+        rows = session.execute(
+            select(
+                OrderLine.artist_id,
+                func.coalesce(func.sum(net), 0),
+                func.count(distinct(case((net > 0, OrderLine.order_id)))),
+            )
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(
+                OrderLine.artist_id.in_(ids),
+                OrderLine.artist_blocked.is_(None),
+                Order.paid_at >= now - dt.timedelta(days=days),
+            )
+            .group_by(OrderLine.artist_id)
+        ).all()
+        for artist_id, gmv, orders in rows:
+            out[artist_id].values.update({f"gmv_{days}d_fen": int(gmv), f"orders_{days}d": int(orders)})
+        for m in out.values():
+            clicks, orders = m.values.get(f"product_clicks_{days}d", 0), m.values.get(f"orders_{days}d", 0)
+            m.values[f"conversion_{days}d_bp"] = min(10_000, orders * 10_000 // clicks) if clicks else None
+
+
+# Order matters: sales reads the clicks the engagement section counted.
+SECTIONS = [_videos, _engagement, _audience, _sales, _bookings]
 
 
 def compute(session: Session, ids: Sequence[int], now: dt.datetime) -> dict[int, dict[str, Any]]:

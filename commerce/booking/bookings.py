@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from commerce.artists.models import ArtistProfile
-from commerce.booking import publishing
+from commerce.booking import escrow, publishing
 from commerce.booking.campaigns import is_member
 from commerce.booking.machine import AWAITING_REPLY, TURN, USER_ACTIONS, Action, Rule, anyone_may, rule
 from commerce.booking.models import (
@@ -206,7 +206,7 @@ def _rule_for(action: Action, booking: Booking, parties: set[Party]) -> Rule:
     raise Conflict("booking_bad_state", state=booking.state.value, action=action.value)
 
 
-def _transition(
+def transition(
     session: Session,
     booking: Booking,
     found: Rule,
@@ -429,10 +429,6 @@ def _effects(
 ) -> None:
     """What a step does beyond the state, after the versioned UPDATE went through: money and publishing."""
     now = clock.now()
-    if step.action in (Action.FUND, Action.CANCEL, Action.RESOLVE) and (
-        step.action != Action.CANCEL or booking.funded_at is not None
-    ):
-        from commerce.booking import escrow  # TODO(merge #6): top-level once the ledger is on main
     if step.action == Action.FUND:
         event.amount_fen = escrow.fund(session, booking)
         booking.funded_at = now
@@ -458,7 +454,7 @@ def act(session: Session, actor: User | None, booking_id: int, step: Step, *, de
     found = _rule_for(step.action, booking, parties)
     with _step_tx(session):
         fee, note = _prepare(session, booking, step, deps.policy)
-        event = _transition(
+        event = transition(
             session, booking, found, actor_id=actor.id, policy=deps.policy, note=note, fee_fen=fee,
             video_id=booking.video_id if step.action == Action.SUBMIT_DRAFT else None,
         )  # fmt: skip
@@ -490,10 +486,8 @@ def system_step(session: Session, booking_id: int, action: Action, *, deps: Deps
         return None
     try:
         with _step_tx(session):
-            event = _transition(session, booking, found, actor_id=None, policy=deps.policy, note=note)
+            event = transition(session, booking, found, actor_id=None, policy=deps.policy, note=note)
             if action == Action.PAY:
-                from commerce.booking import escrow  # TODO(merge #6): top-level once the ledger is on main
-
                 event.amount_fen = escrow.release(session, booking)
             notify_step(session, booking, event)
             if action == Action.PAY:

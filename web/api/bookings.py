@@ -9,13 +9,15 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from commerce.booking import bookings
+from commerce.booking import bookings, escrow
+from commerce.booking import payments as booking_payments
 from commerce.booking.bookings import Deps, Step
 from commerce.booking.machine import TURN, USER_ACTIONS, Action, allowed_actions
 from commerce.booking.models import Booking, BookingEvent, BookingState, Party
 from commerce.booking.notices import note_text
 from commerce.booking.policy import BookingPolicy
 from commerce.catalog.limits import CatalogLimits
+from commerce.payments import notify_url, open_provider
 from core import extensions
 from core.accounts.models import User
 from core.errors import ValidationFailed
@@ -82,6 +84,15 @@ class BookingOut(OutModel):
 
 class BookingDetailOut(BookingOut):
     timeline: list[EventOut]
+    escrow_fen: int = Field(description="what the booking's escrow account holds now")
+    pay_url: str | None = Field(description="the pending payment's page at the provider, if the brand started one")
+
+
+class PaymentOut(OutModel):
+    payment_id: int
+    amount: int
+    status: str
+    pay_url: str
 
 
 class BookingPage(OutModel):
@@ -132,7 +143,13 @@ def booking_out(session: Session, user: User, booking: Booking, *, detail: bool 
         ).all()
     )
     timeline = [_event_out(e, names.get(e.actor_id) if e.actor_id else None, locale) for e in events]
-    return BookingDetailOut(**fields, timeline=timeline)
+    pending = booking_payments.pending_payment(session, booking.id) if Party.BRAND in parties else None
+    return BookingDetailOut(
+        **fields,
+        timeline=timeline,
+        escrow_fen=escrow.held(session, booking.id),
+        pay_url=pending.pay_url if pending else None,
+    )
 
 
 def _event_out(e: BookingEvent, actor_name: str | None, locale: str) -> EventOut:
@@ -179,6 +196,23 @@ def take_step(booking_id: int, action: str, body: StepIn) -> BookingOut:
     step = Step(Action(action), **body.model_dump())
     booking = bookings.act(session, user, booking_id, step, deps=deps())
     return booking_out(session, user, booking, detail=True)
+
+
+@bp.post("/bookings/<int:booking_id>/payment")
+@endpoint(summary="Pay the agreed fee into escrow through the payment provider (brand members)", tags=TAGS,
+          response=PaymentOut, status=201, auth="required", idempotent=True, errors=[403, 404, 409])  # fmt: skip
+def start_payment(booking_id: int) -> PaymentOut:
+    """Open `pay_url` to pay. When the provider confirms (signed webhook, or the return to the booking page), the
+    booking moves to `funded`. Paying from the brand's balance instead is the `fund` step."""
+    session, settings = extensions.session(), extensions.settings()
+    payment = booking_payments.start_funding(
+        session, require_current_user(), booking_id, provider=open_provider(settings, session),
+        notify_url=notify_url(settings, settings.payment_provider),
+        return_url=f"{settings.public_base_url.rstrip('/')}/bookings/{booking_id}",
+    )  # fmt: skip
+    return PaymentOut(
+        payment_id=payment.id, amount=payment.amount, status=payment.status.value, pay_url=payment.pay_url
+    )
 
 
 @bp.post("/bookings/<int:booking_id>/rating")

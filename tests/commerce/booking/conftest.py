@@ -31,6 +31,15 @@ def frozen() -> Iterator[FrozenClock]:
         yield c  # type: ignore[misc]
 
 
+@pytest.fixture(autouse=True)
+def booking_purpose() -> None:
+    """What `commerce.init_app` does for the app: payments for bookings fund their escrow."""
+    from commerce.booking.payments import PURPOSE, BookingPayments
+    from commerce.payments.service import register_purpose
+
+    register_purpose(PURPOSE, BookingPayments(POLICY))
+
+
 @dataclass
 class Market:
     owner: User

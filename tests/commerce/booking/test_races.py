@@ -104,3 +104,59 @@ def test_a_step_on_a_stale_read_is_refused_by_the_versioned_update(committed_db:
         b = s.get(Booking, booking_id)
         assert b is not None
         assert (b.state, b.version) == (BookingState.ACCEPTED, 2)
+
+
+def test_concurrent_fund_and_cancel_leave_the_books_exact(committed_db: Database) -> None:
+    from commerce.booking import escrow
+    from commerce.ledger import verify
+    from commerce.owners import Owner
+    from tests.commerce.money import fund
+
+    owner_id, artist_id, ids = _setup(committed_db, 4)
+    with committed_db.session() as s:
+        brand_id = s.get(User, owner_id).brand_ids()[0]  # type: ignore[union-attr]
+        fund(s, Owner.brand(brand_id), 100_000 * len(ids), key="race-top-up")
+        for booking_id in ids:
+            step(s, s.get(User, artist_id), booking_id, "accept")
+    for booking_id in ids:
+
+        def pay(s: Any, booking_id: int = booking_id) -> object:
+            return step(s, s.get(User, owner_id), booking_id, "fund").state
+
+        def walk_away(s: Any, booking_id: int = booking_id) -> object:
+            return step(s, s.get(User, artist_id), booking_id, "cancel").state
+
+        results = run_together(committed_db, [pay, walk_away])
+        winners = [r for r in results if not isinstance(r, DomainError)]
+        assert len(winners) == 1, results
+        with committed_db.session() as s:
+            held = escrow.held(s, booking_id)
+            assert held == (100_000 if winners[0] == BookingState.FUNDED else 0)
+    with committed_db.session() as s:
+        check = verify(s)
+        assert check.ok, check
+
+
+def test_two_cancels_of_a_funded_booking_refund_once(committed_db: Database) -> None:
+    from commerce.booking import escrow
+    from commerce.ledger import AccountKind, balances, verify
+    from commerce.ledger.models import OwnerKind
+    from commerce.owners import Owner
+    from tests.commerce.money import fund
+
+    owner_id, artist_id, (booking_id,) = _setup(committed_db, 1)
+    with committed_db.session() as s:
+        brand_id = s.get(User, owner_id).brand_ids()[0]  # type: ignore[union-attr]
+        fund(s, Owner.brand(brand_id), 100_000, key="race-top-up-2")
+        step(s, s.get(User, artist_id), booking_id, "accept")
+        step(s, s.get(User, owner_id), booking_id, "fund")
+    results = run_together(
+        committed_db,
+        [lambda s: step(s, s.get(User, owner_id), booking_id, "cancel").state,
+         lambda s: step(s, s.get(User, artist_id), booking_id, "cancel").state],
+    )  # fmt: skip
+    assert sum(1 for r in results if isinstance(r, DomainError)) == 1, results
+    with committed_db.session() as s:
+        assert escrow.held(s, booking_id) == 0
+        assert balances(s, OwnerKind.BRAND, brand_id)[AccountKind.AVAILABLE] == 100_000  # refunded exactly once
+        assert verify(s).ok
