@@ -18,13 +18,17 @@ from sqlalchemy import select
 from commerce.artists import profiles
 from commerce.artists.regions import REGIONS
 from commerce.booking import bookings, campaigns
+from commerce.booking import payments as booking_payments
 from commerce.booking.machine import TURN
 from commerce.booking.models import BookingState, Party
 from commerce.catalog import products
 from commerce.catalog.models import ProductStatus
+from commerce.ledger import AccountKind, OwnerKind, balances
 from commerce.matching import service as matching
 from commerce.matching.explain import explain, label
 from commerce.notifications import service as notifications
+from commerce.payments import open_provider
+from commerce.payments import service as payments
 from core import clock, extensions
 from core.accounts.models import User
 from core.errors import ValidationFailed
@@ -257,8 +261,16 @@ def booking_detail(booking_id: int) -> str | Response:
     if isinstance(user, Response):
         return user
     session = extensions.session()
-    booking, _ = bookings.get_for(session, user, booking_id)
+    booking, parties = bookings.get_for(session, user, booking_id)
+    pending = booking_payments.pending_payment(session, booking.id) if Party.BRAND in parties else None
+    if pending is not None and booking.state == BookingState.ACCEPTED:
+        # Back from the provider's page: ask it now rather than wait for the webhook.
+        payments.sync_payment(session, open_provider(extensions.settings(), session), pending.id)
+        session.refresh(booking)
     detail = booking_out(session, user, booking, detail=True)
+    brand_balance = (
+        balances(session, OwnerKind.BRAND, booking.brand_id)[AccountKind.AVAILABLE] if Party.BRAND in parties else None
+    )
     drafts: list[Any] = []
     if "submit_draft" in detail.your_actions:
         # The artist's own private, processed, unpublished videos: what may be delivered as a draft.
@@ -273,6 +285,7 @@ def booking_detail(booking_id: int) -> str | Response:
     video = session.get(Video, booking.video_id) if booking.video_id else None
     return render_template(
         "booking/booking.html", b=detail, campaign=booking.campaign, video=video, drafts=drafts,
+        brand_balance=brand_balance,
         final=booking.state in (BookingState.PAID, BookingState.RESOLVED, BookingState.DECLINED,
                                 BookingState.EXPIRED, BookingState.CANCELLED),
     )  # fmt: skip

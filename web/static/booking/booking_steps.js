@@ -4,6 +4,16 @@
   "use strict";
   const panel = document.querySelector(".bk-steps");
   if (!panel) return;
+  const pay = panel.querySelector("[data-pay]");
+  if (pay) {
+    pay.addEventListener("click", async () => {
+      pay.disabled = true;
+      const r = await xl.api("POST", `/api/v1/bookings/${panel.dataset.booking}/payment`, undefined, {idempotent: true});
+      if (r.ok) { location.href = r.data.pay_url; return; }
+      pay.disabled = false;
+      xl.showErrors(panel, r.data);
+    });
+  }
   panel.querySelectorAll("form.bk-step").forEach((form) => {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
