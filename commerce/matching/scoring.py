@@ -16,6 +16,7 @@ are never an input: an artist gains nothing by claiming followers.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,8 +49,23 @@ class Brief:
     budget_max_fen: int = 0
     videos_count: int = 1
 
+    @functools.cached_property
+    def targets(self) -> tuple[tuple[str, frozenset[str], float], ...]:
+        """(dimension, audience keys that count, the share expected by chance) for each targeted dimension.
 
-@dataclass(frozen=True)
+        Interests are measured by top-level category, so a leaf target counts its whole top-level category.
+        """
+        universe = {"interests": len(categories.ROOTS), "regions": len(REGIONS), "ages": len(AgeBand)}
+        out = []
+        for dimension, wanted in (("interests", self.audience_interests), ("regions", self.audience_regions),
+                                  ("ages", self.audience_ages)):  # fmt: skip
+            keys = frozenset(t.split(".")[0] for t in wanted) if dimension == "interests" else frozenset(wanted)
+            if keys:
+                out.append((dimension, keys, min(1.0, len(keys) / universe[dimension])))
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """One artist's precomputed numbers (an `ArtistMetrics` row, their profile and the rate for the brief's tier)."""
 
@@ -107,73 +123,109 @@ def category_affinity(code: str, target: str) -> float:
     return 0.5 if code.split(".", maxsplit=1)[0] == target.split(".", maxsplit=1)[0] else 0.0
 
 
-def content(c: Candidate, b: Brief) -> Part:
+# Each part's fraction (0–1) comes from one helper, used both by `totals` (every candidate, nothing but numbers,
+# so ranking thousands allocates little) and by `score` (the page shown, with the facts that explain each part).
+
+
+def _linked_declared(c: Candidate, b: Brief) -> tuple[float, float]:
     linked = sum(bp * category_affinity(code, b.category) for code, bp in c.categories_bp.items()) / 10_000
     declared = max((category_affinity(code, b.category) for code in c.declared_categories), default=0.0)
-    fraction = 0.5 * linked + 0.2 * declared + 0.3 * c.relevance
-    return Part(
-        "content",
-        _tenths(fraction, "content"),
-        MAX["content"],
-        {"linked_share_pct": round(linked * 100), "declared": declared > 0, "relevance_pct": round(c.relevance * 100)},
-    )
+    return linked, declared
 
 
-def _chance(dimension: str, targets: Sequence[str]) -> float:
-    universe = {
-        "interests": len(categories.ROOTS),
-        "regions": len(REGIONS),
-        "ages": len(AgeBand),
-    }[dimension]
-    return min(1.0, len(targets) / universe)
+def _content_fraction(linked: float, declared: float, relevance: float) -> float:
+    return 0.5 * linked + 0.2 * declared + 0.3 * relevance
 
 
-def _audience_share(shares: Mapping[str, int], dimension: str, targets: Sequence[str]) -> float:
-    if dimension != "interests":
-        return sum(shares.get(t, 0) for t in targets) / 10_000
-    roots = {t.split(".")[0] for t in targets}
-    return sum(bp for code, bp in shares.items() if code.split(".")[0] in roots) / 10_000
-
-
-def audience(c: Candidate, b: Brief) -> Part:
-    wanted = {"interests": b.audience_interests, "regions": b.audience_regions, "ages": b.audience_ages}
-    wanted = {d: list(t) for d, t in wanted.items() if t}
-    if not wanted:
-        return Part("audience", MAX["audience"], MAX["audience"], {"targeted": False})
+def _audience_fits(c: Candidate, b: Brief) -> list[tuple[str, float, int, float]]:
+    """(dimension, measured share in target, sample, fit shrunk toward chance) per targeted dimension."""
     samples = c.audience.get("sample", {})
-    fits, facts = [], {"targeted": True}
-    for dimension, targets in wanted.items():
+    out = []
+    for dimension, keys, chance in b.targets:
         n = int(samples.get(dimension, 0))
-        measured = _audience_share(c.audience.get(dimension, {}), dimension, targets) if n else 0.0
-        chance = _chance(dimension, targets)
-        k = AUDIENCE_PSEUDO_VIEWERS
-        fits.append((n * measured + k * chance) / (n + k))
-        facts[f"{dimension}_pct"] = round(measured * 100)
-        facts[f"{dimension}_sample"] = n
-    return Part("audience", _tenths(sum(fits) / len(fits), "audience"), MAX["audience"], facts)
+        shares = c.audience.get(dimension) or {}
+        measured = sum(shares.get(k, 0) for k in keys) / 10_000 if n else 0.0
+        out.append(
+            (dimension, measured, n, (n * measured + AUDIENCE_PSEUDO_VIEWERS * chance) / (n + AUDIENCE_PSEUDO_VIEWERS))
+        )
+    return out
 
 
-def price(c: Candidate, b: Brief) -> Part:
+def _audience_fraction(fits: list[tuple[str, float, int, float]]) -> float:
+    return sum(f[3] for f in fits) / len(fits) if fits else 1.0  # no targeting: everybody fits
+
+
+def _price_fraction(c: Candidate, b: Brief) -> float:
     if c.rate_fen is None:
-        return Part("price", 0, MAX["price"], {"fee_fen": None})
+        return 0.0
     fee = c.rate_fen * b.videos_count
-    facts = {"fee_fen": fee, "budget_min_fen": b.budget_min_fen, "budget_max_fen": b.budget_max_fen}
-    if fee <= b.budget_max_fen:
-        return Part("price", MAX["price"], MAX["price"], {**facts, "within": True})
-    over = (fee - b.budget_max_fen) / (OVER_BUDGET_SLACK * b.budget_max_fen)
-    return Part("price", _tenths(1 - over, "price"), MAX["price"], {**facts, "within": False})
+    return 1.0 if fee <= b.budget_max_fen else 1 - (fee - b.budget_max_fen) / (OVER_BUDGET_SLACK * b.budget_max_fen)
 
 
-def sales(c: Candidate, r: Reference) -> Part:
+def _sales_fraction(c: Candidate, r: Reference) -> float:
     gmv = math.log1p(c.gmv_90d_fen / 100) / math.log1p(max(r.gmv_90d_fen, 100) / 100)
     # No orders, no credit: conversion is shrunk toward zero, never toward the platform average.
     conversion = c.orders_90d / (c.product_clicks_90d + CONVERSION_PSEUDO_CLICKS)
     conv_score = conversion / (2 * r.conversion) if r.conversion > 0 else 0.0
-    fraction = 0.7 * min(1.0, gmv) + 0.3 * min(1.0, conv_score)
+    return 0.7 * min(1.0, gmv) + 0.3 * min(1.0, conv_score)
+
+
+def _reliability_fraction(c: Candidate) -> float:
+    k = RELIABILITY_PSEUDO_BOOKINGS
+    on_time = (c.bookings_on_time + k * RELIABILITY_PRIOR_ON_TIME) / (c.bookings_done + k)
+    stars = (c.rating_sum + k * RELIABILITY_PRIOR_STARS) / (c.rating_count + k)
+    return 0.6 * on_time + 0.4 * stars / 5
+
+
+def totals(c: Candidate, b: Brief, r: Reference, relevance: float | None = None) -> tuple[int, int]:
+    """(total, sales points) in tenths: exactly what `score` adds up, without building its parts."""
+    linked, declared = _linked_declared(c, b)
+    sales_points = _tenths(_sales_fraction(c, r), "sales")
+    total = (
+        _tenths(_content_fraction(linked, declared, c.relevance if relevance is None else relevance), "content")
+        + _tenths(_audience_fraction(_audience_fits(c, b)), "audience")
+        + _tenths(_price_fraction(c, b), "price")
+        + sales_points
+        + _tenths(_reliability_fraction(c), "reliability")
+    )
+    return total, sales_points
+
+
+def content(c: Candidate, b: Brief, relevance: float | None = None) -> Part:
+    linked, declared = _linked_declared(c, b)
+    rel = c.relevance if relevance is None else relevance
+    return Part(
+        "content",
+        _tenths(_content_fraction(linked, declared, rel), "content"),
+        MAX["content"],
+        {"linked_share_pct": round(linked * 100), "declared": declared > 0, "relevance_pct": round(rel * 100)},
+    )
+
+
+def audience(c: Candidate, b: Brief) -> Part:
+    fits = _audience_fits(c, b)
+    facts: dict[str, Any] = {"targeted": bool(fits)}
+    for dimension, measured, n, _fit in fits:
+        facts[f"{dimension}_pct"] = round(measured * 100)
+        facts[f"{dimension}_sample"] = n
+    return Part("audience", _tenths(_audience_fraction(fits), "audience"), MAX["audience"], facts)
+
+
+def price(c: Candidate, b: Brief) -> Part:
+    points = _tenths(_price_fraction(c, b), "price")
+    if c.rate_fen is None:
+        return Part("price", points, MAX["price"], {"fee_fen": None})
+    fee = c.rate_fen * b.videos_count
+    facts = {"fee_fen": fee, "budget_min_fen": b.budget_min_fen, "budget_max_fen": b.budget_max_fen,
+             "within": fee <= b.budget_max_fen}  # fmt: skip
+    return Part("price", points, MAX["price"], facts)
+
+
+def sales(c: Candidate, r: Reference) -> Part:
     measured_conversion = c.orders_90d / c.product_clicks_90d if c.product_clicks_90d else None
     return Part(
         "sales",
-        _tenths(fraction, "sales"),
+        _tenths(_sales_fraction(c, r), "sales"),
         MAX["sales"],
         {
             "gmv_90d_fen": c.gmv_90d_fen,
@@ -184,13 +236,9 @@ def sales(c: Candidate, r: Reference) -> Part:
 
 
 def reliability(c: Candidate) -> Part:
-    k = RELIABILITY_PSEUDO_BOOKINGS
-    on_time = (c.bookings_on_time + k * RELIABILITY_PRIOR_ON_TIME) / (c.bookings_done + k)
-    stars = (c.rating_sum + k * RELIABILITY_PRIOR_STARS) / (c.rating_count + k)
-    fraction = 0.6 * on_time + 0.4 * stars / 5
     return Part(
         "reliability",
-        _tenths(fraction, "reliability"),
+        _tenths(_reliability_fraction(c), "reliability"),
         MAX["reliability"],
         {
             "bookings_done": c.bookings_done,
@@ -200,5 +248,6 @@ def reliability(c: Candidate) -> Part:
     )
 
 
-def score(c: Candidate, b: Brief, r: Reference) -> Score:
-    return Score(c.artist_id, (content(c, b), audience(c, b), price(c, b), sales(c, r), reliability(c)))
+def score(c: Candidate, b: Brief, r: Reference, relevance: float | None = None) -> Score:
+    """`relevance` (0–1, from the search index) overrides the candidate's own when given."""
+    return Score(c.artist_id, (content(c, b, relevance), audience(c, b), price(c, b), sales(c, r), reliability(c)))

@@ -59,7 +59,7 @@ class MatchFilters:
     q: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArtistRow:
     """What ranking knows about one artist: identity, profile facts, metrics and the scorer's input."""
 
@@ -130,7 +130,7 @@ P, M = ArtistProfile, ArtistMetrics
 # Plain columns, not ORM entities: building thousands of objects would cost more than the ranking itself.
 _COLUMNS = (
     User.id, User.display_name,
-    P.categories, P.tags, P.region, P.declared_followers, P.accepting_bookings, P.unavailable_until,
+    P.categories, P.region, P.declared_followers, P.accepting_bookings, P.unavailable_until,
     ArtistRate.price_fen,
     M.categories.label("m_categories"), M.audience, M.followers, M.avg_views, M.completion_rate_bp,
     M.gmv_90d_fen, M.orders_90d, M.product_clicks_90d, M.conversion_90d_bp, M.bookings_done, M.bookings_on_time,
@@ -148,11 +148,12 @@ def load_artists(
 ) -> list[ArtistRow]:
     """Every active artist with their profile, metrics and rate for `tier`, narrowed by the SQL-friendly filters.
 
-    The hashtags their videos carry (only similarity needs them) are loaded when `with_tags` is set.
+    Tags, and the hashtags their videos carry, are loaded when `with_tags` is set (similarity compares them;
+    a ranking fetches tags for the page it shows only).
     """
     f = f or MatchFilters()
     now = clock.now()
-    tag_columns = (M.hashtags,) if with_tags else ()
+    tag_columns = (P.tags, M.hashtags) if with_tags else ()
     stmt = (
         select(*_COLUMNS, *tag_columns)
         .outerjoin(P, P.user_id == User.id)
@@ -207,7 +208,7 @@ def load_artists(
                 candidate=candidate,
                 name=r.display_name,
                 region=r.region,
-                tags=r.tags or [],
+                tags=(r.tags or []) if with_tags else [],
                 hashtags=(r.hashtags or []) if with_tags else [],
                 declared_followers=r.declared_followers,
                 followers=r.followers or 0,
@@ -260,19 +261,30 @@ def _live_bookings(session: Session, campaign_id: int) -> dict[int, BookingState
     return {artist_id: state for artist_id, state in rows}
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """Every candidate in order, scored as numbers; `scores` builds the explained scores of a window of them."""
+
+    order: list[tuple[ArtistRow, int, int]]  # (row, total, sales points)
+    brief: Brief
+    reference: Reference
+    relevance: Mapping[int, float]
+
+    def scores(self, start: int, stop: int) -> list[tuple[ArtistRow, Score]]:
+        return [
+            (row, scoring.score(row.candidate, self.brief, self.reference, self.relevance.get(row.candidate.artist_id)))
+            for row, _, _ in self.order[start:stop]
+        ]
+
+
 def rank_rows(
     rows: Sequence[ArtistRow], brief: Brief, ref: Reference, relevance: Mapping[int, float] | None = None
-) -> list[tuple[ArtistRow, Score]]:
-    """Score and order: best total first; ties go to stronger measured sales, then the older account."""
+) -> Ranked:
+    """Order by total score; ties go to stronger measured sales, then the older account."""
     relevance = relevance or {}
-    scored = []
-    for row in rows:
-        c = row.candidate
-        if c.artist_id in relevance:
-            c = dataclasses.replace(c, relevance=relevance[c.artist_id])
-        scored.append((row, scoring.score(c, brief, ref)))
-    scored.sort(key=lambda rs: (-rs[1].total, -rs[1].parts[3].points, rs[0].candidate.artist_id))
-    return scored
+    order = [(row, *scoring.totals(row.candidate, brief, ref, relevance.get(row.candidate.artist_id))) for row in rows]
+    order.sort(key=lambda t: (-t[1], -t[2], t[0].candidate.artist_id))
+    return Ranked(order, brief, ref, relevance)
 
 
 def rank(
@@ -304,12 +316,22 @@ def rank(
             for r in rows
             if r.candidate.rate_fen is not None and _in_band(r.candidate.rate_fen * campaign.videos_count, band)
         ]
-    scored = rank_rows(rows, brief_of(campaign), reference(session), relevance)
+    ranked = rank_rows(rows, brief_of(campaign), reference(session), relevance)
     live = _live_bookings(session, campaign.id)
-    window = scored[offset : offset + limit]
-    page = MatchPage(campaign=campaign, total=len(scored), offset=offset, relevance_available=relevance is not None)
-    page.items = [Match(row, s, live.get(row.candidate.artist_id)) for row, s in window]
-    page.next_offset = offset + limit if offset + limit < len(scored) else None
+    total = len(ranked.order)
+    page = MatchPage(campaign=campaign, total=total, offset=offset, relevance_available=relevance is not None)
+    window = ranked.scores(offset, offset + limit)
+    tags = dict(
+        session.execute(
+            select(P.user_id, P.tags).where(P.user_id.in_([row.candidate.artist_id for row, _ in window]))
+        ).all()
+    )
+    page.items = [
+        Match(dataclasses.replace(row, tags=tags.get(row.candidate.artist_id) or []), s,
+              live.get(row.candidate.artist_id))
+        for row, s in window
+    ]  # fmt: skip
+    page.next_offset = offset + limit if offset + limit < total else None
     return page
 
 

@@ -38,6 +38,7 @@ def brief(market: Market, **overrides: object) -> dict[str, object]:
 
 def test_brief_to_agreed_fee_over_http(client: FlaskClient, db_session: Session, market: Market) -> None:
     brand, artist = bearer(client, market.owner), bearer(client, market.artist)
+    assert client.patch("/api/v1/me/artist-profile", json={"tags": ["底妆"]}, headers=artist).status_code == 200
     r = client.post(f"/api/v1/brands/{market.brand.id}/campaigns", json=brief(market), headers=brand)
     assert r.status_code == 201, r.get_json()
     campaign = r.get_json()
@@ -50,6 +51,7 @@ def test_brief_to_agreed_fee_over_http(client: FlaskClient, db_session: Session,
     assert round(sum(p["points"] for p in top["parts"]), 1) == top["score"]
     assert all(p["explanation"] for p in top["parts"])
     assert top["artist"]["id"] == market.artist.id  # within budget; the other artist's ¥3500 is over ¥3000
+    assert top["artist"]["tags"] == ["底妆"]
     r = client.post(f"/api/v1/campaigns/{campaign['id']}/invitations", json={"artist_id": market.artist.id},
                     headers={**brand, **key()})  # fmt: skip
     assert r.status_code == 201, r.get_json()

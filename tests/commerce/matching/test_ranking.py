@@ -116,6 +116,11 @@ def test_the_artist_who_fits_and_sells_ranks_first_and_inflated_followers_earn_n
         assert 0 <= m.score.total <= 1000
         assert all(0 <= p.points <= p.max_points for p in m.score.parts)
     assert [m.score.total for m in page.items] == sorted((m.score.total for m in page.items), reverse=True)
+    # The numbers the ranking sorts by are exactly the explained scores' sums.
+    ranked = matching.rank_rows(matching.load_artists(db_session, tier=brief.length_tier), matching.brief_of(brief),
+                                matching.reference(db_session))  # fmt: skip
+    everyone = ranked.scores(0, len(ranked.order))
+    assert [(t, sp) for _, t, sp in ranked.order] == [(s.total, s.parts[3].points) for _, s in everyone]
 
 
 def brief_owner(session: Session, campaign: Campaign) -> User:
