@@ -101,15 +101,8 @@ class MatchPage:
 
 
 def brief_of(campaign: Campaign) -> Brief:
-    return Brief(
-        category=campaign.category,
-        audience_interests=list(campaign.audience_interests),
-        audience_regions=list(campaign.audience_regions),
-        audience_ages=list(campaign.audience_ages),
-        budget_min_fen=campaign.budget_min_fen,
-        budget_max_fen=campaign.budget_max_fen,
-        videos_count=campaign.videos_count,
-    )
+    """The brief as the scorer reads it: the campaign's fields of the same names."""
+    return Brief(**{f.name: getattr(campaign, f.name) for f in dataclasses.fields(Brief)})
 
 
 def _check_filters(f: MatchFilters) -> None:

@@ -16,6 +16,8 @@ from commerce.ledger import AccountKind, AccountRef, InsufficientFunds, LedgerPo
 from commerce.ledger.models import OwnerKind
 from commerce.owners import Owner
 from commerce.payments.models import Payment
+from commerce.payments.sandbox import SandboxProvider
+from core.accounts.models import User
 from core.clock import FrozenClock
 from tests.commerce.booking.conftest import POLICY, Market
 from tests.commerce.booking.helpers import DEPS, history, step
@@ -141,17 +143,19 @@ def test_a_video_taken_down_during_the_live_check_goes_to_dispute_not_payment(
     assert escrow.held(db_session, b.id) == FEE  # held until an admin decides
 
 
+def start_paying(session: Session, user: User, b: Booking, provider: SandboxProvider) -> Payment:
+    return booking_payments.start_funding(
+        session, user, b.id, provider=provider, notify_url=NOTIFY_URL, return_url="http://testserver/b"
+    )
+
+
 def test_funding_through_a_sandbox_payment(
     db_session: Session, market: Market, campaign: Campaign, frozen: FrozenClock
 ) -> None:
     provider = sandbox(db_session)
     b = to_state(db_session, market, campaign.id, BookingState.ACCEPTED, frozen)
-    payment = booking_payments.start_funding(
-        db_session, market.member, b.id, provider=provider, notify_url=NOTIFY_URL, return_url="http://testserver/b"
-    )
-    again = booking_payments.start_funding(
-        db_session, market.owner, b.id, provider=provider, notify_url=NOTIFY_URL, return_url="http://testserver/b"
-    )
+    payment = start_paying(db_session, market.member, b, provider)
+    again = start_paying(db_session, market.owner, b, provider)
     assert again.id == payment.id  # one pending payment per booking
     assert payment.amount == FEE
     assert db_session.get(Booking, b.id).state == BookingState.ACCEPTED  # nothing moves until the money does
@@ -178,9 +182,7 @@ def test_a_payment_that_lands_after_the_artist_walked_away_goes_to_the_brands_ba
 ) -> None:
     provider = sandbox(db_session)
     b = to_state(db_session, market, campaign.id, BookingState.ACCEPTED, frozen)
-    payment = booking_payments.start_funding(
-        db_session, market.owner, b.id, provider=provider, notify_url=NOTIFY_URL, return_url="http://testserver/b"
-    )
+    payment = start_paying(db_session, market.owner, b, provider)
     step(db_session, market.artist, b, "cancel", note="档期冲突")  # while the brand is on the payment page
     assert payment.provider_payment_id is not None
     provider.complete(payment.provider_payment_id, succeed=True)

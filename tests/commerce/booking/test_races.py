@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,29 +19,9 @@ from core.errors import Conflict, DomainError
 from tests import factories
 from tests.commerce.booking.conftest import POLICY
 from tests.commerce.booking.helpers import step
+from tests.commerce.catalog.test_races import run_together
 
 pytestmark = pytest.mark.postgres
-
-
-def run_together(db: Database, calls: list[Callable[[Any], object]]) -> list[object]:
-    """Each call in its own thread and session, released at the same moment; results or domain errors."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def worker(i: int) -> None:
-        with db.session() as session:
-            barrier.wait()
-            try:
-                results[i] = calls[i](session)
-            except DomainError as exc:
-                results[i] = exc
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
 
 
 def _setup(db: Database, n: int) -> tuple[int, int, list[int]]:
