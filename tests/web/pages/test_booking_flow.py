@@ -70,4 +70,15 @@ def test_brand_books_the_top_artist_who_delivers_and_is_paid(browser: Any, page:
     ap.get_by_role("button", name="接受").click()
     ap.locator('[data-state="accepted"]').wait_for()
     ap.screenshot(path=screenshot_path("booking-3-artist-accepted"), full_page=True)
+    booking_url = ap.url
+
+    # The brand pays the fee into escrow at the (sandbox) payment provider and comes back.
+    page.goto(booking_url)
+    page.get_by_role("button", name="在线支付托管").click()
+    page.wait_for_url("**/sandbox/pay/*")
+    page.get_by_test_id("pay").click()
+    page.wait_for_url(booking_url)
+    page.locator('[data-state="funded"]').wait_for()
+    assert "¥2000.00" in page.locator("[data-escrow]").inner_text()
+    page.screenshot(path=screenshot_path("booking-4-funded"), full_page=True)
     artist.close()
