@@ -1,0 +1,260 @@
+"""The ONE ffmpeg process: decode the source once and split it into every output.
+
+    source ─ fps (CFR) ─ [HDR → SDR] ─ split ─┬─ scale ─ x264 ─ HLS fMP4  (one branch per rung)
+                                              ├─ fps N/dur ─ scale ─ JPEG   (poster candidates)
+                                              ├─ fps 1/interval ─ scale ─ JPEG (storyboard tiles)
+                                              └─ trim ─ fps ─ scale ─ animated WebP (preview)
+    source audio ─ stereo downmix ─ loudnorm (measured values) ─ 48 kHz ─ AAC ─ HLS fMP4
+
+Every rung gets the same fixed GOP and forced keyframes on the same timestamps,
+so segments line up across renditions; rotation is applied by ffmpeg's
+autorotate, pixels are made square by scaling to explicit display sizes, and
+metadata (GPS, device tags) is dropped from every output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from media.pipelines.config import PipelineConfig
+from media.pipelines.ladder import Rendition, fit, gop_frames
+from media.pipelines.loudness import Loudness, apply_filters
+from media.probe import MediaInfo
+
+# Matrices swscale knows by name, keyed by ffprobe's color_space.
+_MATRICES = {
+    "bt709": "bt709",
+    "smpte170m": "bt601",
+    "bt470bg": "bt601",
+    "fcc": "fcc",
+    "smpte240m": "smpte240m",
+    "bt2020nc": "bt2020",
+    "bt2020c": "bt2020",
+}
+SDR_TAGS = {"colorspace": "bt709", "color_primaries": "bt709", "color_trc": "bt709", "color_range": "tv"}
+NO_METADATA = {"map_metadata": "-1", "map_chapters": "-1", "max_muxing_queue_size": "4096"}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one run writes: `out` is published as is, `scratch` holds intermediates."""
+
+    root: Path
+
+    @property
+    def out(self) -> Path:
+        return self.root / "out"
+
+    @property
+    def scratch(self) -> Path:
+        return self.root / "scratch"
+
+    def rendition_dir(self, name: str) -> Path:
+        return self.out / name
+
+    @property
+    def audio_dir(self) -> Path:
+        return self.out / "audio"
+
+    def make(self, renditions: list[Rendition], with_audio: bool) -> None:
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        for r in renditions:
+            self.rendition_dir(r.name).mkdir(parents=True, exist_ok=True)
+        if with_audio:
+            self.audio_dir.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class ExtrasPlan:
+    poster_size: tuple[int, int]
+    poster_rate: Fraction  # candidates per second, spread evenly over the clip
+    poster_start: float
+    storyboard_size: tuple[int, int]
+    storyboard_interval: float
+    preview_size: tuple[int, int]
+    preview_seconds: float
+
+    def poster_time(self, i: int) -> float:
+        return self.poster_start + i / float(self.poster_rate)
+
+
+def plan_extras(display: tuple[int, int], duration: float, config: PipelineConfig) -> ExtrasPlan:
+    dw, dh = display
+    short = min(dw, dh)
+    n = max(1, config.poster_candidates)
+    rate = Fraction(n) / Fraction(duration).limit_denominator(1000)
+    interval = max(duration / config.storyboard_max_tiles, 1.0)
+    interval = min(interval, duration)
+    return ExtrasPlan(
+        poster_size=fit(min(config.poster_short_side, short - short % 2), dw, dh),
+        poster_rate=rate,
+        poster_start=duration / (2 * n),
+        storyboard_size=fit(config.storyboard_short_side, dw, dh),
+        storyboard_interval=round(interval, 3),
+        preview_size=fit(min(config.preview_short_side, short - short % 2), dw, dh),
+        preview_seconds=min(config.preview_seconds, duration),
+    )
+
+
+def _scale(stream: Any, size: tuple[int, int], in_matrix: str, pix_fmt: str = "yuv420p") -> Any:
+    return (
+        stream.filter(
+            "scale",
+            w=size[0],
+            h=size[1],
+            flags="bicubic",
+            in_color_matrix=in_matrix,
+            out_color_matrix="bt709",
+            out_range="tv" if pix_fmt == "yuv420p" else "pc",
+        )
+        .filter("setsar", "1")
+        .filter("format", pix_fmt)
+    )
+
+
+def input_matrix(info: MediaInfo) -> str:
+    tagged = _MATRICES.get(info.video.color_space or "")
+    if tagged:
+        return tagged
+    # Untagged: HD and larger is BT.709 in practice, SD is BT.601 (swscale would assume 601 for all).
+    w, h = info.video.display_size
+    return "bt709" if max(w, h) >= 1280 or min(w, h) >= 720 else "bt601"
+
+
+def _hdr_to_sdr(stream: Any) -> Any:
+    # PQ/HLG (phones shoot HLG by default) tone-mapped to BT.709, or it plays washed out.
+    return (
+        stream.filter("zscale", t="linear", npl=100)
+        .filter("format", "gbrpf32le")
+        .filter("zscale", p="bt709")
+        .filter("tonemap", tonemap="hable", desat=0)
+        .filter("zscale", t="bt709", m="bt709", r="tv")
+        .filter("format", "yuv420p")
+    )
+
+
+def hls_options(directory: Path, config: PipelineConfig) -> dict[str, Any]:
+    return {
+        "f": "hls",
+        "hls_time": f"{config.segment_seconds:g}",
+        "hls_playlist_type": "vod",
+        "hls_list_size": 0,
+        "hls_segment_type": "fmp4",
+        "hls_fmp4_init_filename": "init.mp4",
+        "hls_segment_filename": str(directory / "seg_%04d.m4s"),
+        "hls_flags": "independent_segments",
+    }
+
+
+def video_options(r: Rendition, fps: Fraction, config: PipelineConfig) -> dict[str, Any]:
+    g = gop_frames(fps, config.gop_seconds)
+    return {
+        "c:v": "libx264",
+        "preset": config.preset,
+        "profile:v": "high",
+        "crf": config.crf,
+        "maxrate": f"{r.kbps}k",
+        "bufsize": f"{r.bufsize_kbps}k",
+        "g": g,
+        "keyint_min": g,
+        "sc_threshold": 0,
+        # Same keyframe timestamps in every rendition: segments align for ABR switching.
+        "force_key_frames": f"expr:gte(t,n_forced*{config.gop_seconds:g})",
+        **SDR_TAGS,
+        **NO_METADATA,
+    }
+
+
+def audio_options(config: PipelineConfig) -> dict[str, Any]:
+    return {
+        "c:a": "aac",
+        "profile:a": "aac_low",
+        "b:a": f"{config.audio_kbps}k",
+        "ar": config.audio_rate,
+        "ac": 2,
+        **NO_METADATA,
+    }
+
+
+def build(
+    tools_ffmpeg: str,
+    source: Path,
+    info: MediaInfo,
+    *,
+    renditions: list[Rendition],
+    fps: Fraction,
+    config: PipelineConfig,
+    layout: Layout,
+    extras: ExtrasPlan | None,
+    loudness: Loudness | None,
+) -> list[str]:
+    """The full ffmpeg command line for one run (ladder + audio + side products when `extras`)."""
+    src = ffmpeg.input(str(source))
+    video = src[info.video.selector].filter("fps", fps=f"{fps.numerator}/{fps.denominator}")
+    matrix = input_matrix(info)
+    if info.video.is_hdr:
+        video = _hdr_to_sdr(video)
+        matrix = "bt709"
+    branches = len(renditions) + (3 if extras else 0)
+    split = video.filter_multi_output("split", branches) if branches > 1 else None
+
+    def branch(i: int) -> Any:
+        return split.stream(i) if split is not None else video
+
+    outputs = []
+    for i, r in enumerate(renditions):
+        d = layout.rendition_dir(r.name)
+        stream = _scale(branch(i), (r.width, r.height), matrix)
+        outputs.append(
+            ffmpeg.output(stream, str(d / "index.m3u8"), **video_options(r, fps, config), **hls_options(d, config))
+        )
+    if info.audio is not None:
+        audio = src[info.audio.selector]
+        for name, options in apply_filters(config, loudness, info.duration):
+            audio = audio.filter(name, **options)
+        d = layout.audio_dir
+        outputs.append(ffmpeg.output(audio, str(d / "index.m3u8"), **audio_options(config), **hls_options(d, config)))
+    if extras is not None:
+        k = len(renditions)
+        posters = branch(k).filter(
+            "fps",
+            fps=f"{extras.poster_rate.numerator}/{extras.poster_rate.denominator}",
+            start_time=extras.poster_start,
+        )
+        outputs.append(
+            ffmpeg.output(
+                _scale(posters, extras.poster_size, matrix, "yuvj420p"),
+                str(layout.scratch / "poster_%02d.jpg"),
+                **{"c:v": "mjpeg", "q:v": 2, "f": "image2", **NO_METADATA},
+            )
+        )
+        tiles = branch(k + 1).filter("fps", fps=f"{Fraction(1) / Fraction(str(extras.storyboard_interval))}")
+        outputs.append(
+            ffmpeg.output(
+                _scale(tiles, extras.storyboard_size, matrix, "yuvj420p"),
+                str(layout.scratch / "tile_%04d.jpg"),
+                **{"c:v": "mjpeg", "q:v": 4, "f": "image2", **NO_METADATA},
+            )
+        )
+        clip = (
+            branch(k + 2)
+            .filter("trim", duration=f"{extras.preview_seconds:.3f}")
+            .filter("setpts", "PTS-STARTPTS")
+            .filter("fps", fps=config.preview_fps)
+        )
+        outputs.append(
+            ffmpeg.output(
+                _scale(clip, extras.preview_size, matrix),
+                str(layout.out / "preview.webp"),
+                **{"c:v": "libwebp_anim", "quality": 60, "compression_level": 3, "loop": 0, **NO_METADATA},
+            )
+        )
+    cmd = ffmpeg.merge_outputs(*outputs).global_args(
+        "-hide_banner", "-nostats", "-loglevel", "level+error", "-progress", "pipe:1", "-stats_period", "0.5"
+    )
+    return list(cmd.overwrite_output().compile(cmd=tools_ffmpeg))

@@ -1,0 +1,140 @@
+"""Every kind of input either becomes a playable, correct ladder or is rejected with its own reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from media.pipelines.tools import Tools
+from media.pipelines.transcode import transcode
+from media.rejections import MediaRejected
+from tests.media.conftest import SMALL
+from tests.media.verify import check_ladder, streams
+
+PORTRAIT = [(540, 960), (360, 640)]
+P360 = [(360, 640)]
+
+ACCEPTED: dict[str, tuple[list[tuple[int, int]], bool]] = {
+    "portrait": (PORTRAIT, True),
+    "landscape": ([(960, 540), (640, 360)], True),
+    "square": ([(360, 360)], True),
+    "rotated": (P360, True),  # stored 640x360 + display matrix: shown upright
+    "variable_frame_rate": (P360, True),
+    "odd_dimensions": (P360, True),  # 361x641 -> even, never larger than the source
+    "anamorphic": (P360, True),  # 270x640 with 4:3 pixels -> square pixels 360x640
+    "hevc_10bit": (P360, True),
+    "hdr_hlg": (P360, True),
+    "vp9_webm": (P360, True),
+    "no_audio": (P360, False),
+    "surround": (P360, True),
+    "short_clip": (P360, True),
+}
+
+REJECTED = {
+    "over_long": "too_long",
+    "oversize": "dimensions_too_large",
+    "high_frame_rate": "frame_rate_too_high",
+    "truncated": "truncated",
+    "truncated_faststart": "truncated",
+    "empty": "empty",
+    "image_renamed": "still_image",
+    "text_renamed": "not_media",
+    "audio_only": "no_video_stream",
+}
+
+
+def _video_duration(path: Path) -> float:
+    data = streams(path)
+    (v,) = [s for s in data["streams"] if s["codec_type"] == "video"]
+    return float(v.get("duration") or data["format"]["duration"])
+
+
+@pytest.mark.parametrize("kind", sorted(ACCEPTED))
+def test_accepted_inputs_become_a_correct_ladder(
+    kind: str, clip: Callable[[str], Path], tools: Tools, tmp_path: Path
+) -> None:
+    source = clip(kind)
+    sizes, audio = ACCEPTED[kind]
+    result = transcode(tools, source, tmp_path / "work", SMALL)
+    check_ladder(
+        result.out_dir,
+        result.manifest,
+        source_duration=_video_duration(source),
+        expect_audio=audio,
+        expect_sizes=sizes,
+    )
+    facts = result.manifest["source"]
+    if kind == "rotated":
+        assert facts["video"]["rotation"] in (90, 270)
+        assert (facts["video"]["width"], facts["video"]["height"]) == (
+            640,
+            360,
+        )
+    if kind == "variable_frame_rate":
+        assert facts["video"]["variable_frame_rate"] is True
+        assert result.manifest["frame_rate"] == 24.0  # constant, at the source's average, not its 30 fps base
+    if kind == "anamorphic":
+        assert facts["video"]["sample_aspect_ratio"] == "4:3"
+    if kind in ("hevc_10bit", "hdr_hlg"):
+        assert facts["video"]["bit_depth"] == 10
+        assert facts["video"]["codec"] == "hevc"
+        assert facts["video"]["hdr"] is (kind == "hdr_hlg")
+    if kind == "surround":
+        assert facts["audio"]["channels"] == 6
+    if kind == "short_clip":
+        assert result.manifest["duration"] == pytest.approx(0.4, abs=0.05)
+    if kind == "vp9_webm":
+        assert facts["video"]["codec"] == "vp9"
+        assert facts["audio"]["codec"] == "opus"
+
+
+def test_hdr_is_tone_mapped_to_bt709(clip: Callable[[str], Path], tools: Tools, tmp_path: Path) -> None:
+    result = transcode(tools, clip("hdr_hlg"), tmp_path / "work", SMALL)
+    mp4 = streams(result.out_dir / "video.mp4")
+    (v,) = [s for s in mp4["streams"] if s["codec_type"] == "video"]
+    assert (v["color_transfer"], v["color_primaries"], v["color_space"]) == ("bt709", "bt709", "bt709")
+
+
+@pytest.mark.parametrize("kind", sorted(REJECTED))
+def test_bad_inputs_are_rejected_with_their_reason(
+    kind: str, clip: Callable[[str], Path], tools: Tools, tmp_path: Path
+) -> None:
+    source = clip(kind)
+    before = source.read_bytes()
+    with pytest.raises(MediaRejected) as info:
+        transcode(tools, source, tmp_path / "work", SMALL)
+    assert info.value.code == REJECTED[kind], info.value.detail
+    assert info.value.detail  # a specific sentence, not just a code
+    assert source.read_bytes() == before  # the original is never touched
+
+
+def test_poster_skips_black_and_blurred_frames(clip: Callable[[str], Path], tools: Tools, tmp_path: Path) -> None:
+    """One black second, one blurred second, one sharp second: the poster comes from the sharp one."""
+    result = transcode(tools, clip("poster_trap"), tmp_path / "work", SMALL)
+    assert result.manifest["poster"]["time"] >= 2.0
+    from PIL import Image, ImageStat
+
+    with Image.open(result.out_dir / "poster.jpg") as img:
+        assert img.size == (360, 640)
+        assert not img.info.get("exif")
+        assert ImageStat.Stat(img.convert("L")).mean[0] > 40  # not black
+
+
+def test_storyboard_tiles_keep_the_aspect_ratio(clip: Callable[[str], Path], tools: Tools, tmp_path: Path) -> None:
+    from PIL import Image
+
+    for kind, tile in (("portrait", (90, 160)), ("landscape", (160, 90))):
+        result = transcode(tools, clip(kind), tmp_path / kind, SMALL)
+        sb = result.manifest["storyboard"]
+        assert (sb["tile_width"], sb["tile_height"]) == tile
+        with Image.open(result.out_dir / sb["image"]) as img:
+            assert img.size == (sb["columns"] * tile[0], sb["rows"] * tile[1])
+        cues = [line for line in (result.out_dir / sb["vtt"]).read_text().splitlines() if "-->" in line]
+        assert cues[0].startswith("00:00:00.000")
+        assert cues[-1].endswith(("00:00:05.000", "00:00:04.500"))
+        with Image.open(result.out_dir / "preview.webp") as preview:
+            assert preview.is_animated
+            assert preview.n_frames >= 10
+            assert preview.size == ((180, 320) if kind == "portrait" else (320, 180))
