@@ -78,6 +78,8 @@ def output_frame_rate(source_fps: Fraction, nominal_fps: Fraction | None, max_fp
     fps = min(source_fps, cap)
     ceiling = min(max(source_fps, nominal_fps or source_fps), cap)
     near = [std for std in STANDARD_RATES if abs(std - fps) / std <= Fraction(2, 100) and std <= ceiling]
+    if nominal_fps in near:  # the camera's own rate (30, not 29.97, for a phone's 29.6 average)
+        return nominal_fps
     if near:
         return min(near, key=lambda std: abs(std - fps))
     return max(Fraction(1), fps.limit_denominator(1001))

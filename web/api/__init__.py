@@ -9,6 +9,10 @@ from web.api.blueprint import bp
 
 def init_app(app: Flask) -> None:
     # Route modules register on `bp` when imported.
-    from web.api import accounts, docs  # noqa: F401
+    from web.api import (  # noqa: F401
+        accounts,
+        docs,
+        videos,
+    )
 
     app.register_blueprint(bp)

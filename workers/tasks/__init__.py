@@ -1,3 +1,6 @@
 """Thin tasks: plain ids in, one service call."""
 
-from workers.tasks import outbox  # noqa: F401
+from workers.tasks import (
+    media,  # noqa: F401
+    outbox,  # noqa: F401
+)
