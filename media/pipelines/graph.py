@@ -38,6 +38,9 @@ _MATRICES = {
 }
 SDR_TAGS = {"colorspace": "bt709", "color_primaries": "bt709", "color_trc": "bt709", "color_range": "tv"}
 NO_METADATA = {"map_metadata": "-1", "map_chapters": "-1", "max_muxing_queue_size": "4096"}
+# Keep every output on the source's timeline (first frame at 0, B-frame delay as negative decode
+# times): shifting each output separately would put video and audio renditions tens of ms apart.
+SAME_TIMELINE = {"avoid_negative_ts": "disabled"}
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ def video_options(r: Rendition, fps: Fraction, config: PipelineConfig) -> dict[s
         "force_key_frames": f"expr:gte(t,n_forced*{config.gop_seconds:g})",
         **SDR_TAGS,
         **NO_METADATA,
+        **SAME_TIMELINE,
     }
 
 
@@ -178,6 +182,7 @@ def audio_options(config: PipelineConfig) -> dict[str, Any]:
         "ar": config.audio_rate,
         "ac": 2,
         **NO_METADATA,
+        **SAME_TIMELINE,
     }
 
 

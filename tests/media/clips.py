@@ -161,12 +161,17 @@ def poster_trap(out: Path) -> None:
     )  # fmt: skip
 
 
+def full_hd_portrait(out: Path) -> None:
+    """1080x1920 like a phone, 4 s, a quiet tone (about -41 LUFS) that normalisation must lift to -14."""
+    ffmpeg(*_video("1080x1920", 4.0), *_tone(4.0, volume_db=-20.0), *H264, "-b:v", "12M", *AAC, str(out))
+
+
 MAKERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
         portrait, landscape, square, rotated, variable_frame_rate, odd_dimensions, anamorphic, hevc_10bit, hdr_hlg,
         vp9_webm, no_audio, surround, short_clip, over_long, oversize, high_frame_rate, truncated,
-        truncated_faststart, empty, image_renamed, text_renamed, audio_only, poster_trap,
+        truncated_faststart, empty, image_renamed, text_renamed, audio_only, poster_trap, full_hd_portrait,
     )
 }  # fmt: skip
 

@@ -110,6 +110,8 @@ def check_ladder(
     no_private_metadata(data)
     assert abs(float(data["format"]["duration"]) - source_duration) <= DURATION_TOLERANCE
     audio = [s for s in data["streams"] if s["codec_type"] == "audio"]
+    # Picture and sound start together (no per-output timestamp shift between the renditions).
+    assert all(abs(float(s.get("start_time", 0))) < 0.01 for s in data["streams"]), data["streams"]
     if expect_audio:
         assert manifest["audio"] is not None
         (a,) = audio
