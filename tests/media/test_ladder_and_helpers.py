@@ -87,27 +87,37 @@ def test_ladder_setting_is_parsed_and_checked() -> None:
             parse_ladder(bad)
 
 
-def test_loudnorm_measurement_and_second_pass() -> None:
-    stderr = """[Parsed_loudnorm_1 @ 0x1] [info]
-{
-	"input_i" : "-27.61",
-	"input_tp" : "-4.47",
-	"input_lra" : "18.06",
-	"input_thresh" : "-39.20",
-	"output_i" : "-16.58",
-	"target_offset" : "0.58"
-}"""
-    m = parse_measurement(stderr)
+EBUR128_SUMMARY = """[Parsed_ebur128_1 @ 0x3b995380] [info] Summary:
+
+  Integrated loudness:
+    I:         -27.6 LUFS
+    Threshold: -38.2 LUFS
+
+  Loudness range:
+    LRA:        18.1 LU
+    Threshold: -48.3 LUFS
+    LRA low:   -35.0 LUFS
+    LRA high:  -16.9 LUFS
+
+  True peak:
+    Peak:       -4.5 dBFS
+"""
+
+
+def test_loudness_measurement_and_second_pass() -> None:
+    m = parse_measurement("[info] size=N/A time=00:00:30.00\n" + EBUR128_SUMMARY)
     assert m is not None
-    assert (m.input_i, m.input_thresh, m.target_offset) == (-27.61, -39.2, 0.58)
+    assert (m.input_i, m.input_thresh, m.input_lra, m.input_tp) == (-27.6, -38.2, 18.1, -4.5)
     chain = dict(apply_filters(PipelineConfig(), m, 3.0))
-    assert chain["loudnorm"]["measured_I"] == "-27.61"
+    assert chain["loudnorm"]["measured_I"] == "-27.60"
+    assert chain["loudnorm"]["measured_thresh"] == "-38.20"
     assert chain["loudnorm"]["linear"] == "true"
     assert chain["loudnorm"]["I"] == "-14"
-    silent = parse_measurement(stderr.replace('"-27.61"', '"-inf"'))
+    assert chain["atrim"]["end"] == "3.000000"  # the track is cut or padded to the video's length
+    silent = parse_measurement(EBUR128_SUMMARY.replace("-27.6 LUFS", "-70.0 LUFS").replace("-4.5 dBFS", "-inf dBFS"))
     assert silent is not None
     assert "loudnorm" not in dict(apply_filters(PipelineConfig(), silent, 3.0))
-    assert parse_measurement("no json here") is None
+    assert parse_measurement("no summary here") is None
 
 
 def test_progress_block_parsing() -> None:
