@@ -196,7 +196,7 @@ def _upload_out(state: uploads.UploadState) -> UploadOut:
     u: Upload = state.upload
     chunk_url = None
     if u.mode is UploadMode.CHUNKS:
-        chunk_url = f"{request.host_url.rstrip('/')}/api/v1/uploads/{u.id}/chunk"
+        chunk_url = f"{extensions.settings().public_base_url.rstrip('/')}/api/v1/uploads/{u.id}/chunk"
     return UploadOut(
         id=u.id,
         video_id=u.video_id,
