@@ -43,9 +43,8 @@ from core.settings import PROJECT_ROOT, VAR_DIR, Settings
 from media.pipelines import graph
 from media.pipelines.config import PipelineConfig
 from media.pipelines.hls import concat_fragments, read_playlist
-from media.pipelines.ladder import output_frame_rate, plan
 from media.pipelines.tools import Tools, find_tools
-from media.pipelines.transcode import inspect
+from media.pipelines.transcode import inspect, prepare
 from media.probe import MediaInfo
 
 TARGETS = {"a_over_b_max": 1.10, "c_over_a_min": 1.35, "cpu_saving_min": 0.25, "min_ssim": 0.95}
@@ -102,42 +101,25 @@ def generate_clip(tools: Tools, dest: Path, seconds: float = 30.0) -> Path:
 
 def floor_command(tools: Tools, clip: Path, info: MediaInfo, config: PipelineConfig, out: Path) -> list[str]:
     """(b): the same graph, encoders and audio as the pipeline's run, without side products."""
-    dw, dh = info.video.display_size
-    renditions = plan(dw, dh, config.ladder)
-    layout = graph.Layout(out)
-    layout.make(renditions, with_audio=info.audio is not None)
-    fps = output_frame_rate(info.video.fps, info.video.nominal_fps, config.limits.max_fps)
-    return graph.build(
-        tools.ffmpeg,
-        clip,
-        info,
-        renditions=renditions,
-        fps=fps,
-        config=config,
-        layout=layout,
-        extras=None,
-        loudness=info.loudness,
-    )
+    return prepare(tools, clip, info, config, out, side_products=False).args
 
 
 def per_rendition_commands(
     tools: Tools, clip: Path, info: MediaInfo, config: PipelineConfig, out: Path
 ) -> list[list[str]]:
     """(c): one process per rendition, each decoding the whole source, and one for the audio."""
-    dw, dh = info.video.display_size
-    fps = output_frame_rate(info.video.fps, info.video.nominal_fps, config.limits.max_fps)
+    ladder = prepare(tools, clip, info, config, out / "plan", side_products=False)
     commands = []
-    video_only = replace(info, audio=None)
-    for r in plan(dw, dh, config.ladder):
+    for r in ladder.renditions:
         layout = graph.Layout(out / r.name)
         layout.make([r], with_audio=False)
         commands.append(
             graph.build(
                 tools.ffmpeg,
                 clip,
-                video_only,
+                replace(info, audio=None),
                 renditions=[r],
-                fps=fps,
+                fps=ladder.fps,
                 config=config,
                 layout=layout,
                 extras=None,
@@ -153,7 +135,7 @@ def per_rendition_commands(
                 clip,
                 info,
                 renditions=[],
-                fps=fps,
+                fps=ladder.fps,
                 config=config,
                 layout=layout,
                 extras=None,

@@ -96,27 +96,13 @@ def transcode(
     sink("probing", 0.0, None, None)
     if info is None:
         info = inspect(tools, source, config)
-    dw, dh = info.video.display_size
-    renditions = plan(dw, dh, config.ladder)
-    fps = output_frame_rate(info.video.fps, info.video.nominal_fps, config.limits.max_fps)
-    extras = graph.plan_extras((dw, dh), info.duration, config)
-    layout = graph.Layout(workdir)
-    layout.make(renditions, with_audio=info.audio is not None)
-    args = graph.build(
-        tools.ffmpeg,
-        source,
-        info,
-        renditions=renditions,
-        fps=fps,
-        config=config,
-        layout=layout,
-        extras=extras,
-        loudness=info.loudness,
-    )
+    run = prepare(tools, source, info, config, workdir)
+    layout, renditions, fps, extras = run.layout, run.renditions, run.fps, run.extras
+    assert extras is not None
     sink("transcoding", 0.0, None, None)
     try:
         run_ffmpeg(
-            args,
+            run.args,
             timeout=config.timeout_for(info.duration),
             stall_timeout=config.stall_seconds,
             on_progress=_progress_forwarder(info.duration, sink),
@@ -131,6 +117,42 @@ def transcode(
     manifest = package(tools, layout, info, renditions=renditions, fps=fps, extras=extras, config=config)
     sink("packaging", 1.0, None, 0.0)
     return TranscodeResult(manifest=manifest, out_dir=layout.out, info=info)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One ffmpeg run, ready to start: its command line and what it will write where."""
+
+    args: list[str]
+    layout: graph.Layout
+    renditions: list[Rendition]
+    fps: Fraction
+    extras: graph.ExtrasPlan | None
+
+
+def prepare(
+    tools: Tools, source: Path, info: MediaInfo, config: PipelineConfig, workdir: Path, *, side_products: bool = True
+) -> Plan:
+    """Plan the ladder for this source and build the command; `side_products=False` gives the bare
+    ladder (the benchmark's floor)."""
+    dw, dh = info.video.display_size
+    renditions = plan(dw, dh, config.ladder)
+    fps = output_frame_rate(info.video.fps, info.video.nominal_fps, config.limits.max_fps)
+    extras = graph.plan_extras((dw, dh), info.duration, config) if side_products else None
+    layout = graph.Layout(workdir)
+    layout.make(renditions, with_audio=info.audio is not None)
+    args = graph.build(
+        tools.ffmpeg,
+        source,
+        info,
+        renditions=renditions,
+        fps=fps,
+        config=config,
+        layout=layout,
+        extras=extras,
+        loudness=info.loudness,
+    )
+    return Plan(args, layout, renditions, fps, extras)
 
 
 def _check_duration(name: str, produced: float, expected: float) -> None:

@@ -72,6 +72,14 @@ def anamorphic(out: Path) -> None:
     ffmpeg(*_video("360x640", 1.5), *_tone(1.5), "-vf", "scale=270:640,setsar=4/3", *H264, *AAC, str(out))
 
 
+def full_range(out: Path) -> None:
+    """Full-range (0-255) luma as some Android phones and screen recorders write it, with pure black and white."""
+    bars = "drawbox=x=0:y=0:w=90:h=640:color=black:t=fill,drawbox=x=270:y=0:w=90:h=640:color=white:t=fill"
+    ffmpeg(*_video("360x640", 1.5), *_tone(1.5), "-vf", f"{bars},scale=out_range=pc:out_color_matrix=bt709",
+           "-pix_fmt", "yuvj420p", "-c:v", "libx264", "-preset", "ultrafast", "-color_range", "pc",
+           "-colorspace", "bt709", *AAC, str(out))  # fmt: skip
+
+
 def hevc_10bit(out: Path) -> None:
     ffmpeg(*_video("360x640", 1.5), *_tone(1.5), "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le",
            "-x265-params", "log-level=error", "-tag:v", "hvc1", *AAC, str(out))  # fmt: skip
@@ -170,7 +178,7 @@ MAKERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
         portrait, landscape, square, rotated, variable_frame_rate, odd_dimensions, anamorphic, hevc_10bit, hdr_hlg,
-        vp9_webm, no_audio, surround, short_clip, over_long, oversize, high_frame_rate, truncated,
+        vp9_webm, no_audio, surround, full_range, short_clip, over_long, oversize, high_frame_rate, truncated,
         truncated_faststart, empty, image_renamed, text_renamed, audio_only, poster_trap, full_hd_portrait,
     )
 }  # fmt: skip

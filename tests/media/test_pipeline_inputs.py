@@ -26,6 +26,7 @@ ACCEPTED: dict[str, tuple[list[tuple[int, int]], bool]] = {
     "anamorphic": (P360, True),  # 270x640 with 4:3 pixels -> square pixels 360x640
     "hevc_10bit": (P360, True),
     "hdr_hlg": (P360, True),
+    "full_range": (P360, True),
     "vp9_webm": (P360, True),
     "no_audio": (P360, False),
     "surround": (P360, True),
@@ -95,6 +96,28 @@ def test_hdr_is_tone_mapped_to_bt709(clip: Callable[[str], Path], tools: Tools, 
     mp4 = streams(result.out_dir / "video.mp4")
     (v,) = [s for s in mp4["streams"] if s["codec_type"] == "video"]
     assert (v["color_transfer"], v["color_primaries"], v["color_space"]) == ("bt709", "bt709", "bt709")
+
+
+def _luma_range(tools: Tools, path: Path) -> tuple[float, float]:
+    import re
+    import subprocess
+
+    args = [tools.ffmpeg, "-hide_banner", "-nostats", "-i", str(path), "-vf", "signalstats,metadata=print"]
+    result = subprocess.run([*args, "-f", "null", "-"], capture_output=True, text=True, timeout=120, check=True)
+    lows = [float(v) for v in re.findall(r"signalstats.YMIN=([\d.]+)", result.stderr)]
+    highs = [float(v) for v in re.findall(r"signalstats.YMAX=([\d.]+)", result.stderr)]
+    return min(lows), max(highs)
+
+
+def test_full_range_sources_become_limited_range(clip: Callable[[str], Path], tools: Tools, tmp_path: Path) -> None:
+    source = clip("full_range")
+    assert _luma_range(tools, source) == (0.0, 255.0)  # the source really uses 0-255
+    result = transcode(tools, source, tmp_path / "work", SMALL)
+    low, high = _luma_range(tools, result.out_dir / "video.mp4")
+    assert low >= 8  # 16-235, give or take ringing at the bars' edges; unconverted it would be 0-255
+    assert high <= 245
+    (v,) = [s for s in streams(result.out_dir / "video.mp4")["streams"] if s["codec_type"] == "video"]
+    assert v["color_range"] == "tv"
 
 
 @pytest.mark.parametrize("kind", sorted(REJECTED))
