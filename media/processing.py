@@ -57,7 +57,6 @@ register_messages({"not_requeueable": ("该视频当前无需重新处理", "Thi
 TASK = "media.process_video"
 # Overall percent reached at the start and end of each stage.
 BANDS = {
-    "queued": (0.0, 0.0),
     "downloading": (0.0, 5.0),
     "probing": (5.0, 8.0),
     "transcoding": (8.0, 92.0),
@@ -261,7 +260,7 @@ def _fail(session: Session, video_id: int, token: str | None, code: str, message
     return True
 
 
-def _release(session: Session, video_id: int, token: str, error: str, retry_after: float) -> None:
+def _release(session: Session, video_id: int, token: str, error: str) -> None:
     """Hand the video back to the queue for a retry."""
     session.execute(
         update(Video)
@@ -273,7 +272,7 @@ def _release(session: Session, video_id: int, token: str, error: str, retry_afte
             progress_speed=None,
             progress_eta_seconds=None,
             failure_message=f"retrying after: {error}"[:2000],
-            queued_at=clock.now() + dt.timedelta(seconds=retry_after),
+            queued_at=clock.now(),
         )
     )
     session.commit()
@@ -392,12 +391,12 @@ def _settle(session: Session, video_id: int, token: str, exc: Exception, *, last
         return Result(Outcome.SUPERSEDED)
     permanent = _permanent(exc)
     if permanent is None and not isinstance(exc, TRANSIENT):
-        _release(session, video_id, token, f"{type(exc).__name__}: {exc}", retry_after=0.0)
+        _release(session, video_id, token, f"{type(exc).__name__}: {exc}")
         raise exc  # a bug: let the task fail loudly; the video goes back to the queue for a later try
     error = f"{type(exc).__name__}: {exc}"
     if permanent is None and not last_try:
         log.warning("video %s: transient failure, will retry: %s", video_id, error)
-        _release(session, video_id, token, error, retry_after=0.0)
+        _release(session, video_id, token, error)
         return Result(Outcome.RETRY, error=error)
     if permanent is None:
         code = "processing_timeout" if isinstance(exc, FFmpegTimeout) else "processing_error"
