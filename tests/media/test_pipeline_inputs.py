@@ -67,6 +67,8 @@ def test_accepted_inputs_become_a_correct_ladder(
         expect_sizes=sizes,
     )
     facts = result.manifest["source"]
+    if kind == "portrait":  # the phone's GPS tag was there, and check_ladder saw none of it in the outputs
+        assert streams(source)["format"]["tags"]["location"].startswith("+31.2304")
     if kind == "rotated":
         assert facts["video"]["rotation"] in (90, 270)
         assert (facts["video"]["width"], facts["video"]["height"]) == (
@@ -161,3 +163,34 @@ def test_storyboard_tiles_keep_the_aspect_ratio(clip: Callable[[str], Path], too
             assert preview.is_animated
             assert preview.n_frames >= 10
             assert preview.size == ((180, 320) if kind == "portrait" else (320, 180))
+
+
+def test_one_ffmpeg_process_decodes_the_source_once_for_everything(
+    clip: Callable[[str], Path], tools: Tools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from media.pipelines import transcode as module
+
+    runs: list[list[str]] = []
+    real = module.run_ffmpeg
+
+    def spy(args: list[str], **kw: object) -> object:
+        runs.append(list(args))
+        return real(args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "run_ffmpeg", spy)
+    result = module.transcode(tools, clip("portrait"), tmp_path / "work", SMALL)
+    (args,) = runs  # the analysis pass runs before (probe.analyse); the transcode is this one process
+    inputs = [args[i + 1] for i, a in enumerate(args) if a == "-i"]
+    assert inputs == [str(clip("portrait"))]  # decoded once
+    ends = [i for i, a in enumerate(args) if a.endswith(("index.m3u8", ".jpg", ".webp"))]
+    assert len(ends) == 2 + 1 + 3  # two rungs, the audio, poster candidates, storyboard tiles, preview
+    # Capped CRF with a buffer of twice the cap, a fixed 2 s GOP and no scene-cut keyframes, on every rung.
+    for rung, cap in (("540p", 1600), ("360p", 700)):
+        i = args.index(str(result.out_dir / rung / "index.m3u8"))
+        opts = args[max([e for e in ends if e < i], default=args.index("-filter_complex") + 1) + 1 : i]
+        assert opts[0] == "-map"  # exactly this output's options
+        assert opts[opts.index("-maxrate") + 1] == f"{cap}k"
+        assert opts[opts.index("-bufsize") + 1] == f"{2 * cap}k"
+        assert opts[opts.index("-crf") + 1] == "21"
+        assert opts[opts.index("-g") + 1] == opts[opts.index("-keyint_min") + 1] == "60"
+        assert opts[opts.index("-sc_threshold") + 1] == "0"

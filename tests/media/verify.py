@@ -86,6 +86,7 @@ def check_ladder(
         assert v["width"] % 2 == 0
         assert v["height"] % 2 == 0
         assert v.get("sample_aspect_ratio", "1:1") in ("1:1", "0:1", "N/A")
+        assert v["avg_frame_rate"] == v["r_frame_rate"], v  # constant frame rate
         assert not any("rotation" in sd for sd in v.get("side_data_list", [])), "rotation must be applied, not tagged"
         assert abs(playlist.duration - source_duration) <= DURATION_TOLERANCE, (r["name"], playlist.duration)
         assert abs(float(data["format"]["duration"]) - source_duration) <= DURATION_TOLERANCE
