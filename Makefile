@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := $(VENV)/.stamps
 FFMPEG_STATIC := $(VENV)/opt/ffmpeg-static
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help install install-dev migrate seed run worker web lint format test test-fast clean
 
@@ -29,13 +30,26 @@ $(STAMPS)/ffmpeg: | $(BIN)/python
 	@chmod +x $(FFMPEG_STATIC)/ffmpeg/binaries/ffmpeg $(FFMPEG_STATIC)/ffmpeg/binaries/ffprobe
 	@mkdir -p $(STAMPS) && touch $@
 
+# Front-end libraries (hls.js, Chart.js), pinned and integrity-checked, from the npm registry.
+web/static/vendor/.stamp: web/static/vendor.json | $(BIN)/python
+	$(BIN)/python scripts/vendor_assets.py
+	@touch $@
+
+# Debian's Chromium for the browser tests (Playwright drives it; no browser is downloaded).
+$(STAMPS)/chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }; }
+	@mkdir -p $(STAMPS) && touch $@
+
 $(STAMPS)/dev: requirements-dev.txt $(STAMPS)/runtime
 	$(BIN)/pip install -q -r requirements-dev.txt
 	@mkdir -p $(STAMPS) && touch $@
 
-install: $(STAMPS)/runtime $(STAMPS)/ffmpeg ## Create .venv and install the pinned dependencies
+install: $(STAMPS)/runtime $(STAMPS)/ffmpeg web/static/vendor/.stamp ## Create .venv, install pinned dependencies and assets
 
-install-dev: install $(STAMPS)/dev ## Also install the test and lint tools
+install-dev: install $(STAMPS)/dev $(STAMPS)/chromium ## Also install the test and lint tools and Chromium
 
 migrate: install ## Apply database migrations (DATABASE_URL, default SQLite in var/)
 	$(BIN)/alembic upgrade head

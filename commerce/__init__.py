@@ -9,4 +9,11 @@ if TYPE_CHECKING:
 
 
 def init_app(app: Flask) -> None:
-    """Nothing to wire yet; catalog and money-path issues register consumers here."""
+    from commerce.orders.checkout import PURPOSE
+    from commerce.orders.money import CheckoutPayments
+    from commerce.payments.service import register_purpose
+    from commerce.policy import MoneyPolicy
+
+    policy = MoneyPolicy.from_settings(app.config["SETTINGS"])
+    app.extensions["money_policy"] = policy
+    register_purpose(PURPOSE, CheckoutPayments(policy))

@@ -41,6 +41,8 @@ class OutboxEvent(Base):
             postgresql_where=text("delivered_at IS NULL"),
             sqlite_where=text("delivered_at IS NULL"),
         ),
+        # The latest event per entity is the version a rebuilt search document carries.
+        Index("ix_outbox_events_topic_entity", "topic", "entity_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

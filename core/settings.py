@@ -61,6 +61,42 @@ class Settings(BaseSettings):
     default_locale: Literal["zh-CN", "en"] = "zh-CN"
     outbox_batch_size: int = 500
 
+    # Catalog and affiliate marketplace (commerce.catalog.limits.CatalogLimits carries these to services).
+    product_image_max_bytes: int = 10 * 1024 * 1024
+    product_image_max_pixels: int = 40_000_000
+    product_max_images: int = 9
+    product_max_skus: int = 200
+    catalog_import_max_bytes: int = 5 * 1024 * 1024
+    catalog_import_max_rows: int = 5000
+    affiliate_rate_min_bp: int = 100  # 1 %
+    affiliate_rate_max_bp: int = 5000  # 50 %, also the cap on artist + sharer together
+    video_max_products: int = 6
+    # Money path (issue 6). Amounts in fen, rates in basis points, windows in whole units.
+    payment_provider: Literal["sandbox"] = "sandbox"
+    # Signs the built-in sandbox provider's webhooks: "secret" or "secret1,secret0" (rotation; the first signs).
+    sandbox_webhook_secrets: str = ""
+    sandbox_fee_bp: int = Field(default=60, ge=0, le=1000)
+    webhook_tolerance_seconds: int = Field(default=300, ge=30)
+    platform_fee_bp: int = Field(default=500, ge=0, le=5000)
+    commission_levels: int = Field(default=1, ge=1, le=2)  # never more than two: no pyramids
+    level2_share_bp: int = Field(default=2000, ge=0, le=5000)  # the upstream sharer's part of a commission
+    attribution_window_days: int = Field(default=7, ge=1)
+    binding_days: int = Field(default=15, ge=0)
+    binding_days_after_order: int = Field(default=30, ge=0)
+    share_link_ttl_days: int = Field(default=30, ge=1)
+    reservation_minutes: int = Field(default=15, ge=1)
+    auto_confirm_days: int = Field(default=10, ge=1)
+    return_window_days: int = Field(default=7, ge=0)
+    payout_min_fen: int = Field(default=1000, ge=1)
+    review_click_to_buy_seconds: int = Field(default=10, ge=0)
+    review_device_orders_per_day: int = Field(default=5, ge=1)
+    review_new_account_minutes: int = Field(default=30, ge=0)
+    settlement_batch_size: int = Field(default=200, ge=1)
+
+    # Search: how the embedded engine cuts Chinese (chosen by precision@5, tests/search/relevance/),
+    # and which analyzer Elasticsearch text fields use (cjk is built in; smartcn and ik need plugins).
+    search_chinese_tokenizer: Literal["han", "jieba"] = "han"
+    search_es_analyzer: Literal["cjk", "smartcn", "ik"] = "cjk"
     # Media pipeline. ffmpeg/ffprobe: explicit paths win, then the system's, then the static build `make install` adds.
     ffmpeg_path: str | None = None
     ffprobe_path: str | None = None
@@ -111,3 +147,8 @@ class Settings(BaseSettings):
                 raise ValueError("LINK_SIGNING_KEYS entries must look like kid:secret")
             pairs.append((kid, secret.encode()))
         return pairs or [("k0", self.secret_key.encode())]
+
+    def sandbox_secrets(self) -> list[bytes]:
+        """Webhook secrets of the sandbox provider; the first signs, all verify."""
+        secrets = [p.strip().encode() for p in self.sandbox_webhook_secrets.split(",") if p.strip()]
+        return secrets or [f"sandbox:{self.secret_key}".encode()]

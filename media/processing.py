@@ -45,7 +45,7 @@ from media.pipelines.runner import FFmpegError, FFmpegTimeout
 from media.pipelines.tools import Tools, find_tools
 from media.pipelines.transcode import TranscodeFailed, transcode
 from media.rejections import MediaRejected
-from media.videos import get_video, video_changed
+from media.videos import get_video, manifest_urls, video_changed
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -366,7 +366,9 @@ def _run(
     report("publishing", 0.0, None, None)
     storage.delete_prefix(prefix)  # whatever a killed run uploaded half of
     publish_outputs(storage, run.out_dir, prefix, report)
-    manifest = {**run.manifest, "prefix": prefix}
+    manifest: dict[str, Any] = {**run.manifest, "prefix": prefix}
+    # Feed and search return the manifest as it is, so it carries ready-to-play URLs too.
+    manifest["urls"] = manifest_urls(storage, manifest)
     return _flip_ready(
         session, video_id, token, manifest=manifest, display=run.info.video.display_size, duration=run.info.duration
     )

@@ -172,21 +172,26 @@ def list_my_videos(
     return Page(rows, next_cursor)
 
 
-def playback_urls(storage: ObjectStorage, video: Video) -> dict[str, str] | None:
-    """Public URLs of everything a player needs, from the manifest of a ready video."""
-    m: dict[str, Any] | None = video.manifest
-    if video.status is not VideoStatus.READY or not m or "prefix" not in m:
-        return None
-    prefix = m["prefix"]
+def manifest_urls(storage: ObjectStorage, manifest: dict[str, Any]) -> dict[str, str]:
+    """Public URLs of everything a player needs, from a manifest with its storage prefix."""
+    prefix = manifest["prefix"]
 
     def url(path: str) -> str:
         return storage.public_url(f"{prefix}/{path}")
 
     return {
-        "hls": url(m["hls"]),
-        "mp4": url(m["mp4"]["path"]),
-        "poster": url(m["poster"]["path"]),
-        "storyboard": url(m["storyboard"]["vtt"]),
-        "storyboard_image": url(m["storyboard"]["image"]),
-        "preview": url(m["preview"]["path"]),
+        "hls": url(manifest["hls"]),
+        "mp4": url(manifest["mp4"]["path"]),
+        "poster": url(manifest["poster"]["path"]),
+        "storyboard": url(manifest["storyboard"]["vtt"]),
+        "storyboard_image": url(manifest["storyboard"]["image"]),
+        "preview": url(manifest["preview"]["path"]),
     }
+
+
+def playback_urls(storage: ObjectStorage, video: Video) -> dict[str, str] | None:
+    """Playback URLs of a ready video, built now (so a new CDN base applies at once)."""
+    m: dict[str, Any] | None = video.manifest
+    if video.status is not VideoStatus.READY or not m or "prefix" not in m:
+        return None
+    return manifest_urls(storage, m)

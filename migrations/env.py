@@ -20,6 +20,14 @@ MODEL_MODULES = (
     "core.idempotency",
     "core.outbox",
     "media.models",
+    "commerce.catalog.models",
+    "search.models",
+    "commerce.ledger.models",
+    "commerce.payments.models",
+    "commerce.payments.sandbox",
+    "commerce.attribution.models",
+    "commerce.payouts.models",
+    "commerce.orders.models",
 )
 
 config = context.config

@@ -10,5 +10,10 @@ if TYPE_CHECKING:
 
 def init_app(app: Flask) -> None:
     from search.engine import open_engine
+    from search.indexing import Indexer
 
-    app.extensions["search"] = open_engine(app.config["SETTINGS"])
+    engine = open_engine(app.config["SETTINGS"])
+    app.extensions["search"] = engine
+    indexer = Indexer(engine)
+    indexer.subscribe(app.extensions["outbox"])
+    app.extensions["search_indexer"] = indexer

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku, VideoProduct
 from core.accounts import passwords
 from core.accounts.models import Brand, BrandMember, BrandRole, User
 from core.storage import ObjectStorage
@@ -79,6 +80,72 @@ def video(
     session.add(v)
     session.flush()
     return v
+
+
+def product(
+    session: Session,
+    *,
+    brand: Brand,
+    name: str = "测试商品",
+    category: str = "beauty.skincare",
+    description: str = "",
+    status: str = "active",
+    prices: Sequence[int] = (9900,),
+    code: str | None = None,
+) -> Product:
+    """A product with one SKU per price (the cheapest first), price band filled in."""
+    n = next(_seq)
+    p = Product(
+        brand_id=brand.id,
+        code=code or f"P{n}",
+        name=name,
+        description=description,
+        category=category,
+        status=ProductStatus(status),
+        price_min_fen=min(prices) if prices else None,
+        price_max_fen=max(prices) if prices else None,
+    )
+    for i, price in enumerate(prices):
+        p.skus.append(Sku(brand_id=brand.id, code=f"S{n}-{i}", price_fen=price, stock=10, attributes={"款式": str(i)}))
+    session.add(p)
+    session.flush()
+    return p
+
+
+def offer(session: Session, *, product: Product, artist_rate_bp: int = 2000, sharer_rate_bp: int = 0) -> AffiliateOffer:
+    o = AffiliateOffer(product_id=product.id, artist_rate_bp=artist_rate_bp, sharer_rate_bp=sharer_rate_bp)
+    session.add(o)
+    session.flush()
+    return o
+
+
+def video_stats(session: Session, video: Video, **counters: float) -> object:
+    """Engagement counters for a video, as the aggregator would have left them."""
+    from search.models import VideoStats
+
+    values: dict[str, float] = {
+        "views": 0, "watch_ms": 0, "completion_sum": 0.0, "likes": 0, "shares": 0, "product_clicks": 0, "purchases": 0,
+    }  # fmt: skip
+    values.update(counters)
+    stats = VideoStats(video_id=video.id, **values)
+    session.add(stats)
+    session.flush()
+    return stats
+
+
+def follow(session: Session, follower: User, creator: User) -> None:
+    from search.models import Follow
+
+    session.add(Follow(follower_id=follower.id, creator_id=creator.id))
+    session.flush()
+
+
+def video_link(session: Session, *, video: Video, product: Product) -> VideoProduct:
+    """A product card on a video (money-path tests buy through it)."""
+    link = VideoProduct(video_id=video.id, product_id=product.id)
+    session.add(link)
+    session.flush()
+    return link
 
 
 def uploaded_video(

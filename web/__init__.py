@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     commerce.init_app(app)
     workers.init_app(app)
 
-    from web import api, auth, cli, health, pages, problems, storage_views
+    from web import api, auth, cli, health, money_pages, pages, problems, storage_views
     from web.i18n import get_locale
 
     problems.init_app(app)
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(money_pages.bp)
     if settings.storage_url.startswith("file:"):
         app.register_blueprint(storage_views.bp)
     cli.init_app(app)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from commerce.catalog.demo import seed_demo_catalog
+from commerce.catalog.limits import CatalogLimits
+from core import extensions
 from core.accounts import service as accounts
+from core.accounts.models import User
 
 DEMO_PASSWORD = "xinglian-demo"  # noqa: S105 - printed for the local demo on purpose
 
@@ -13,7 +17,7 @@ def seed(session: Session) -> list[str]:
     admin = accounts.register(session, email="admin@xinglian.local", password=DEMO_PASSWORD, display_name="管理员")
     admin.is_admin = True
     session.commit()
-    accounts.register(
+    brand_owner = accounts.register(
         session,
         email="brand@xinglian.local",
         password=DEMO_PASSWORD,
@@ -21,11 +25,45 @@ def seed(session: Session) -> list[str]:
         role="brand",
         brand_name="花西子 Demo",
     )
-    accounts.register(
+    artist = accounts.register(
         session, email="artist@xinglian.local", password=DEMO_PASSWORD, display_name="小鹿", role="artist"
     )
-    accounts.register(session, email="viewer@xinglian.local", password=DEMO_PASSWORD, display_name="路人甲")
-    return [
+    viewer = accounts.register(session, email="viewer@xinglian.local", password=DEMO_PASSWORD, display_name="路人甲")
+    sharer = accounts.register(session, email="sharer@xinglian.local", password=DEMO_PASSWORD, display_name="分享达人")
+    summary = [
         f"demo accounts (password {DEMO_PASSWORD}):",
-        "  admin@xinglian.local  brand@xinglian.local  artist@xinglian.local  viewer@xinglian.local",
+        "  admin@xinglian.local  brand@xinglian.local  artist@xinglian.local  viewer@xinglian.local"
+        "  sharer@xinglian.local",
     ]
+    summary += seed_demo_catalog(
+        session,
+        extensions.storage(),
+        brand_id=brand_owner.brand_ids()[0],
+        owner=brand_owner,
+        artist=artist,
+        limits=CatalogLimits.from_settings(extensions.settings()),
+    )
+    summary += _seed_money(session, buyer=viewer, sharer=sharer, artist=artist, brand_owner=brand_owner)
+    return summary
+
+
+def _seed_money(session: Session, *, buyer: User, sharer: User, artist: User, brand_owner: User) -> list[str]:
+    from commerce.orders.checkout import PaymentLinks
+    from commerce.orders.demo import seed_demo_money
+    from commerce.payments import notify_url, open_provider
+
+    settings = extensions.settings()
+    return seed_demo_money(
+        session,
+        open_provider(settings, session),
+        policy=extensions.extension("money_policy"),
+        keys=settings.signing_keys(),
+        links=PaymentLinks(
+            notify_url=notify_url(settings, settings.payment_provider),
+            return_url=settings.public_base_url.rstrip("/") + "/pay/return/{checkout_id}",
+        ),
+        buyer=buyer,
+        sharer=sharer,
+        artist=artist,
+        brand_owner=brand_owner,
+    )

@@ -9,6 +9,16 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     return {
         # Safety net: the relay is also enqueued after every commit that writes an event.
         "outbox-relay": {"task": "outbox.relay", "schedule": 30.0},
+        # Counters reach the feed within seconds; repeats are deduplicated when counted.
+        "engagement-aggregate": {"task": "engagement.aggregate", "schedule": 15.0},
+        # Safety net for anything the outbox missed (rows changed without an event, a restored index).
+        "search-reconcile": {"task": "search.reconcile", "schedule": 3600.0},
+        # Money path: each scans rows and is safe to overlap with itself.
+        "settle-due": {"task": "settlement.settle_due", "schedule": 60.0},
+        "expire-unpaid": {"task": "orders.expire_unpaid", "schedule": 60.0},
+        "auto-confirm": {"task": "orders.auto_confirm", "schedule": 600.0},
+        "sandbox-webhooks": {"task": "payments.deliver_sandbox_notifications", "schedule": 15.0},
+        "resubmit-refunds": {"task": "orders.resubmit_refunds", "schedule": 300.0},
         # Processing jobs whose heartbeat stopped (a killed worker) and task messages that were lost.
         "videos-requeue-stalled": {"task": "videos.requeue_stalled", "schedule": 60.0},
         # Resumable uploads nobody finished: abort their parts in storage.

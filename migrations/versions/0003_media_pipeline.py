@@ -1,7 +1,7 @@
 """media pipeline: uploads, job bookkeeping, progress
 
 Revision ID: 0003_media
-Revises: 0002_videos
+Revises: 0006c_orders
 Create Date: 2026-11-25 15:24:36.370793
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import core.db
 
 revision: str = "0003_media"
-down_revision: str | Sequence[str] | None = "0002_videos"
+down_revision: str | Sequence[str] | None = "0006c_orders"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -96,6 +96,7 @@ def test_upload_becomes_ready_published_and_playable(
     urls = playback_urls(storage, v)
     assert urls is not None
     assert urls["hls"] == f"http://cdn.test/storage/public/{prefix}/master.m3u8"
+    assert v.manifest["urls"] == urls  # the feed hands out the manifest as it is
     assert urls["mp4"].endswith("/video.mp4")
     assert urls["storyboard"].endswith("/storyboard.vtt")
     # Search heard about it: claim (processing) and the flip to ready both wrote outbox events.

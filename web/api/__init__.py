@@ -9,10 +9,9 @@ from web.api.blueprint import bp
 
 def init_app(app: Flask) -> None:
     # Route modules register on `bp` when imported.
-    from web.api import (  # noqa: F401
-        accounts,
-        docs,
-        videos,
-    )
+    import web.api.affiliate
+    import web.api.catalog
+    import web.api.links  # noqa: F401
+    from web.api import accounts, discovery, docs, orders, payments, reports, shares, videos, wallet  # noqa: F401
 
     app.register_blueprint(bp)

@@ -17,6 +17,7 @@ from flask import Response, request
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import FileStorage
 
 from core import extensions
 from core.errors import (
@@ -42,6 +43,10 @@ register_messages(
             "A request with this Idempotency-Key is still being processed",
         ),
         "unsupported_media_type": ("请求体必须是 JSON", "The request body must be JSON"),
+        "multipart_required": (
+            "请以 multipart/form-data 上传，文件放在 {field} 字段",
+            "Send multipart/form-data with the file in the {field} field",
+        ),
     }
 )
 
@@ -54,6 +59,12 @@ class ApiModel(BaseModel):
     """Request bodies: unknown fields and silently coerced types are errors."""
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class QueryModel(BaseModel):
+    """Query strings: unknown parameters are errors; values arrive as text, so numbers are parsed from it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class OutModel(BaseModel):
@@ -72,6 +83,8 @@ class EndpointMeta:
     idempotent: bool
     errors: list[int] = field(default_factory=list)
     description: str = ""
+    upload: str | None = None  # multipart/form-data file field the view receives as `file`
+    produces: str | None = None  # media type of a non-JSON response (e.g. text/csv)
 
 
 def _field_errors(exc: ValidationError, locale: str, prefix: str = "") -> list[FieldError]:
@@ -95,6 +108,16 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise BadRequest("malformed_json") from exc
         raise ValidationFailed(fields=_field_errors(exc, get_locale())) from exc
+
+
+def parse_upload(name: str) -> FileStorage:
+    """The file sent as multipart/form-data field `name`."""
+    if not request.mimetype.startswith("multipart/form-data"):
+        raise BadRequest("multipart_required", field=name)
+    file = request.files.get(name)
+    if file is None:
+        raise ValidationFailed.one(name, "missing")
+    return file
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
@@ -213,11 +236,15 @@ def endpoint(
     auth: Auth = "none",
     idempotent: bool = False,
     errors: list[int] | None = None,
+    upload: str | None = None,
+    produces: str | None = None,
 ) -> Callable[[F], F]:
     """Declare an API view.
 
     The view receives path parameters plus `body=` and/or `query=` (validated
-    models) and returns a model, a list, a dict, `(value, status)` or a Response.
+    models), and `file=` (a werkzeug FileStorage) when `upload` names the
+    multipart field carrying a file; it returns a model, a list, a dict,
+    `(value, status)` or a Response.
     """
 
     meta = EndpointMeta(
@@ -230,6 +257,8 @@ def endpoint(
         auth=auth,
         idempotent=idempotent,
         errors=errors or [],
+        upload=upload,
+        produces=produces,
     )
 
     def decorate(fn: F) -> F:
@@ -246,6 +275,8 @@ def endpoint(
                 kwargs["query"] = parse_query(query)
             if body is not None:
                 kwargs["body"] = parse_body(body)
+            if upload is not None:
+                kwargs["file"] = parse_upload(upload)
 
             def call() -> Response:
                 return _render(fn(**kwargs), meta)

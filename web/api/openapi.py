@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from web.api.endpoint import EndpointMeta
 
-_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
 _PARAM_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}, "path": {"type": "string"}}
 
 PROBLEM_SCHEMA = {
@@ -38,6 +38,12 @@ PROBLEM_SCHEMA = {
 }
 
 
+def _param_schema(converter: str | None, args: str | None) -> dict[str, Any]:
+    if converter == "any" and args:  # <any(accept, dismiss):action>
+        return {"type": "string", "enum": [a.strip().strip("'\"") for a in args.split(",")]}
+    return _PARAM_TYPES.get(converter or "", {"type": "string"})
+
+
 class _Components:
     def __init__(self) -> None:
         self.schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
@@ -57,6 +63,17 @@ class _Components:
             return {"type": "object"}
         raise TypeError(f"cannot describe {model!r} in OpenAPI")
 
+    def query_params(self, model: type[BaseModel]) -> list[dict[str, Any]]:
+        # Enums and nested models of query parameters live in components like those of bodies.
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in schema.pop("$defs", {}).items():
+            self.schemas.setdefault(name, sub)
+        required = set(schema.get("required", []))
+        return [
+            {"name": name, "in": "query", "required": name in required, "schema": prop}
+            for name, prop in schema.get("properties", {}).items()
+        ]
+
     def input_ref(self, model: type[BaseModel]) -> dict[str, Any]:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
         for name, sub in schema.pop("$defs", {}).items():
@@ -72,16 +89,26 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
+def _request_body(meta: EndpointMeta, comps: _Components) -> dict[str, Any] | None:
+    if meta.body is not None:
+        return {"required": True, "content": {"application/json": {"schema": comps.input_ref(meta.body)}}}
+    if meta.upload is not None:
+        schema = {
+            "type": "object",
+            "required": [meta.upload],
+            "properties": {meta.upload: {"type": "string", "format": "binary"}},
+        }
+        return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    return None
+
+
 def _operation(meta: EndpointMeta, path_params: list[dict[str, Any]], comps: _Components) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": meta.summary, "tags": meta.tags}
     if meta.description:
         op["description"] = meta.description
     params = list(path_params)
     if meta.query is not None:
-        schema = meta.query.model_json_schema()
-        required = set(schema.get("required", []))
-        for name, prop in schema.get("properties", {}).items():
-            params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+        params.extend(comps.query_params(meta.query))
     if meta.idempotent:
         params.append(
             {
@@ -94,15 +121,18 @@ def _operation(meta: EndpointMeta, path_params: list[dict[str, Any]], comps: _Co
         )
     if params:
         op["parameters"] = params
-    if meta.body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": comps.input_ref(meta.body)}}}
+    request_body = _request_body(meta, comps)
+    if request_body is not None:
+        op["requestBody"] = request_body
     ok: dict[str, Any] = {"description": "OK"}
     if meta.response is not None:
         ok["content"] = {"application/json": {"schema": comps.ref(meta.response)}}
+    if meta.produces is not None:
+        ok["content"] = {meta.produces: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(meta.status): ok}
     if meta.body is not None:
         responses["400"] = _problem("Malformed JSON")
-    if meta.body is not None or meta.query is not None:
+    if meta.body is not None or meta.query is not None or meta.upload is not None:
         responses["422"] = _problem("Invalid fields, one entry per field")
     if meta.auth == "required":
         responses["401"] = _problem("Not signed in")
@@ -130,7 +160,7 @@ def build_openapi(app: Flask, *, blueprint: str = "api_v1", title: str = "xingli
                     "name": m["name"],
                     "in": "path",
                     "required": True,
-                    "schema": _PARAM_TYPES.get(m["conv"] or "", {"type": "string"}),
+                    "schema": _param_schema(m["conv"], m["args"]),
                 }
             )
         path = _CONVERTER.sub(lambda m: "{" + m["name"] + "}", rule.rule)

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from flask import Response, request
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from core import extensions
 from core.accounts.models import User
@@ -15,7 +15,7 @@ from media import processing, uploads
 from media import videos as video_service
 from media.models import Upload, UploadMode, Video, VideoStatus, Visibility
 from web.api.blueprint import bp
-from web.api.endpoint import ApiModel, OutModel, endpoint, json_response
+from web.api.endpoint import ApiModel, OutModel, QueryModel, endpoint, json_response
 from web.auth import current_user, require_current_user
 from web.i18n import get_locale
 
@@ -175,9 +175,7 @@ class VideoPatch(ApiModel):
     publish: bool | None = Field(default=None, description="true: publish (now, or when ready); false: unpublish")
 
 
-class MyVideosQuery(ApiModel):
-    model_config = ConfigDict(extra="forbid", strict=False)  # query strings arrive as text
-
+class MyVideosQuery(QueryModel):
     status: Literal["uploading", "uploaded", "processing", "ready", "failed"] | None = None
     cursor: str | None = None
     limit: int = Field(default=20, ge=1, le=100)

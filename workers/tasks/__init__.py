@@ -1,6 +1,3 @@
 """Thin tasks: plain ids in, one service call."""
 
-from workers.tasks import (
-    media,  # noqa: F401
-    outbox,  # noqa: F401
-)
+from workers.tasks import media, money, outbox, search  # noqa: F401

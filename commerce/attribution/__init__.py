@@ -1,0 +1,1 @@
+"""Attribution: signed share links, click logging, customer binding, self-referral and review rules."""

@@ -1,0 +1,480 @@
+"""A brand's catalog as CSV: one row per SKU, product columns repeated on each of its rows.
+
+Import is all-or-nothing: every row is checked first and every problem is reported with
+its spreadsheet row number (the header is row 1); if there is any, nothing is written.
+Products are matched by `product_code`, SKUs by `sku_code` (both unique within the brand):
+rows update what exists and create the rest; products and SKUs missing from the file are
+left alone. A row with neither `sku_code` nor `price` describes a product without SKUs.
+
+Files from Excel are welcome: a UTF-8 BOM or GB18030 (GBK) encoding, Chinese headers
+(商品编码, 商品名称 …) and Chinese status names all work. Export writes UTF-8 with a BOM,
+and guards cells against spreadsheet formula injection with a leading apostrophe, which
+import removes again, so an export imports back unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from commerce.catalog import categories
+from commerce.catalog.limits import CatalogLimits
+from commerce.catalog.models import Product, ProductStatus, Sku
+from commerce.catalog.products import (
+    changed,
+    check_code,
+    code_conflict,
+    normalise_attributes,
+    set_status,
+    sku_errors,
+)
+from commerce.catalog.tx import unit_of_work
+from core.accounts.models import User
+from core.accounts.permissions import require_brand_member
+from core.errors import FieldError, PayloadTooLarge, ValidationFailed, register_messages
+from core.money import MoneyError, format_yuan, parse_yuan
+
+register_messages(
+    {
+        "catalog_import_failed": (
+            "CSV 中有 {count} 处错误，整个文件未导入，请修改后重试",
+            "The CSV has {count} problem(s); nothing was imported. Fix them and retry",
+        ),
+        "csv_too_large": ("CSV 文件不能超过 {max_mb} MB", "The CSV file must be at most {max_mb} MB"),
+        "csv_encoding": ("无法识别文件编码，请另存为 UTF-8 CSV", "Unknown text encoding; save the file as UTF-8 CSV"),
+        "csv_malformed": ("CSV 格式错误：{detail}", "Malformed CSV: {detail}"),
+        "csv_empty": ("文件中没有数据行", "The file has no data rows"),
+        "csv_too_many_rows": ("最多 {max} 行数据", "At most {max} data rows"),
+        "csv_missing_columns": ("缺少列：{columns}", "Missing columns: {columns}"),
+        "csv_unknown_columns": ("无法识别的列：{columns}", "Unknown columns: {columns}"),
+        "required": ("必填", "Required"),
+        "invalid_price": ("价格格式无效，应为以元为单位的数字，如 129.00", "Invalid price; use yuan such as 129.00"),
+        "invalid_stock": ("库存应为非负整数", "Stock must be a whole number, 0 or more"),
+        "invalid_status": (
+            "状态应为 draft/active/archived（草稿/在售/下架）",
+            "Status must be draft, active or archived",
+        ),
+        "duplicate_sku": ("SKU 编码与第 {first_row} 行重复", "Duplicate SKU code (first used on row {first_row})"),
+        "conflicting_product_field": (
+            "与第 {first_row} 行同一商品的取值不一致",
+            "Differs from row {first_row} of the same product",
+        ),
+        "sku_of_other_product": (
+            "该 SKU 编码已属于商品 {product_code}",
+            "This SKU code already belongs to product {product_code}",
+        ),
+        "sku_fields_without_sku": (
+            "没有 SKU 编码和售价的行不能填写规格、划线价或库存",
+            "Only SKU rows carry SKU fields",
+        ),
+    }
+)
+
+COLUMNS = (
+    "product_code",
+    "name",
+    "category",
+    "status",
+    "description",
+    "sku_code",
+    "attributes",
+    "price",
+    "list_price",
+    "stock",
+)
+REQUIRED = ("product_code", "name", "category", "sku_code", "price")
+ALIASES = {
+    "商品编码": "product_code",
+    "商家编码": "product_code",
+    "商品名称": "name",
+    "名称": "name",
+    "类目": "category",
+    "状态": "status",
+    "描述": "description",
+    "商品描述": "description",
+    "sku编码": "sku_code",
+    "规格": "attributes",
+    "售价": "price",
+    "价格": "price",
+    "划线价": "list_price",
+    "原价": "list_price",
+    "库存": "stock",
+}
+STATUS_NAMES = {
+    "draft": ProductStatus.DRAFT,
+    "草稿": ProductStatus.DRAFT,
+    "active": ProductStatus.ACTIVE,
+    "在售": ProductStatus.ACTIVE,
+    "上架": ProductStatus.ACTIVE,
+    "archived": ProductStatus.ARCHIVED,
+    "下架": ProductStatus.ARCHIVED,
+}
+MAX_REPORTED = 200
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class SkuRow:
+    row: int
+    code: str
+    attributes: dict[str, str]
+    price_fen: int
+    list_price_fen: int | None
+    stock: int
+
+
+@dataclass
+class ProductRows:
+    row: int  # where the product first appears
+    code: str
+    name: str
+    category: str
+    status: ProductStatus | None
+    description: str | None
+    skus: list[SkuRow] = field(default_factory=list)
+    bad_skus: bool = False  # some of its SKU rows were refused (and reported)
+
+
+@dataclass
+class ImportSummary:
+    products_created: int = 0
+    products_updated: int = 0
+    skus_created: int = 0
+    skus_updated: int = 0
+    dry_run: bool = False
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[FieldError] = []
+
+    def add(self, row: int, column: str, code: str, **params: object) -> None:
+        self.items.append(FieldError(f"rows.{row}.{column}", code, params=params or None))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ValidationFailed("catalog_import_failed", fields=self.items[:MAX_REPORTED], count=len(self.items))
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ValidationFailed.one("file", "csv_encoding")
+
+
+def _unguard(value: str) -> str:
+    value = value.strip()
+    if value.startswith("'") and value[1:2] in _FORMULA_START:
+        return value[1:]
+    return value
+
+
+def _guard(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def parse_attributes(text: str) -> dict[str, str] | None:
+    """'颜色:红;尺码:M' (ASCII or full-width separators) -> {"颜色": "红", "尺码": "M"}."""
+    text = text.replace("；", ";").replace("：", ":")
+    pairs: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, sep, value = part.partition(":")
+        if not sep and "=" in part:
+            key, sep, value = part.partition("=")
+        if not sep:
+            return None
+        pairs[key.strip()] = value.strip()
+    return normalise_attributes(pairs)
+
+
+def format_attributes(attributes: dict[str, str]) -> str:
+    return ";".join(f"{k}:{v}" for k, v in attributes.items())
+
+
+def _read(data: bytes, limits: CatalogLimits) -> list[tuple[int, dict[str, str]]]:
+    if len(data) > limits.import_max_bytes:
+        raise PayloadTooLarge("csv_too_large", max_mb=f"{limits.import_max_bytes / 1024 / 1024:g}")
+    reader = csv.reader(io.StringIO(_decode(data), newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise ValidationFailed.one("file", "csv_empty")
+        names = [ALIASES.get(h.strip().lower(), ALIASES.get(h.strip(), h.strip().lower())) for h in header]
+        unknown = [h for h, n in zip(header, names, strict=True) if n not in COLUMNS]
+        if unknown:
+            raise ValidationFailed.one("header", "csv_unknown_columns", columns=", ".join(unknown))
+        missing = [c for c in REQUIRED if c not in names]
+        if missing:
+            raise ValidationFailed.one("header", "csv_missing_columns", columns=", ".join(missing))
+        rows = []
+        for number, cells in enumerate(reader, start=2):
+            if not any(c.strip() for c in cells):
+                continue  # spreadsheets leave blank lines behind
+            if len(rows) >= limits.import_max_rows:
+                raise ValidationFailed.one("file", "csv_too_many_rows", max=limits.import_max_rows)
+            padded = [*cells, *[""] * (len(names) - len(cells))]
+            rows.append((number, {n: _unguard(v) for n, v in zip(names, padded, strict=False)}))
+    except csv.Error as exc:
+        raise ValidationFailed.one("file", "csv_malformed", detail=str(exc)) from exc
+    if not rows:
+        raise ValidationFailed.one("file", "csv_empty")
+    return rows
+
+
+def _price(errors: _Errors, row: int, column: str, text: str, limits: CatalogLimits) -> int | None:
+    try:
+        return parse_yuan(text)
+    except MoneyError:
+        errors.add(row, column, "invalid_price")
+        return None
+
+
+def parse(data: bytes, limits: CatalogLimits, errors: _Errors) -> list[ProductRows]:
+    """The file's products and SKUs; every bad row is noted in `errors` (file-level problems raise)."""
+    products: dict[str, ProductRows] = {}
+    sku_rows: dict[str, int] = {}
+    for row, cells in _read(data, limits):
+        code = cells.get("product_code", "")
+        if not code:
+            errors.add(row, "product_code", "required")
+            continue
+        if not check_code(code):
+            errors.add(row, "product_code", "invalid_code")
+            continue
+        product = products.get(code)
+        if product is None:
+            product = _product_from(errors, row, code, cells)
+            if product is None:
+                continue
+            products[code] = product
+        else:
+            for f, value in _product_values(cells).items():
+                if value is not None and value != _product_values_of(product)[f]:
+                    errors.add(row, f, "conflicting_product_field", first_row=product.row)
+        before = len(errors.items)
+        sku = _sku_from(errors, row, cells, limits)
+        if sku is not None and sku.code in sku_rows:
+            errors.add(row, "sku_code", "duplicate_sku", first_row=sku_rows[sku.code])
+        elif sku is not None and any(s.attributes == sku.attributes for s in product.skus):
+            errors.add(row, "attributes", "duplicate_sku_attributes")
+        elif sku is not None and len(product.skus) >= limits.max_skus:
+            errors.add(row, "sku_code", "too_many_skus", max=limits.max_skus)
+        elif sku is not None:
+            sku_rows[sku.code] = row
+            product.skus.append(sku)
+        product.bad_skus |= len(errors.items) > before
+    return list(products.values())
+
+
+def _product_values(cells: dict[str, str]) -> dict[str, object]:
+    """The product columns of a row, normalised (None when blank) so '美妆/护肤' equals 'beauty.skincare'."""
+    category = categories.resolve(cells.get("category", ""))
+    return {
+        "name": cells.get("name") or None,
+        "category": category.code if category else cells.get("category") or None,
+        "status": STATUS_NAMES.get(cells.get("status", "").lower(), cells.get("status")) or None,
+        "description": cells.get("description") or None,
+    }
+
+
+def _product_values_of(product: ProductRows) -> dict[str, object]:
+    return {
+        "name": product.name,
+        "category": product.category,
+        "status": product.status,
+        "description": product.description,
+    }
+
+
+def _product_from(errors: _Errors, row: int, code: str, cells: dict[str, str]) -> ProductRows | None:
+    ok = True
+    name = cells.get("name", "")
+    if not name:
+        errors.add(row, "name", "required")
+        ok = False
+    elif len(name) > 120:
+        errors.add(row, "name", "string_too_long")
+        ok = False
+    category = categories.resolve(cells.get("category", ""))
+    if category is None:
+        errors.add(row, "category", "unknown_category" if cells.get("category") else "required")
+        ok = False
+    status = None
+    if cells.get("status"):
+        status = STATUS_NAMES.get(cells["status"].lower())
+        if status is None:
+            errors.add(row, "status", "invalid_status")
+            ok = False
+    if not ok or category is None:
+        return None
+    return ProductRows(row, code, name, category.code, status, cells.get("description") or None)
+
+
+def _sku_from(errors: _Errors, row: int, cells: dict[str, str], limits: CatalogLimits) -> SkuRow | None:
+    code, price_text = cells.get("sku_code", ""), cells.get("price", "")
+    if not code and not price_text:
+        if any(cells.get(c) for c in ("attributes", "list_price", "stock")):
+            errors.add(row, "sku_code", "sku_fields_without_sku")
+        return None  # a product-only row
+    before = len(errors.items)
+    if not code:
+        errors.add(row, "sku_code", "required")
+    elif not check_code(code):
+        errors.add(row, "sku_code", "invalid_code")
+    price = _price(errors, row, "price", price_text, limits) if price_text else None
+    if not price_text:
+        errors.add(row, "price", "required")
+    list_price = _price(errors, row, "list_price", cells["list_price"], limits) if cells.get("list_price") else None
+    stock = 0
+    if cells.get("stock"):
+        try:
+            stock = int(cells["stock"])
+        except ValueError:
+            errors.add(row, "stock", "invalid_stock")
+    attributes = parse_attributes(cells.get("attributes", ""))
+    if attributes is None:
+        errors.add(row, "attributes", "invalid_attributes")
+    if price is not None:
+        for e in sku_errors("", price_fen=price, list_price_fen=list_price, stock=stock, limits=limits):
+            column = {"price_fen": "price", "list_price_fen": "list_price"}.get(e.field, e.field)
+            errors.add(row, column, e.code, **(e.params or {}))
+    if len(errors.items) > before or price is None or attributes is None:
+        return None
+    return SkuRow(row, code, attributes, price, list_price, stock)
+
+
+def import_catalog(
+    session: Session,
+    user: User | None,
+    brand_id: int,
+    data: bytes,
+    *,
+    limits: CatalogLimits,
+    dry_run: bool = False,
+) -> ImportSummary:
+    """Apply a CSV to the brand's catalog in one transaction, or nothing at all."""
+    require_brand_member(session, user, brand_id)
+    errors = _Errors()
+    parsed = parse(data, limits, errors)
+    summary = ImportSummary(dry_run=dry_run)
+    with unit_of_work(session, code_conflict):
+        existing = {
+            p.code: p
+            for p in session.scalars(
+                select(Product).where(Product.brand_id == brand_id, Product.code.in_([p.code for p in parsed]))
+            ).unique()
+        }
+        sku_codes = [s.code for p in parsed for s in p.skus]
+        owners = dict(
+            session.execute(
+                select(Sku.code, Product.code)
+                .join(Product, Product.id == Sku.product_id)
+                .where(Sku.brand_id == brand_id, Sku.code.in_(sku_codes))
+            ).all()
+        )
+        # Problems only the catalog reveals are reported together with the file's own.
+        _check_against_catalog(parsed, existing, owners, limits, errors)
+        errors.raise_if_any()
+        for rows in parsed:
+            _apply(session, brand_id, rows, existing.get(rows.code), summary)
+        if dry_run:
+            session.rollback()
+    return summary
+
+
+def _check_against_catalog(
+    parsed: list[ProductRows],
+    existing: dict[str, Product],
+    owners: dict[str, str],
+    limits: CatalogLimits,
+    errors: _Errors,
+) -> None:
+    for rows in parsed:
+        product = existing.get(rows.code)
+        in_file = {s.code for s in rows.skus}
+        kept = [s for s in (product.active_skus() if product else []) if s.code not in in_file]
+        for sku in rows.skus:
+            owner = owners.get(sku.code)
+            if owner is not None and owner != rows.code:
+                errors.add(sku.row, "sku_code", "sku_of_other_product", product_code=owner)
+            elif any(k.attributes == sku.attributes for k in kept):
+                errors.add(sku.row, "attributes", "duplicate_sku_attributes")
+        if len(in_file | {s.code for s in (product.skus if product else [])}) > limits.max_skus:
+            errors.add(rows.row, "sku_code", "too_many_skus", max=limits.max_skus)
+        status = rows.status or (product.status if product else ProductStatus.DRAFT)
+        if status == ProductStatus.ACTIVE and not rows.skus and not kept and not rows.bad_skus:
+            errors.add(rows.row, "status", "active_needs_sku")
+
+
+def _apply(session: Session, brand_id: int, rows: ProductRows, product: Product | None, summary: ImportSummary) -> None:
+    if product is None:
+        product = Product(brand_id=brand_id, code=rows.code, name=rows.name, category=rows.category)
+        session.add(product)
+        summary.products_created += 1
+    else:
+        summary.products_updated += 1
+    product.name, product.category = rows.name, rows.category
+    if rows.description is not None:
+        product.description = rows.description
+    by_code = {s.code: s for s in product.skus}
+    for row in rows.skus:
+        sku = by_code.get(row.code)
+        if sku is None:
+            sku = Sku(brand_id=brand_id, code=row.code, price_fen=row.price_fen)
+            product.skus.append(sku)
+            summary.skus_created += 1
+        else:
+            summary.skus_updated += 1
+        sku.attributes, sku.price_fen, sku.list_price_fen = row.attributes, row.price_fen, row.list_price_fen
+        sku.stock, sku.is_active = row.stock, True
+    session.flush()
+    status = rows.status or product.status or ProductStatus.DRAFT
+    if status != product.status:
+        set_status(session, product, status)
+    changed(session, product)
+
+
+def export_catalog(session: Session, user: User | None, brand_id: int) -> str:
+    """The brand's catalog in the import format: one row per active SKU, products without one on a row of their own."""
+    require_brand_member(session, user, brand_id)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    products = session.scalars(select(Product).where(Product.brand_id == brand_id).order_by(Product.id)).unique()
+    for product in products:
+        writer.writerows(_export_rows(product))
+    return "\ufeff" + out.getvalue()
+
+
+def _export_rows(product: Product) -> Iterable[list[str]]:
+    category = categories.leaf(product.category)
+    head = [
+        product.code,
+        product.name,
+        category.path_zh if category else product.category,
+        product.status.value,
+        product.description,
+    ]
+    skus = product.active_skus()
+    if not skus:
+        yield [_guard(v) for v in [*head, "", "", "", "", ""]]
+    for sku in skus:
+        yield [
+            _guard(v)
+            for v in [
+                *head,
+                sku.code,
+                format_attributes(sku.attributes),
+                format_yuan(sku.price_fen),
+                format_yuan(sku.list_price_fen) if sku.list_price_fen is not None else "",
+                str(sku.stock),
+            ]
+        ]

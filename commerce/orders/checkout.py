@@ -1,0 +1,454 @@
+"""Checkout: reserve stock, snapshot prices, discounts, rates and attribution, create the payment.
+
+Stock is reserved with one atomic conditional UPDATE per SKU
+(`stock = stock - q WHERE stock >= q`), taken in SKU-id order, so concurrent
+buyers can neither oversell nor deadlock; a failed reservation rolls the whole
+checkout back. The reservation lasts `policy.reservation`; the expiry job, a
+failed payment or a cancellation gives it back.
+
+One checkout makes one order per brand and one payment for all of them.
+Every line records what decides its money later: unit and list price, its
+part of the discount, the affiliate offer version and rates in force, the
+platform fee, the artist and sharer credited (or why they are not), and
+whether its commissions are held for review.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, joinedload, lazyload
+
+from commerce.attribution import service as attribution
+from commerce.attribution.links import TargetKind
+from commerce.attribution.models import ShareClick
+from commerce.catalog import affiliate, showcase
+from commerce.catalog.models import Product, ProductStatus, Sku, VideoProduct
+from commerce.orders import cart, lifecycle
+from commerce.orders.lifecycle import Actor
+from commerce.orders.models import Checkout, Coupon, CouponKind, Order, OrderLine, ReviewStatus
+from commerce.payments import service as payments
+from commerce.payments.provider import PaymentProvider
+from commerce.policy import MoneyPolicy
+from core import clock
+from core.accounts.models import BrandMember, User
+from core.accounts.permissions import require_user
+from core.errors import Conflict, FieldError, ValidationFailed, register_messages
+from core.ids import sha256_hex
+from core.money import apply_bp, largest_remainder
+from media.models import Video
+
+register_messages(
+    {
+        "out_of_stock": ("库存不足", "Not enough stock"),
+        "coupon_invalid": ("优惠券无效或已过期", "This coupon is not valid"),
+        "coupon_min_not_met": ("未达到优惠券使用门槛", "The order does not reach the coupon's minimum"),
+        "coupon_exhausted": ("优惠券已被领完", "This coupon has been used up"),
+        "invalid_phone": ("手机号格式不正确", "The phone number is not valid"),
+    }
+)
+
+PURPOSE = "checkout"
+_PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
+
+
+@dataclass(frozen=True)
+class CheckoutItem:
+    sku_id: int
+    quantity: int
+    source_video_id: int | None = None  # bought from a product card on this video
+    source_artist_id: int | None = None  # bought from this artist's showcase
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    detail: str
+
+    def check(self) -> None:
+        errors = []
+        for field_name, value, low, high in (
+            ("name", self.name, 1, 32), ("province", self.province, 1, 32), ("city", self.city, 1, 32),
+            ("district", self.district, 1, 32), ("detail", self.detail, 2, 200),
+        ):  # fmt: skip
+            if not low <= len(value.strip()) <= high:
+                errors.append(FieldError(f"address.{field_name}", "string_too_short" if value.strip() else "missing"))
+        if not _PHONE.match(self.phone.strip()):
+            errors.append(FieldError("address.phone", "invalid_phone"))
+        if errors:
+            raise ValidationFailed(fields=errors)
+
+    def fingerprint(self) -> str:
+        """The same place however it is typed: spaces and case ignored; who receives it does not matter."""
+        parts = (self.province, self.city, self.district, self.detail)
+        return sha256_hex("|".join(re.sub(r"\s+", "", p).lower() for p in parts))
+
+
+@dataclass(frozen=True)
+class PaymentLinks:
+    notify_url: str
+    return_url: str  # may contain "{checkout_id}"
+
+
+def _merge(items: Sequence[CheckoutItem]) -> list[CheckoutItem]:
+    if not items:
+        raise ValidationFailed.one("items", "too_short")
+    if len(items) > cart.MAX_ITEMS:
+        raise ValidationFailed.one("items", "too_long")
+    merged: dict[int, CheckoutItem] = {}
+    errors = []
+    for i, item in enumerate(items):
+        if not 1 <= item.quantity <= cart.MAX_QUANTITY:
+            errors.append(
+                FieldError(f"items.{i}.quantity", "less_than_equal" if item.quantity > 1 else "greater_than_equal")
+            )
+            continue
+        seen = merged.get(item.sku_id)
+        merged[item.sku_id] = item if seen is None else CheckoutItem(
+            item.sku_id, seen.quantity + item.quantity, seen.source_video_id or item.source_video_id,
+            seen.source_artist_id or item.source_artist_id,
+        )  # fmt: skip
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return list(merged.values())
+
+
+class _Links:
+    """Which videos carry which products, asked once per checkout."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._cache: dict[tuple[int, int], bool] = {}
+
+    def remember(self, video_id: int, product_id: int, linked: bool) -> None:
+        self._cache[(video_id, product_id)] = linked
+
+    def linked(self, video_id: int, product_id: int) -> bool:
+        key = (video_id, product_id)
+        if key not in self._cache:
+            self._cache[key] = (
+                self.session.scalar(
+                    select(VideoProduct.id).where(
+                        VideoProduct.video_id == video_id, VideoProduct.product_id == product_id
+                    )
+                )
+                is not None
+            )
+        return self._cache[key]
+
+    def click_matches(self, product_id: int):  # type: ignore[no-untyped-def]
+        def matches(click: ShareClick) -> bool:
+            if click.target_kind == TargetKind.PRODUCT:
+                return click.target_id == product_id
+            return self.linked(click.target_id, product_id)
+
+        return matches
+
+
+@dataclass(frozen=True)
+class _ArtistSource:
+    artist_id: int | None
+    kind: str | None
+    video_id: int | None
+    own_brand: bool = False
+
+
+def _artist_source(session: Session, links: _Links, item: CheckoutItem, product: Product) -> _ArtistSource:
+    """The artist credited because the purchase started on their video's product card or in their showcase.
+
+    `own_brand` comes back set when that artist is a member of the product's brand (their own sale, no commission).
+    """
+    member = exists().where(BrandMember.brand_id == product.brand_id, BrandMember.user_id == User.id)
+    if item.source_video_id is not None:
+        card = exists().where(VideoProduct.video_id == Video.id, VideoProduct.product_id == product.id)
+        video = session.execute(
+            select(Video.id, Video.brand_id, User.id, User.is_artist, card, member)
+            .join(User, User.id == Video.uploader_id)
+            .where(Video.id == item.source_video_id)
+        ).first()
+        if video is None:
+            return _ArtistSource(None, None, None)
+        video_id, brand_id, uploader_id, is_artist, linked, own = video
+        links.remember(video_id, product.id, linked)
+        if not linked:
+            return _ArtistSource(None, None, None)  # a claim the catalog does not back: no credit
+        artist = uploader_id if is_artist and brand_id is None else None
+        return _ArtistSource(artist, "video", video_id, own_brand=bool(own) and artist is not None)
+    if item.source_artist_id is not None:
+        row = session.execute(select(User.is_artist, member).where(User.id == item.source_artist_id)).first()
+        if row is not None and row[0] and showcase.carries(session, item.source_artist_id, product.id):
+            return _ArtistSource(item.source_artist_id, "showcase", None, own_brand=bool(row[1]))
+    return _ArtistSource(None, None, None)
+
+
+def _coupon_discount(session: Session, brand_id: int, code: str, subtotal: int, field: str) -> Coupon:
+    coupon = session.scalar(select(Coupon).where(Coupon.brand_id == brand_id, Coupon.code == code.strip().upper()))
+    now = clock.now()
+    if coupon is None or not coupon.is_active or coupon.starts_at > now or (coupon.ends_at and coupon.ends_at <= now):
+        raise ValidationFailed.one(field, "coupon_invalid")
+    if subtotal < coupon.min_subtotal:
+        raise ValidationFailed.one(field, "coupon_min_not_met")
+    return coupon
+
+
+def coupon_amount(coupon: Coupon, subtotal: int) -> int:
+    return coupon.value if coupon.kind == CouponKind.AMOUNT else apply_bp(subtotal, coupon.value)
+
+
+def place_order(
+    session: Session,
+    buyer: User | None,
+    *,
+    items: Sequence[CheckoutItem],
+    address: Address,
+    provider: PaymentProvider,
+    policy: MoneyPolicy,
+    links: PaymentLinks,
+    coupon_codes: Mapping[int, str] | None = None,
+    click_ids: Sequence[str] = (),
+    device_hash: str | None = None,
+    from_cart: bool = False,
+) -> Checkout:
+    """Reserve, snapshot, attribute, create the payment. Commits; on any error nothing is kept."""
+    buyer = require_user(buyer)
+    wanted = _merge(items)
+    address.check()
+    builder = _Builder(session, buyer, address, policy, device_hash)
+    try:
+        skus = builder.load(wanted)
+        builder.reserve(wanted)
+        by_brand: dict[int, list[CheckoutItem]] = defaultdict(list)
+        for w in wanted:
+            by_brand[skus[w.sku_id].brand_id].append(w)
+        codes = coupon_codes or {}
+        unknown = [b for b in codes if b not in by_brand]
+        if unknown:
+            raise ValidationFailed.one(f"coupons.{unknown[0]}", "coupon_invalid")
+        builder.attribution_context(click_ids)
+        plans = [builder.plan(brand_id, by_brand[brand_id], codes.get(brand_id)) for brand_id in sorted(by_brand)]
+        checkout = Checkout(buyer_id=buyer.id, total=sum(p.total for p in plans), created_at=builder.now)
+        session.add(checkout)
+        session.flush()
+        for plan in plans:
+            builder.order(checkout, plan)
+        builder.bind_and_remember()
+        if from_cart:
+            cart.remove_skus(session, buyer.id, [w.sku_id for w in wanted])
+        payment = payments.start_payment(
+            session,
+            provider,
+            purpose=PURPOSE,
+            reference_id=checkout.id,
+            payer_id=buyer.id,
+            amount=checkout.total,
+            description=", ".join(sorted({skus[w.sku_id].product.name for w in wanted}))[:200],
+            notify_url=links.notify_url,
+            return_url=links.return_url.format(checkout_id=checkout.id),
+            expires_at=builder.now + policy.reservation,
+        )
+        checkout.payment_id = payment.id
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    session.expire(checkout, ["orders"])
+    return checkout
+
+
+@dataclass
+class _LineCredit:
+    """Who a line pays besides the brand and the platform, at which rates, and why not when not."""
+
+    source: _ArtistSource
+    artist_blocked: str | None
+    credit: attribution.SharerCredit | None
+    sharer_blocked: str | None
+    parent: int | None
+    parent_blocked: str | None
+    artist_bp: int
+    sharer_bp: int
+    level2_bp: int
+    offer_id: int | None
+
+
+@dataclass
+class _Plan:
+    brand_id: int
+    group: list[CheckoutItem]
+    subtotals: list[int]
+    line_discounts: list[int]
+    coupon: Coupon | None
+    discount: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.subtotals) - self.discount
+
+
+class _Builder:
+    """The steps of one checkout, sharing what they look up once."""
+
+    def __init__(
+        self, session: Session, buyer: User, address: Address, policy: MoneyPolicy, device_hash: str | None
+    ) -> None:
+        self.session, self.buyer, self.address, self.policy = session, buyer, address, policy
+        self.device_hash = device_hash
+        self.now = clock.now()
+        self.facts = attribution.BuyerFacts(buyer.id, device_hash, address.fingerprint())
+        self.links = _Links(session)
+        self.skus: dict[int, Sku] = {}
+        self.clicks: list[ShareClick] = []
+        self.credits: dict[int, attribution.SharerCredit] = {}
+
+    def load(self, wanted: list[CheckoutItem]) -> dict[int, Sku]:
+        stmt = (
+            select(Sku)
+            .where(Sku.id.in_([w.sku_id for w in wanted]))
+            # The product comes along; its other SKUs and its images are not needed here.
+            .options(
+                joinedload(Sku.product).options(
+                    lazyload(Product.skus), lazyload(Product.images), lazyload(Product.brand)
+                )
+            )
+        )
+        self.skus = {s.id: s for s in self.session.scalars(stmt).unique()}
+        errors = [
+            FieldError(f"items.{i}.sku_id", "sku_unavailable")
+            for i, w in enumerate(wanted)
+            if w.sku_id not in self.skus
+            or not self.skus[w.sku_id].is_active
+            or self.skus[w.sku_id].product.status != ProductStatus.ACTIVE
+        ]
+        if errors:
+            raise ValidationFailed(fields=errors)
+        return self.skus
+
+    def reserve(self, wanted: list[CheckoutItem]) -> None:
+        """One conditional decrement per SKU, in id order: no oversell, no deadlock."""
+        for i, w in sorted(enumerate(wanted), key=lambda p: p[1].sku_id):
+            reserved = self.session.execute(
+                update(Sku)
+                .where(Sku.id == w.sku_id, Sku.stock >= w.quantity, Sku.is_active.is_(True))
+                .values(stock=Sku.stock - w.quantity)
+                .execution_options(synchronize_session=False)
+            )
+            if reserved.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict("out_of_stock", fields=[FieldError(f"items.{i}.quantity", "out_of_stock")])
+
+    def attribution_context(self, click_ids: Sequence[str]) -> None:
+        self.clicks = attribution.candidate_clicks(
+            self.session, buyer_id=self.buyer.id, device_hash=self.device_hash, click_ids=click_ids, now=self.now,
+            policy=self.policy,
+        )  # fmt: skip
+
+    def _discount(self, brand_id: int, code: str | None, subtotals: list[int]) -> tuple[Coupon | None, int]:
+        if code is None:
+            return None, 0
+        subtotal = sum(subtotals)
+        coupon = _coupon_discount(self.session, brand_id, code, subtotal, f"coupons.{brand_id}")
+        claimed = self.session.execute(
+            update(Coupon)
+            .where(Coupon.id == coupon.id, (Coupon.max_uses.is_(None)) | (Coupon.used_count < Coupon.max_uses))
+            .values(used_count=Coupon.used_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("coupon_exhausted", fields=[FieldError(f"coupons.{brand_id}", "coupon_exhausted")])
+        # Every line keeps at least one fen, so every line has something to split.
+        return coupon, min(coupon_amount(coupon, subtotal), subtotal - len(subtotals))
+
+    def plan(self, brand_id: int, group: list[CheckoutItem], code: str | None) -> _Plan:
+        """One brand's order before it is written: amounts, and the coupon claimed."""
+        subtotals = [self.skus[w.sku_id].price_fen * w.quantity for w in group]
+        coupon, discount = self._discount(brand_id, code, subtotals)
+        line_discounts = largest_remainder(discount, [s - 1 for s in subtotals]) if discount else [0] * len(group)
+        return _Plan(brand_id, group, subtotals, line_discounts, coupon, discount)
+
+    def order(self, checkout: Checkout, plan: _Plan) -> Order:
+        order = Order(
+            checkout_id=checkout.id, buyer_id=self.buyer.id, brand_id=plan.brand_id, subtotal=sum(plan.subtotals),
+            discount=plan.discount, total=plan.total, coupon_id=plan.coupon.id if plan.coupon else None,
+            address=asdict(self.address), address_hash=self.facts.address_hash, device_hash=self.device_hash,
+            reserved_until=self.now + self.policy.reservation, created_at=self.now,
+        )  # fmt: skip
+        self.session.add(order)
+        self.session.flush()
+        for w, line_subtotal, line_discount in zip(plan.group, plan.subtotals, plan.line_discounts, strict=True):
+            sku = self.skus[w.sku_id]
+            c = self._credit(w, sku.product)
+            hold = self._hold(c) if c.artist_bp or c.sharer_bp else []
+            self.session.add(
+                OrderLine(
+                    order_id=order.id, product_id=sku.product_id, sku_id=sku.id, product_name=sku.product.name,
+                    sku_attributes=dict(sku.attributes or {}), quantity=w.quantity, unit_price=sku.price_fen,
+                    list_price=sku.list_price_fen, discount=line_discount, paid_amount=line_subtotal - line_discount,
+                    offer_id=c.offer_id, platform_fee_bp=self.policy.platform_fee_bp, artist_rate_bp=c.artist_bp,
+                    sharer_rate_bp=c.sharer_bp, level2_share_bp=c.level2_bp, source_kind=c.source.kind,
+                    source_video_id=c.source.video_id, artist_id=c.source.artist_id, artist_blocked=c.artist_blocked,
+                    sharer_id=c.credit.sharer_id if c.credit else None, sharer_via=c.credit.via if c.credit else None,
+                    click_id=c.credit.click_id if c.credit else None, sharer_blocked=c.sharer_blocked,
+                    parent_sharer_id=c.parent, parent_blocked=c.parent_blocked,
+                    review_status=ReviewStatus.HELD if hold else ReviewStatus.NONE, hold_reasons=list(hold),
+                )
+            )  # fmt: skip
+        lifecycle.record_created(self.session, order, Actor.of("buyer", self.buyer))
+        return order
+
+    def _credit(self, item: CheckoutItem, product: Product) -> _LineCredit:
+        session, facts = self.session, self.facts
+        rates = affiliate.commission_rates(session, product.id, at=self.now)
+        source = _artist_source(session, self.links, item, product)
+        artist_blocked = None
+        if source.artist_id is not None:
+            artist_blocked = (
+                "own_brand" if source.own_brand
+                else attribution.self_referral(session, source.artist_id, facts)
+            )  # fmt: skip
+        credit = attribution.credit_sharer(
+            session, buyer_id=self.buyer.id, clicks=self.clicks, matches=self.links.click_matches(product.id),
+            now=self.now, policy=self.policy,
+        )  # fmt: skip
+        sharer_blocked = parent_blocked = parent = None
+        if credit is not None:
+            sharer_blocked = attribution.self_referral(session, credit.sharer_id, facts)
+            parent = credit.parent_sharer_id if self.policy.commission_levels >= 2 else None
+            if parent is not None:
+                parent_blocked = (
+                    "same_as_sharer"
+                    if parent == credit.sharer_id
+                    else attribution.self_referral(session, parent, facts)
+                )
+            if sharer_blocked is None and credit.via == "click":
+                self.credits[credit.sharer_id] = credit
+        artist_bp = rates.artist_rate_bp if source.artist_id is not None and artist_blocked is None else 0
+        sharer_bp = rates.sharer_rate_bp if credit is not None and sharer_blocked is None else 0
+        level2_bp = self.policy.level2_share_bp if sharer_bp and parent is not None and parent_blocked is None else 0
+        return _LineCredit(source, artist_blocked, credit, sharer_blocked, parent, parent_blocked, artist_bp,
+                           sharer_bp, level2_bp, rates.offer_id)  # fmt: skip
+
+    def _hold(self, c: _LineCredit) -> list[str]:
+        return attribution.review_reasons(
+            self.session, buyer=self.buyer, device_hash=self.device_hash, credit=c.credit, now=self.now,
+            policy=self.policy,
+        )  # fmt: skip
+
+    def bind_and_remember(self) -> None:
+        for credit in self.credits.values():
+            attribution.bind(self.session, self.buyer.id, credit, until=self.now + self.policy.binding)
+        attribution.remember_device(self.session, self.buyer.id, self.device_hash)
+
+
+def cart_items(session: Session, buyer: User | None) -> list[CheckoutItem]:
+    """Everything in the buyer's cart, with its sources, as checkout items."""
+    return [
+        CheckoutItem(line.item.sku_id, line.item.quantity, line.item.source_video_id, line.item.source_artist_id)
+        for line in cart.list_items(session, buyer)
+    ]

@@ -1,0 +1,257 @@
+"""The order state machine. Every transition goes through `transition()`, which records who did it and when.
+
+pending_payment ─┬─> paid ─┬─> shipped ──> delivered ──> completed
+                 │         │        │            │
+                 └─> cancelled <────┘ (paid, before shipping: refunded in full)
+                 shipped / delivered / completed ──> refunded (every line refunded)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from commerce.orders.models import Checkout, Coupon, Earning, EarningStatus, Order, OrderEvent, OrderStatus
+from core import clock
+from core.accounts.models import User
+from core.accounts.permissions import require_brand_member, require_user
+from core.db import is_postgres
+from core.errors import Conflict, NotFound, PermissionDenied, register_messages
+from core.pagination import keyset_page
+
+register_messages(
+    {
+        "order_state": (
+            "订单当前状态（{status}）不能执行此操作",
+            "This cannot be done while the order is {status}",
+        ),
+    }
+)
+
+S = OrderStatus
+ALLOWED: dict[OrderStatus | None, frozenset[OrderStatus]] = {
+    None: frozenset({S.PENDING_PAYMENT}),
+    S.PENDING_PAYMENT: frozenset({S.PAID, S.CANCELLED}),
+    S.PAID: frozenset({S.SHIPPED, S.CANCELLED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),
+    S.DELIVERED: frozenset({S.COMPLETED, S.REFUNDED}),
+    S.COMPLETED: frozenset({S.REFUNDED}),  # an admin's dispute refund after the window
+    S.CANCELLED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    role: str  # buyer | brand | admin | system | provider
+    user_id: int | None = None
+
+    @classmethod
+    def of(cls, role: str, user: User) -> Actor:
+        return cls("admin" if user.is_admin and role != "buyer" else role, user.id)
+
+
+SYSTEM = Actor("system")
+PROVIDER = Actor("provider")
+
+
+def transition(session: Session, order: Order, to: OrderStatus, actor: Actor, note: str = "") -> None:
+    """Move `order` (locked by the caller) to `to`, stamping the time and recording the event."""
+    if to not in ALLOWED[order.status]:
+        raise Conflict("order_state", status=order.status.value)
+    now = clock.now()
+    session.add(
+        OrderEvent(
+            order_id=order.id, from_status=order.status, to_status=to, actor_id=actor.user_id,
+            actor_role=actor.role, note=note[:200], at=now,
+        )
+    )  # fmt: skip
+    order.status = to
+    if to == S.PAID:
+        order.paid_at = now
+    elif to == S.SHIPPED:
+        order.shipped_at = now
+    elif to == S.DELIVERED:
+        order.delivered_at = now
+    elif to == S.COMPLETED:
+        order.completed_at = now
+    elif to == S.CANCELLED:
+        order.cancelled_at = now
+        order.cancel_reason = note[:64] or None
+
+
+def record_created(session: Session, order: Order, actor: Actor) -> None:
+    session.add(
+        OrderEvent(order_id=order.id, from_status=None, to_status=order.status, actor_id=actor.user_id,
+                   actor_role=actor.role, at=order.created_at)
+    )  # fmt: skip
+
+
+def lock_order(session: Session, order_id: int) -> Order:
+    order = session.scalar(
+        select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if order is None:
+        raise NotFound("order")
+    return order
+
+
+def lock_checkout_orders(session: Session, checkout_id: int) -> list[Order]:
+    """Every order of a checkout, locked in id order (the fixed lock order of every money path)."""
+    return list(
+        session.scalars(
+            select(Order)
+            .where(Order.checkout_id == checkout_id)
+            .order_by(Order.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def release_reservation(session: Session, order: Order) -> None:
+    """Give an unpaid order's stock and coupon use back. Only ever called on the way out of pending_payment."""
+    from commerce.catalog.models import Sku
+
+    for line in sorted(order.lines, key=lambda ln: ln.sku_id):
+        session.execute(
+            update(Sku)
+            .where(Sku.id == line.sku_id)
+            .values(stock=Sku.stock + line.quantity)
+            .execution_options(synchronize_session=False)
+        )
+    if order.coupon_id is not None:
+        session.execute(
+            update(Coupon)
+            .where(Coupon.id == order.coupon_id, Coupon.used_count > 0)
+            .values(used_count=Coupon.used_count - 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def cancel_unpaid(session: Session, order: Order, actor: Actor, reason: str) -> bool:
+    if order.status != S.PENDING_PAYMENT:
+        return False
+    transition(session, order, S.CANCELLED, actor, reason)
+    release_reservation(session, order)
+    return True
+
+
+def _buyer_order(session: Session, user: User | None, order_id: int) -> tuple[User, Order]:
+    user = require_user(user)
+    order = lock_order(session, order_id)
+    if order.buyer_id != user.id and not user.is_admin:
+        raise NotFound("order")
+    return user, order
+
+
+def _brand_order(session: Session, user: User | None, order_id: int) -> tuple[User, Order]:
+    user = require_user(user)
+    order = lock_order(session, order_id)
+    require_brand_member(session, user, order.brand_id)
+    return user, order
+
+
+def ship(session: Session, user: User | None, order_id: int, *, carrier: str, tracking_no: str) -> Order:
+    user, order = _brand_order(session, user, order_id)
+    transition(session, order, S.SHIPPED, Actor.of("brand", user), f"{carrier} {tracking_no}")
+    order.carrier, order.tracking_no = carrier.strip()[:40], tracking_no.strip()[:64]
+    session.commit()
+    return order
+
+
+def _deliver(session: Session, order: Order, actor: Actor, return_window: dt.timedelta, note: str) -> None:
+    transition(session, order, S.DELIVERED, actor, note)
+    assert order.delivered_at is not None
+    order.return_window_ends_at = order.delivered_at + return_window
+    # The commissions and the brand's proceeds become due when the return window closes.
+    session.execute(
+        update(Earning)
+        .where(Earning.order_id == order.id, Earning.status.in_([EarningStatus.PENDING, EarningStatus.HELD]))
+        .values(settle_after=order.return_window_ends_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def confirm_delivery(session: Session, user: User | None, order_id: int, *, return_window: dt.timedelta) -> Order:
+    user, order = _buyer_order(session, user, order_id)
+    _deliver(session, order, Actor.of("buyer", user), return_window, "confirmed by buyer")
+    session.commit()
+    return order
+
+
+def auto_confirm_due(
+    session: Session, *, auto_confirm: dt.timedelta, return_window: dt.timedelta, limit: int = 200
+) -> int:
+    """Shipped orders the buyer never confirmed are confirmed `auto_confirm` after shipping. Commits."""
+    stmt = (
+        select(Order)
+        .where(Order.status == S.SHIPPED, Order.shipped_at <= clock.now() - auto_confirm)
+        .order_by(Order.id)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    orders = list(session.scalars(stmt))
+    for order in orders:
+        _deliver(session, order, SYSTEM, return_window, "auto-confirmed")
+    session.commit()
+    return len(orders)
+
+
+def get_order(session: Session, user: User | None, order_id: int) -> Order:
+    """The buyer, a member of the selling brand, or an admin may read an order."""
+    user = require_user(user)
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound("order")
+    if order.buyer_id != user.id and not user.is_admin and order.brand_id not in user.brand_ids():
+        raise NotFound("order")
+    return order
+
+
+def get_checkout(session: Session, user: User | None, checkout_id: int) -> Checkout:
+    user = require_user(user)
+    checkout = session.get(Checkout, checkout_id)
+    if checkout is None or (checkout.buyer_id != user.id and not user.is_admin):
+        raise NotFound("checkout")
+    return checkout
+
+
+def events(session: Session, order_id: int) -> list[OrderEvent]:
+    return list(session.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)))
+
+
+def require_seller_or_buyer(user: User, order: Order) -> str:
+    if order.buyer_id == user.id:
+        return "buyer"
+    if order.brand_id in user.brand_ids():
+        return "brand"
+    if user.is_admin:
+        return "admin"
+    raise PermissionDenied()
+
+
+def list_orders(
+    session: Session,
+    user: User | None,
+    *,
+    brand_id: int | None = None,
+    status: OrderStatus | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
+) -> tuple[list[Order], str | None]:
+    """The caller's purchases, or (with `brand_id`) the brand's sales for its members; newest first."""
+    user = require_user(user)
+    stmt = select(Order)
+    if brand_id is None:
+        stmt = stmt.where(Order.buyer_id == user.id)
+    else:
+        require_brand_member(session, user, brand_id)
+        stmt = stmt.where(Order.brand_id == brand_id)
+    if status is not None:
+        stmt = stmt.where(Order.status == status)
+    return keyset_page(session, stmt, [(Order.id, True)], lambda o: [o.id], cursor=cursor, limit=limit)

@@ -1,0 +1,289 @@
+"""Carts, checkouts, orders and their lines, transitions, coupons, refunds and the earnings a sale creates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from commerce.ledger.models import OwnerKind
+from core import clock
+from core.db import Base, str_enum
+from core.money import CURRENCY
+
+
+class CartItem(Base):
+    """A SKU in a user's cart, remembering where the buyer found it (an artist's video or showcase)."""
+
+    __tablename__ = "cart_items"
+    __table_args__ = (UniqueConstraint("user_id", "sku_id"), CheckConstraint("quantity > 0", name="quantity_positive"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("product_skus.id", ondelete="CASCADE"))
+    quantity: Mapped[int]
+    source_video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"), default=None)
+    source_artist_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    added_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+
+class Checkout(Base):
+    """One buyer action: one payment for one or more orders (an order per brand)."""
+
+    __tablename__ = "checkouts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    total: Mapped[int]
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+    orders: Mapped[list[Order]] = relationship(back_populates="checkout", order_by="Order.id", lazy="selectin")
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"  # confirmed by the buyer, or automatically; the return window runs
+    COMPLETED = "completed"  # the return window closed and everything settled
+    CANCELLED = "cancelled"  # before shipping: unpaid (expired, failed, cancelled) or paid and refunded
+    REFUNDED = "refunded"  # every line refunded after shipping
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_status_reserved", "status", "reserved_until"),
+        Index("ix_orders_status_shipped", "status", "shipped_at"),
+        Index("ix_orders_buyer_created", "buyer_id", "created_at"),
+        Index("ix_orders_brand_created", "brand_id", "created_at"),
+        Index("ix_orders_device_created", "device_hash", "created_at"),
+        Index("ix_orders_buyer_address", "buyer_id", "address_hash"),
+        CheckConstraint("total > 0 AND discount >= 0 AND total = subtotal - discount", name="amounts_consistent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkout_id: Mapped[int] = mapped_column(ForeignKey("checkouts.id"), index=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    status: Mapped[OrderStatus] = mapped_column(str_enum(OrderStatus), default=OrderStatus.PENDING_PAYMENT)
+    currency: Mapped[str] = mapped_column(String(3), default=CURRENCY)
+    subtotal: Mapped[int]
+    discount: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int]
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"), default=None)
+    refunded_amount: Mapped[int] = mapped_column(default=0)
+    # Delivery address as entered (a snapshot), and a hash of its normalised form for self-referral checks.
+    address: Mapped[dict[str, Any]] = mapped_column(JSON)
+    address_hash: Mapped[str] = mapped_column(String(64))
+    device_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    reserved_until: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    paid_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    shipped_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    carrier: Mapped[str | None] = mapped_column(String(40), default=None)
+    tracking_no: Mapped[str | None] = mapped_column(String(64), default=None)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    return_window_ends_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    cancel_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+
+    checkout: Mapped[Checkout] = relationship(back_populates="orders")
+    lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.id", lazy="selectin")
+
+
+class ReviewStatus(enum.StrEnum):
+    NONE = "none"
+    HELD = "held"  # commissions wait for an admin
+    APPROVED = "approved"
+    REJECTED = "rejected"  # commissions went to the brand
+
+
+class OrderLine(Base):
+    """A SKU bought, with everything that decides its money snapshotted at checkout."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        Index("ix_order_lines_artist", "artist_id", "order_id"),
+        Index("ix_order_lines_sharer", "sharer_id", "order_id"),
+        Index("ix_order_lines_video", "source_video_id"),
+        Index("ix_order_lines_review", "review_status"),
+        CheckConstraint("quantity > 0 AND paid_amount > 0 AND paid_amount = unit_price * quantity - discount",
+                        name="amounts_consistent"),
+        CheckConstraint("refunded_amount <= paid_amount AND refunded_quantity <= quantity", name="refund_bounded"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("product_skus.id"))
+    product_name: Mapped[str] = mapped_column(String(120))
+    sku_attributes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    quantity: Mapped[int]
+    unit_price: Mapped[int]
+    list_price: Mapped[int | None] = mapped_column(default=None)
+    discount: Mapped[int] = mapped_column(default=0)
+    paid_amount: Mapped[int]
+
+    # Rates in force at checkout (the catalog's affiliate offer version) and the platform fee.
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("affiliate_offers.id"), default=None)
+    platform_fee_bp: Mapped[int]
+    artist_rate_bp: Mapped[int] = mapped_column(default=0)
+    sharer_rate_bp: Mapped[int] = mapped_column(default=0)
+    level2_share_bp: Mapped[int] = mapped_column(default=0)
+
+    # Attribution: where the purchase started and who is credited; *_blocked says why someone earns nothing.
+    source_kind: Mapped[str | None] = mapped_column(String(16), default=None)  # "video" | "showcase"
+    source_video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id"), default=None)
+    artist_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    artist_blocked: Mapped[str | None] = mapped_column(String(32), default=None)
+    sharer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    sharer_via: Mapped[str | None] = mapped_column(String(16), default=None)  # "click" | "binding"
+    click_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    sharer_blocked: Mapped[str | None] = mapped_column(String(32), default=None)
+    parent_sharer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    parent_blocked: Mapped[str | None] = mapped_column(String(32), default=None)
+    review_status: Mapped[ReviewStatus] = mapped_column(str_enum(ReviewStatus, 16), default=ReviewStatus.NONE)
+    hold_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    refunded_quantity: Mapped[int] = mapped_column(default=0)
+    refunded_amount: Mapped[int] = mapped_column(default=0)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+    @property
+    def subtotal(self) -> int:
+        return self.unit_price * self.quantity
+
+
+class OrderEvent(Base):
+    """Every status change of an order: from, to, who, when."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    from_status: Mapped[OrderStatus | None] = mapped_column(str_enum(OrderStatus), default=None)
+    to_status: Mapped[OrderStatus] = mapped_column(str_enum(OrderStatus))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    actor_role: Mapped[str] = mapped_column(String(16))  # buyer | brand | admin | system | provider
+    note: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+class CouponKind(enum.StrEnum):
+    AMOUNT = "amount"  # value in fen off the order
+    PERCENT = "percent"  # value in basis points off the order
+
+
+class Coupon(Base):
+    """A brand's discount code for its own products."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        UniqueConstraint("brand_id", "code"),
+        CheckConstraint("value > 0", name="value_positive"),
+        CheckConstraint("max_uses IS NULL OR used_count <= max_uses", name="uses_bounded"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[CouponKind] = mapped_column(str_enum(CouponKind, 16))
+    value: Mapped[int]
+    min_subtotal: Mapped[int] = mapped_column(default=0)
+    max_uses: Mapped[int | None] = mapped_column(default=None)
+    used_count: Mapped[int] = mapped_column(default=0)
+    starts_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+class RefundState(enum.StrEnum):
+    REQUESTED = "requested"  # waiting for the brand
+    APPROVED = "approved"  # shares reversed; the provider is paying the buyer back
+    REFUNDED = "refunded"  # the provider confirmed
+    REJECTED = "rejected"
+    FAILED = "failed"  # the provider refused; an admin retries
+
+
+class OrderRefund(Base):
+    __tablename__ = "order_refunds"
+    __table_args__ = (Index("ix_order_refunds_order_status", "order_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[int]
+    status: Mapped[RefundState] = mapped_column(str_enum(RefundState, 16), default=RefundState.REQUESTED)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    decision_note: Mapped[str | None] = mapped_column(String(200), default=None)
+    payment_refund_id: Mapped[int | None] = mapped_column(ForeignKey("payment_refunds.id"), default=None)
+    restocked: Mapped[bool] = mapped_column(default=False)  # refunded before shipping: the units went back on sale
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    lines: Mapped[list[OrderRefundLine]] = relationship(lazy="selectin", order_by="OrderRefundLine.order_line_id")
+
+
+class OrderRefundLine(Base):
+    __tablename__ = "order_refund_lines"
+    __table_args__ = (CheckConstraint("amount > 0 AND quantity >= 0", name="amounts_positive"),)
+
+    refund_id: Mapped[int] = mapped_column(ForeignKey("order_refunds.id"), primary_key=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), primary_key=True)
+    quantity: Mapped[int]
+    amount: Mapped[int]
+
+
+class EarningRole(enum.StrEnum):
+    BRAND = "brand"
+    ARTIST = "artist"
+    SHARER = "sharer"
+    SHARER_L2 = "sharer_l2"  # the upstream sharer of a re-share; never deeper
+    PLATFORM = "platform"
+
+
+class EarningStatus(enum.StrEnum):
+    HELD = "held"  # a commission on a sale under review
+    PENDING = "pending"  # waiting for the return window to close
+    SETTLED = "settled"  # moved to available (revenue for the platform)
+    FORFEITED = "forfeited"  # review rejected it; the brand received it instead
+
+
+class Earning(Base):
+    """One participant's share of one order line; settled once by the settlement job."""
+
+    __tablename__ = "earnings"
+    __table_args__ = (
+        Index("ix_earnings_due", "status", "settle_after"),
+        Index("ix_earnings_owner", "owner_kind", "owner_id", "status"),
+        Index("ix_earnings_line", "order_line_id"),
+        CheckConstraint("amount > 0 AND reversed_amount >= 0 AND reversed_amount <= amount", name="amounts_bounded"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
+    role: Mapped[EarningRole] = mapped_column(str_enum(EarningRole, 16))
+    owner_kind: Mapped[OwnerKind] = mapped_column(str_enum(OwnerKind, 16))
+    owner_id: Mapped[int]
+    amount: Mapped[int]
+    reversed_amount: Mapped[int] = mapped_column(default=0)  # refunded (or forfeited) part
+    status: Mapped[EarningStatus] = mapped_column(str_enum(EarningStatus, 16))
+    settle_after: Mapped[dt.datetime | None] = mapped_column(default=None)  # set when the return window starts
+    settled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+    @property
+    def remaining(self) -> int:
+        return self.amount - self.reversed_amount

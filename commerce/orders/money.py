@@ -1,0 +1,270 @@
+"""What a checkout's payment does to the ledger, and how a refund undoes it.
+
+On payment: the buyer's money goes into each order's escrow (capture), then
+each order's escrow is split per line into pending accounts of the brand,
+artist, sharer(s) and platform, with one `Earning` row per share (the rows the
+settlement job settles). Keys derive from the payment and the order, so a
+success applied twice (webhook and status query, or a replay) posts once.
+
+A refund reverses shares in proportion to what is left of each: from pending
+while the return window runs; once a share was settled, as a clawback the
+holder owes (the next payout deducts it) — the platform's own settled fee
+comes straight out of revenue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from commerce.attribution.service import SharerCredit, bind
+from commerce.ledger import AccountKind, AccountRef, Leg, LockedAccounts, lock_accounts, post
+from commerce.ledger.models import OwnerKind
+from commerce.orders import lifecycle
+from commerce.orders.lifecycle import PROVIDER
+from commerce.orders.models import (
+    Checkout,
+    Earning,
+    EarningRole,
+    EarningStatus,
+    Order,
+    OrderLine,
+    OrderRefund,
+    OrderRefundLine,
+    OrderStatus,
+    RefundState,
+    ReviewStatus,
+)
+from commerce.orders.split import LineSplit, split_line
+from commerce.owners import Owner
+from commerce.payments.models import Payment, PaymentRefund, PaymentStatus
+from commerce.payments.service import capture_legs
+from commerce.policy import MoneyPolicy
+from core import clock
+from core.errors import Conflict, register_messages
+from core.money import largest_remainder
+from core.tasks import enqueue_after_commit
+from search import engagement
+
+register_messages({"refund_exceeds_line": ("超过该商品可退的数量或金额", "More than is left to refund on this line")})
+
+SUBMIT_REFUND_TASK = "orders.submit_refund"
+COMMISSION_ROLES = frozenset({EarningRole.ARTIST, EarningRole.SHARER, EarningRole.SHARER_L2})
+
+
+def line_split(line: OrderLine) -> LineSplit:
+    return split_line(
+        line.paid_amount,
+        artist_bp=line.artist_rate_bp,
+        sharer_bp=line.sharer_rate_bp,
+        platform_bp=line.platform_fee_bp,
+        level2_share_bp=line.level2_share_bp,
+    )
+
+
+def _shares(order: Order, line: OrderLine) -> Iterable[tuple[EarningRole, Owner, int]]:
+    split = line_split(line)
+    yield EarningRole.BRAND, Owner.brand(order.brand_id), split.brand
+    if split.artist:
+        assert line.artist_id is not None
+        yield EarningRole.ARTIST, Owner.user(line.artist_id), split.artist
+    if split.sharer:
+        assert line.sharer_id is not None
+        yield EarningRole.SHARER, Owner.user(line.sharer_id), split.sharer
+    if split.sharer_l2:
+        assert line.parent_sharer_id is not None
+        yield EarningRole.SHARER_L2, Owner.user(line.parent_sharer_id), split.sharer_l2
+    yield EarningRole.PLATFORM, Owner.platform(), split.platform
+
+
+def post_split(session: Session, order: Order, accounts: LockedAccounts | None = None) -> None:
+    """Escrow -> pending shares, one Earning per non-zero share (commissions held while under review)."""
+    legs = [Leg(AccountRef.escrow(order.id), -order.total)]
+    for line in order.lines:
+        for role, owner, amount in _shares(order, line):
+            if not amount:
+                continue
+            held = line.review_status == ReviewStatus.HELD and role in COMMISSION_ROLES
+            legs.append(Leg(owner.account(AccountKind.PENDING), amount))
+            session.add(
+                Earning(
+                    order_id=order.id, order_line_id=line.id, role=role, owner_kind=owner.kind,
+                    owner_id=owner.id, amount=amount,
+                    status=EarningStatus.HELD if held else EarningStatus.PENDING,
+                )
+            )  # fmt: skip
+    # The order row lock and its status (pending -> paid, once) make this the only split of the order.
+    post(session, key=f"order:{order.id}:split", kind="split", legs=legs, order_id=order.id, accounts=accounts,
+         exclusive=accounts is not None)  # fmt: skip
+
+
+def _extend_bindings(session: Session, order: Order, policy: MoneyPolicy) -> None:
+    assert order.paid_at is not None
+    for line in order.lines:
+        if line.sharer_id is not None and line.sharer_blocked is None:
+            credit = SharerCredit(line.sharer_id, line.parent_sharer_id, line.click_id, None, line.sharer_via or "")
+            bind(session, order.buyer_id, credit, until=order.paid_at + policy.binding_after_order)
+
+
+def _count_purchases(session: Session, order: Order) -> None:
+    """Paid lines bought from a video's product card count as that video's purchases (feed ranking, reports)."""
+    for line in order.lines:
+        if line.source_video_id is not None:
+            engagement.record_purchase(
+                session, video_id=line.source_video_id, user_id=order.buyer_id, order_line_ref=f"order-line:{line.id}",
+                product_id=line.product_id,
+            )  # fmt: skip
+
+
+class CheckoutPayments:
+    """The payment handler of the "checkout" purpose."""
+
+    def __init__(self, policy: MoneyPolicy) -> None:
+        self.policy = policy
+
+    def on_succeeded(self, session: Session, payment: Payment) -> None:
+        checkout = session.get(Checkout, payment.reference_id)
+        assert checkout is not None
+        orders = lifecycle.lock_checkout_orders(session, checkout.id)
+        to_split = [o for o in orders if o.status == OrderStatus.PENDING_PAYMENT]
+        accounts = lock_accounts(
+            session,
+            [
+                *(leg.account for leg in capture_legs(payment)),
+                *(AccountRef.escrow(o.id) for o in orders),
+                *(owner.account(AccountKind.PENDING) for o in to_split for line in o.lines
+                  for _, owner, _ in _shares(o, line)),
+            ],
+        )  # fmt: skip
+        post(
+            session,
+            key=f"payment:{payment.id}:captured",
+            kind="capture",
+            legs=[*capture_legs(payment), *(Leg(AccountRef.escrow(o.id), o.total) for o in orders)],
+            memo=f"checkout {checkout.id}",
+            accounts=accounts,
+            exclusive=True,  # the payment row lock and its status change (once) make this the only capture
+        )
+        for order in orders:
+            if order in to_split:
+                lifecycle.transition(session, order, OrderStatus.PAID, PROVIDER, f"payment {payment.id}")
+                post_split(session, order, accounts)
+                _extend_bindings(session, order, self.policy)
+                _count_purchases(session, order)
+            else:
+                # Paid after it expired or was cancelled: its stock is gone, so the buyer gets the money back.
+                refund_late_payment(session, order)
+
+    def on_failed(self, session: Session, payment: Payment) -> None:
+        reason = "payment_expired" if payment.status == PaymentStatus.CLOSED else "payment_failed"
+        for order in lifecycle.lock_checkout_orders(session, payment.reference_id):
+            lifecycle.cancel_unpaid(session, order, PROVIDER, reason)
+
+    def on_refund_succeeded(self, session: Session, refund: PaymentRefund) -> None:
+        order_refund = session.get(OrderRefund, refund.reference_id, with_for_update=True)
+        assert order_refund is not None
+        order_refund.status = RefundState.REFUNDED
+        order_refund.finished_at = clock.now()
+
+    def on_refund_failed(self, session: Session, refund: PaymentRefund) -> None:
+        order_refund = session.get(OrderRefund, refund.reference_id, with_for_update=True)
+        assert order_refund is not None
+        order_refund.status = RefundState.FAILED
+        order_refund.decision_note = f"provider: {refund.failure_reason}"
+
+
+def _reversal_account(earning: Earning) -> AccountRef:
+    owner = Owner(earning.owner_kind, earning.owner_id)
+    if earning.status != EarningStatus.SETTLED:
+        return owner.account(AccountKind.PENDING)
+    if owner.kind == OwnerKind.PLATFORM:
+        return owner.account(AccountKind.REVENUE)
+    return owner.account(AccountKind.CLAWBACK)
+
+
+def reversal_legs(session: Session, line: OrderLine, amount: int) -> list[Leg]:
+    """Take `amount` back from the line's shares, in proportion to what is left of each (largest remainder).
+
+    Each share gives at most what is left of it, and refunding all that is left
+    of a line returns every share exactly, so a full refund nets everyone to zero.
+    """
+    earnings = list(
+        session.scalars(select(Earning).where(Earning.order_line_id == line.id).order_by(Earning.id).with_for_update())
+    )
+    parts = largest_remainder(amount, [e.remaining for e in earnings])
+    legs = []
+    for earning, part in zip(earnings, parts, strict=True):
+        if part:
+            legs.append(Leg(_reversal_account(earning), -part))
+            earning.reversed_amount += part
+    return legs
+
+
+def approve_refund_money(session: Session, order: Order, refund: OrderRefund) -> None:
+    """Reverse the refunded lines' shares into the refunds account (the provider refund is submitted next)."""
+    lines = {line.id: line for line in order.lines}
+    for item in refund.lines:
+        line = lines[item.order_line_id]
+        if (
+            item.amount > line.paid_amount - line.refunded_amount
+            or item.quantity > line.quantity - line.refunded_quantity
+        ):
+            raise Conflict("refund_exceeds_line")  # refunded otherwise since it was asked for
+    split = _was_split(session, order)
+    legs: list[Leg] = []
+    for item in refund.lines:
+        line = lines[item.order_line_id]
+        if split:
+            legs.extend(reversal_legs(session, line, item.amount))
+        line.refunded_amount += item.amount
+        line.refunded_quantity += item.quantity
+    if not legs:  # paid but never split (a late payment): the money still sits in the order's escrow
+        legs = [Leg(AccountRef.escrow(order.id), -refund.amount)]
+    legs.append(Leg(AccountRef.platform(AccountKind.REFUNDS), refund.amount))
+    post(session, key=f"order-refund:{refund.id}:approved", kind="refund", legs=legs, order_id=order.id)
+    order.refunded_amount += refund.amount
+    refund.status = RefundState.APPROVED
+    refund.decided_at = refund.decided_at or clock.now()
+    if order.status == OrderStatus.PAID:
+        restock(session, order, refund)
+
+
+def restock(session: Session, order: Order, refund: OrderRefund) -> None:
+    """Units refunded before the order shipped never left the warehouse: they are for sale again."""
+    from commerce.catalog.models import Sku
+
+    lines = {line.id: line for line in order.lines}
+    for item in sorted(refund.lines, key=lambda i: lines[i.order_line_id].sku_id):
+        if item.quantity:
+            session.execute(
+                update(Sku)
+                .where(Sku.id == lines[item.order_line_id].sku_id)
+                .values(stock=Sku.stock + item.quantity)
+                .execution_options(synchronize_session=False)
+            )
+    refund.restocked = True
+
+
+def _was_split(session: Session, order: Order) -> bool:
+    return session.scalar(select(Earning.id).where(Earning.order_id == order.id).limit(1)) is not None
+
+
+def refund_late_payment(session: Session, order: Order) -> OrderRefund:
+    refund = OrderRefund(
+        order_id=order.id, requested_by=order.buyer_id, reason="late_payment", amount=order.total,
+        decision_note="paid after the order was cancelled",
+    )  # fmt: skip
+    session.add(refund)
+    session.flush()
+    for line in order.lines:
+        session.add(
+            OrderRefundLine(refund_id=refund.id, order_line_id=line.id, quantity=line.quantity, amount=line.paid_amount)
+        )
+    session.flush()
+    session.refresh(refund, ["lines"])
+    approve_refund_money(session, order, refund)
+    # The payment handler has no provider at hand: a task asks the provider once this commits.
+    enqueue_after_commit(session, SUBMIT_REFUND_TASK, refund.id)
+    return refund

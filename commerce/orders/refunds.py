@@ -1,0 +1,336 @@
+"""Refunds and cancellations: the buyer asks, the brand decides, the provider pays back.
+
+- Unpaid: cancelling closes the payment at the provider first (it may have
+  just been paid), then releases the reservation.
+- Paid, not shipped: the buyer or the brand cancels; the whole order is
+  refunded without a request.
+- Shipped or delivered (inside the return window): the buyer requests a
+  refund of some units or an amount per line; the brand (or an admin)
+  approves or rejects. Approval reverses the shares in the ledger at once and
+  submits the provider refund; the provider's notification completes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from commerce.orders import lifecycle
+from commerce.orders.lifecycle import Actor
+from commerce.orders.models import (
+    Checkout,
+    Order,
+    OrderLine,
+    OrderRefund,
+    OrderRefundLine,
+    OrderStatus,
+    RefundState,
+)
+from commerce.orders.money import approve_refund_money
+from commerce.payments import service as payments
+from commerce.payments.models import Payment, PaymentRefund, RefundStatus
+from commerce.payments.provider import PaymentProvider
+from core import clock
+from core.accounts.models import User
+from core.accounts.permissions import require_admin, require_brand_member, require_user
+from core.errors import Conflict, FieldError, NotFound, ValidationFailed, register_messages
+
+register_messages(
+    {
+        "return_window_closed": ("已超过退货期限", "The return window has closed"),
+        "refund_empty": ("请选择要退款的商品", "Choose what to refund"),
+        "refund_not_open": ("该退款申请已处理", "This refund request was already decided"),
+    }
+)
+
+S = OrderStatus
+
+
+@dataclass(frozen=True)
+class RefundItem:
+    order_line_id: int
+    quantity: int = 0  # units sent back
+    amount: int | None = None  # an explicit amount (e.g. compensation without a return); default: the units' share
+
+
+def _open_requests(session: Session, order_id: int) -> dict[int, tuple[int, int]]:
+    """Per line, (quantity, amount) already asked for in requests the brand has not decided yet."""
+    rows = session.execute(
+        select(OrderRefundLine.order_line_id, func.sum(OrderRefundLine.quantity), func.sum(OrderRefundLine.amount))
+        .join(OrderRefund, OrderRefund.id == OrderRefundLine.refund_id)
+        .where(OrderRefund.order_id == order_id, OrderRefund.status == RefundState.REQUESTED)
+        .group_by(OrderRefundLine.order_line_id)
+    )
+    return {line_id: (int(q), int(a)) for line_id, q, a in rows}
+
+
+def _amount_for_units(line: OrderLine, quantity: int, left_qty: int, left_amount: int) -> int:
+    if quantity == left_qty:
+        return left_amount  # the last units take whatever rounding left
+    return min(left_amount, (line.paid_amount * quantity + line.quantity // 2) // line.quantity)
+
+
+def _refund_lines(
+    session: Session, order: Order, items: Sequence[RefundItem], *, exclude_open: bool = True
+) -> list[OrderRefundLine]:
+    lines = {line.id: line for line in order.lines}
+    pending = _open_requests(session, order.id) if exclude_open else {}
+    errors: list[FieldError] = []
+    out: list[OrderRefundLine] = []
+    for i, item in enumerate(items):
+        line = lines.get(item.order_line_id)
+        if line is None:
+            errors.append(FieldError(f"lines.{i}.order_line_id", "not_found", params={"what": "order line"}))
+            continue
+        asked_q, asked_a = pending.get(line.id, (0, 0))
+        left_qty = line.quantity - line.refunded_quantity - asked_q
+        left_amount = line.paid_amount - line.refunded_amount - asked_a
+        if item.quantity < 0 or item.quantity > left_qty:
+            errors.append(FieldError(f"lines.{i}.quantity", "refund_exceeds_line"))
+            continue
+        amount = (
+            item.amount if item.amount is not None else _amount_for_units(line, item.quantity, left_qty, left_amount)
+        )
+        if amount <= 0 or amount > left_amount:
+            errors.append(FieldError(f"lines.{i}.amount", "refund_exceeds_line"))
+            continue
+        out.append(OrderRefundLine(order_line_id=line.id, quantity=item.quantity, amount=amount))
+    if errors:
+        raise ValidationFailed(fields=errors)
+    if not out:
+        raise ValidationFailed.one("lines", "refund_empty")
+    return out
+
+
+def request_refund(
+    session: Session, user: User | None, order_id: int, *, items: Sequence[RefundItem], reason: str
+) -> OrderRefund:
+    user = require_user(user)
+    order = lifecycle.lock_order(session, order_id)
+    if order.buyer_id != user.id:
+        raise NotFound("order")
+    if order.status not in (S.PAID, S.SHIPPED, S.DELIVERED):
+        raise Conflict("order_state", status=order.status.value)
+    if order.status == S.DELIVERED and order.return_window_ends_at and clock.now() >= order.return_window_ends_at:
+        raise Conflict("return_window_closed")
+    refund = _new_refund(session, order, user, _refund_lines(session, order, items), reason)
+    session.commit()
+    return refund
+
+
+def _new_refund(
+    session: Session, order: Order, user: User, lines: list[OrderRefundLine], reason: str, *, decided: bool = False
+) -> OrderRefund:
+    refund = OrderRefund(
+        order_id=order.id, requested_by=user.id, reason=reason.strip()[:200] or "-",
+        amount=sum(r.amount for r in lines), decided_by=user.id if decided else None,
+        decided_at=clock.now() if decided else None,
+    )  # fmt: skip
+    session.add(refund)
+    session.flush()
+    for r in lines:
+        r.refund_id = refund.id
+        session.add(r)
+    session.flush()
+    session.refresh(refund, ["lines"])
+    return refund
+
+
+def _payment_of(session: Session, order: Order) -> Payment:
+    checkout = session.get(Checkout, order.checkout_id)
+    assert checkout is not None
+    assert checkout.payment_id is not None
+    payment = session.get(Payment, checkout.payment_id)
+    assert payment is not None
+    return payment
+
+
+def submit_refund(session: Session, provider: PaymentProvider, refund_id: int, *, notify_url: str) -> OrderRefund:
+    """Ask the provider to pay an approved refund back. Safe to repeat; flushes, does not commit."""
+    refund = session.get(OrderRefund, refund_id, with_for_update=True)
+    if refund is None:
+        raise NotFound("refund")
+    if refund.status != RefundState.APPROVED:
+        return refund
+    if refund.payment_refund_id is not None:
+        current = session.get(PaymentRefund, refund.payment_refund_id)
+        if current is not None and current.status != RefundStatus.FAILED:
+            return refund  # already with the provider
+    order = session.get(Order, refund.order_id)
+    assert order is not None
+    payment = payments.lock_payment(session, _payment_of(session, order).id)
+    provider_refund = payments.request_refund(
+        session, provider, payment, amount=refund.amount, reference_id=refund.id,
+        reason=refund.reason, notify_url=notify_url,
+    )  # fmt: skip
+    refund.payment_refund_id = provider_refund.id
+    session.flush()
+    return refund
+
+
+def _after_approval(session: Session, order: Order, actor: Actor) -> None:
+    if all(line.refunded_amount == line.paid_amount for line in order.lines):
+        if order.status == S.PAID:
+            lifecycle.transition(session, order, S.CANCELLED, actor, "refunded before shipping")
+        elif order.status in (S.SHIPPED, S.DELIVERED, S.COMPLETED):
+            lifecycle.transition(session, order, S.REFUNDED, actor, "every line refunded")
+
+
+def decide_refund(
+    session: Session,
+    user: User | None,
+    refund_id: int,
+    *,
+    approve: bool,
+    note: str = "",
+    provider: PaymentProvider,
+    notify_url: str,
+) -> OrderRefund:
+    """The brand (or an admin) approves or rejects a refund request. Commits."""
+    user = require_user(user)
+    refund = session.get(OrderRefund, refund_id)
+    if refund is None:
+        raise NotFound("refund")
+    order = session.get(Order, refund.order_id)
+    assert order is not None
+    require_brand_member(session, user, order.brand_id)
+    payments.lock_payment(session, _payment_of(session, order).id)  # lock order: payment, order, refund
+    order = lifecycle.lock_order(session, refund.order_id)
+    refund = session.get(OrderRefund, refund_id, with_for_update=True, populate_existing=True)
+    assert refund is not None
+    if refund.status != RefundState.REQUESTED:
+        raise Conflict("refund_not_open")
+    refund.decided_by, refund.decided_at, refund.decision_note = user.id, clock.now(), note.strip()[:200] or None
+    if not approve:
+        refund.status = RefundState.REJECTED
+        session.commit()
+        return refund
+    actor = Actor.of("brand", user)
+    approve_refund_money(session, order, refund)
+    _after_approval(session, order, actor)
+    submit_refund(session, provider, refund.id, notify_url=notify_url)
+    session.commit()
+    return refund
+
+
+def cancel_order(
+    session: Session, user: User | None, order_id: int, *, provider: PaymentProvider, notify_url: str, reason: str = ""
+) -> Order:
+    """Cancel before shipping. Unpaid: the whole checkout is closed. Paid: the order is refunded in full. Commits."""
+    user = require_user(user)
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound("order")
+    role = lifecycle.require_seller_or_buyer(user, order)
+    actor = Actor.of(role, user)
+    if order.status == S.PENDING_PAYMENT:
+        if role == "brand":
+            raise Conflict("order_state", status=order.status.value)
+        payment = payments.lock_payment(session, _payment_of(session, order).id)
+        for o in lifecycle.lock_checkout_orders(session, order.checkout_id):
+            lifecycle.cancel_unpaid(session, o, actor, reason or "cancelled")
+        # Close it at the provider; if the buyer paid in the meantime the late payment is refunded automatically.
+        payments.close_payment(session, provider, payment)
+        session.commit()
+        session.refresh(order)
+        return order
+    payments.lock_payment(session, _payment_of(session, order).id)
+    order = lifecycle.lock_order(session, order_id)
+    if order.status != S.PAID:
+        raise Conflict("order_state", status=order.status.value)
+    items = [
+        RefundItem(line.id, quantity=line.quantity - line.refunded_quantity)
+        for line in order.lines
+        if line.paid_amount > line.refunded_amount
+    ]
+    _approved_refund(session, order, user=user, actor=actor, items=items, reason=reason or "cancelled before shipping",
+                     provider=provider, notify_url=notify_url)  # fmt: skip
+    session.commit()
+    return order
+
+
+def force_refund(
+    session: Session,
+    user: User | None,
+    order_id: int,
+    *,
+    items: Sequence[RefundItem],
+    reason: str,
+    provider: PaymentProvider,
+    notify_url: str,
+) -> OrderRefund:
+    """An admin refunds at any time after payment (a dispute, a chargeback), without a brand decision.
+    Shares already settled are clawed back. Commits."""
+    user = require_admin(user)
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound("order")
+    payments.lock_payment(session, _payment_of(session, order).id)
+    order = lifecycle.lock_order(session, order_id)
+    if order.status not in (S.PAID, S.SHIPPED, S.DELIVERED, S.COMPLETED):
+        raise Conflict("order_state", status=order.status.value)
+    refund = _approved_refund(session, order, user=user, actor=Actor.of("admin", user), items=items, reason=reason,
+                              provider=provider, notify_url=notify_url)  # fmt: skip
+    session.commit()
+    return refund
+
+
+def _approved_refund(
+    session: Session,
+    order: Order,
+    *,
+    user: User,
+    actor: Actor,
+    items: Sequence[RefundItem],
+    reason: str,
+    provider: PaymentProvider,
+    notify_url: str,
+) -> OrderRefund:
+    # Requests the buyer had open are superseded: the decision is being made here.
+    for open_refund in session.scalars(
+        select(OrderRefund).where(OrderRefund.order_id == order.id, OrderRefund.status == RefundState.REQUESTED)
+    ):
+        open_refund.status = RefundState.REJECTED
+        open_refund.decision_note = f"superseded: {reason.strip()[:180]}"
+    session.flush()
+    refund_lines = _refund_lines(session, order, items, exclude_open=False)
+    refund = _new_refund(session, order, user, refund_lines, reason, decided=True)
+    approve_refund_money(session, order, refund)
+    _after_approval(session, order, actor)
+    submit_refund(session, provider, refund.id, notify_url=notify_url)
+    return refund
+
+
+def retry_refund(
+    session: Session, user: User | None, refund_id: int, *, provider: PaymentProvider, notify_url: str
+) -> OrderRefund:
+    """An admin resubmits a refund the provider refused (the money is still held in the refunds account)."""
+    require_admin(user)
+    refund = session.get(OrderRefund, refund_id, with_for_update=True)
+    if refund is None:
+        raise NotFound("refund")
+    if refund.status != RefundState.FAILED:
+        raise Conflict("refund_not_open")
+    refund.status = RefundState.APPROVED
+    submit_refund(session, provider, refund.id, notify_url=notify_url)
+    session.commit()
+    return refund
+
+
+def list_refunds(session: Session, order_id: int) -> list[OrderRefund]:
+    return list(session.scalars(select(OrderRefund).where(OrderRefund.order_id == order_id).order_by(OrderRefund.id)))
+
+
+def unsubmitted(session: Session, *, limit: int = 100) -> list[int]:
+    """Approved refunds the provider has not been asked for yet (a lost task, a provider outage)."""
+    return list(
+        session.scalars(
+            select(OrderRefund.id)
+            .where(OrderRefund.status == RefundState.APPROVED, OrderRefund.payment_refund_id.is_(None))
+            .order_by(OrderRefund.id)
+            .limit(limit)
+        )
+    )

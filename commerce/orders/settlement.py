@@ -1,0 +1,128 @@
+"""Settlement: when an order's return window has closed, its shares move from pending to available.
+
+A beat job scans `earnings` rows (never countdown tasks). On PostgreSQL each
+batch is claimed with `FOR UPDATE SKIP LOCKED`, so any number of workers run
+side by side and never touch the same row; on SQLite the write transaction
+(BEGIN IMMEDIATE) already makes one worker run at a time. Either way the row's
+status changes in the same transaction as its ledger posting, whose key
+(`earning:<id>:settled`) could not be posted twice anyway.
+
+Lines with a refund request the brand has not decided yet wait: settling them
+would turn an ordinary refund into a clawback. Held commissions wait for review.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from commerce.ledger import AccountKind, Leg, lock_accounts, post
+from commerce.orders import lifecycle
+from commerce.orders.lifecycle import SYSTEM
+from commerce.orders.models import (
+    Earning,
+    EarningStatus,
+    Order,
+    OrderRefund,
+    OrderRefundLine,
+    OrderStatus,
+    RefundState,
+)
+from commerce.owners import Owner
+from core import clock
+from core.db import is_postgres
+
+
+@dataclass(frozen=True)
+class SettlementRun:
+    settled: int  # earnings rows settled
+    amount: int  # fen moved to available
+    completed_orders: int
+
+
+def _open_refund_on_line() -> exists:  # type: ignore[type-arg]
+    return exists(
+        select(OrderRefundLine.order_line_id)
+        .join(OrderRefund, OrderRefund.id == OrderRefundLine.refund_id)
+        .where(OrderRefundLine.order_line_id == Earning.order_line_id, OrderRefund.status == RefundState.REQUESTED)
+    )
+
+
+def settle_batch(session: Session, *, batch_size: int = 200) -> SettlementRun:
+    """Settle up to `batch_size` due earnings and complete the orders that are done. Commits."""
+    now = clock.now()
+    stmt = (
+        select(Earning)
+        .where(Earning.status == EarningStatus.PENDING, Earning.settle_after <= now, ~_open_refund_on_line())
+        .order_by(Earning.id)
+        .limit(batch_size)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True, of=Earning)
+    earnings = list(session.scalars(stmt))
+    owners = {e.id: Owner(e.owner_kind, e.owner_id) for e in earnings}
+    accounts = lock_accounts(
+        session,
+        [ref for e in earnings for ref in (owners[e.id].account(AccountKind.PENDING),
+                                           owners[e.id].account(owners[e.id].available_kind))],
+    )  # fmt: skip
+    moved = 0
+    for e in earnings:
+        owner = owners[e.id]
+        if e.remaining:
+            post(
+                session,
+                key=f"earning:{e.id}:settled",
+                kind="settlement",
+                legs=[
+                    Leg(owner.account(AccountKind.PENDING), -e.remaining),
+                    Leg(owner.account(owner.available_kind), e.remaining),
+                ],
+                order_id=e.order_id,
+                accounts=accounts,
+                exclusive=True,  # the earning row is claimed (locked, still pending) by this worker alone
+            )
+            moved += e.remaining
+        e.status = EarningStatus.SETTLED
+        e.settled_at = now
+    session.commit()
+    return SettlementRun(settled=len(earnings), amount=moved, completed_orders=0)
+
+
+def complete_orders(session: Session, *, limit: int = 500) -> int:
+    """Delivered orders whose window closed, with nothing left to settle or decide, become completed. Commits."""
+    now = clock.now()
+    unsettled = exists(
+        select(Earning.id).where(
+            Earning.order_id == Order.id, Earning.status.in_([EarningStatus.PENDING, EarningStatus.HELD])
+        )
+    )
+    open_refund = exists(
+        select(OrderRefund.id).where(OrderRefund.order_id == Order.id, OrderRefund.status == RefundState.REQUESTED)
+    )
+    stmt = (
+        select(Order)
+        .where(Order.status == OrderStatus.DELIVERED, Order.return_window_ends_at <= now, ~unsettled, ~open_refund)
+        .order_by(Order.id)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True, of=Order)  # never wait on an order someone is refunding
+    orders = list(session.scalars(stmt))
+    for order in orders:
+        lifecycle.transition(session, order, OrderStatus.COMPLETED, SYSTEM, "return window closed, settled")
+    session.commit()
+    return len(orders)
+
+
+def settle_due(session: Session, *, batch_size: int = 200, max_batches: int = 100) -> SettlementRun:
+    """Run batches until nothing is due (the beat job)."""
+    settled = amount = 0
+    for _ in range(max_batches):
+        run = settle_batch(session, batch_size=batch_size)
+        settled, amount = settled + run.settled, amount + run.amount
+        if run.settled < batch_size:
+            break
+    return SettlementRun(settled, amount, complete_orders(session))

@@ -1,0 +1,444 @@
+"""The built-in sandbox provider: a whole payment provider on one machine.
+
+It keeps its own state (what a real provider keeps on its side) in `sandbox_*`
+tables, serves a hosted pay page through our web app (`/sandbox/pay/<id>`),
+and tells us outcomes the way real providers do: asynchronous, HMAC-signed
+notifications with a timestamp (`Sandbox-Signature: t=<unix>,v1=<hex>`, like
+Stripe's), delivered over HTTP with retries until our endpoint answers 2xx.
+It charges a fee in basis points on captures and gives it back pro rata on
+refunds, like WeChat Pay and Alipay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from commerce.payments.provider import (
+    CreatePayment,
+    EventType,
+    Notification,
+    PaymentState,
+    ProviderPayment,
+    ProviderRefund,
+    ProviderStatus,
+    RefundRequest,
+    TransferRequest,
+    TransferResult,
+    WebhookRejected,
+)
+from core import clock
+from core.db import Base, is_postgres, str_enum
+from core.errors import Conflict, NotFound, register_messages
+from core.ids import short_id
+from core.money import apply_bp
+from core.tasks import enqueue_after_commit
+
+log = logging.getLogger(__name__)
+
+register_messages(
+    {
+        "sandbox_payment_closed": ("该支付单已关闭或已过期", "This payment is closed or expired"),
+        "sandbox_refund_too_large": ("退款金额超过可退金额", "The refund exceeds the refundable amount"),
+    }
+)
+
+SIGNATURE_HEADER = "Sandbox-Signature"
+DELIVER_TASK = "payments.deliver_sandbox_notifications"
+MAX_DELIVERY_ATTEMPTS = 15
+
+
+class SandboxPayment(Base):
+    __tablename__ = "sandbox_payments"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(String(200))
+    notify_url: Mapped[str] = mapped_column(String(500))
+    return_url: Mapped[str] = mapped_column(String(500))
+    status: Mapped[ProviderStatus] = mapped_column(str_enum(ProviderStatus, 16), default=ProviderStatus.PENDING)
+    fee: Mapped[int] = mapped_column(default=0)
+    refunded: Mapped[int] = mapped_column(default=0)
+    fee_refunded: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class SandboxRefund(Base):
+    __tablename__ = "sandbox_refunds"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("sandbox_payments.id"), index=True)
+    refund_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    amount: Mapped[int]
+    fee_refunded: Mapped[int]
+    status: Mapped[ProviderStatus] = mapped_column(str_enum(ProviderStatus, 16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+class SandboxTransfer(Base):
+    __tablename__ = "sandbox_transfers"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    transfer_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    amount: Mapped[int]
+    account_no: Mapped[str] = mapped_column(String(64))
+    status: Mapped[ProviderStatus] = mapped_column(str_enum(ProviderStatus, 16))
+    failure_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+class SandboxNotification(Base):
+    """An outgoing webhook, retried with backoff until the merchant answers 2xx."""
+
+    __tablename__ = "sandbox_notifications"
+    __table_args__ = (Index("ix_sandbox_notifications_due", "delivered_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    payment_id: Mapped[str] = mapped_column(String(40), index=True)  # the sandbox payment it is about
+    url: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    gave_up_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+def sign(secret: bytes, timestamp: int, body: bytes) -> str:
+    return hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def signature_header(secret: bytes, body: bytes, timestamp: int | None = None) -> str:
+    t = int(clock.now().timestamp()) if timestamp is None else timestamp
+    return f"t={t},v1={sign(secret, t, body)}"
+
+
+def _unix(value: dt.datetime) -> int:
+    return int(value.timestamp())
+
+
+def _state(p: SandboxPayment) -> PaymentState:
+    return PaymentState(
+        provider_payment_id=p.id,
+        merchant_ref=p.merchant_ref,
+        status=p.status,
+        amount=p.amount,
+        currency=p.currency,
+        fee=p.fee,
+    )
+
+
+class SandboxProvider:
+    """The sandbox as a `PaymentProvider`, bound to the caller's session (its tables live in our database)."""
+
+    name = "sandbox"
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        secrets: Sequence[bytes],
+        base_url: str,
+        fee_bp: int = 60,
+        tolerance_seconds: int = 300,
+    ) -> None:
+        if not secrets:
+            raise ValueError("the sandbox needs at least one webhook secret")
+        self.session = session
+        self.secrets = list(secrets)
+        self.base_url = base_url.rstrip("/")
+        self.fee_bp = fee_bp
+        self.tolerance = tolerance_seconds
+
+    # -- the provider interface -------------------------------------------------------------------------
+
+    def create_payment(self, req: CreatePayment) -> ProviderPayment:
+        existing = self.session.scalar(select(SandboxPayment).where(SandboxPayment.merchant_ref == req.merchant_ref))
+        if existing is None:
+            existing = SandboxPayment(
+                id=short_id("sbxpay_"),
+                merchant_ref=req.merchant_ref,
+                amount=req.amount,
+                currency=req.currency,
+                description=req.description[:200],
+                notify_url=req.notify_url,
+                return_url=req.return_url,
+                expires_at=req.expires_at,
+            )
+            self.session.add(existing)
+            self.session.flush()
+        return ProviderPayment(existing.id, f"{self.base_url}/sandbox/pay/{existing.id}")
+
+    def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
+        header = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
+        parts: dict[str, list[str]] = {}
+        for item in header.split(","):
+            k, _, v = item.strip().partition("=")
+            parts.setdefault(k, []).append(v)
+        try:
+            timestamp = int(parts["t"][0])
+        except (KeyError, ValueError):
+            raise WebhookRejected("webhook_bad_signature") from None
+        sent = parts.get("v1", [])
+        if not any(
+            hmac.compare_digest(sign(secret, timestamp, body), candidate)
+            for secret in self.secrets
+            for candidate in sent
+        ):
+            raise WebhookRejected("webhook_bad_signature")
+        if abs(_unix(clock.now()) - timestamp) > self.tolerance:
+            raise WebhookRejected("webhook_stale")
+        try:
+            doc = json.loads(body)
+            data = doc["data"]
+            return Notification(
+                event_id=str(doc["id"]),
+                type=EventType(doc["type"]),
+                occurred_at=dt.datetime.fromtimestamp(int(doc["created"]), dt.UTC),
+                provider_payment_id=str(data["payment_id"]),
+                merchant_ref=str(data["merchant_ref"]),
+                amount=_strict_int(data["amount"]),
+                currency=str(data["currency"]),
+                fee=_strict_int(data.get("fee", 0)),
+                provider_refund_id=data.get("refund_id"),
+                refund_ref=data.get("refund_ref"),
+                failure_reason=data.get("failure_reason"),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WebhookRejected("webhook_malformed") from exc
+
+    def query_payment(self, provider_payment_id: str) -> PaymentState:
+        return _state(self._payment(provider_payment_id))
+
+    def close_payment(self, provider_payment_id: str) -> PaymentState:
+        p = self._payment(provider_payment_id, lock=True)
+        if p.status == ProviderStatus.PENDING:
+            p.status = ProviderStatus.CLOSED
+            p.finished_at = clock.now()
+            self.session.flush()
+        return _state(p)
+
+    def refund(self, req: RefundRequest) -> ProviderRefund:
+        existing = self.session.scalar(select(SandboxRefund).where(SandboxRefund.refund_ref == req.refund_ref))
+        if existing is not None:
+            return ProviderRefund(existing.id, ProviderStatus.PENDING)
+        p = self._payment(req.provider_payment_id, lock=True)
+        if p.status != ProviderStatus.SUCCEEDED or req.amount <= 0 or req.currency != p.currency:
+            raise Conflict("sandbox_payment_closed")
+        if p.refunded + req.amount > p.amount:
+            raise Conflict("sandbox_refund_too_large")
+        # The fee comes back pro rata to the cumulative refund, so a full refund returns all of it.
+        fee_back = p.fee * (p.refunded + req.amount) // p.amount - p.fee_refunded
+        p.refunded += req.amount
+        p.fee_refunded += fee_back
+        refund = SandboxRefund(
+            id=short_id("sbxref_"),
+            payment_id=p.id,
+            refund_ref=req.refund_ref,
+            amount=req.amount,
+            fee_refunded=fee_back,
+            status=ProviderStatus.SUCCEEDED,
+        )
+        self.session.add(refund)
+        self.session.flush()
+        # Like WeChat Pay: the call says "processing", the outcome comes by notification.
+        self._notify(
+            EventType.REFUND_SUCCEEDED,
+            req.notify_url,
+            {
+                "payment_id": p.id,
+                "merchant_ref": p.merchant_ref,
+                "refund_id": refund.id,
+                "refund_ref": refund.refund_ref,
+                "amount": refund.amount,
+                "fee": fee_back,
+                "currency": p.currency,
+            },
+        )
+        return ProviderRefund(refund.id, ProviderStatus.PENDING)
+
+    def transfer(self, req: TransferRequest) -> TransferResult:
+        existing = self.session.scalar(select(SandboxTransfer).where(SandboxTransfer.transfer_ref == req.transfer_ref))
+        if existing is None:
+            # Test hook with a real-world shape: the receiving account can be refused by the bank.
+            refused = req.account_no.lower().startswith("fail")
+            existing = SandboxTransfer(
+                id=short_id("sbxtr_"),
+                transfer_ref=req.transfer_ref,
+                amount=req.amount,
+                account_no=req.account_no,
+                status=ProviderStatus.FAILED if refused else ProviderStatus.SUCCEEDED,
+                failure_reason="account_rejected" if refused else None,
+            )
+            self.session.add(existing)
+            self.session.flush()
+        return TransferResult(existing.id, existing.status, existing.failure_reason)
+
+    # -- the hosted pay page ------------------------------------------------------------------------------
+
+    def get_payment(self, provider_payment_id: str) -> SandboxPayment:
+        return self._payment(provider_payment_id)
+
+    def complete(self, provider_payment_id: str, *, succeed: bool) -> SandboxPayment:
+        """The buyer confirmed (or the tester failed) the payment on the hosted page."""
+        p = self._payment(provider_payment_id, lock=True)
+        now = clock.now()
+        if p.status == ProviderStatus.PENDING and p.expires_at <= now:
+            p.status, p.finished_at = ProviderStatus.CLOSED, now
+        if p.status != ProviderStatus.PENDING:
+            if (p.status == ProviderStatus.SUCCEEDED) == succeed:
+                return p  # a double click on the pay button pays once
+            raise Conflict("sandbox_payment_closed")
+        p.status = ProviderStatus.SUCCEEDED if succeed else ProviderStatus.FAILED
+        p.fee = apply_bp(p.amount, self.fee_bp) if succeed else 0
+        p.finished_at = now
+        self.session.flush()
+        data: dict[str, Any] = {
+            "payment_id": p.id,
+            "merchant_ref": p.merchant_ref,
+            "amount": p.amount,
+            "currency": p.currency,
+            "fee": p.fee,
+        }
+        if not succeed:
+            data["failure_reason"] = "declined"
+        self._notify(EventType.PAYMENT_SUCCEEDED if succeed else EventType.PAYMENT_FAILED, p.notify_url, data)
+        return p
+
+    # -- notifications ------------------------------------------------------------------------------------
+
+    def event_body(self, event_type: EventType, data: dict[str, Any], *, event_id: str | None = None) -> bytes:
+        doc = {
+            "id": event_id or short_id("evt_"),
+            "type": event_type.value,
+            "created": _unix(clock.now()),
+            "data": data,
+        }
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    def signed_headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        return {
+            SIGNATURE_HEADER: signature_header(self.secrets[0], body, timestamp),
+            "Content-Type": "application/json",
+        }
+
+    def _notify(self, event_type: EventType, url: str, data: dict[str, Any]) -> None:
+        body = self.event_body(event_type, data)
+        self.session.add(
+            SandboxNotification(
+                event_id=json.loads(body)["id"], payment_id=data["payment_id"], url=url, body=body.decode()
+            )
+        )
+        enqueue_after_commit(self.session, DELIVER_TASK)
+
+    def notifications(self, provider_payment_id: str) -> list[SandboxNotification]:
+        """What the sandbox sent (or will send) about one payment, oldest first."""
+        return list(
+            self.session.scalars(
+                select(SandboxNotification)
+                .where(SandboxNotification.payment_id == provider_payment_id)
+                .order_by(SandboxNotification.id)
+            )
+        )
+
+    def _payment(self, provider_payment_id: str, *, lock: bool = False) -> SandboxPayment:
+        stmt = select(SandboxPayment).where(SandboxPayment.id == provider_payment_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        p = self.session.scalar(stmt)
+        if p is None:
+            raise NotFound("payment")
+        return p
+
+
+def _strict_int(value: Any) -> int:
+    if type(value) is not int:
+        raise ValueError(f"not an integer amount: {value!r}")
+    return value
+
+
+# -- delivery -------------------------------------------------------------------------------------------------
+
+Transport = Callable[[str, dict[str, str], bytes], int]
+
+
+def http_transport(url: str, headers: dict[str, str], body: bytes) -> int:
+    """POST over HTTP; the status code, or 0 when the endpoint could not be reached."""
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - our own notify URL
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        log.warning("sandbox notification to %s failed: %s", url, exc)
+        return 0
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    delivered: int
+    failed: int
+
+
+def deliver_due(
+    session: Session, secret: bytes, transport: Transport = http_transport, *, limit: int = 100
+) -> DeliveryReport:
+    """Send every due notification once. Each is signed at send time, as a provider does on every retry.
+
+    No database transaction stays open while sending: the merchant's endpoint
+    writes to the same database (and on SQLite would wait for our lock).
+    """
+    now = clock.now()
+    stmt = (
+        select(SandboxNotification.id, SandboxNotification.url, SandboxNotification.body)
+        .where(
+            SandboxNotification.delivered_at.is_(None),
+            SandboxNotification.gave_up_at.is_(None),
+            SandboxNotification.next_attempt_at <= now,
+        )
+        .order_by(SandboxNotification.id)
+        .limit(limit)
+    )
+    due = list(session.execute(stmt))
+    session.commit()
+    delivered = failed = 0
+    for note_id, url, body in due:
+        raw = body.encode()
+        status = transport(
+            url, {SIGNATURE_HEADER: signature_header(secret, raw), "Content-Type": "application/json"}, raw
+        )
+        note = session.get(SandboxNotification, note_id, with_for_update=is_postgres(session))
+        if note is None or note.delivered_at is not None:
+            session.commit()
+            continue
+        note.attempts += 1
+        if 200 <= status < 300:
+            note.delivered_at = clock.now()
+            delivered += 1
+        else:
+            failed += 1
+            note.last_error = f"HTTP {status}" if status else "unreachable"
+            if note.attempts >= MAX_DELIVERY_ATTEMPTS:
+                note.gave_up_at = clock.now()
+            else:
+                note.next_attempt_at = clock.now() + dt.timedelta(seconds=min(3600, 15 * 2 ** (note.attempts - 1)))
+        session.commit()
+    return DeliveryReport(delivered, failed)

@@ -1,0 +1,369 @@
+"""Payments: start one, apply what the provider tells us exactly once, refund.
+
+Notifications are authenticated by the provider object, recorded once by
+their event id (a replay finds its record and changes nothing), and applied
+under a row lock on the payment. Providers deliver late, twice and out of
+order, so nothing trusts arrival order:
+
+- a success is final: a failure reported after it is stale and ignored;
+- a failure is checked with a status query first (the provider may since
+  have taken the money, or may still let the buyer retry);
+- a refund notification for a payment whose success we have not seen yet
+  first asks the provider for the payment's state and applies it.
+
+The effect of a payment on its purpose (a checkout) is a handler registered
+per purpose; handlers post to the ledger with keys derived from the payment,
+so applying the same success through a webhook and through a status query
+posts once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from commerce.ledger import AccountKind, AccountRef, Leg, post
+from commerce.payments.models import Payment, PaymentEvent, PaymentRefund, PaymentStatus, RefundStatus
+from commerce.payments.provider import (
+    CreatePayment,
+    EventType,
+    Notification,
+    PaymentProvider,
+    PaymentState,
+    ProviderStatus,
+    RefundRequest,
+)
+from core import clock
+from core.errors import Conflict, NotFound, register_messages
+from core.ids import short_id
+from core.money import CURRENCY
+
+log = logging.getLogger(__name__)
+
+register_messages(
+    {
+        "payment_amount_mismatch": (
+            "支付金额或币种与订单不符，已转人工核对",
+            "The paid amount or currency does not match the order; held for review",
+        ),
+        "payment_not_refundable": ("该支付不可退款", "This payment cannot be refunded"),
+    }
+)
+
+
+class PaymentHandler(Protocol):
+    """What a purpose (checkout, booking) does when its payment or refund settles."""
+
+    def on_succeeded(self, session: Session, payment: Payment) -> None: ...
+
+    def on_failed(self, session: Session, payment: Payment) -> None: ...
+
+    def on_refund_succeeded(self, session: Session, refund: PaymentRefund) -> None: ...
+
+    def on_refund_failed(self, session: Session, refund: PaymentRefund) -> None: ...
+
+
+_HANDLERS: dict[str, PaymentHandler] = {}
+
+
+def register_purpose(purpose: str, handler: PaymentHandler) -> None:
+    _HANDLERS[purpose] = handler
+
+
+def _handler(payment: Payment) -> PaymentHandler:
+    return _HANDLERS[payment.purpose]
+
+
+def start_payment(
+    session: Session,
+    provider: PaymentProvider,
+    *,
+    purpose: str,
+    reference_id: int,
+    payer_id: int,
+    amount: int,
+    description: str,
+    notify_url: str,
+    return_url: str,
+    expires_at: dt.datetime,
+) -> Payment:
+    """Create the payment at the provider, then record it. Flushes, does not commit.
+
+    Our reference is random, so the provider is asked first: should our
+    transaction roll back, the provider holds an orphan payment nobody can
+    reach, which expires on its side.
+    """
+    merchant_ref = short_id("xlp", 10)
+    created = provider.create_payment(
+        CreatePayment(
+            merchant_ref=merchant_ref,
+            amount=amount,
+            currency=CURRENCY,
+            description=description,
+            notify_url=notify_url,
+            return_url=return_url,
+            expires_at=expires_at,
+        )
+    )
+    payment = Payment(
+        purpose=purpose,
+        reference_id=reference_id,
+        payer_id=payer_id,
+        provider=provider.name,
+        merchant_ref=merchant_ref,
+        amount=amount,
+        currency=CURRENCY,
+        provider_payment_id=created.provider_payment_id,
+        pay_url=created.pay_url,
+    )
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def capture_legs(payment: Payment) -> list[Leg]:
+    """The cash side of a captured payment: what the provider holds for us, and the fee it kept."""
+    legs = [Leg(AccountRef.platform(AccountKind.CLEARING), -(payment.amount - payment.fee))]
+    if payment.fee:
+        legs.append(Leg(AccountRef.platform(AccountKind.PROVIDER_FEES), -payment.fee))
+    return legs
+
+
+def lock_payment(session: Session, payment_id: int) -> Payment:
+    payment = session.scalar(
+        select(Payment).where(Payment.id == payment_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if payment is None:
+        raise NotFound("payment")
+    return payment
+
+
+def _matches(payment: Payment, amount: int, currency: str) -> bool:
+    return amount == payment.amount and currency == payment.currency
+
+
+def _apply_success(session: Session, payment: Payment, *, amount: int, currency: str, fee: int) -> str:
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return "already_applied"
+    if not _matches(payment, amount, currency) or not 0 <= fee <= amount:
+        payment.review_reason = "amount_mismatch"
+        log.error("payment %s: provider reports %s %s, expected %s %s", payment.id, amount, currency,
+                  payment.amount, payment.currency)  # fmt: skip
+        return "rejected"
+    payment.status = PaymentStatus.SUCCEEDED
+    payment.fee = fee
+    payment.succeeded_at = payment.finished_at = clock.now()
+    _handler(payment).on_succeeded(session, payment)
+    return "applied"
+
+
+def _apply_failure(session: Session, payment: Payment, final_status: PaymentStatus) -> str:
+    if payment.status != PaymentStatus.PENDING:
+        return "stale"  # a success (or an earlier failure) already decided this payment
+    payment.status = final_status
+    payment.finished_at = clock.now()
+    _handler(payment).on_failed(session, payment)
+    return "applied"
+
+
+def _apply_state(session: Session, payment: Payment, state: PaymentState) -> str:
+    if state.status == ProviderStatus.SUCCEEDED:
+        return _apply_success(session, payment, amount=state.amount, currency=state.currency, fee=state.fee)
+    if state.status == ProviderStatus.FAILED:
+        return _apply_failure(session, payment, PaymentStatus.FAILED)
+    if state.status == ProviderStatus.CLOSED:
+        return _apply_failure(session, payment, PaymentStatus.CLOSED)
+    return "pending"
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    event_id: str
+    outcome: str  # applied | duplicate | stale | pending | ignored | rejected | already_applied
+
+    @property
+    def rejected(self) -> bool:
+        return self.outcome == "rejected"
+
+
+def handle_notification(
+    session: Session, provider: PaymentProvider, headers: Mapping[str, str], body: bytes
+) -> WebhookResult:
+    """Verify, apply, record once. Commits. Raises WebhookRejected before touching anything unauthentic.
+
+    The event row is written in the same transaction as its effects, after
+    them; its unique (provider, event id) makes a racing second delivery of
+    the same event fail at that insert and roll back whatever it did.
+    """
+    note = provider.parse_notification(headers, body)
+    first = session.scalar(
+        select(PaymentEvent.outcome).where(
+            PaymentEvent.provider == provider.name, PaymentEvent.event_id == note.event_id
+        )
+    )
+    if first is not None:
+        session.rollback()
+        return WebhookResult(note.event_id, "rejected" if first == "rejected" else "duplicate")
+    payment = session.scalar(
+        select(Payment)
+        .where(Payment.provider == provider.name, Payment.provider_payment_id == note.provider_payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    outcome = "ignored" if payment is None else _apply_notification(session, provider, payment, note)
+    session.add(
+        PaymentEvent(
+            provider=provider.name, event_id=note.event_id, type=note.type.value,
+            payment_id=payment.id if payment else None, amount=note.amount, currency=note.currency,
+            occurred_at=note.occurred_at, outcome=outcome, detail=None if payment else "unknown payment",
+            body=body.decode(errors="replace"),
+        )
+    )  # fmt: skip
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # the same event, delivered twice at once: the other delivery applied it
+        return WebhookResult(note.event_id, "duplicate")
+    return WebhookResult(note.event_id, outcome)
+
+
+def _apply_notification(session: Session, provider: PaymentProvider, payment: Payment, note: Notification) -> str:
+    if note.type == EventType.PAYMENT_SUCCEEDED:
+        return _apply_success(session, payment, amount=note.amount, currency=note.currency, fee=note.fee)
+    if note.type == EventType.PAYMENT_FAILED:
+        if payment.status != PaymentStatus.PENDING:
+            return "stale"  # decided already (a success is final)
+        # Out-of-order safety: ask the provider what is true now before giving up on the payment.
+        state = provider.query_payment(note.provider_payment_id)
+        if state.status == ProviderStatus.PENDING:
+            return "pending"  # the buyer may still retry on the provider's page
+        return _apply_state(session, payment, state)
+    return _apply_refund_notification(session, provider, payment, note)
+
+
+def _apply_refund_notification(
+    session: Session, provider: PaymentProvider, payment: Payment, note: Notification
+) -> str:
+    refund = session.scalar(
+        select(PaymentRefund)
+        .where(PaymentRefund.refund_ref == note.refund_ref, PaymentRefund.payment_id == payment.id)
+        .with_for_update()
+    )
+    if refund is None:
+        return "ignored"
+    if payment.status != PaymentStatus.SUCCEEDED:
+        _apply_state(session, payment, provider.query_payment(note.provider_payment_id))
+    if note.type == EventType.REFUND_SUCCEEDED:
+        if note.amount != refund.amount or note.currency != payment.currency:
+            return "rejected"
+        return _refund_succeeded(session, payment, refund, note.fee, note.provider_refund_id)
+    return _refund_failed(session, payment, refund, note.failure_reason or "refund_failed")
+
+
+def sync_payment(session: Session, provider: PaymentProvider, payment_id: int) -> Payment:
+    """Ask the provider for the truth and apply it (the return URL, the expiry job). Commits."""
+    payment = lock_payment(session, payment_id)
+    if payment.status == PaymentStatus.PENDING and payment.provider_payment_id:
+        _apply_state(session, payment, provider.query_payment(payment.provider_payment_id))
+    session.commit()
+    return payment
+
+
+def close_payment(session: Session, provider: PaymentProvider, payment: Payment) -> str:
+    """Stop a pending payment at the provider and apply its final state (it may have been paid just now).
+
+    Does not commit; `payment` must be locked by the caller.
+    """
+    if payment.status != PaymentStatus.PENDING:
+        return "stale"
+    if payment.provider_payment_id is None:
+        return _apply_failure(session, payment, PaymentStatus.CLOSED)
+    return _apply_state(session, payment, provider.close_payment(payment.provider_payment_id))
+
+
+def request_refund(
+    session: Session,
+    provider: PaymentProvider,
+    payment: Payment,
+    *,
+    amount: int,
+    reference_id: int,
+    reason: str,
+    notify_url: str,
+) -> PaymentRefund:
+    """Ask the provider to give `amount` back. Flushes, does not commit."""
+    if payment.status != PaymentStatus.SUCCEEDED or amount <= 0:
+        raise Conflict("payment_not_refundable")
+    claimed = session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.refunded_amount + amount <= Payment.amount)
+        .values(refunded_amount=Payment.refunded_amount + amount)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("payment_not_refundable")
+    session.refresh(payment, ["refunded_amount"])
+    refund = PaymentRefund(
+        payment_id=payment.id, refund_ref=short_id("xlr", 10), reference_id=reference_id, amount=amount
+    )
+    session.add(refund)
+    session.flush()
+    assert payment.provider_payment_id is not None
+    result = provider.refund(
+        RefundRequest(
+            provider_payment_id=payment.provider_payment_id,
+            refund_ref=refund.refund_ref,
+            amount=amount,
+            currency=payment.currency,
+            reason=reason,
+            notify_url=notify_url,
+        )
+    )
+    refund.provider_refund_id = result.provider_refund_id
+    session.flush()
+    return refund
+
+
+def _refund_succeeded(
+    session: Session, payment: Payment, refund: PaymentRefund, fee_back: int, provider_refund_id: str | None
+) -> str:
+    if refund.status == RefundStatus.SUCCEEDED:
+        return "already_applied"
+    refund.status = RefundStatus.SUCCEEDED
+    refund.fee_refunded = fee_back
+    refund.provider_refund_id = provider_refund_id or refund.provider_refund_id
+    refund.finished_at = clock.now()
+    # The money leaves the provider: the refund liability and the cash both shrink; the fee comes back.
+    legs = [
+        Leg(AccountRef.platform(AccountKind.REFUNDS), -refund.amount),
+        Leg(AccountRef.platform(AccountKind.CLEARING), refund.amount - fee_back),
+    ]
+    if fee_back:
+        legs.append(Leg(AccountRef.platform(AccountKind.PROVIDER_FEES), fee_back))
+    post(session, key=f"refund:{refund.id}:paid", kind="refund_paid", legs=legs, memo=f"payment {payment.id}")
+    _handler(payment).on_refund_succeeded(session, refund)
+    return "applied"
+
+
+def _refund_failed(session: Session, payment: Payment, refund: PaymentRefund, reason: str) -> str:
+    if refund.status != RefundStatus.PENDING:
+        return "stale"
+    refund.status = RefundStatus.FAILED
+    refund.failure_reason = reason[:64]
+    refund.finished_at = clock.now()
+    payment.refunded_amount -= refund.amount  # the amount may be asked for again
+    _handler(payment).on_refund_failed(session, refund)
+    return "applied"
+
+
+def event_log(session: Session, payment_id: int) -> list[PaymentEvent]:
+    return list(
+        session.scalars(select(PaymentEvent).where(PaymentEvent.payment_id == payment_id).order_by(PaymentEvent.id))
+    )

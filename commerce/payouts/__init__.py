@@ -1,0 +1,1 @@
+"""Payouts: payout accounts and withdrawals of available balance."""

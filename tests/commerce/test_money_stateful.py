@@ -1,0 +1,344 @@
+"""Property-based, stateful: random sequences of the whole money flow keep every fen accounted for.
+
+Orders (shared and not, with coupons, odd prices), payments that succeed or fail, webhook replays,
+partial and full refunds, cancellations, dispute refunds, shipping, clock moves, settlement, review
+decisions and payouts, in any order. After every step:
+
+- every transaction sums to zero and so does the whole ledger; balances equal their postings;
+- no pending or available balance is negative (only clawback receivables may be);
+- every line's shares sum to its paid amount, and what is left of them to what is left unrefunded;
+- a fully refunded order nets every participant to zero; escrow never keeps money;
+- holders' pending balances equal their unsettled earnings;
+- stock plus what was sold equals what the brand stocked (no oversell, nothing lost);
+- a replayed webhook adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from commerce.attribution.links import TargetKind
+from commerce.ledger import AccountKind, AccountRef, LedgerAccount, balance
+from commerce.orders import expiry, lifecycle, refunds, review, settlement
+from commerce.orders.coupons import create_coupon
+from commerce.orders.models import (
+    CouponKind,
+    Earning,
+    Order,
+    OrderLine,
+    OrderRefund,
+    OrderRefundLine,
+    OrderStatus,
+    ReviewStatus,
+)
+from commerce.orders.money import line_split
+from commerce.orders.refunds import RefundItem
+from commerce.owners import Owner
+from commerce.payments import service as payments
+from commerce.payments.models import Payment, PaymentStatus
+from commerce.payments.sandbox import SIGNATURE_HEADER, SandboxNotification, signature_header
+from commerce.payouts import service as payouts
+from commerce.payouts.models import PayoutMethod
+from commerce.policy import MoneyPolicy
+from core.accounts import passwords
+from core.clock import FrozenClock, use_clock
+from core.errors import DomainError
+from core.tasks import SENDER, RecordingSender
+from tests import factories
+from tests.commerce.conftest import START, use_policy
+from tests.commerce.money import (
+    NOTIFY_URL,
+    SECRET,
+    Market,
+    assert_books_balanced,
+    deliver,
+    ledger_transactions,
+    make_market,
+    pending_matches_earnings,
+    place,
+    share_click,
+)
+
+STOCK = 40
+
+
+class MoneyFlow(RuleBasedStateMachine):
+    engine: Engine
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connection = self.engine.connect()
+        self.outer = self.connection.begin()
+        self.session = Session(bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        self.session.info[SENDER] = RecordingSender()
+        self.clock = FrozenClock(START)
+        self._clock = use_clock(self.clock)
+        self._clock.__enter__()
+        policy = MoneyPolicy(commission_levels=2)
+        use_policy(policy)
+        self.m: Market = make_market(self.session, policy=policy, stock=STOCK, price=3_333, sharer_bp=1500)
+        m = self.m
+        self.cheap = factories.product(self.session, brand=m.brand, name="小样", prices=(99,))
+        self.cheap.skus[0].stock = STOCK
+        factories.offer(self.session, product=self.cheap, artist_rate_bp=1000, sharer_rate_bp=500)
+        factories.video_link(self.session, video=m.video, product=self.cheap)
+        self.session.commit()
+        create_coupon(self.session, m.owner, m.brand.id, code="HALF", kind=CouponKind.PERCENT, value=5000)
+        self.buyers = [m.buyer, m.user(), m.user()]
+        self.payees = [Owner.user(m.sharer.id), Owner.user(m.artist.id), Owner.user(m.upstream.id),
+                       Owner.brand(m.brand.id)]  # fmt: skip
+        for who, owner in zip((m.sharer, m.artist, m.upstream, m.owner), self.payees, strict=True):
+            payouts.set_payout_account(self.session, who, owner, method=PayoutMethod.SANDBOX,
+                                       account_no=f"acct-{owner.kind}-{owner.id}", account_name="收款人")  # fmt: skip
+        # A re-share chain: the upstream's link brought the sharer, whose own link carries the upstream.
+        share_click(m, m.upstream, viewer=m.sharer)
+        self.checkouts: list[int] = []
+        self.resent = 0
+
+    def teardown(self) -> None:
+        self._clock.__exit__(None, None, None)
+        self.session.close()
+        self.outer.rollback()
+        self.connection.close()
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+
+    def _orders(self, *statuses: OrderStatus) -> list[Order]:
+        stmt = select(Order).order_by(Order.id)
+        if statuses:
+            stmt = stmt.where(Order.status.in_(statuses))
+        return list(self.session.scalars(stmt))
+
+    def _attempt(self, fn: Any, *args: Any, **kw: Any) -> Any:
+        """Domain refusals are legitimate outcomes of random steps; they must leave no trace."""
+        try:
+            return fn(*args, **kw)
+        except DomainError:
+            self.session.rollback()
+            return None
+
+    # -- rules ------------------------------------------------------------------------------------------------
+
+    @rule(
+        buyer=st.integers(0, 2),
+        cheap=st.booleans(),
+        qty=st.integers(1, 4),
+        shared=st.booleans(),
+        coupon=st.booleans(),
+        wait=st.sampled_from([2, 30, 3600]),
+        then_pay=st.sampled_from([None, True, True, True, False]),
+    )
+    def place_order(self, **kw: Any) -> None:
+        m, who = self.m, self.buyers[kw["buyer"]]
+        cheap = kw["cheap"]
+        if kw["shared"]:
+            link_target = TargetKind.PRODUCT if cheap else TargetKind.VIDEO
+            share_click(m, m.sharer, viewer=who, target=link_target, target_id=self.cheap.id if cheap else None)
+            self.clock.advance(seconds=kw["wait"])
+        checkout = self._attempt(
+            place, m, buyer=who, qty=kw["qty"], sku=self.cheap.skus[0] if cheap else m.sku,
+            device=f"device-{kw['buyer']}", coupons={m.brand.id: "HALF"} if kw["coupon"] else None,
+        )  # fmt: skip
+        if checkout is None:
+            return
+        self.checkouts.append(checkout.id)
+        if kw["then_pay"] is not None:
+            self._pay(checkout.id, succeed=kw["then_pay"])
+
+    def _pay(self, checkout_id: int, *, succeed: bool) -> None:
+        payment = self.session.scalar(select(Payment).where(Payment.reference_id == checkout_id))
+        assert payment is not None
+        self._attempt(self.m.provider.complete, payment.provider_payment_id, succeed=succeed)
+        self.session.commit()
+        deliver(self.m)
+
+    @precondition(lambda self: self.checkouts)
+    @rule(data=st.data(), succeed=st.booleans())
+    def pay(self, data: st.DataObject, succeed: bool) -> None:
+        self._pay(data.draw(st.sampled_from(self.checkouts)), succeed=succeed)
+
+    @rule(data=st.data())
+    def replay_a_webhook(self, data: st.DataObject) -> None:
+        notes = list(
+            self.session.scalars(select(SandboxNotification).where(SandboxNotification.delivered_at.is_not(None)))
+        )
+        if not notes:
+            return
+        note = data.draw(st.sampled_from(notes))
+        before = ledger_transactions(self.session)
+        body = note.body.encode()
+        result = payments.handle_notification(self.session, self.m.provider,
+                                              {SIGNATURE_HEADER: signature_header(SECRET, body)}, body)  # fmt: skip
+        assert result.outcome in ("duplicate", "rejected")
+        if data.draw(st.booleans()):  # the same fact under a fresh event id
+            doc = json.loads(body)
+            self.resent += 1
+            doc["id"] = f"{doc['id']}-again-{self.resent}"
+            fresh = json.dumps(doc).encode()
+            headers = {SIGNATURE_HEADER: signature_header(SECRET, fresh)}
+            again = payments.handle_notification(self.session, self.m.provider, headers, fresh)
+            assert again.outcome in ("already_applied", "stale", "ignored", "rejected")
+        assert ledger_transactions(self.session) == before
+
+    @rule(data=st.data(), confirm=st.booleans())
+    def ship(self, data: st.DataObject, confirm: bool) -> None:
+        for order in self._orders(OrderStatus.PAID):
+            if data.draw(st.booleans()):
+                lifecycle.ship(self.session, self.m.owner, order.id, carrier="顺丰", tracking_no=f"SF{order.id:08d}")
+        for order in self._orders(OrderStatus.SHIPPED) if confirm else []:
+            buyer = next(b for b in self.buyers if b.id == order.buyer_id)
+            lifecycle.confirm_delivery(self.session, buyer, order.id, return_window=self.m.policy.return_window)
+
+    @rule(data=st.data(), approve=st.booleans())
+    def refund(self, data: st.DataObject, approve: bool) -> None:
+        orders = self._orders(OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+        if not orders:
+            return
+        order = data.draw(st.sampled_from(orders))
+        line = data.draw(st.sampled_from(order.lines))
+        left = line.paid_amount - line.refunded_amount
+        if left <= 0:
+            return
+        item = (RefundItem(line.id, quantity=data.draw(st.integers(1, line.quantity - line.refunded_quantity)))
+                if data.draw(st.booleans()) and line.quantity > line.refunded_quantity
+                else RefundItem(line.id, amount=data.draw(st.integers(1, left))))  # fmt: skip
+        buyer = next(b for b in self.buyers if b.id == order.buyer_id)
+        request = self._attempt(refunds.request_refund, self.session, buyer, order.id, items=[item], reason="随机")
+        if request is not None:
+            refunds.decide_refund(self.session, self.m.owner, request.id, approve=approve, provider=self.m.provider,
+                                  notify_url=NOTIFY_URL)  # fmt: skip
+            deliver(self.m)
+
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        orders = self._orders(OrderStatus.PENDING_PAYMENT, OrderStatus.PAID)
+        if orders:
+            order = data.draw(st.sampled_from(orders))
+            buyer = next(b for b in self.buyers if b.id == order.buyer_id)
+            refunds.cancel_order(self.session, buyer, order.id, provider=self.m.provider, notify_url=NOTIFY_URL)
+            deliver(self.m)
+
+    @rule(data=st.data())
+    def dispute_refund_everything(self, data: st.DataObject) -> None:
+        orders = self._orders(OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED)
+        if not orders:
+            return
+        order = data.draw(st.sampled_from(orders))
+        items = [RefundItem(ln.id, amount=ln.paid_amount - ln.refunded_amount) for ln in order.lines
+                 if ln.paid_amount > ln.refunded_amount]  # fmt: skip
+        if items:
+            self._attempt(refunds.force_refund, self.session, self.m.admin, order.id, items=items, reason="争议",
+                          provider=self.m.provider, notify_url=NOTIFY_URL)  # fmt: skip
+            deliver(self.m)
+            self.session.refresh(order)
+            assert order.status == OrderStatus.REFUNDED
+
+    @rule(days=st.integers(0, 9), hours=st.integers(0, 23))
+    def time_passes(self, days: int, hours: int) -> None:
+        self.clock.advance(days=days, hours=hours)
+
+    @rule()
+    def run_jobs(self) -> None:
+        expiry.expire_unpaid(self.session, self.m.provider)
+        policy = self.m.policy
+        lifecycle.auto_confirm_due(self.session, auto_confirm=policy.auto_confirm, return_window=policy.return_window)
+        settlement.settle_due(self.session, batch_size=5)
+
+    @rule(data=st.data(), approve=st.booleans())
+    def review_a_hold(self, data: st.DataObject, approve: bool) -> None:
+        held = list(self.session.scalars(select(OrderLine).where(OrderLine.review_status == ReviewStatus.HELD)))
+        if held:
+            review.decide_hold(self.session, self.m.admin, data.draw(st.sampled_from(held)).id, approve=approve)
+
+    @rule(who=st.integers(0, 3), share=st.sampled_from([1, 2, 3]))
+    def withdraw(self, who: int, share: int) -> None:
+        owner = self.payees[who]
+        actor = {0: self.m.sharer, 1: self.m.artist, 2: self.m.upstream, 3: self.m.owner}[who]
+        available = balance(self.session, owner.account(AccountKind.AVAILABLE)).balance
+        amount = available // share
+        payout = self._attempt(payouts.request_payout, self.session, actor, owner, amount=amount, policy=self.m.policy)
+        if payout is not None:
+            payouts.execute_payout(self.session, self.m.provider, payout.id)
+
+    # -- invariants -------------------------------------------------------------------------------------------
+
+    @invariant()
+    def books_balance(self) -> None:
+        assert_books_balanced(self.session)  # zero-sum transactions and ledger; balances = postings; none negative
+        pending_matches_earnings(self.session)
+        clawbacks = self.session.scalars(
+            select(LedgerAccount.balance).where(LedgerAccount.kind == AccountKind.CLAWBACK)
+        ).all()
+        assert all(b <= 0 for b in clawbacks)
+
+    @invariant()
+    def every_line_splits_exactly(self) -> None:
+        for line in self.session.scalars(select(OrderLine)):
+            assert line_split(line).total == line.paid_amount
+            earnings = self.session.scalars(select(Earning).where(Earning.order_line_id == line.id)).all()
+            if earnings:
+                assert sum(e.remaining for e in earnings) == line.paid_amount - line.refunded_amount
+        for order in self._orders():
+            assert balance(self.session, AccountRef.escrow(order.id)).balance == 0
+            if order.lines and all(ln.refunded_amount == ln.paid_amount for ln in order.lines):
+                remaining = self.session.scalars(select(Earning).where(Earning.order_id == order.id)).all()
+                assert all(e.remaining == 0 for e in remaining)
+
+    @invariant()
+    def no_oversell(self) -> None:
+        for sku in (self.m.sku, self.cheap.skus[0]):
+            self.session.refresh(sku)
+            held_or_sold = self.session.scalar(
+                select(func.coalesce(func.sum(OrderLine.quantity), 0))
+                .join(Order, Order.id == OrderLine.order_id)
+                .where(OrderLine.sku_id == sku.id)
+                .where((Order.status != OrderStatus.CANCELLED) | Order.paid_at.is_not(None))
+            )
+            restocked = self.session.scalar(
+                select(func.coalesce(func.sum(OrderRefundLine.quantity), 0))
+                .join(OrderRefund, OrderRefund.id == OrderRefundLine.refund_id)
+                .join(OrderLine, OrderLine.id == OrderRefundLine.order_line_id)
+                .where(OrderLine.sku_id == sku.id, OrderRefund.restocked.is_(True))
+            )
+            assert sku.stock >= 0
+            assert sku.stock + int(held_or_sold or 0) - int(restocked or 0) == STOCK
+
+    @invariant()
+    def payments_add_up(self) -> None:
+        captured = self.session.scalar(
+            select(func.coalesce(func.sum(Payment.amount - Payment.fee), 0)).where(
+                Payment.status == PaymentStatus.SUCCEEDED
+            )
+        )
+        # What the provider holds for us, plus what already went out in refunds and payouts, is what it captured.
+        clearing = -balance(self.session, AccountRef.platform(AccountKind.CLEARING)).balance
+        assert clearing <= int(captured or 0)
+
+
+@pytest.mark.slow
+def test_the_money_flow_keeps_every_fen(engine: Engine) -> None:
+    passwords.configure(memory_kib=1024, time_cost=1)
+
+    class Flow(MoneyFlow):
+        pass
+
+    Flow.engine = engine
+    run_state_machine_as_test(
+        Flow,
+        settings=settings(
+            max_examples=int(os.environ.get("MONEY_FLOW_EXAMPLES", "25")),
+            stateful_step_count=40,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        ),
+    )

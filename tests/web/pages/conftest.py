@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import CHROMIUM_ARGS, LiveServer, chromium_path, live_server
+from tests.conftest import free_port, make_settings, migrate
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    path = chromium_path()
+    if path is None:
+        pytest.fail("Chromium is not installed; `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context sized like a phone, per test."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The whole web app on a real port, with its own migrated SQLite database and storage."""
+    from web import create_app
+
+    var: Path = tmp_path_factory.mktemp("site")
+    port = free_port()
+    url = f"sqlite:///{var / 'site.sqlite3'}"
+    migrate(url)
+    app = create_app(make_settings(var, database_url=url, public_base_url=f"http://127.0.0.1:{port}"))
+    with live_server(app, port) as server:
+        yield server
+    app.extensions["db"].dispose()

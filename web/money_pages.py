@@ -1,0 +1,129 @@
+"""Money-path pages: share links `/s/<token>`, the sandbox provider's hosted pay page, the payment return page."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from werkzeug.routing import BuildError
+
+from commerce.attribution import service as attribution
+from commerce.attribution.links import TargetKind
+from commerce.orders import lifecycle
+from commerce.payments import open_provider
+from commerce.payments import service as payments
+from commerce.payments.provider import ProviderStatus
+from commerce.payments.sandbox import SandboxProvider
+from core import extensions
+from core.errors import DomainError
+from core.money import format_yuan
+from web.auth import client_ip_hash, current_user
+from web.device import device_for_browser, set_device_cookie
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("money", __name__, template_folder="templates")
+
+CLICK_COOKIE = "xl_click"
+
+
+def target_url(kind: TargetKind, target_id: int) -> str:
+    """The page a share link lands on; the feed's own pages when they exist, else the home page with a hint."""
+    endpoint, arg = ("pages.video", "video_id") if kind == TargetKind.VIDEO else ("pages.product", "product_id")
+    try:
+        return url_for(endpoint, **{arg: target_id})
+    except BuildError:
+        return url_for("pages.index", **{kind.value: target_id})
+
+
+@bp.get("/s/<path:token>")
+def share_link(token: str) -> Response:
+    """Log the click and send the visitor on. A bad, tampered or expired link is simply not counted."""
+    settings = extensions.settings()
+    raw_device, device, new_device = device_for_browser()
+    try:
+        user = current_user()
+        click = attribution.record_click(
+            extensions.session(),
+            token[:400],
+            keys=settings.signing_keys(),
+            policy=extensions.extension("money_policy"),
+            ip_hash=client_ip_hash(),
+            user_agent=request.headers.get("User-Agent", ""),
+            referrer=request.headers.get("Referer", ""),
+            viewer_id=user.id if user else None,
+            device_hash=device,
+        )
+    except Exception:  # never an error page for a share link
+        log.exception("share link click not recorded")
+        click = None
+    if click is None:
+        response = redirect(url_for("pages.index"))
+    else:
+        url = target_url(click.target_kind, click.target_id)
+        response = redirect(f"{url}{'&' if '?' in url else '?'}click={click.click_id}")
+        policy = extensions.extension("money_policy")
+        response.set_cookie(CLICK_COOKIE, click.click_id, max_age=int(policy.attribution_window.total_seconds()),
+                            httponly=True, samesite="Lax", secure=settings.session_cookie_secure)  # fmt: skip
+    if new_device:
+        set_device_cookie(response, raw_device)
+    return response
+
+
+def _sandbox() -> SandboxProvider:
+    provider = open_provider(extensions.settings(), extensions.session(), "sandbox")
+    assert isinstance(provider, SandboxProvider)
+    return provider
+
+
+def _form_token(payment_id: str) -> str:
+    secret = extensions.settings().sandbox_secrets()[0]
+    return hmac.new(secret, f"pay-page:{payment_id}".encode(), hashlib.sha256).hexdigest()
+
+
+@bp.get("/sandbox/pay/<payment_id>")
+def sandbox_pay_page(payment_id: str) -> str:
+    try:
+        payment = _sandbox().get_payment(payment_id)
+    except DomainError:
+        abort(404)
+    return render_template(
+        "sandbox_pay.html",
+        payment=payment,
+        amount=format_yuan(payment.amount),
+        open=payment.status == ProviderStatus.PENDING,
+        form_token=_form_token(payment.id),
+    )
+
+
+@bp.post("/sandbox/pay/<payment_id>")
+def sandbox_pay(payment_id: str) -> Response:
+    """The buyer pays (or, to test failures, declines). The outcome reaches the merchant by signed webhook."""
+    if not hmac.compare_digest(request.form.get("form_token", ""), _form_token(payment_id)):
+        abort(400)
+    provider = _sandbox()
+    session = extensions.session()
+    try:
+        payment = provider.complete(payment_id, succeed=request.form.get("action") == "pay")
+    except DomainError:
+        session.rollback()
+        return redirect(url_for("money.sandbox_pay_page", payment_id=payment_id))
+    session.commit()
+    return redirect(payment.return_url)
+
+
+@bp.get("/pay/return/<int:checkout_id>")
+def payment_return(checkout_id: str) -> str:
+    """Where the provider sends the buyer back: ask the provider now rather than wait for the webhook."""
+    session = extensions.session()
+    try:
+        checkout = lifecycle.get_checkout(session, current_user(), int(checkout_id))
+    except DomainError:
+        return render_template("payment_return.html", checkout=None, status=None)
+    status = None
+    if checkout.payment_id is not None:
+        provider = open_provider(extensions.settings(), session)
+        status = payments.sync_payment(session, provider, checkout.payment_id).status.value
+    return render_template("payment_return.html", checkout=checkout, status=status, format_yuan=format_yuan)
