@@ -12,6 +12,6 @@ def init_app(app: Flask) -> None:
     import web.api.affiliate
     import web.api.catalog
     import web.api.links  # noqa: F401
-    from web.api import accounts, discovery, docs, orders, payments, reports, shares, wallet  # noqa: F401
+    from web.api import accounts, discovery, docs, orders, payments, reports, shares, videos, wallet  # noqa: F401
 
     app.register_blueprint(bp)
