@@ -97,6 +97,29 @@ class Settings(BaseSettings):
     # and which analyzer Elasticsearch text fields use (cjk is built in; smartcn and ik need plugins).
     search_chinese_tokenizer: Literal["han", "jieba"] = "han"
     search_es_analyzer: Literal["cjk", "smartcn", "ik"] = "cjk"
+    # Media pipeline. ffmpeg/ffprobe: explicit paths win, then the system's, then the static build `make install` adds.
+    ffmpeg_path: str | None = None
+    ffprobe_path: str | None = None
+    # "short_side:kbps,..." — the 9:16 ladder; landscape and square sources get the same rungs by short side.
+    media_ladder: str = "1080:6000,720:3000,540:1600,360:700"
+    media_x264_preset: Literal["superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
+    media_crf: int = Field(default=21, ge=0, le=51)
+    media_work_dir: str = str(VAR_DIR / "media-work")
+    # Progress is written (and the job's heartbeat renewed) at most this often.
+    media_heartbeat_seconds: float = 5.0
+    # A processing job whose heartbeat is older than this is stalled: requeued, or taken over on redelivery.
+    media_stall_seconds: int = 180
+    # A video left "uploaded" this long without a worker claiming it is enqueued again (a lost message).
+    media_queue_stale_seconds: int = 1800
+    media_max_attempts: int = 5
+    # ffmpeg's time limit grows with the clip: base + factor x duration.
+    media_timeout_base_seconds: float = 300.0
+    media_timeout_per_second: float = 8.0
+    # Resumable uploads: an upload with no activity for this long is aborted by the cleanup job.
+    upload_abandon_seconds: int = 24 * 3600
+    upload_part_bytes: int = 16 * 1024 * 1024
+    # Redis redelivers an unacknowledged task this long after it was handed out (must exceed the longest task).
+    celery_visibility_timeout: int = 3 * 3600
 
     # Bookings (commerce.booking.policy.BookingPolicy carries these to services).
     booking_reply_hours: int = 72  # no answer within this lets an invitation, quote or acceptance expire

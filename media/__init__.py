@@ -9,4 +9,8 @@ if TYPE_CHECKING:
 
 
 def init_app(app: Flask) -> None:
-    """Nothing to wire yet; the media issue registers its storage prefixes here."""
+    """Register the media error codes (rejection reasons the API translates). ffmpeg is found lazily,
+    by the worker that needs it, so the web process starts without it."""
+    import media.rejections
+    import media.uploads
+    import media.videos  # noqa: F401

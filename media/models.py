@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
@@ -58,8 +58,72 @@ class Video(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[dt.datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
+    # -- added by the media pipeline ------------------------------------------------
+    # Publish as soon as processing succeeds (the uploader's choice at upload time).
+    publish_on_ready: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Job bookkeeping: when it was last enqueued, which run owns it, and that run's heartbeat.
+    queued_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    processing_token: Mapped[str | None] = mapped_column(String(40), default=None)
+    processing_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    processing_started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # Progress of the current run: stage, percent (0-100), speed (x realtime) and seconds left.
+    progress_stage: Mapped[str | None] = mapped_column(String(24), default=None)
+    progress_percent: Mapped[float | None] = mapped_column(default=None)
+    progress_speed: Mapped[float | None] = mapped_column(default=None)
+    progress_eta_seconds: Mapped[float | None] = mapped_column(default=None)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # Deleted by its owner: renditions are removed and it disappears from every listing.
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
     @property
     def is_live(self) -> bool:
         return (
-            self.status == VideoStatus.READY and self.visibility == Visibility.PUBLIC and self.published_at is not None
+            self.status == VideoStatus.READY
+            and self.visibility == Visibility.PUBLIC
+            and self.published_at is not None
+            and self.deleted_at is None
         )
+
+
+class UploadStatus(enum.StrEnum):
+    ACTIVE = "active"  # bytes are arriving
+    COMPLETED = "completed"  # assembled into the original; the video took over
+    ABORTED = "aborted"  # cancelled by the uploader
+    EXPIRED = "expired"  # abandoned and cleaned up
+
+
+class UploadMode(enum.StrEnum):
+    CHUNKS = "chunks"  # the embedded store: PUT chunks to our API at the received offset
+    MULTIPART = "multipart"  # S3: PUT parts straight to presigned URLs
+
+
+class Upload(Base):
+    """A resumable upload of one video's original file."""
+
+    __tablename__ = "video_uploads"
+    __table_args__ = (Index("ix_video_uploads_status_expires", "status", "expires_at"),)
+
+    # Unguessable: it appears in URLs the client keeps while resuming.
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), unique=True)
+    uploader_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[UploadStatus] = mapped_column(str_enum(UploadStatus), default=UploadStatus.ACTIVE)
+    mode: Mapped[UploadMode] = mapped_column(str_enum(UploadMode))
+    # What the client declared; the file is never trusted because of them.
+    size: Mapped[int]
+    content_type: Mapped[str] = mapped_column(String(100))
+    checksum_sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+
+    storage_key: Mapped[str] = mapped_column(String(300))
+    multipart_id: Mapped[str] = mapped_column(String(300))
+    part_size: Mapped[int]
+    # Chunk mode: bytes received so far and the parts they became ([number, etag, size], in order).
+    received_bytes: Mapped[int] = mapped_column(default=0)
+    parts: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    last_activity_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[dt.datetime]
+    completed_at: Mapped[dt.datetime | None] = mapped_column(default=None)

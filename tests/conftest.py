@@ -112,6 +112,7 @@ def make_settings(var_dir: Path, **overrides: object) -> Settings:
         "storage_url": f"file://{var_dir / 'storage'}",
         "search_url": str(var_dir / "search"),
         "celery_broker_url": "memory://",
+        "media_work_dir": str(var_dir / "media-work"),
         "password_hash_memory_kib": 1024,
         "password_hash_time_cost": 1,
     }

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku, VideoProduct
 from core.accounts import passwords
 from core.accounts.models import Brand, BrandMember, BrandRole, User
+from core.storage import ObjectStorage
 from media.models import Video, VideoStatus
 
 PASSWORD = "correct horse battery"
@@ -144,3 +146,40 @@ def video_link(session: Session, *, video: Video, product: Product) -> VideoProd
     session.add(link)
     session.flush()
     return link
+
+
+def uploaded_video(
+    session: Session, storage: ObjectStorage, *, uploader: User, source: Path, checksum: str | None = None, **kw: object
+) -> Video:
+    """A video whose original is in storage and that waits for the pipeline (as after a completed upload)."""
+    import hashlib
+
+    from core import clock
+    from media.models import Upload, UploadMode, UploadStatus
+
+    v = Video(uploader_id=uploader.id, title=str(kw.pop("title", "上传的视频")), status=VideoStatus.UPLOADED, **kw)
+    session.add(v)
+    session.flush()
+    key = f"originals/{v.id}/test-original"
+    storage.put_file(key, source)
+    v.original_key = key
+    v.queued_at = clock.now()
+    data = source.read_bytes()
+    session.add(
+        Upload(
+            id=f"up{v.id}test",
+            video_id=v.id,
+            uploader_id=uploader.id,
+            status=UploadStatus.COMPLETED,
+            mode=UploadMode.CHUNKS,
+            size=len(data),
+            content_type="video/mp4",
+            checksum_sha256=checksum or hashlib.sha256(data).hexdigest(),
+            storage_key=key,
+            multipart_id="done",
+            part_size=len(data) or 1,
+            expires_at=clock.now(),
+        )
+    )
+    session.flush()
+    return v

@@ -46,6 +46,7 @@ def seed(session: Session) -> list[str]:
         limits=CatalogLimits.from_settings(extensions.settings()),
     )
     summary += _seed_money(session, buyer=viewer, sharer=sharer, artist=artist, brand_owner=brand_owner)
+    summary += _seed_videos(session, artist=artist, brand_owner=brand_owner)
     summary += seed_demo_booking(
         session,
         brand_id=brand_owner.brand_ids()[0],
@@ -55,6 +56,26 @@ def seed(session: Session) -> list[str]:
         policy=BookingPolicy.from_settings(extensions.settings()),
     )
     return summary
+
+
+def _seed_videos(session: Session, *, artist: User, brand_owner: User) -> list[str]:
+    from media.demo import seed_demo_videos
+    from media.pipelines.tools import ToolMissing, find_tools
+    from media.uploads import UploadPolicy
+
+    settings = extensions.settings()
+    try:
+        tools = find_tools(settings.ffmpeg_path, settings.ffprobe_path)
+    except ToolMissing as exc:
+        return [f"demo videos skipped: {exc}"]
+    return seed_demo_videos(
+        session,
+        extensions.storage(),
+        tools,
+        policy=UploadPolicy.from_settings(settings),
+        artist=artist,
+        brand_owner=brand_owner,
+    )
 
 
 def _seed_money(session: Session, *, buyer: User, sharer: User, artist: User, brand_owner: User) -> list[str]:

@@ -19,6 +19,10 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "auto-confirm": {"task": "orders.auto_confirm", "schedule": 600.0},
         "sandbox-webhooks": {"task": "payments.deliver_sandbox_notifications", "schedule": 15.0},
         "resubmit-refunds": {"task": "orders.resubmit_refunds", "schedule": 300.0},
+        # Processing jobs whose heartbeat stopped (a killed worker) and task messages that were lost.
+        "videos-requeue-stalled": {"task": "videos.requeue_stalled", "schedule": 60.0},
+        # Resumable uploads nobody finished: abort their parts in storage.
+        "uploads-cleanup-abandoned": {"task": "uploads.cleanup_abandoned", "schedule": 3600.0},
         # Reply windows and live checks are rows with a due time; this moves the ones that are due.
         "booking-sweep": {"task": "booking.sweep", "schedule": 300.0},
         # Matching ranks from precomputed metrics; they lag reality by at most this much.

@@ -53,7 +53,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
     if settings.celery_broker_url.startswith("redis"):
         # Redelivery of unacked messages after a worker dies; must exceed the longest task.
-        conf["broker_transport_options"] = {"visibility_timeout": 3 * 3600}
+        conf["broker_transport_options"] = {"visibility_timeout": settings.celery_visibility_timeout}
+        if settings.celery_visibility_timeout < 600:
+            # A short timeout (tests, development) is only useful if abandoned messages are swept as often.
+            conf["broker_transport_options"].update(unacked_restore_interval=1, unacked_restore_throttle=1)
         if settings.celery_key_prefix:
             conf["broker_transport_options"]["global_keyprefix"] = settings.celery_key_prefix
     return conf

@@ -1,7 +1,7 @@
 """booking: artist profiles, rates, metrics, viewer traits, campaigns, bookings, events, notifications
 
 Revision ID: 0008_booking
-Revises: 0006c_orders
+Revises: 0003_media
 Create Date: 2026-11-25 15:38:26.913374
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import core.db
 
 revision: str = "0008_booking"
-down_revision: str | Sequence[str] | None = "0006c_orders"
+down_revision: str | Sequence[str] | None = "0003_media"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -16,6 +16,6 @@ def init_app(app: Flask) -> None:
     import web.api.catalog
     import web.api.links
     import web.api.notifications  # noqa: F401
-    from web.api import accounts, discovery, docs, orders, payments, reports, shares, wallet  # noqa: F401
+    from web.api import accounts, discovery, docs, orders, payments, reports, shares, videos, wallet  # noqa: F401
 
     app.register_blueprint(bp)

@@ -1,0 +1,5 @@
+import sys
+
+from media.cli import main
+
+sys.exit(main())

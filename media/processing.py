@@ -1,0 +1,557 @@
+"""The processing job: claim → download → transcode → publish → flip to ready, safely repeatable.
+
+A run claims the video with a fresh token (an atomic UPDATE), so two deliveries
+of the same task never both work on it; the claim's heartbeat is renewed with
+every progress write. A delivery that finds a live claim backs off; one that
+finds a claim whose heartbeat stopped (its worker was killed) takes over. All
+output is written to a private work directory, uploaded under the versioned
+prefix (after clearing what a killed run left there), and made visible only by
+the final UPDATE that sets status, manifest and publication in one transaction
+— and only if this run still holds the claim.
+
+Bad input is rejected once and never retried; transient failures (storage, a
+killed ffmpeg, a time limit) are reported as `Outcome.RETRY` for the task to
+retry with backoff, until the last try marks the video failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import enum
+import hashlib
+import logging
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.accounts.models import User
+from core.accounts.permissions import require_user
+from core.errors import Conflict, PermissionDenied, register_messages
+from core.storage import ObjectMissing, ObjectStorage, StorageError
+from core.tasks import enqueue_after_commit
+from media.models import Upload, Video, VideoStatus
+from media.pipelines.config import PIPELINE_VERSION, PipelineConfig
+from media.pipelines.runner import FFmpegError, FFmpegTimeout
+from media.pipelines.tools import Tools, find_tools
+from media.pipelines.transcode import TranscodeFailed, transcode
+from media.rejections import MediaRejected
+from media.videos import get_video, manifest_urls, video_changed
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+register_messages({"not_requeueable": ("该视频当前无需重新处理", "This video is not failed or stalled")})
+
+TASK = "media.process_video"
+# Overall percent reached at the start and end of each stage.
+BANDS = {
+    "downloading": (0.0, 5.0),
+    "probing": (5.0, 8.0),
+    "transcoding": (8.0, 92.0),
+    "packaging": (92.0, 95.0),
+    "publishing": (95.0, 100.0),
+}
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".jpg": "image/jpeg",
+    ".webp": "image/webp",
+    ".vtt": "text/vtt",
+}
+# Work directories older than this are leftovers of crashed runs on this machine.
+STALE_WORKDIR_SECONDS = 24 * 3600
+# Errors worth retrying: the file is fine, something around it failed (storage, database, a killed ffmpeg).
+TRANSIENT: tuple[type[BaseException], ...] = (StorageError, OSError, OperationalError, FFmpegError, BotoCoreError,
+                                              ClientError)  # fmt: skip
+
+
+class Outcome(enum.StrEnum):
+    READY = "ready"
+    ALREADY_DONE = "already_done"
+    REJECTED = "rejected"  # bad input: failed with a reason, never retried
+    FAILED = "failed"  # gave up (last retry, or too many attempts)
+    RETRY = "retry"  # transient: try again later
+    BUSY = "busy"  # another run holds a live claim
+    SKIPPED = "skipped"  # nothing to do (deleted, failed, not uploaded yet)
+    SUPERSEDED = "superseded"  # another run took over while this one worked
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    retry_after: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessingOptions:
+    pipeline: PipelineConfig
+    work_dir: Path
+    heartbeat_seconds: float
+    stall_seconds: float
+    queue_stale_seconds: float
+    max_attempts: int
+    ffmpeg_path: str | None = None
+    ffprobe_path: str | None = None
+
+    def tools(self) -> Tools:
+        return find_tools(self.ffmpeg_path, self.ffprobe_path)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> ProcessingOptions:
+        values: dict[str, Any] = {
+            "pipeline": PipelineConfig.from_settings(settings),
+            "work_dir": Path(settings.media_work_dir),
+            "heartbeat_seconds": settings.media_heartbeat_seconds,
+            "stall_seconds": float(settings.media_stall_seconds),
+            "queue_stale_seconds": float(settings.media_queue_stale_seconds),
+            "max_attempts": settings.media_max_attempts,
+            "ffmpeg_path": settings.ffmpeg_path,
+            "ffprobe_path": settings.ffprobe_path,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+def rendition_prefix(video_id: int) -> str:
+    return f"public/videos/{video_id}/v{PIPELINE_VERSION}"
+
+
+class Superseded(Exception):
+    """Another run owns the video now; this one must stop without touching it."""
+
+
+class Reporter:
+    """Writes progress and renews the heartbeat, at most every `interval` seconds per stage."""
+
+    def __init__(self, session: Session, video_id: int, token: str, interval: float) -> None:
+        self.session = session
+        self.video_id = video_id
+        self.token = token
+        self.interval = interval
+        self.stage = ""
+        self.last = 0.0
+
+    def __call__(self, stage: str, done: float, speed: float | None, eta: float | None) -> None:
+        now = time.monotonic()
+        if stage == self.stage and now - self.last < self.interval and done < 1.0:
+            return
+        lo, hi = BANDS.get(stage, (0.0, 100.0))
+        values = {
+            "progress_stage": stage,
+            "progress_percent": round(lo + (hi - lo) * max(0.0, min(1.0, done)), 1),
+            "progress_speed": round(speed, 2) if speed is not None else None,
+            "progress_eta_seconds": round(eta, 1) if eta is not None else None,
+            "heartbeat_at": clock.now(),
+        }
+        result = self.session.execute(
+            update(Video).where(Video.id == self.video_id, Video.processing_token == self.token).values(**values)
+        )
+        self.session.commit()
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Superseded()
+        self.stage, self.last = stage, now
+
+
+def _refusal(video: Video | None, cutoff: dt.datetime) -> Result | None:
+    """Why this run must not start (or None when it may claim the video)."""
+    if video is None or video.deleted_at is not None:
+        return Result(Outcome.SKIPPED, error="video deleted")
+    if video.status is VideoStatus.READY and video.pipeline_version == PIPELINE_VERSION:
+        return Result(Outcome.ALREADY_DONE)
+    if video.status not in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+        return Result(Outcome.SKIPPED, error=f"video is {video.status}")
+    if video.status is VideoStatus.PROCESSING and video.heartbeat_at is not None and video.heartbeat_at >= cutoff:
+        # A live run holds it; a redelivered copy of the task waits until that heartbeat would be stale.
+        return Result(Outcome.BUSY, retry_after=(video.heartbeat_at - cutoff).total_seconds() + 1.0)
+    return None
+
+
+def _claim(session: Session, video_id: int, options: ProcessingOptions) -> Result | str:
+    """Take the video for this run: its new token, or the result to return without working."""
+    now = clock.now()
+    cutoff = now - dt.timedelta(seconds=options.stall_seconds)
+    video = session.get(Video, video_id)
+    refusal = _refusal(video, cutoff)
+    if refusal is not None or video is None:
+        session.rollback()
+        return refusal or Result(Outcome.SKIPPED)
+    if video.processing_attempts >= options.max_attempts:
+        attempts = video.processing_attempts
+        _fail(session, video_id, None, "processing_stalled", f"processing stopped {attempts} times without finishing")
+        return Result(Outcome.FAILED, error="too many attempts")
+    token = uuid.uuid4().hex
+    claimed = session.execute(
+        update(Video)
+        .where(
+            Video.id == video_id,
+            Video.deleted_at.is_(None),
+            or_(
+                Video.status == VideoStatus.UPLOADED,
+                and_(
+                    Video.status == VideoStatus.PROCESSING,
+                    or_(Video.heartbeat_at.is_(None), Video.heartbeat_at < cutoff),
+                ),
+            ),
+        )
+        .values(
+            status=VideoStatus.PROCESSING,
+            processing_token=token,
+            processing_attempts=Video.processing_attempts + 1,
+            processing_started_at=now,
+            heartbeat_at=now,
+            progress_stage="downloading",
+            progress_percent=0.0,
+            progress_speed=None,
+            progress_eta_seconds=None,
+        )
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()  # another delivery claimed it between our read and our write
+        return Result(Outcome.BUSY, retry_after=options.stall_seconds)
+    _emit_current(session, video_id)
+    session.commit()
+    return token
+
+
+def _emit_current(session: Session, video_id: int) -> None:
+    session.expire_all()
+    video = session.get(Video, video_id)
+    assert video is not None
+    video_changed(session, video)
+
+
+def _fail(session: Session, video_id: int, token: str | None, code: str, message: str) -> bool:
+    """Mark failed (keeping the original) if this run still owns the video; token None: unconditionally."""
+    cond = [Video.id == video_id]
+    if token is not None:
+        cond.append(Video.processing_token == token)
+    result = session.execute(
+        update(Video)
+        .where(*cond)
+        .values(
+            status=VideoStatus.FAILED,
+            failure_code=code,
+            failure_message=message[:2000],
+            processing_token=None,
+            progress_stage="failed",
+            progress_speed=None,
+            progress_eta_seconds=None,
+        )
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return False
+    _emit_current(session, video_id)
+    session.commit()
+    return True
+
+
+def _release(session: Session, video_id: int, token: str, error: str) -> None:
+    """Hand the video back to the queue for a retry."""
+    session.execute(
+        update(Video)
+        .where(Video.id == video_id, Video.processing_token == token)
+        .values(
+            status=VideoStatus.UPLOADED,
+            processing_token=None,
+            progress_stage="retrying",
+            progress_speed=None,
+            progress_eta_seconds=None,
+            failure_message=f"retrying after: {error}"[:2000],
+            queued_at=clock.now(),
+        )
+    )
+    session.commit()
+
+
+def _clean_workdirs(root: Path, video_id: int) -> None:
+    """Remove what killed runs left: this video's old directories and anything a day old."""
+    if not root.is_dir():
+        return
+    cutoff = time.time() - STALE_WORKDIR_SECONDS
+    for d in root.iterdir():
+        with contextlib.suppress(OSError):
+            if d.name.startswith(f"video-{video_id}-") or d.stat().st_mtime < cutoff:
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def _verify_original(path: Path, upload: tuple[int, str] | None) -> None:
+    if upload is None:
+        return
+    size, checksum = upload
+    actual_size = path.stat().st_size
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(block)
+    if actual_size != size or digest.hexdigest() != checksum:
+        raise MediaRejected(
+            "checksum_mismatch",
+            f"received {actual_size} bytes with SHA-256 {digest.hexdigest()}; declared {size} bytes, {checksum}",
+        )
+
+
+def publish_outputs(storage: ObjectStorage, out_dir: Path, prefix: str, report: Reporter | None = None) -> None:
+    """Upload a finished run. Playlists go last (the master the very last), so a playlist never
+    points at a segment that is not there yet."""
+    files = [p for p in out_dir.rglob("*") if p.is_file()]
+
+    def order(p: Path) -> tuple[int, str]:
+        rank = 2 if p.name == "master.m3u8" else 1 if p.suffix == ".m3u8" else 0
+        return rank, p.as_posix()
+
+    files.sort(key=order)
+    for i, path in enumerate(files):
+        key = f"{prefix}/{path.relative_to(out_dir).as_posix()}"
+        storage.put_file(key, path, CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
+        if report is not None:
+            report("publishing", (i + 1) / len(files), None, None)
+
+
+def process_video(
+    session: Session,
+    storage: ObjectStorage,
+    options: ProcessingOptions,
+    video_id: int,
+    *,
+    last_try: bool = False,
+) -> Result:
+    claim = _claim(session, video_id, options)
+    if isinstance(claim, Result):
+        return claim
+    token = claim
+    _clean_workdirs(options.work_dir, video_id)
+    workdir = options.work_dir / f"video-{video_id}-{token[:12]}"
+    workdir.mkdir(parents=True)
+    try:
+        return _run(session, storage, options, video_id, token=token, workdir=workdir)
+    except Exception as exc:  # mapped to an outcome; anything unexpected is re-raised by _settle
+        return _settle(session, video_id, token, exc, last_try=last_try)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(
+    session: Session, storage: ObjectStorage, options: ProcessingOptions, video_id: int, *, token: str, workdir: Path
+) -> Result:
+    video = session.get(Video, video_id)
+    assert video is not None
+    original_key = video.original_key
+    declared = session.execute(
+        select(Upload.size, Upload.checksum_sha256).where(Upload.video_id == video_id)
+    ).one_or_none()
+    session.commit()  # never hold a transaction (on SQLite: the write lock) across the heavy work
+    if original_key is None:
+        raise ObjectMissing("the video has no original file")
+    report = Reporter(session, video_id, token, options.heartbeat_seconds)
+    source = workdir / "original"
+    storage.download(original_key, source)
+    _verify_original(source, (declared[0], declared[1]) if declared else None)
+    run = transcode(options.tools(), source, workdir / "run", options.pipeline, on_progress=report)
+    prefix = rendition_prefix(video_id)
+    report("publishing", 0.0, None, None)
+    storage.delete_prefix(prefix)  # whatever a killed run uploaded half of
+    publish_outputs(storage, run.out_dir, prefix, report)
+    manifest: dict[str, Any] = {**run.manifest, "prefix": prefix}
+    # Feed and search return the manifest as it is, so it carries ready-to-play URLs too.
+    manifest["urls"] = manifest_urls(storage, manifest)
+    return _flip_ready(
+        session, video_id, token, manifest=manifest, display=run.info.video.display_size, duration=run.info.duration
+    )
+
+
+def _permanent(exc: Exception) -> tuple[Outcome, str, str] | None:
+    """(outcome, failure code, message) for failures that retrying cannot fix."""
+    if isinstance(exc, MediaRejected):
+        return Outcome.REJECTED, exc.code, exc.detail
+    if isinstance(exc, TranscodeFailed):
+        return Outcome.FAILED, "transcode_failed", str(exc)
+    if isinstance(exc, ObjectMissing):
+        return Outcome.FAILED, "processing_error", f"the original file is missing from storage: {exc}"
+    return None
+
+
+def _settle(session: Session, video_id: int, token: str, exc: Exception, *, last_try: bool) -> Result:
+    """Record how a run ended badly: rejected, failed for good, or handed back for a retry."""
+    session.rollback()
+    if isinstance(exc, Superseded):
+        log.info("video %s: another run took over; stopping", video_id)
+        return Result(Outcome.SUPERSEDED)
+    permanent = _permanent(exc)
+    if permanent is None and not isinstance(exc, TRANSIENT):
+        _release(session, video_id, token, f"{type(exc).__name__}: {exc}")
+        raise exc  # a bug: let the task fail loudly; the video goes back to the queue for a later try
+    error = f"{type(exc).__name__}: {exc}"
+    if permanent is None and not last_try:
+        log.warning("video %s: transient failure, will retry: %s", video_id, error)
+        _release(session, video_id, token, error)
+        return Result(Outcome.RETRY, error=error)
+    if permanent is None:
+        code = "processing_timeout" if isinstance(exc, FFmpegTimeout) else "processing_error"
+        permanent = (Outcome.FAILED, code, error)
+    outcome, code, message = permanent
+    _fail(session, video_id, token, code, message)
+    return Result(outcome, error=code)
+
+
+def _flip_ready(
+    session: Session,
+    video_id: int,
+    token: str,
+    *,
+    manifest: dict[str, Any],
+    display: tuple[int, int],
+    duration: float,
+) -> Result:
+    """Ready, manifest and publication in one transaction, only while this run holds the claim."""
+    now = clock.now()
+    result = session.execute(
+        update(Video)
+        .where(Video.id == video_id, Video.processing_token == token, Video.deleted_at.is_(None))
+        .values(
+            status=VideoStatus.READY,
+            manifest=manifest,
+            pipeline_version=PIPELINE_VERSION,
+            duration_seconds=duration,
+            width=display[0],
+            height=display[1],
+            failure_code=None,
+            failure_message=None,
+            processing_token=None,
+            processed_at=now,
+            progress_stage="done",
+            progress_percent=100.0,
+            progress_speed=None,
+            progress_eta_seconds=0.0,
+            published_at=case(
+                (and_(Video.publish_on_ready.is_(True), Video.published_at.is_(None)), now),
+                else_=Video.published_at,
+            ),
+            updated_at=now,
+        )
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return Result(Outcome.SUPERSEDED)
+    _emit_current(session, video_id)
+    session.commit()
+    return Result(Outcome.READY)
+
+
+def _reset_for_queue(video: Video, now: dt.datetime) -> None:
+    video.status = VideoStatus.UPLOADED
+    video.processing_token = None
+    video.failure_code = None
+    video.failure_message = None
+    video.progress_stage = "queued"
+    video.progress_percent = 0.0
+    video.progress_speed = None
+    video.progress_eta_seconds = None
+    video.queued_at = now
+
+
+def is_stalled(video: Video, stall_seconds: float, now: dt.datetime | None = None) -> bool:
+    now = now or clock.now()
+    return (
+        video.status is VideoStatus.PROCESSING
+        and video.heartbeat_at is not None
+        and video.heartbeat_at < now - dt.timedelta(seconds=stall_seconds)
+    )
+
+
+def requeue(session: Session, actor: User | None, video_id: int, *, stall_seconds: float) -> Video:
+    """The uploader (or an admin) asks for a failed or stalled video to be processed again."""
+    actor = require_user(actor)
+    video = get_video(session, actor, video_id)
+    if not (actor.is_admin or video.uploader_id == actor.id):
+        raise PermissionDenied()
+    now = clock.now()
+    lost = (
+        video.status is VideoStatus.UPLOADED
+        and video.queued_at is not None
+        and video.queued_at < now - dt.timedelta(seconds=stall_seconds)
+    )
+    failed = video.status is VideoStatus.FAILED and video.original_key is not None
+    if not (failed or lost or is_stalled(video, stall_seconds, now)):
+        raise Conflict("not_requeueable")
+    _reset_for_queue(video, now)
+    video.processing_attempts = 0
+    video_changed(session, video)
+    enqueue_after_commit(session, TASK, video.id)
+    session.commit()
+    return video
+
+
+def requeue_stalled(session: Session, options: ProcessingOptions, *, limit: int = 100) -> dict[str, int]:
+    """Periodic: requeue runs whose heartbeat stopped and re-send videos whose task message was lost."""
+    now = clock.now()
+    stall_cutoff = now - dt.timedelta(seconds=options.stall_seconds)
+    queue_cutoff = now - dt.timedelta(seconds=options.queue_stale_seconds)
+    counts = {"requeued": 0, "resent": 0, "failed": 0}
+    stalled = list(
+        session.scalars(
+            select(Video.id)
+            .where(Video.status == VideoStatus.PROCESSING, Video.heartbeat_at < stall_cutoff)
+            .order_by(Video.heartbeat_at)
+            .limit(limit)
+        )
+    )
+    session.commit()
+    for video_id in stalled:
+        video = session.get(Video, video_id)
+        # Re-checked on the row: the run may have renewed its heartbeat meanwhile.
+        if video is None or not is_stalled(video, options.stall_seconds, now):
+            session.rollback()
+            continue
+        if video.processing_attempts >= options.max_attempts:
+            attempts = video.processing_attempts
+            token = video.processing_token
+            session.rollback()
+            if _fail(session, video_id, token, "processing_stalled", f"processing stopped {attempts} times"):
+                counts["failed"] += 1
+            continue
+        result = session.execute(
+            update(Video)
+            .where(Video.id == video_id, Video.processing_token == video.processing_token)
+            .where(Video.heartbeat_at < stall_cutoff)
+            .values(
+                status=VideoStatus.UPLOADED,
+                processing_token=None,
+                progress_stage="queued",
+                progress_speed=None,
+                progress_eta_seconds=None,
+                queued_at=now,
+            )
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            _emit_current(session, video_id)
+            enqueue_after_commit(session, TASK, video_id)
+            counts["requeued"] += 1
+        session.commit()
+    lost = list(
+        session.scalars(
+            select(Video.id)
+            .where(Video.status == VideoStatus.UPLOADED, Video.queued_at < queue_cutoff, Video.deleted_at.is_(None))
+            .limit(limit)
+        )
+    )
+    for video_id in lost:
+        session.execute(update(Video).where(Video.id == video_id).values(queued_at=now))
+        enqueue_after_commit(session, TASK, video_id)
+        counts["resent"] += 1
+    session.commit()
+    return counts
