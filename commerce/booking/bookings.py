@@ -392,7 +392,7 @@ def _check_draft(session: Session, booking: Booking, video_id: int | None) -> Vi
     if video_id is None:
         raise ValidationFailed.one("video_id", "missing")
     video = session.get(Video, video_id)
-    if video is None or video.uploader_id != booking.artist_id:
+    if video is None or video.uploader_id != booking.artist_id or video.deleted_at is not None:
         raise ValidationFailed.one("video_id", "draft_not_yours")
     if video.visibility != Visibility.PRIVATE or video.published_at is not None:
         raise ValidationFailed.one("video_id", "draft_not_private")

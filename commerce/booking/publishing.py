@@ -20,18 +20,20 @@ from core.accounts.models import User
 from core.errors import Conflict
 from core.outbox import emit
 from media.models import Video, VideoStatus, Visibility
+from media.videos import normalise_hashtags, video_changed
 
 
 def publish(session: Session, artist: User, booking: Booking, *, limits: CatalogLimits) -> Video:
     """Make the booking's approved draft live with the campaign's products linked. Joins the caller's transaction."""
     video = session.get(Video, booking.video_id) if booking.video_id is not None else None
-    if video is None or video.status != VideoStatus.READY:
+    if video is None or video.status != VideoStatus.READY or video.deleted_at is not None:
         raise Conflict("draft_not_ready")
     campaign = booking.campaign
     video.brand_id = booking.brand_id
-    video.hashtags = list(dict.fromkeys([*(video.hashtags or []), *campaign.must_hashtags]))
+    video.hashtags = normalise_hashtags([*(video.hashtags or []), *campaign.must_hashtags])
     video.visibility = Visibility.PUBLIC
-    video.published_at = clock.now()
+    video.publish_on_ready = True
+    video.published_at = video.updated_at = clock.now()
     session.flush()
     if campaign.must_link_products and campaign.product_ids:
         on_sale = set(
@@ -44,6 +46,6 @@ def publish(session: Session, artist: User, booking: Booking, *, limits: Catalog
         taken = {s.product_id for s in wanted}
         links.apply_links(session, artist, video.id, wanted + [s for s in current if s.product_id not in taken],
                           limits=limits)  # fmt: skip
-    emit(session, "video", video.id)
+    video_changed(session, video)
     emit(session, "artist", booking.artist_id)
     return video

@@ -33,6 +33,7 @@ from core import clock, extensions
 from core.accounts.models import User
 from core.errors import ValidationFailed
 from core.money import format_yuan
+from media import videos
 from media.models import Video, VideoStatus, Visibility
 from web.api.artists import FOLLOWER_BAND_NAMES, PRICE_BAND_NAMES, TIER_NAMES, options
 from web.api.bookings import booking_out
@@ -278,14 +279,16 @@ def booking_detail(booking_id: int) -> str | Response:
             session.execute(
                 select(Video.id, Video.title)
                 .where(Video.uploader_id == user.id, Video.visibility == Visibility.PRIVATE,
-                       Video.status == VideoStatus.READY, Video.published_at.is_(None))
+                       Video.status == VideoStatus.READY, Video.published_at.is_(None), Video.deleted_at.is_(None))
                 .order_by(Video.id.desc())
             ).all()
         )  # fmt: skip
     video = session.get(Video, booking.video_id) if booking.video_id else None
+    # The draft plays for the booking's parties only: this page is where the brand sees a private video.
+    playback = videos.playback_urls(extensions.storage(), video) if video and video.deleted_at is None else None
     return render_template(
         "booking/booking.html", b=detail, campaign=booking.campaign, video=video, drafts=drafts,
-        brand_balance=brand_balance,
+        brand_balance=brand_balance, playback=playback,
         final=booking.state in (BookingState.PAID, BookingState.RESOLVED, BookingState.DECLINED,
                                 BookingState.EXPIRED, BookingState.CANCELLED),
     )  # fmt: skip

@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from commerce.booking import escrow, timers
+from commerce.artists import metrics
+from commerce.artists.models import ArtistMetrics
+from commerce.booking import bookings, escrow, timers
 from commerce.booking import payments as booking_payments
 from commerce.booking.models import Booking, BookingState, Campaign
 from commerce.ledger import AccountKind, AccountRef, InsufficientFunds, LedgerPosting, LedgerTransaction, balances
@@ -19,6 +21,7 @@ from commerce.payments.models import Payment
 from commerce.payments.sandbox import SandboxProvider
 from core.accounts.models import User
 from core.clock import FrozenClock
+from core.errors import PermissionDenied
 from tests.commerce.booking.conftest import POLICY, Market
 from tests.commerce.booking.helpers import DEPS, history, step
 from tests.commerce.booking.walk import draft, to_state, top_up
@@ -69,6 +72,14 @@ def test_funded_then_paid_moves_exact_amounts(
     assert timers.sweep(db_session, deps=DEPS) == {}  # paying twice is impossible
     assert db_session.scalar(select(func.count()).select_from(LedgerTransaction).where(
         LedgerTransaction.idempotency_key == f"booking:{b.id}:release")) == 1  # fmt: skip
+    # The brand rates the artist; with the on-time delivery it is what the metrics job measures as reliability.
+    with pytest.raises(PermissionDenied):
+        bookings.rate(db_session, market.artist, b.id, stars=5)
+    bookings.rate(db_session, market.member, b.id, stars=4, comment="交付准时")
+    metrics.refresh(db_session, [market.artist.id])
+    m = db_session.get(ArtistMetrics, market.artist.id)
+    assert m is not None
+    assert (m.bookings_done, m.bookings_on_time, m.rating_count, m.rating_sum) == (1, 1, 1, 4)
 
 
 def test_funding_needs_the_balance_and_moves_nothing_without_it(

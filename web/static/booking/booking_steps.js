@@ -2,6 +2,16 @@
 // page is refused instead of overriding what the other side just did.
 (function () {
   "use strict";
+  const rating = document.getElementById("rating-form");
+  if (rating) {
+    rating.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const r = await xl.api("POST", `/api/v1/bookings/${rating.dataset.booking}/rating`,
+        {stars: Number(rating.elements.stars.value), comment: rating.elements.comment.value});
+      if (r.ok) { location.reload(); return; }
+      xl.showErrors(rating.parentElement, r.data);
+    });
+  }
   const panel = document.querySelector(".bk-steps");
   if (!panel) return;
   const pay = panel.querySelector("[data-pay]");
