@@ -41,6 +41,10 @@ $(STAMPS)/chromium:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }; }
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  echo "installing a Chinese font so pages render in the browser tests' screenshots"; \
+	  $(SUDO) apt-get install -y -qq fonts-wqy-microhei >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-wqy-microhei; }; }
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/dev: requirements-dev.txt $(STAMPS)/runtime

@@ -17,3 +17,10 @@ def init_app(app: Flask) -> None:
     policy = MoneyPolicy.from_settings(app.config["SETTINGS"])
     app.extensions["money_policy"] = policy
     register_purpose(PURPOSE, CheckoutPayments(policy))
+
+    from commerce.booking import payments as booking_payments
+    from commerce.booking.policy import BookingPolicy
+
+    register_purpose(
+        booking_payments.PURPOSE, booking_payments.BookingPayments(BookingPolicy.from_settings(app.config["SETTINGS"]))
+    )

@@ -121,6 +121,13 @@ class Settings(BaseSettings):
     # Redis redelivers an unacknowledged task this long after it was handed out (must exceed the longest task).
     celery_visibility_timeout: int = 3 * 3600
 
+    # Bookings (commerce.booking.policy.BookingPolicy carries these to services).
+    booking_reply_hours: int = 72  # no answer within this lets an invitation, quote or acceptance expire
+    booking_max_revisions: int = 2  # default revision rounds for new campaigns
+    booking_live_check_hours: int = 72  # a published booking video must stay live this long before payment
+    booking_platform_fee_bp: int = 500  # 5 % of the fee, kept when escrow is released to the artist
+    booking_kill_fee_bp: int = 5000  # the artist keeps 50 % when the brand cancels after a draft arrived
+
     @field_validator("database_url")
     @classmethod
     def _normalise_pg_driver(cls, v: str) -> str:

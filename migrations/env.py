@@ -28,6 +28,9 @@ MODEL_MODULES = (
     "commerce.attribution.models",
     "commerce.payouts.models",
     "commerce.orders.models",
+    "commerce.artists.models",
+    "commerce.booking.models",
+    "commerce.notifications.models",
 )
 
 config = context.config

@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from web import api, auth, cli, health, money_pages, pages, problems, storage_views
     from web.i18n import get_locale
+    from web.pages import booking as booking_pages
 
     problems.init_app(app)
     auth.init_app(app)
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(money_pages.bp)
+    app.register_blueprint(booking_pages.bp)
     if settings.storage_url.startswith("file:"):
         app.register_blueprint(storage_views.bp)
     cli.init_app(app)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from commerce.booking.demo import seed_demo_booking
+from commerce.booking.policy import BookingPolicy
 from commerce.catalog.demo import seed_demo_catalog
 from commerce.catalog.limits import CatalogLimits
 from core import extensions
@@ -45,6 +47,14 @@ def seed(session: Session) -> list[str]:
     )
     summary += _seed_money(session, buyer=viewer, sharer=sharer, artist=artist, brand_owner=brand_owner)
     summary += _seed_videos(session, artist=artist, brand_owner=brand_owner)
+    summary += seed_demo_booking(
+        session,
+        brand_id=brand_owner.brand_ids()[0],
+        owner=brand_owner,
+        artist=artist,
+        password=DEMO_PASSWORD,
+        policy=BookingPolicy.from_settings(extensions.settings()),
+    )
     return summary
 
 

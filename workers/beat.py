@@ -23,4 +23,8 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "videos-requeue-stalled": {"task": "videos.requeue_stalled", "schedule": 60.0},
         # Resumable uploads nobody finished: abort their parts in storage.
         "uploads-cleanup-abandoned": {"task": "uploads.cleanup_abandoned", "schedule": 3600.0},
+        # Reply windows and live checks are rows with a due time; this moves the ones that are due.
+        "booking-sweep": {"task": "booking.sweep", "schedule": 300.0},
+        # Matching ranks from precomputed metrics; they lag reality by at most this much.
+        "artist-metrics": {"task": "booking.refresh_metrics", "schedule": 900.0},
     }

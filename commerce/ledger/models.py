@@ -25,6 +25,7 @@ class OwnerKind(enum.StrEnum):
     USER = "user"
     BRAND = "brand"
     ORDER = "order"  # an order's escrow
+    BOOKING = "booking"  # a booking's escrow (commerce.booking.escrow)
 
 
 class AccountKind(enum.StrEnum):

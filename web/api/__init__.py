@@ -10,8 +10,12 @@ from web.api.blueprint import bp
 def init_app(app: Flask) -> None:
     # Route modules register on `bp` when imported.
     import web.api.affiliate
+    import web.api.artists
+    import web.api.bookings
+    import web.api.campaigns
     import web.api.catalog
-    import web.api.links  # noqa: F401
+    import web.api.links
+    import web.api.notifications  # noqa: F401
     from web.api import accounts, discovery, docs, orders, payments, reports, shares, videos, wallet  # noqa: F401
 
     app.register_blueprint(bp)

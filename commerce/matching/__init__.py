@@ -1,0 +1,1 @@
+"""Matching: rank artists for a campaign brief with an explained score; similar artists."""

@@ -1,0 +1,51 @@
+// Small helpers shared by the booking pages: call the API with the session's CSRF token, show its errors.
+// All text reaches the page through textContent, never innerHTML.
+(function () {
+  "use strict";
+  const lang = document.documentElement.lang === "en" ? "en" : "zh";
+  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+
+  async function api(method, url, body, opts) {
+    const headers = {"Content-Type": "application/json", "X-CSRF-Token": csrf()};
+    if (opts && opts.idempotent) headers["Idempotency-Key"] = newKey();
+    const sep = url.includes("?") ? "&" : "?";
+    const r = await fetch(lang === "en" ? url + sep + "lang=en" : url, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin",
+    });
+    let data = null;
+    try { data = await r.json(); } catch (e) { data = null; }
+    return {ok: r.ok, status: r.status, data};
+  }
+
+  function showErrors(scope, problem) {
+    const box = scope.querySelector("[data-errors]");
+    scope.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+    if (!box) return;
+    box.textContent = "";
+    if (!problem) { box.textContent = t("网络错误，请重试", "Network error, please retry"); return; }
+    const lines = [problem.title || ""];
+    (problem.errors || []).forEach((e) => {
+      lines.push(`${e.field}: ${e.message}`);
+      const name = e.field.split(".")[0];
+      const input = scope.querySelector(`[name="${name}"], [name="${name.replace(/_fen$/, "_yuan")}"]`);
+      if (input) input.setAttribute("aria-invalid", "true");
+    });
+    lines.forEach((line) => { const p = document.createElement("div"); p.textContent = line; box.appendChild(p); });
+  }
+
+  function t(zh, en) { return lang === "en" ? en : zh; }
+
+  function badge(text) { const s = document.createElement("span"); s.className = "bk-badge"; s.textContent = text; return s; }
+
+  // "12.5" -> 1250 fen; null when empty; NaN when not an amount (the API then names the field).
+  function fen(value) {
+    const v = String(value || "").trim().replace(/[,，¥]/g, "");
+    if (!v) return null;
+    if (!/^\d+(\.\d{1,2})?$/.test(v)) return NaN;
+    const [whole, part = ""] = v.split(".");
+    return Number(whole) * 100 + Number((part + "00").slice(0, 2));
+  }
+
+  window.xl = {api, showErrors, t, badge, fen};
+})();
