@@ -16,16 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from commerce.attribution.service import SharerCredit, bind
-from commerce.ledger import AccountKind, AccountRef, Leg, LockedAccounts, lock_accounts, post
+from commerce.ledger import AccountKind, AccountRef, Entry, Leg, post, post_many
 from commerce.ledger.models import OwnerKind
 from commerce.orders import lifecycle
 from commerce.orders.lifecycle import PROVIDER
 from commerce.orders.models import (
-    Checkout,
     Earning,
     EarningRole,
     EarningStatus,
@@ -79,25 +78,22 @@ def _shares(order: Order, line: OrderLine) -> Iterable[tuple[EarningRole, Owner,
     yield EarningRole.PLATFORM, Owner.platform(), split.platform
 
 
-def post_split(session: Session, order: Order, accounts: LockedAccounts | None = None) -> None:
-    """Escrow -> pending shares, one Earning per non-zero share (commissions held while under review)."""
+def _split(order: Order) -> tuple[Entry, list[dict[str, object]]]:
+    """Escrow -> pending shares, and one Earning row per non-zero share (commissions held while under review)."""
     legs = [Leg(AccountRef.escrow(order.id), -order.total)]
+    earnings: list[dict[str, object]] = []
     for line in order.lines:
         for role, owner, amount in _shares(order, line):
             if not amount:
                 continue
             held = line.review_status == ReviewStatus.HELD and role in COMMISSION_ROLES
             legs.append(Leg(owner.account(AccountKind.PENDING), amount))
-            session.add(
-                Earning(
-                    order_id=order.id, order_line_id=line.id, role=role, owner_kind=owner.kind,
-                    owner_id=owner.id, amount=amount,
-                    status=EarningStatus.HELD if held else EarningStatus.PENDING,
-                )
+            earnings.append(
+                {"order_id": order.id, "order_line_id": line.id, "role": role, "owner_kind": owner.kind,
+                 "owner_id": owner.id, "amount": amount,
+                 "status": EarningStatus.HELD if held else EarningStatus.PENDING}
             )  # fmt: skip
-    # The order row lock and its status (pending -> paid, once) make this the only split of the order.
-    post(session, key=f"order:{order.id}:split", kind="split", legs=legs, order_id=order.id, accounts=accounts,
-         exclusive=accounts is not None)  # fmt: skip
+    return Entry(key=f"order:{order.id}:split", kind="split", legs=legs, order_id=order.id), earnings
 
 
 def _extend_bindings(session: Session, order: Order, policy: MoneyPolicy) -> None:
@@ -125,32 +121,25 @@ class CheckoutPayments:
         self.policy = policy
 
     def on_succeeded(self, session: Session, payment: Payment) -> None:
-        checkout = session.get(Checkout, payment.reference_id)
-        assert checkout is not None
-        orders = lifecycle.lock_checkout_orders(session, checkout.id)
+        orders = lifecycle.lock_checkout_orders(session, payment.reference_id)
         to_split = [o for o in orders if o.status == OrderStatus.PENDING_PAYMENT]
-        accounts = lock_accounts(
-            session,
-            [
-                *(leg.account for leg in capture_legs(payment)),
-                *(AccountRef.escrow(o.id) for o in orders),
-                *(owner.account(AccountKind.PENDING) for o in to_split for line in o.lines
-                  for _, owner, _ in _shares(o, line)),
-            ],
-        )  # fmt: skip
-        post(
-            session,
+        splits = [_split(o) for o in to_split]
+        # One batch, one lock pass: the capture into every order's escrow, then each pending order's split. The
+        # payment row lock and its status change (once), and the order row locks and their status (pending ->
+        # paid, once), make these the only capture and splits; their keys could not post twice anyway.
+        capture = Entry(
             key=f"payment:{payment.id}:captured",
             kind="capture",
             legs=[*capture_legs(payment), *(Leg(AccountRef.escrow(o.id), o.total) for o in orders)],
-            memo=f"checkout {checkout.id}",
-            accounts=accounts,
-            exclusive=True,  # the payment row lock and its status change (once) make this the only capture
+            memo=f"checkout {payment.reference_id}",
         )
+        post_many(session, [capture, *(entry for entry, _ in splits)])
+        earnings = [row for _, rows in splits for row in rows]
+        if earnings:
+            session.execute(insert(Earning.__table__), earnings)
         for order in orders:
             if order in to_split:
                 lifecycle.transition(session, order, OrderStatus.PAID, PROVIDER, f"payment {payment.id}")
-                post_split(session, order, accounts)
                 _extend_bindings(session, order, self.policy)
                 _count_purchases(session, order)
             else:
