@@ -9,10 +9,11 @@ pending_payment ─┬─> paid ─┬─> shipped ──> delivered ──> com
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from commerce.orders.models import Checkout, Coupon, Earning, EarningStatus, Order, OrderEvent, OrderStatus
 from core import clock
@@ -63,12 +64,7 @@ def transition(session: Session, order: Order, to: OrderStatus, actor: Actor, no
     if to not in ALLOWED[order.status]:
         raise Conflict("order_state", status=order.status.value)
     now = clock.now()
-    session.add(
-        OrderEvent(
-            order_id=order.id, from_status=order.status, to_status=to, actor_id=actor.user_id,
-            actor_role=actor.role, note=note[:200], at=now,
-        )
-    )  # fmt: skip
+    _record(session, order.id, order.status, to, actor=actor, note=note, at=now)
     order.status = to
     if to == S.PAID:
         order.paid_at = now
@@ -83,11 +79,34 @@ def transition(session: Session, order: Order, to: OrderStatus, actor: Actor, no
         order.cancel_reason = note[:64] or None
 
 
-def record_created(session: Session, order: Order, actor: Actor) -> None:
-    session.add(
-        OrderEvent(order_id=order.id, from_status=None, to_status=order.status, actor_id=actor.user_id,
-                   actor_role=actor.role, at=order.created_at)
+def _record(
+    session: Session,
+    order_id: int,
+    from_status: OrderStatus | None,
+    to: OrderStatus,
+    *,
+    actor: Actor,
+    note: str,
+    at: dt.datetime,
+) -> None:
+    # A plain INSERT: the event is never read back in the same unit of work, so it needs no ORM object.
+    session.execute(
+        _INSERT_EVENT,
+        {"order_id": order_id, "from_status": from_status, "to_status": to, "actor_id": actor.user_id,
+         "actor_role": actor.role, "note": note[:200], "at": at},
     )  # fmt: skip
+
+
+def record_created(session: Session, order_ids: Sequence[int], actor: Actor, at: dt.datetime) -> None:
+    """The first event of new orders (one statement for all of a checkout's orders)."""
+    session.execute(
+        _INSERT_EVENT,
+        [{"order_id": order_id, "from_status": None, "to_status": S.PENDING_PAYMENT, "actor_id": actor.user_id,
+          "actor_role": actor.role, "note": "", "at": at} for order_id in order_ids],
+    )  # fmt: skip
+
+
+_INSERT_EVENT = insert(OrderEvent.__table__)
 
 
 def lock_order(session: Session, order_id: int) -> Order:
@@ -100,15 +119,16 @@ def lock_order(session: Session, order_id: int) -> Order:
 
 
 def lock_checkout_orders(session: Session, checkout_id: int) -> list[Order]:
-    """Every order of a checkout, locked in id order (the fixed lock order of every money path)."""
+    """Every order of a checkout with its lines, locked in id order (the fixed lock order of every money path)."""
     return list(
         session.scalars(
             select(Order)
             .where(Order.checkout_id == checkout_id)
+            .options(joinedload(Order.lines))
             .order_by(Order.id)
-            .with_for_update()
+            .with_for_update(of=Order)
             .execution_options(populate_existing=True)
-        )
+        ).unique()
     )
 
 

@@ -98,10 +98,15 @@ def _split(order: Order) -> tuple[Entry, list[dict[str, object]]]:
 
 def _extend_bindings(session: Session, order: Order, policy: MoneyPolicy) -> None:
     assert order.paid_at is not None
+    credits: dict[int, SharerCredit] = {}
     for line in order.lines:
         if line.sharer_id is not None and line.sharer_blocked is None:
-            credit = SharerCredit(line.sharer_id, line.parent_sharer_id, line.click_id, None, line.sharer_via or "")
-            bind(session, order.buyer_id, credit, until=order.paid_at + policy.binding_after_order)
+            credits.setdefault(
+                line.sharer_id,
+                SharerCredit(line.sharer_id, line.parent_sharer_id, line.click_id, None, line.sharer_via or ""),
+            )
+    for credit in credits.values():  # once per sharer, however many of the order's lines credit them
+        bind(session, order.buyer_id, credit, until=order.paid_at + policy.binding_after_order)
 
 
 def _count_purchases(session: Session, order: Order) -> None:

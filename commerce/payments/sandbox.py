@@ -12,6 +12,7 @@ refunds, like WeChat Pay and Alipay.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -22,7 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy import ForeignKey, Index, String, Text, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from commerce.payments.provider import (
@@ -170,21 +172,19 @@ class SandboxProvider:
     # -- the provider interface -------------------------------------------------------------------------
 
     def create_payment(self, req: CreatePayment) -> ProviderPayment:
-        existing = self.session.scalar(select(SandboxPayment).where(SandboxPayment.merchant_ref == req.merchant_ref))
-        if existing is None:
-            existing = SandboxPayment(
-                id=short_id("sbxpay_"),
-                merchant_ref=req.merchant_ref,
-                amount=req.amount,
-                currency=req.currency,
-                description=req.description[:200],
-                notify_url=req.notify_url,
-                return_url=req.return_url,
-                expires_at=req.expires_at,
+        # Idempotent per merchant reference, like a real provider: a repeated request gets the first payment.
+        created = self.session.execute(
+            _create_statement(self.session.get_bind().dialect.name),
+            {"id": short_id("sbxpay_"), "merchant_ref": req.merchant_ref, "amount": req.amount,
+             "currency": req.currency, "description": req.description[:200], "notify_url": req.notify_url,
+             "return_url": req.return_url, "status": ProviderStatus.PENDING, "fee": 0, "refunded": 0,
+             "fee_refunded": 0, "created_at": clock.now(), "expires_at": req.expires_at},
+        ).scalar()  # fmt: skip
+        if created is None:
+            created = self.session.scalar(
+                select(SandboxPayment.id).where(SandboxPayment.merchant_ref == req.merchant_ref)
             )
-            self.session.add(existing)
-            self.session.flush()
-        return ProviderPayment(existing.id, f"{self.base_url}/sandbox/pay/{existing.id}")
+        return ProviderPayment(created, f"{self.base_url}/sandbox/pay/{created}")
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
         header = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
@@ -340,11 +340,11 @@ class SandboxProvider:
         }
 
     def _notify(self, event_type: EventType, url: str, data: dict[str, Any]) -> None:
-        body = self.event_body(event_type, data)
-        self.session.add(
-            SandboxNotification(
-                event_id=json.loads(body)["id"], payment_id=data["payment_id"], url=url, body=body.decode()
-            )
+        event_id = short_id("evt_")
+        body = self.event_body(event_type, data, event_id=event_id)
+        self.session.execute(
+            insert(SandboxNotification.__table__),
+            {"event_id": event_id, "payment_id": data["payment_id"], "url": url, "body": body.decode()},
         )
         enqueue_after_commit(self.session, DELIVER_TASK)
 
@@ -366,6 +366,13 @@ class SandboxProvider:
         if p is None:
             raise NotFound("payment")
         return p
+
+
+@functools.cache
+def _create_statement(dialect: str) -> Any:
+    table = SandboxPayment.__table__
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return stmt.on_conflict_do_nothing(index_elements=["merchant_ref"]).returning(table.c.id)
 
 
 def _strict_int(value: Any) -> int:

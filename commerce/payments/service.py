@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ from commerce.payments.provider import (
     RefundRequest,
 )
 from core import clock
+from core.db import adopt
 from core.errors import Conflict, NotFound, register_messages
 from core.ids import short_id
 from core.money import CURRENCY
@@ -94,7 +95,7 @@ def start_payment(
     return_url: str,
     expires_at: dt.datetime,
 ) -> Payment:
-    """Create the payment at the provider, then record it. Flushes, does not commit.
+    """Create the payment at the provider, then record it. Writes, does not commit.
 
     Our reference is random, so the provider is asked first: should our
     transaction roll back, the provider holds an orphan payment nobody can
@@ -112,20 +113,18 @@ def start_payment(
             expires_at=expires_at,
         )
     )
-    payment = Payment(
-        purpose=purpose,
-        reference_id=reference_id,
-        payer_id=payer_id,
-        provider=provider.name,
-        merchant_ref=merchant_ref,
-        amount=amount,
-        currency=CURRENCY,
-        provider_payment_id=created.provider_payment_id,
-        pay_url=created.pay_url,
-    )
-    session.add(payment)
-    session.flush()
-    return payment
+    row = {
+        "purpose": purpose, "reference_id": reference_id, "payer_id": payer_id, "provider": provider.name,
+        "merchant_ref": merchant_ref, "amount": amount, "currency": CURRENCY, "status": PaymentStatus.PENDING,
+        "fee": 0, "refunded_amount": 0, "provider_payment_id": created.provider_payment_id,
+        "pay_url": created.pay_url, "review_reason": None, "created_at": clock.now(), "succeeded_at": None,
+        "finished_at": None,
+    }  # fmt: skip
+    payment_id = session.execute(_INSERT_PAYMENT, row).scalar_one()
+    return adopt(session, Payment(id=payment_id, **row))
+
+
+_INSERT_PAYMENT = insert(Payment.__table__).returning(Payment.__table__.c.id)
 
 
 def capture_legs(payment: Payment) -> list[Leg]:
@@ -218,15 +217,14 @@ def handle_notification(
         .execution_options(populate_existing=True)
     )
     outcome = "ignored" if payment is None else _apply_notification(session, provider, payment, note)
-    session.add(
-        PaymentEvent(
-            provider=provider.name, event_id=note.event_id, type=note.type.value,
-            payment_id=payment.id if payment else None, amount=note.amount, currency=note.currency,
-            occurred_at=note.occurred_at, outcome=outcome, detail=None if payment else "unknown payment",
-            body=body.decode(errors="replace"),
-        )
-    )  # fmt: skip
     try:
+        session.execute(
+            insert(PaymentEvent.__table__),
+            {"provider": provider.name, "event_id": note.event_id, "type": note.type.value,
+             "payment_id": payment.id if payment else None, "amount": note.amount, "currency": note.currency,
+             "occurred_at": note.occurred_at, "outcome": outcome, "detail": None if payment else "unknown payment",
+             "body": body.decode(errors="replace")},
+        )  # fmt: skip
         session.commit()
     except IntegrityError:
         session.rollback()  # the same event, delivered twice at once: the other delivery applied it
