@@ -226,7 +226,6 @@ def place_order(
     builder = _Builder(session, buyer, address, policy, device_hash)
     try:
         skus = builder.load(wanted)
-        builder.reserve(wanted)
         by_brand: dict[int, list[CheckoutItem]] = defaultdict(list)
         for w in wanted:
             by_brand[skus[w.sku_id].brand_id].append(w)
@@ -246,6 +245,11 @@ def place_order(
         builder.bind_and_remember()
         if from_cart:
             cart.remove_skus(session, buyer.id, [w.sku_id for w in wanted])
+        # The contended rows (stock, coupon uses) are taken last, so their locks are held as briefly as can be:
+        # SKUs in id order, then coupons in brand order, in every checkout.
+        builder.reserve(wanted)
+        for plan in plans:
+            builder.claim(plan)
         payment = payments.start_payment(
             session,
             provider,
@@ -348,28 +352,30 @@ class _Builder:
                 now=self.now, policy=self.policy,
             )  # fmt: skip
 
-    def _discount(self, brand_id: int, code: str | None, subtotals: list[int]) -> tuple[Coupon | None, int]:
-        if code is None:
-            return None, 0
-        subtotal = sum(subtotals)
-        coupon = _coupon_discount(self.session, brand_id, code, subtotal, f"coupons.{brand_id}")
+    def plan(self, brand_id: int, group: list[CheckoutItem], code: str | None) -> _Plan:
+        """One brand's order before it is written: amounts, and the coupon it uses (claimed by `claim`)."""
+        subtotals = [self.skus[w.sku_id].price_fen * w.quantity for w in group]
+        coupon, discount = None, 0
+        if code is not None:
+            subtotal = sum(subtotals)
+            coupon = _coupon_discount(self.session, brand_id, code, subtotal, f"coupons.{brand_id}")
+            # Every line keeps at least one fen, so every line has something to split.
+            discount = min(coupon_amount(coupon, subtotal), subtotal - len(subtotals))
+        line_discounts = largest_remainder(discount, [s - 1 for s in subtotals]) if discount else [0] * len(group)
+        return _Plan(brand_id, group, subtotals, line_discounts, coupon, discount)
+
+    def claim(self, plan: _Plan) -> None:
+        """Count one use of the plan's coupon, unless it has run out (a conditional update, like the stock)."""
+        if plan.coupon is None:
+            return
         claimed = self.session.execute(
             update(Coupon)
-            .where(Coupon.id == coupon.id, (Coupon.max_uses.is_(None)) | (Coupon.used_count < Coupon.max_uses))
+            .where(Coupon.id == plan.coupon.id, (Coupon.max_uses.is_(None)) | (Coupon.used_count < Coupon.max_uses))
             .values(used_count=Coupon.used_count + 1)
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict("coupon_exhausted", fields=[FieldError(f"coupons.{brand_id}", "coupon_exhausted")])
-        # Every line keeps at least one fen, so every line has something to split.
-        return coupon, min(coupon_amount(coupon, subtotal), subtotal - len(subtotals))
-
-    def plan(self, brand_id: int, group: list[CheckoutItem], code: str | None) -> _Plan:
-        """One brand's order before it is written: amounts, and the coupon claimed."""
-        subtotals = [self.skus[w.sku_id].price_fen * w.quantity for w in group]
-        coupon, discount = self._discount(brand_id, code, subtotals)
-        line_discounts = largest_remainder(discount, [s - 1 for s in subtotals]) if discount else [0] * len(group)
-        return _Plan(brand_id, group, subtotals, line_discounts, coupon, discount)
+            raise Conflict("coupon_exhausted", fields=[FieldError(f"coupons.{plan.brand_id}", "coupon_exhausted")])
 
     def order(self, checkout_id: int, plan: _Plan) -> int:
         return int(
