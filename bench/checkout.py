@@ -144,7 +144,7 @@ def buy_once(s: Session, provider: SandboxProvider, *, buyer_id: int, sku_id: in
     from commerce.orders import checkout
     from commerce.payments import service as payments
     from commerce.payments.models import Payment
-    from commerce.payments.sandbox import signature_header
+    from commerce.payments.sandbox import SandboxNotification, signature_header
     from core.accounts.models import User
 
     placed = checkout.place_order(
@@ -156,7 +156,13 @@ def buy_once(s: Session, provider: SandboxProvider, *, buyer_id: int, sku_id: in
     assert payment.provider_payment_id is not None
     provider.complete(payment.provider_payment_id, succeed=True)  # the buyer pays on the hosted page
     s.commit()
-    body = provider.notifications(payment.provider_payment_id)[-1].body.encode()
+    # What the sandbox's sender posts to the webhook: the notification's body (its delivery reads just that).
+    body = s.scalar(
+        select(SandboxNotification.body)
+        .where(SandboxNotification.payment_id == payment.provider_payment_id)
+        .order_by(SandboxNotification.id.desc())
+        .limit(1)
+    ).encode()
     result = payments.handle_notification(s, provider, {"Sandbox-Signature": signature_header(SECRET, body)}, body)
     assert result.outcome == "applied", result
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Engine, Enum, Integer, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
 
 from core.tasks import SENDER, TaskSender
@@ -161,3 +162,12 @@ def adopt(session: Session, obj: _T) -> _T:
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
+
+
+def expire_loaded(session: Session, model: type[Any], ids: Iterable[Any]) -> None:
+    """After a Core UPDATE of these rows: objects of them this session already holds read the new row when next
+    used (the ORM cannot know what a Core statement changed)."""
+    for id_ in ids:
+        loaded = session.identity_map.get(identity_key(model, id_))
+        if loaded is not None:
+            session.expire(loaded)

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.util import identity_key
 
 from commerce.orders.models import Checkout, Coupon, Earning, EarningStatus, Order, OrderEvent, OrderStatus
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member, require_user
-from core.db import is_postgres
+from core.db import expire_loaded, is_postgres
 from core.errors import Conflict, NotFound, PermissionDenied, register_messages
 from core.pagination import keyset_page
 
@@ -100,10 +99,7 @@ def transition_locked(
         [{"order_id": order_id, "from_status": status, "to_status": to, "actor_id": actor.user_id,
           "actor_role": actor.role, "note": note[:200], "at": now} for order_id, status in current.items()],
     )  # fmt: skip
-    for order_id in current:  # objects of these orders this session already holds read the new row when next used
-        loaded = session.identity_map.get(identity_key(Order, order_id))
-        if loaded is not None:
-            session.expire(loaded)
+    expire_loaded(session, Order, current)
     return now
 
 

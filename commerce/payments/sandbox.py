@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, insert, select
+from sqlalchemy import ForeignKey, Index, Row, String, Text, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -41,7 +41,7 @@ from commerce.payments.provider import (
     WebhookRejected,
 )
 from core import clock
-from core.db import Base, is_postgres, str_enum
+from core.db import Base, expire_loaded, is_postgres, str_enum
 from core.errors import Conflict, NotFound, register_messages
 from core.ids import short_id
 from core.money import apply_bp
@@ -296,20 +296,23 @@ class SandboxProvider:
     def get_payment(self, provider_payment_id: str) -> SandboxPayment:
         return self._payment(provider_payment_id)
 
-    def complete(self, provider_payment_id: str, *, succeed: bool) -> SandboxPayment:
-        """The buyer confirmed (or the tester failed) the payment on the hosted page."""
-        p = self._payment(provider_payment_id, lock=True)
+    def complete(self, provider_payment_id: str, *, succeed: bool) -> Row[Any]:
+        """The buyer confirmed (or the tester failed) the payment on the hosted page. Returns the payment's row."""
+        t = SandboxPayment.__table__
+        p = self.session.execute(select(t).where(t.c.id == provider_payment_id).with_for_update()).first()
+        if p is None:
+            raise NotFound("payment")
         now = clock.now()
         if p.status == ProviderStatus.PENDING and p.expires_at <= now:
-            p.status, p.finished_at = ProviderStatus.CLOSED, now
+            p = self._set(p.id, status=ProviderStatus.CLOSED, finished_at=now)
         if p.status != ProviderStatus.PENDING:
             if (p.status == ProviderStatus.SUCCEEDED) == succeed:
                 return p  # a double click on the pay button pays once
             raise Conflict("sandbox_payment_closed")
-        p.status = ProviderStatus.SUCCEEDED if succeed else ProviderStatus.FAILED
-        p.fee = apply_bp(p.amount, self.fee_bp) if succeed else 0
-        p.finished_at = now
-        self.session.flush()
+        fee = apply_bp(p.amount, self.fee_bp) if succeed else 0
+        p = self._set(
+            p.id, status=ProviderStatus.SUCCEEDED if succeed else ProviderStatus.FAILED, fee=fee, finished_at=now
+        )
         data: dict[str, Any] = {
             "payment_id": p.id,
             "merchant_ref": p.merchant_ref,
@@ -321,6 +324,12 @@ class SandboxProvider:
             data["failure_reason"] = "declined"
         self._notify(EventType.PAYMENT_SUCCEEDED if succeed else EventType.PAYMENT_FAILED, p.notify_url, data)
         return p
+
+    def _set(self, provider_payment_id: str, **values: Any) -> Row[Any]:
+        t = SandboxPayment.__table__
+        row = self.session.execute(update(t).where(t.c.id == provider_payment_id).values(values).returning(t)).one()
+        expire_loaded(self.session, SandboxPayment, [provider_payment_id])
+        return row
 
     # -- notifications ------------------------------------------------------------------------------------
 
