@@ -154,14 +154,14 @@ def is_postgres(session: Session) -> bool:
 
 
 def adopt(session: Session, obj: _T) -> _T:
-    """Make `obj`, whose row this transaction has just written with a Core INSERT, a persistent object of the
-    session, as if it had been loaded: hot paths insert with one cheap statement and still hand back a model.
+    """The session's object for a row this transaction has just written with a Core statement, as if loaded: hot
+    paths write with one cheap statement and still hand back a model. An object of that row the session already
+    holds takes the given values (as loaded, not as changes) and is returned instead.
 
     `obj` must carry its primary key; columns it was not given load from the row when first read.
     """
     make_transient_to_detached(obj)
-    session.add(obj)
-    return obj
+    return session.merge(obj, load=False)
 
 
 def expire_loaded(session: Session, model: type[Any], ids: Iterable[Any]) -> None:

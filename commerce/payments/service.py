@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,7 +41,7 @@ from commerce.payments.provider import (
     RefundRequest,
 )
 from core import clock
-from core.db import adopt
+from core.db import UTCDateTime, adopt
 from core.errors import Conflict, NotFound, register_messages
 from core.ids import short_id
 from core.money import CURRENCY
@@ -202,21 +202,26 @@ def handle_notification(
     the same event fail at that insert and roll back whatever it did.
     """
     note = provider.parse_notification(headers, body)
-    first = session.scalar(
-        select(PaymentEvent.outcome).where(
-            PaymentEvent.provider == provider.name, PaymentEvent.event_id == note.event_id
+    payment = _succeed_at_once(session, provider.name, note)
+    if payment is not None:
+        _handler(payment).on_succeeded(session, payment)
+        outcome = "applied"
+    else:
+        first = session.scalar(
+            select(PaymentEvent.outcome).where(
+                PaymentEvent.provider == provider.name, PaymentEvent.event_id == note.event_id
+            )
         )
-    )
-    if first is not None:
-        session.rollback()
-        return WebhookResult(note.event_id, "rejected" if first == "rejected" else "duplicate")
-    payment = session.scalar(
-        select(Payment)
-        .where(Payment.provider == provider.name, Payment.provider_payment_id == note.provider_payment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    outcome = "ignored" if payment is None else _apply_notification(session, provider, payment, note)
+        if first is not None:
+            session.rollback()
+            return WebhookResult(note.event_id, "rejected" if first == "rejected" else "duplicate")
+        payment = session.scalar(
+            select(Payment)
+            .where(Payment.provider == provider.name, Payment.provider_payment_id == note.provider_payment_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        outcome = "ignored" if payment is None else _apply_notification(session, provider, payment, note)
     try:
         session.execute(
             insert(PaymentEvent.__table__),
@@ -230,6 +235,43 @@ def handle_notification(
         session.rollback()  # the same event, delivered twice at once: the other delivery applied it
         return WebhookResult(note.event_id, "duplicate")
     return WebhookResult(note.event_id, outcome)
+
+
+_payments, _events = Payment.__table__, PaymentEvent.__table__
+_SUCCEED = (
+    update(_payments)
+    .where(
+        _payments.c.provider == bindparam("by_provider"),
+        _payments.c.provider_payment_id == bindparam("by_id"),
+        _payments.c.status == PaymentStatus.PENDING,
+        _payments.c.amount == bindparam("expected_amount"),
+        _payments.c.currency == bindparam("expected_currency"),
+        ~exists().where(_events.c.provider == bindparam("by_provider"), _events.c.event_id == bindparam("event_id")),
+    )
+    .values(
+        status=PaymentStatus.SUCCEEDED,
+        fee=bindparam("new_fee"),
+        succeeded_at=bindparam("now", type_=UTCDateTime()),
+        finished_at=bindparam("now", type_=UTCDateTime()),
+    )
+    .returning(*_payments.c)
+)
+
+
+def _succeed_at_once(session: Session, provider: str, note: Notification) -> Payment | None:
+    """The usual notification in one statement: a success, new, for a pending payment of exactly that amount.
+
+    The conditional UPDATE locks the payment and changes it only in that case (what `_apply_success` would do);
+    anything else (a replay, a mismatch, out of order, a failure or refund) returns None for the full path.
+    """
+    if note.type != EventType.PAYMENT_SUCCEEDED or not 0 <= note.fee <= note.amount:
+        return None
+    row = session.execute(
+        _SUCCEED,
+        {"by_provider": provider, "by_id": note.provider_payment_id, "expected_amount": note.amount,
+         "expected_currency": note.currency, "event_id": note.event_id, "new_fee": note.fee, "now": clock.now()},
+    ).first()  # fmt: skip
+    return None if row is None else adopt(session, Payment(**row._mapping))
 
 
 def _apply_notification(session: Session, provider: PaymentProvider, payment: Payment, note: Notification) -> str:
