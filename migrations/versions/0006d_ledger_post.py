@@ -28,101 +28,124 @@ down_revision: str | Sequence[str] | None = "0006c_orders"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Transaction i (1-based) of the batch is (p_keys[i], p_kinds[i], p_order_ids[i], p_memos[i]); leg j belongs to
-# transaction p_leg_txn[j], on account (p_owner_kinds[j], p_owner_ids[j], p_account_kinds[j]), for p_amounts[j].
-# Returns one row per transaction: (n, txn_id, 'posted' | 'replayed'), or a single row
-# (n, NULL, 'insufficient') naming the first transaction that would overdraw, having written nothing.
+# p_txns is a JSON array of [idempotency_key, kind, order_id, memo], one per transaction; p_legs a JSON array of
+# [transaction (1-based index into p_txns), owner_kind, owner_id, account_kind, amount], the legs in order.
+# Returns one row per transaction: (n, txn_id, 'posted' | 'replayed'), or a single row (n, NULL, 'insufficient')
+# naming the first transaction that would overdraw, having written nothing.
 LEDGER_POST = """
-CREATE FUNCTION ledger_post(
-    p_keys text[], p_kinds text[], p_order_ids bigint[], p_memos text[], p_at timestamptz,
-    p_leg_txn int[], p_owner_kinds text[], p_owner_ids bigint[], p_account_kinds text[], p_amounts bigint[]
-) RETURNS TABLE (n int, txn_id bigint, outcome text)
+CREATE FUNCTION ledger_post(p_txns jsonb, p_legs jsonb, p_at timestamptz)
+RETURNS TABLE (n int, txn_id bigint, outcome text)
 LANGUAGE plpgsql AS $$
 DECLARE
+    keys text[];
+    kinds text[];
+    order_ids bigint[];
+    memos text[];
+    leg_txn int[];
+    owner_kinds text[];
+    owner_ids bigint[];
+    account_kinds text[];
+    amounts bigint[];
     leg_account bigint[];
     posted_before bigint[];
     new_ids bigint[];
     short int;
 BEGIN
+    SELECT array_agg(t->>0 ORDER BY i), array_agg(t->>1 ORDER BY i), array_agg((t->>2)::bigint ORDER BY i),
+           array_agg(t->>3 ORDER BY i)
+    INTO keys, kinds, order_ids, memos
+    FROM jsonb_array_elements(p_txns) WITH ORDINALITY AS x(t, i);
+
+    SELECT array_agg((l->>0)::int ORDER BY j), array_agg(l->>1 ORDER BY j), array_agg((l->>2)::bigint ORDER BY j),
+           array_agg(l->>3 ORDER BY j), array_agg((l->>4)::bigint ORDER BY j)
+    INTO leg_txn, owner_kinds, owner_ids, account_kinds, amounts
+    FROM jsonb_array_elements(p_legs) WITH ORDINALITY AS x(l, j);
+
     INSERT INTO ledger_accounts (owner_kind, owner_id, kind, balance, version, created_at)
     SELECT DISTINCT l.ok, l.oid, l.k, 0, 0, p_at
-    FROM unnest(p_owner_kinds, p_owner_ids, p_account_kinds) AS l(ok, oid, k)
+    FROM unnest(owner_kinds, owner_ids, account_kinds) AS l(ok, oid, k)
     WHERE NOT EXISTS (
         SELECT 1 FROM ledger_accounts a WHERE a.owner_kind = l.ok AND a.owner_id = l.oid AND a.kind = l.k
     )
     ORDER BY 1, 2, 3
     ON CONFLICT (owner_kind, owner_id, kind) DO NOTHING;
 
+    -- Every touched account, locked in the fixed lock order of every ledger writer (account id), and each leg's.
     SELECT array_agg(a.id ORDER BY l.j) INTO leg_account
-    FROM unnest(p_owner_kinds, p_owner_ids, p_account_kinds) WITH ORDINALITY AS l(ok, oid, k, j)
-    JOIN ledger_accounts a ON a.owner_kind = l.ok AND a.owner_id = l.oid AND a.kind = l.k;
+    FROM unnest(owner_kinds, owner_ids, account_kinds) WITH ORDINALITY AS l(ok, oid, k, j)
+    JOIN (
+        SELECT id, owner_kind, owner_id, kind FROM ledger_accounts
+        WHERE (owner_kind, owner_id, kind) IN (SELECT * FROM unnest(owner_kinds, owner_ids, account_kinds))
+        ORDER BY id
+        FOR UPDATE
+    ) a ON a.owner_kind = l.ok AND a.owner_id = l.oid AND a.kind = l.k;
 
-    -- The fixed lock order of every ledger writer: account id.
-    PERFORM 1 FROM ledger_accounts WHERE id = ANY(leg_account) ORDER BY id FOR UPDATE;
-
-    -- Only now: a concurrent posting of the same key held these locks until it committed.
-    SELECT array_agg(t.id ORDER BY k.i) INTO posted_before
-    FROM unnest(p_keys) WITH ORDINALITY AS k(key, i)
-    LEFT JOIN ledger_transactions t ON t.idempotency_key = k.key;
-
-    WITH per AS (
+    -- Only now, holding the locks: a concurrent posting of the same key held them until it committed. Then the
+    -- balances each transaction leaves, in order, on the accounts that may never go negative.
+    WITH seen AS (
+        SELECT k.i, t.id FROM unnest(keys) WITH ORDINALITY AS k(key, i)
+        LEFT JOIN ledger_transactions t ON t.idempotency_key = k.key
+    ), per AS (
         SELECT l.txn, l.acc, sum(l.amount) AS delta
-        FROM unnest(p_leg_txn, leg_account, p_amounts) AS l(txn, acc, amount)
-        WHERE posted_before[l.txn] IS NULL
+        FROM unnest(leg_txn, leg_account, amounts) AS l(txn, acc, amount)
+        JOIN seen ON seen.i = l.txn AND seen.id IS NULL
         GROUP BY l.txn, l.acc
     ), running AS (
         SELECT per.txn, a.kind, a.balance + sum(per.delta) OVER (PARTITION BY per.acc ORDER BY per.txn) AS after
         FROM per JOIN ledger_accounts a ON a.id = per.acc
     )
-    SELECT min(txn) INTO short FROM running
-    WHERE after < 0 AND kind IN ('pending', 'available', 'escrow');
+    SELECT (SELECT array_agg(seen.id ORDER BY seen.i) FROM seen),
+           (SELECT min(txn) FROM running WHERE after < 0 AND kind IN ('pending', 'available', 'escrow'))
+    INTO posted_before, short;
     IF short IS NOT NULL THEN
         RETURN QUERY SELECT short, NULL::bigint, 'insufficient'::text;
         RETURN;
     END IF;
 
+    -- The transactions, their legs, and the balances and versions (each transaction that changes an account's
+    -- balance bumps its version once, as posting them one by one does), in one statement.
     WITH ins AS (
         INSERT INTO ledger_transactions (idempotency_key, kind, order_id, memo, created_at)
         SELECT k.key, k.kind, k.oid, k.memo, p_at
-        FROM unnest(p_keys, p_kinds, p_order_ids, p_memos) WITH ORDINALITY AS k(key, kind, oid, memo, i)
+        FROM unnest(keys, kinds, order_ids, memos) WITH ORDINALITY AS k(key, kind, oid, memo, i)
         WHERE posted_before[k.i::int] IS NULL
         ORDER BY k.i
         RETURNING id, idempotency_key
-    )
-    SELECT array_agg(ins.id ORDER BY k.i) INTO new_ids
-    FROM unnest(p_keys) WITH ORDINALITY AS k(key, i) LEFT JOIN ins ON ins.idempotency_key = k.key;
-
-    INSERT INTO ledger_postings (transaction_id, account_id, amount, idempotency_key, created_at)
-    SELECT new_ids[l.txn], l.acc, l.amount,
-           p_keys[l.txn] || '#' || (row_number() OVER (PARTITION BY l.txn ORDER BY l.j) - 1), p_at
-    FROM unnest(p_leg_txn, leg_account, p_amounts) WITH ORDINALITY AS l(txn, acc, amount, j)
-    WHERE new_ids[l.txn] IS NOT NULL
-    ORDER BY l.j;
-
-    -- Each transaction that changes an account's balance bumps its version once, as posting them one by one does.
-    UPDATE ledger_accounts a
-    SET balance = a.balance + d.delta, version = a.version + d.changes
-    FROM (
-        SELECT per.acc, sum(per.delta) AS delta, count(*) FILTER (WHERE per.delta <> 0) AS changes
+    ), ids AS (
+        SELECT k.i::int AS i, ins.id FROM unnest(keys) WITH ORDINALITY AS k(key, i)
+        JOIN ins ON ins.idempotency_key = k.key
+    ), legs AS (
+        SELECT l.txn, l.acc, l.amount, l.j
+        FROM unnest(leg_txn, leg_account, amounts) WITH ORDINALITY AS l(txn, acc, amount, j)
+        WHERE posted_before[l.txn] IS NULL
+    ), written AS (
+        INSERT INTO ledger_postings (transaction_id, account_id, amount, idempotency_key, created_at)
+        SELECT ids.id, legs.acc, legs.amount,
+               keys[legs.txn] || '#' || (row_number() OVER (PARTITION BY legs.txn ORDER BY legs.j) - 1), p_at
+        FROM legs JOIN ids ON ids.i = legs.txn
+        ORDER BY legs.j
+    ), applied AS (
+        UPDATE ledger_accounts a
+        SET balance = a.balance + d.delta, version = a.version + d.changes
         FROM (
-            SELECT l.txn, l.acc, sum(l.amount) AS delta
-            FROM unnest(p_leg_txn, leg_account, p_amounts) AS l(txn, acc, amount)
-            WHERE new_ids[l.txn] IS NOT NULL
-            GROUP BY l.txn, l.acc
-        ) per
-        GROUP BY per.acc
-    ) d
-    WHERE a.id = d.acc AND d.changes > 0;
+            SELECT per.acc, sum(per.delta) AS delta, count(*) FILTER (WHERE per.delta <> 0) AS changes
+            FROM (SELECT legs.txn, legs.acc, sum(legs.amount) AS delta FROM legs GROUP BY legs.txn, legs.acc) per
+            GROUP BY per.acc
+        ) d
+        WHERE a.id = d.acc AND d.changes > 0
+    )
+    SELECT array_agg(ids.id ORDER BY k.i) INTO new_ids
+    FROM generate_subscripts(keys, 1) AS k(i) LEFT JOIN ids ON ids.i = k.i;
 
     RETURN QUERY
-    SELECT k.i::int, coalesce(new_ids[k.i], posted_before[k.i]),
+    SELECT k.i, coalesce(new_ids[k.i], posted_before[k.i]),
            CASE WHEN new_ids[k.i] IS NULL THEN 'replayed' ELSE 'posted' END
-    FROM generate_subscripts(p_keys, 1) AS k(i)
+    FROM generate_subscripts(keys, 1) AS k(i)
     ORDER BY k.i;
 END $$
 """
 
-SIGNATURE = "ledger_post(text[], text[], bigint[], text[], timestamptz, int[], text[], bigint[], text[], bigint[])"
+SIGNATURE = "ledger_post(jsonb, jsonb, timestamptz)"
 
 
 def upgrade() -> None:
