@@ -44,6 +44,7 @@ from core.ids import short_id
 register_messages({"share_target_unavailable": ("该内容暂不能分享", "This cannot be shared right now")})
 
 SHARE_PATH = "/s/"
+_DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -187,18 +188,73 @@ class SharerCredit:
 
 _bindings = CustomerBinding.__table__.c
 _clicks = ShareClick.__table__.c
+_binding_columns = (_bindings.id, _bindings.sharer_id, _bindings.parent_sharer_id, _bindings.click_id,
+                    _bindings.expires_at)  # fmt: skip
+
+
+def _binding_in_force() -> Any:
+    """The id of the buyer's (`:buyer`) binding in force at `:now`, as a scalar subquery."""
+    inner = CustomerBinding.__table__.alias("in_force")
+    return (
+        select(inner.c.id)
+        .where(inner.c.buyer_id == bindparam("buyer"), inner.c.expires_at > bindparam("now", type_=UTCDateTime()))
+        .order_by(inner.c.expires_at.desc(), inner.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 # Statements of every checkout are built once (Core, from the tables), not per call.
-_ACTIVE_BINDING = (
-    select(_bindings.id, _bindings.sharer_id, _bindings.parent_sharer_id, _bindings.click_id, _bindings.expires_at)
-    .where(_bindings.buyer_id == bindparam("buyer"), _bindings.expires_at > bindparam("now", type_=UTCDateTime()))
-    .order_by(_bindings.expires_at.desc(), _bindings.id.desc())
-    .limit(1)
+_ACTIVE_BINDING = select(*_binding_columns).where(_bindings.id == _binding_in_force())
+_EXTEND_BINDING = (
+    update(CustomerBinding.__table__)
+    .where(
+        _bindings.id == _binding_in_force(),
+        _bindings.sharer_id == bindparam("sharer"),
+        _bindings.expires_at < bindparam("until", type_=UTCDateTime()),
+    )
+    .values(expires_at=bindparam("until", type_=UTCDateTime()))
 )
 
 
 def active_binding(session: Session, buyer_id: int, now: dt.datetime) -> Row[Any] | None:
     """The binding in force (id, sharer_id, parent_sharer_id, click_id, expires_at), if any."""
     return session.execute(_ACTIVE_BINDING, {"buyer": buyer_id, "now": now}).first()
+
+
+@dataclass(frozen=True)
+class BuyerContext:
+    """What checkout needs to know of a buyer before crediting anyone, read in one query."""
+
+    binding: Row[Any] | None  # as `active_binding`
+    device_checkouts: int | None  # checkouts from this device in the last day, the one being placed included
+
+
+@functools.cache
+def _buyer_context_statement() -> Select[Any]:
+    from commerce.orders.models import Order
+
+    users, orders = User.__table__, Order.__table__.c
+    prior = (
+        select(func.count(func.distinct(orders.checkout_id)))
+        .where(orders.device_hash == bindparam("device"), orders.created_at >= bindparam("since", type_=UTCDateTime()))
+        .scalar_subquery()
+    )
+    return (
+        select(*_binding_columns, prior.label("prior_checkouts"))
+        .select_from(users.outerjoin(CustomerBinding.__table__, _bindings.id == _binding_in_force()))
+        .where(users.c.id == bindparam("buyer"))
+    )
+
+
+def buyer_context(session: Session, buyer_id: int, device_hash: str | None, now: dt.datetime) -> BuyerContext:
+    row = session.execute(
+        _buyer_context_statement(), {"buyer": buyer_id, "now": now, "device": device_hash, "since": now - _DAY}
+    ).one()
+    return BuyerContext(
+        binding=row if row.id is not None else None,
+        device_checkouts=row.prior_checkouts + 1 if device_hash else None,
+    )
 
 
 def candidate_clicks(
@@ -255,6 +311,16 @@ def bind(session: Session, buyer_id: int, credit: SharerCredit, *, until: dt.dat
     )  # fmt: skip
 
 
+def extend_binding(session: Session, buyer_id: int, credit: SharerCredit, *, until: dt.datetime) -> None:
+    """After a paid order: extend the buyer's binding to its sharer until `until` (the usual case, one statement),
+    else `bind` them."""
+    extended = session.execute(
+        _EXTEND_BINDING, {"buyer": buyer_id, "now": clock.now(), "sharer": credit.sharer_id, "until": until}
+    )
+    if not extended.rowcount:  # type: ignore[attr-defined]
+        bind(session, buyer_id, credit, until=until)
+
+
 @dataclass(frozen=True)
 class BuyerFacts:
     """What identifies the buyer of an order, for self-referral checks."""
@@ -302,29 +368,10 @@ def self_referrals(session: Session, beneficiary_ids: Iterable[int], buyer: Buye
     return reasons
 
 
-def checkouts_from_device(session: Session, device_hash: str, now: dt.datetime) -> int:
-    """Checkouts placed from this device in the last day, the one being placed included once its orders are
-    written."""
-    return session.scalar(_device_checkouts_statement(), {"device": device_hash, "since": now - _DAY}) or 0
-
-
-_DAY = dt.timedelta(days=1)
-
-
-@functools.cache
-def _device_checkouts_statement() -> Select[Any]:
-    from commerce.orders.models import Order
-
-    orders = Order.__table__.c
-    return select(func.count(func.distinct(orders.checkout_id))).where(
-        orders.device_hash == bindparam("device"), orders.created_at >= bindparam("since", type_=UTCDateTime())
-    )
-
-
 def review_reasons(
     *, buyer: User, credit: SharerCredit | None, device_checkouts: int | None, now: dt.datetime, policy: MoneyPolicy
 ) -> list[str]:
-    """Rules that hold a sale's commissions for review (`device_checkouts` from `checkouts_from_device`)."""
+    """Rules that hold a sale's commissions for review (`device_checkouts` from `buyer_context`)."""
     reasons = []
     if credit is not None and credit.clicked_at is not None and now - credit.clicked_at < policy.review_click_to_buy:
         reasons.append("fast_click_to_buy")

@@ -316,10 +316,9 @@ class _Builder:
         self.facts = attribution.BuyerFacts(buyer.id, device_hash, address.fingerprint())
         self.links = _Links(session)
         self.skus: dict[int, Row[Any]] = {}
-        self.binding: Row[Any] | None = None
+        self.context = attribution.BuyerContext(None, None)
         self.clicks: list[Row[Any]] = []
         self.credits: dict[int, attribution.SharerCredit] = {}
-        self._device_checkouts: int | None = None
 
     def load(self, wanted: list[CheckoutItem]) -> dict[int, Row[Any]]:
         """The SKUs with their product's name and status and the affiliate offer in force, in one query."""
@@ -344,9 +343,9 @@ class _Builder:
                 raise Conflict("out_of_stock", fields=[FieldError(f"items.{i}.quantity", "out_of_stock")])
 
     def attribution_context(self, click_ids: Sequence[str]) -> None:
-        """The buyer's binding; only without one do their recent clicks matter."""
-        self.binding = attribution.active_binding(self.session, self.buyer.id, self.now)
-        if self.binding is None:
+        """The buyer's binding and device's recent checkouts; only without a binding do their recent clicks matter."""
+        self.context = attribution.buyer_context(self.session, self.buyer.id, self.device_hash, self.now)
+        if self.context.binding is None:
             self.clicks = attribution.candidate_clicks(
                 self.session, buyer_id=self.buyer.id, device_hash=self.device_hash, click_ids=click_ids,
                 now=self.now, policy=self.policy,
@@ -390,10 +389,7 @@ class _Builder:
         )  # fmt: skip
 
     def lines(self, plans: list[_Plan], order_ids: list[int]) -> None:
-        """Every line of every order, with its credits, in one insert.
-
-        Runs once the orders are written, so the many-orders-per-device rule counts this checkout too.
-        """
+        """Every line of every order, with its credits, in one insert."""
         items = [w for plan in plans for w in plan.group]
         sources = {w.sku_id: _artist_source(self.session, self.links, w, self.skus[w.sku_id]) for w in items}
         video_clicks = {c.target_id for c in self.clicks if c.target_kind == TargetKind.VIDEO}
@@ -401,7 +397,7 @@ class _Builder:
             self.links.prefetch(video_clicks, {self.skus[w.sku_id].product_id for w in items})
         credits = {
             w.sku_id: attribution.credit_sharer(
-                binding=self.binding, clicks=self.clicks,
+                binding=self.context.binding, clicks=self.clicks,
                 matches=self.links.click_matches(self.skus[w.sku_id].product_id), policy=self.policy,
             )
             for w in items
@@ -465,10 +461,8 @@ class _Builder:
                            sharer_bp, level2_bp, sku.offer_id)  # fmt: skip
 
     def _hold(self, c: _LineCredit) -> list[str]:
-        if self.device_hash and self._device_checkouts is None:
-            self._device_checkouts = attribution.checkouts_from_device(self.session, self.device_hash, self.now)
         return attribution.review_reasons(
-            buyer=self.buyer, credit=c.credit, device_checkouts=self._device_checkouts, now=self.now,
+            buyer=self.buyer, credit=c.credit, device_checkouts=self.context.device_checkouts, now=self.now,
             policy=self.policy,
         )  # fmt: skip
 

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from commerce.attribution.service import SharerCredit, bind
+from commerce.attribution.service import SharerCredit, extend_binding
 from commerce.ledger import AccountKind, AccountRef, Entry, Leg, post, post_many
 from commerce.ledger.models import OwnerKind
 from commerce.orders import lifecycle
@@ -147,7 +147,7 @@ def _extend_bindings(session: Session, order: _Payable, paid_at: dt.datetime, po
                 SharerCredit(line.sharer_id, line.parent_sharer_id, line.click_id, None, line.sharer_via or ""),
             )
     for credit in credits.values():  # once per sharer, however many of the order's lines credit them
-        bind(session, order.buyer_id, credit, until=paid_at + policy.binding_after_order)
+        extend_binding(session, order.buyer_id, credit, until=paid_at + policy.binding_after_order)
 
 
 def _count_purchases(session: Session, order: _Payable) -> None:
