@@ -32,8 +32,9 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, event, func, insert, select, text
+from sqlalchemy import bindparam, create_engine, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from commerce.orders.checkout import Address, PaymentLinks
@@ -140,12 +141,22 @@ def share_clicks(s: Session, sharers: list[int], buyers: list[int], videos: list
                                  device_hash=f"dev-{b}")  # fmt: skip
 
 
+def _last_notification() -> Any:
+    from commerce.payments.sandbox import SandboxNotification
+
+    notes = SandboxNotification.__table__.c
+    return select(notes.body).where(notes.payment_id == bindparam("payment")).order_by(notes.id.desc()).limit(1)
+
+
+_LAST_NOTIFICATION = _last_notification()
+
+
 def buy_once(s: Session, provider: SandboxProvider, *, buyer_id: int, sku_id: int, video: int, qty: int) -> None:
     """One purchase end to end: checkout, the buyer pays at the provider, the provider's signed webhook."""
     from commerce.orders import checkout
     from commerce.payments import service as payments
     from commerce.payments.models import Payment
-    from commerce.payments.sandbox import SandboxNotification, signature_header
+    from commerce.payments.sandbox import signature_header
     from core.accounts.models import User
 
     placed = checkout.place_order(
@@ -158,12 +169,7 @@ def buy_once(s: Session, provider: SandboxProvider, *, buyer_id: int, sku_id: in
     provider.complete(payment.provider_payment_id, succeed=True)  # the buyer pays on the hosted page
     s.commit()
     # What the sandbox's sender posts to the webhook: the notification's body (its delivery reads just that).
-    body = s.scalar(
-        select(SandboxNotification.body)
-        .where(SandboxNotification.payment_id == payment.provider_payment_id)
-        .order_by(SandboxNotification.id.desc())
-        .limit(1)
-    ).encode()
+    body = s.scalar(_LAST_NOTIFICATION, {"payment": payment.provider_payment_id}).encode()
     result = payments.handle_notification(s, provider, {"Sandbox-Signature": signature_header(SECRET, body)}, body)
     assert result.outcome == "applied", result
 

@@ -37,7 +37,7 @@ from commerce.policy import MoneyPolicy
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_user
-from core.db import UTCDateTime, is_postgres
+from core.db import UTCDateTime
 from core.errors import NotFound, register_messages
 from core.ids import short_id
 
@@ -59,11 +59,17 @@ def remember_device(session: Session, user_id: int, device_hash: str | None) -> 
     if not device_hash:
         return
     now = clock.now()
-    insert = postgresql.insert if is_postgres(session) else sqlite.insert
     session.execute(
-        insert(UserDevice)
-        .values(user_id=user_id, device_hash=device_hash, first_seen_at=now, last_seen_at=now)
-        .on_conflict_do_update(index_elements=["user_id", "device_hash"], set_={"last_seen_at": now})
+        _remember_device_statement(session.get_bind().dialect.name),
+        {"user_id": user_id, "device_hash": device_hash, "first_seen_at": now, "last_seen_at": now},
+    )
+
+
+@functools.cache
+def _remember_device_statement(dialect: str) -> Any:
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(UserDevice.__table__)
+    return stmt.on_conflict_do_update(
+        index_elements=["user_id", "device_hash"], set_={"last_seen_at": stmt.excluded.last_seen_at}
     )
 
 
@@ -263,19 +269,28 @@ def candidate_clicks(
 ) -> list[Row[Any]]:  # fmt: skip
     """The buyer's clicks inside the attribution window, newest first: the click id they carry, plus
     clicks made while signed in or from the same device (a cookie can be lost between apps)."""
-    who = [_clicks.viewer_id == buyer_id]
-    if device_hash:
-        who.append(_clicks.device_hash == device_hash)
-    if click_ids:
-        who.append(_clicks.click_id.in_(list(click_ids)[:10]))
-    return list(
-        session.execute(
-            select(_clicks.sharer_id, _clicks.parent_sharer_id, _clicks.target_kind, _clicks.target_id,
-                   _clicks.click_id, _clicks.clicked_at)
-            .where(or_(*who), _clicks.clicked_at >= now - policy.attribution_window, _clicks.clicked_at <= now)
-            .order_by(_clicks.clicked_at.desc(), _clicks.id.desc())
-            .limit(50)
-        )
+    rows = session.execute(
+        _candidate_clicks_statement(bool(device_hash), bool(click_ids)),
+        {"buyer": buyer_id, "device": device_hash, "clicks": list(click_ids)[:10],
+         "since": now - policy.attribution_window, "now": now},
+    )  # fmt: skip
+    return list(rows)
+
+
+@functools.cache
+def _candidate_clicks_statement(by_device: bool, by_click_id: bool) -> Select[Any]:
+    who = [_clicks.viewer_id == bindparam("buyer")]
+    if by_device:
+        who.append(_clicks.device_hash == bindparam("device"))
+    if by_click_id:
+        who.append(_clicks.click_id.in_(bindparam("clicks", expanding=True)))
+    return (
+        select(_clicks.sharer_id, _clicks.parent_sharer_id, _clicks.target_kind, _clicks.target_id, _clicks.click_id,
+               _clicks.clicked_at)
+        .where(or_(*who), _clicks.clicked_at >= bindparam("since", type_=UTCDateTime()),
+               _clicks.clicked_at <= bindparam("now", type_=UTCDateTime()))
+        .order_by(_clicks.clicked_at.desc(), _clicks.id.desc())
+        .limit(50)
     )  # fmt: skip
 
 

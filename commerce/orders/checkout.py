@@ -333,6 +333,10 @@ class _Builder:
         ]
         if errors:
             raise ValidationFailed(fields=errors)
+        # Gone already: fail before doing the rest. (Only a hint: the conditional decrement in `reserve` decides.)
+        for i, w in enumerate(wanted):
+            if self.skus[w.sku_id].stock < w.quantity:
+                raise Conflict("out_of_stock", fields=[FieldError(f"items.{i}.quantity", "out_of_stock")])
         return self.skus
 
     def reserve(self, wanted: list[CheckoutItem]) -> None:
@@ -484,7 +488,7 @@ _videos, _users, _cards, _members = (
 _LOAD = (
     select(
         _skus.id, _skus.product_id, _skus.brand_id, _skus.attributes, _skus.price_fen, _skus.list_price_fen,
-        _skus.is_active, _products.name.label("product_name"), _products.status.label("product_status"),
+        _skus.is_active, _skus.stock, _products.name.label("product_name"), _products.status.label("product_status"),
         _offers.id.label("offer_id"), _offers.artist_rate_bp, _offers.sharer_rate_bp,
     )
     .join_from(Sku.__table__, Product.__table__, _products.id == _skus.product_id)

@@ -10,17 +10,19 @@ pending_payment ─┬─> paid ─┬─> shipped ──> delivered ──> com
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from commerce.orders.models import Checkout, Coupon, Earning, EarningStatus, Order, OrderEvent, OrderStatus
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member, require_user
-from core.db import expire_loaded, is_postgres
+from core.db import UTCDateTime, expire_loaded, is_postgres
 from core.errors import Conflict, NotFound, PermissionDenied, register_messages
 from core.pagination import keyset_page
 
@@ -87,13 +89,10 @@ def transition_locked(
         if to not in ALLOWED[status]:
             raise Conflict("order_state", status=status.value)
     now = clock.now()
-    values: dict[str, object] = {"status": to}
-    if to in _STAMPS:
-        values[_STAMPS[to]] = now
-    if to == S.CANCELLED:
-        values["cancel_reason"] = note[:64] or None
-    orders = Order.__table__
-    session.execute(update(orders).where(orders.c.id.in_(list(current))).values(values))
+    session.execute(
+        _set_status_statement(to),
+        {"ids": list(current), "new_status": to, "at": now, "reason": note[:64] or None},
+    )
     session.execute(
         _INSERT_EVENT,
         [{"order_id": order_id, "from_status": status, "to_status": to, "actor_id": actor.user_id,
@@ -101,6 +100,18 @@ def transition_locked(
     )  # fmt: skip
     expire_loaded(session, Order, current)
     return now
+
+
+@functools.cache
+def _set_status_statement(to: OrderStatus) -> Any:
+    """Orders (`:ids`) to a status, stamped with its time (and, for a cancellation, its reason)."""
+    orders = Order.__table__
+    values: dict[str, Any] = {"status": bindparam("new_status")}
+    if to in _STAMPS:
+        values[_STAMPS[to]] = bindparam("at", type_=UTCDateTime())
+    if to == S.CANCELLED:
+        values["cancel_reason"] = bindparam("reason")
+    return update(orders).where(orders.c.id.in_(bindparam("ids", expanding=True))).values(values)
 
 
 def _record(

@@ -95,6 +95,9 @@ _LOCK_PAYABLE = (
 )  # fmt: skip
 
 
+_INSERT_EARNINGS = insert(Earning.__table__)
+
+
 def _lock_payable(session: Session, checkout_id: int) -> list[_Payable]:
     """Every order of a checkout with its lines, locked in id order (the fixed lock order of every money path)."""
     rows = session.execute(_LOCK_PAYABLE, {"checkout": checkout_id}).all()
@@ -172,7 +175,7 @@ class CheckoutPayments:
         splits = [_split(o) for o in to_split]
         earnings = [row for _, rows in splits for row in rows]
         if earnings:
-            session.execute(insert(Earning.__table__), earnings)
+            session.execute(_INSERT_EARNINGS, earnings)
         if to_split:
             paid_at = lifecycle.transition_locked(
                 session, {o.id: o.status for o in to_split}, OrderStatus.PAID, PROVIDER, f"payment {payment.id}"

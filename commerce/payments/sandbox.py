@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Row, String, Text, insert, select, update
+from sqlalchemy import ForeignKey, Index, Row, String, Text, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -41,7 +41,7 @@ from commerce.payments.provider import (
     WebhookRejected,
 )
 from core import clock
-from core.db import Base, expire_loaded, is_postgres, str_enum
+from core.db import Base, UTCDateTime, expire_loaded, is_postgres, str_enum
 from core.errors import Conflict, NotFound, register_messages
 from core.ids import short_id
 from core.money import apply_bp
@@ -298,13 +298,12 @@ class SandboxProvider:
 
     def complete(self, provider_payment_id: str, *, succeed: bool) -> Row[Any]:
         """The buyer confirmed (or the tester failed) the payment on the hosted page. Returns the payment's row."""
-        t = SandboxPayment.__table__
-        p = self.session.execute(select(t).where(t.c.id == provider_payment_id).with_for_update()).first()
+        p = self.session.execute(_LOCK_PAYMENT, {"payment": provider_payment_id}).first()
         if p is None:
             raise NotFound("payment")
         now = clock.now()
         if p.status == ProviderStatus.PENDING and p.expires_at <= now:
-            p = self._set(p.id, status=ProviderStatus.CLOSED, finished_at=now)
+            p = self._set(p.id, status=ProviderStatus.CLOSED, fee=p.fee, finished_at=now)
         if p.status != ProviderStatus.PENDING:
             if (p.status == ProviderStatus.SUCCEEDED) == succeed:
                 return p  # a double click on the pay button pays once
@@ -325,9 +324,10 @@ class SandboxProvider:
         self._notify(EventType.PAYMENT_SUCCEEDED if succeed else EventType.PAYMENT_FAILED, p.notify_url, data)
         return p
 
-    def _set(self, provider_payment_id: str, **values: Any) -> Row[Any]:
-        t = SandboxPayment.__table__
-        row = self.session.execute(update(t).where(t.c.id == provider_payment_id).values(values).returning(t)).one()
+    def _set(self, provider_payment_id: str, *, status: ProviderStatus, fee: int, finished_at: dt.datetime) -> Row[Any]:
+        row = self.session.execute(
+            _SET_OUTCOME, {"payment": provider_payment_id, "new_status": status, "new_fee": fee, "at": finished_at}
+        ).one()
         expire_loaded(self.session, SandboxPayment, [provider_payment_id])
         return row
 
@@ -352,7 +352,7 @@ class SandboxProvider:
         event_id = short_id("evt_")
         body = self.event_body(event_type, data, event_id=event_id)
         self.session.execute(
-            insert(SandboxNotification.__table__),
+            _INSERT_NOTIFICATION,
             {"event_id": event_id, "payment_id": data["payment_id"], "url": url, "body": body.decode()},
         )
         enqueue_after_commit(self.session, DELIVER_TASK)
@@ -375,6 +375,17 @@ class SandboxProvider:
         if p is None:
             raise NotFound("payment")
         return p
+
+
+_payments = SandboxPayment.__table__
+_LOCK_PAYMENT = select(_payments).where(_payments.c.id == bindparam("payment")).with_for_update()
+_SET_OUTCOME = (
+    update(_payments)
+    .where(_payments.c.id == bindparam("payment"))
+    .values(status=bindparam("new_status"), fee=bindparam("new_fee"), finished_at=bindparam("at", type_=UTCDateTime()))
+    .returning(_payments)
+)
+_INSERT_NOTIFICATION = insert(SandboxNotification.__table__)
 
 
 @functools.cache

@@ -224,7 +224,7 @@ def handle_notification(
         outcome = "ignored" if payment is None else _apply_notification(session, provider, payment, note)
     try:
         session.execute(
-            insert(PaymentEvent.__table__),
+            _INSERT_EVENT,
             {"provider": provider.name, "event_id": note.event_id, "type": note.type.value,
              "payment_id": payment.id if payment else None, "amount": note.amount, "currency": note.currency,
              "occurred_at": note.occurred_at, "outcome": outcome, "detail": None if payment else "unknown payment",
@@ -238,6 +238,7 @@ def handle_notification(
 
 
 _payments, _events = Payment.__table__, PaymentEvent.__table__
+_INSERT_EVENT = insert(_events)
 _SUCCEED = (
     update(_payments)
     .where(
