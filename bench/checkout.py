@@ -333,6 +333,18 @@ def check(url: str, world: dict[str, object]) -> dict[str, object]:
     return {"ledger_balanced": ledger.ok, "oversells": oversells, "paid_orders": int(paid or 0)}
 
 
+# Reported field: (measured key, decimals), medians over the rounds.
+OURS_FIELDS = {
+    "orders_per_s": ("orders_per_s", 1), "p50_ms": ("p50_ms", 2), "p99_ms": ("p99_ms", 2),
+    "statements_per_order": ("statements_per_order", 1), "commits_per_order": ("commits_per_order", 1),
+    "python_cpu_ms_per_order": ("python_cpu_ms", 2), "pg_cpu_ms_per_order": ("pg_cpu_ms", 2),
+}  # fmt: skip
+PGBENCH_FIELDS = {
+    "pgbench_tps": ("tps", 1), "pgbench_p50_ms": ("p50_ms", 2), "pgbench_p99_ms": ("p99_ms", 2),
+    "pgbench_client_cpu_ms_per_tx": ("client_cpu_ms", 3), "pgbench_pg_cpu_ms_per_tx": ("pg_cpu_ms", 3),
+}  # fmt: skip
+
+
 def _median(runs: list[dict[str, float]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
@@ -376,26 +388,16 @@ def main() -> None:
     by_clients = []
     for clients, (ours_runs, pg_runs) in results.items():
         ratios = sorted(o["orders_per_s"] / p["tps"] for o, p in zip(ours_runs, pg_runs, strict=True))
-        row = {
-            "clients": clients,
-            "orders_per_s": round(_median(ours_runs, "orders_per_s"), 1),
-            "p50_ms": round(_median(ours_runs, "p50_ms"), 2),
-            "p99_ms": round(_median(ours_runs, "p99_ms"), 2),
-            "pgbench_tps": round(_median(pg_runs, "tps"), 1),
-            "pgbench_p50_ms": round(_median(pg_runs, "p50_ms"), 2),
-            "pgbench_p99_ms": round(_median(pg_runs, "p99_ms"), 2),
+        row: dict[str, Any] = {"clients": clients}
+        for runs, fields in ((ours_runs, OURS_FIELDS), (pg_runs, PGBENCH_FIELDS)):
+            row.update({out: round(_median(runs, key), digits) for out, (key, digits) in fields.items()})
+        row.update({
             "tps_ratio": round(statistics.median(ratios), 3),
             "tps_ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)],
-            "statements_per_order": round(_median(ours_runs, "statements_per_order"), 1),
-            "commits_per_order": round(_median(ours_runs, "commits_per_order"), 1),
-            "python_cpu_ms_per_order": round(_median(ours_runs, "python_cpu_ms"), 2),
-            "pg_cpu_ms_per_order": round(_median(ours_runs, "pg_cpu_ms"), 2),
-            "pgbench_client_cpu_ms_per_tx": round(_median(pg_runs, "client_cpu_ms"), 3),
-            "pgbench_pg_cpu_ms_per_tx": round(_median(pg_runs, "pg_cpu_ms"), 3),
             "orders": sum(int(o["orders"]) for o in ours_runs),
             "sold_out": sum(int(o["sold_out"]) for o in ours_runs),
             "errors": sum(int(o["errors"]) for o in ours_runs),
-        }
+        })  # fmt: skip
         by_clients.append(row)
         print(f"{clients:>7}{row['orders_per_s']:>10.1f}{row['p50_ms']:>8.1f}{row['p99_ms']:>8.1f}"
               f"{row['pgbench_tps']:>13.1f}{row['pgbench_p50_ms']:>8.2f}{row['pgbench_p99_ms']:>8.2f}"

@@ -33,7 +33,7 @@ from commerce.ledger import (
     verify,
 )
 from core.db import Database, make_engine
-from tests.conftest import migrate
+from tests.conftest import migrate, rolled_back_session
 
 CLEARING = AccountRef.platform(AccountKind.CLEARING)
 FEES = AccountRef.platform(AccountKind.PROVIDER_FEES)
@@ -62,15 +62,8 @@ def db_session(request: pytest.FixtureRequest, db_session: Session) -> Iterator[
     if request.param == "database":
         yield db_session
         return
-    connection = request.getfixturevalue("sqlite_engine").connect()
-    transaction = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
+    with rolled_back_session(request.getfixturevalue("sqlite_engine")) as session:
         yield session
-    finally:
-        session.close()
-        transaction.rollback()
-        connection.close()
 
 
 def test_a_posting_moves_balances_and_versions_together(db_session: Session) -> None:
