@@ -4,7 +4,11 @@ Stock is reserved with one atomic conditional UPDATE per SKU
 (`stock = stock - q WHERE stock >= q`), taken in SKU-id order, so concurrent
 buyers can neither oversell nor deadlock; a failed reservation rolls the whole
 checkout back. The reservation lasts `policy.reservation`; the expiry job, a
-failed payment or a cancellation gives it back.
+failed payment or a cancellation gives it back. These row locks (and coupon
+uses) are the contended ones, so they are taken last, right before the
+commit: a SKU already sold out fails first, on what the checkout read; a
+buyer who loses the race for the last unit leaves at most an unreachable
+payment at the provider, which expires there.
 
 One checkout makes one order per brand and one payment for all of them.
 Every line records what decides its money later: unit and list price, its
@@ -245,11 +249,6 @@ def place_order(
         builder.bind_and_remember()
         if from_cart:
             cart.remove_skus(session, buyer.id, [w.sku_id for w in wanted])
-        # The contended rows (stock, coupon uses) are taken last, so their locks are held as briefly as can be:
-        # SKUs in id order, then coupons in brand order, in every checkout.
-        builder.reserve(wanted)
-        for plan in plans:
-            builder.claim(plan)
         payment = payments.start_payment(
             session,
             provider,
@@ -263,6 +262,11 @@ def place_order(
             expires_at=builder.now + policy.reservation,
         )
         session.execute(_SET_PAYMENT, {"checkout": checkout_id, "payment": payment.id})
+        # The contended rows (stock, coupon uses) are taken last, so their locks are held as briefly as can be (never
+        # across the provider's round trip): SKUs in id order, then coupons in brand order, in every checkout.
+        builder.reserve(wanted)
+        for plan in plans:
+            builder.claim(plan)
         checkout = adopt(
             session,
             Checkout(id=checkout_id, buyer_id=buyer.id, total=total, payment_id=payment.id, created_at=builder.now),

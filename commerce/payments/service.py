@@ -197,44 +197,61 @@ def handle_notification(
 ) -> WebhookResult:
     """Verify, apply, record once. Commits. Raises WebhookRejected before touching anything unauthentic.
 
-    The event row is written in the same transaction as its effects, after
-    them; its unique (provider, event id) makes a racing second delivery of
-    the same event fail at that insert and roll back whatever it did.
+    The event row is written in the same transaction as its effects; its
+    unique (provider, event id) makes a racing second delivery of the same
+    event fail at that insert and roll back whatever it did. The usual
+    success records it first, so that from there to the commit the
+    transaction only applies the payment (its ledger postings last): the
+    account locks every payment shares are held as briefly as can be.
     """
     note = provider.parse_notification(headers, body)
-    payment = _succeed_at_once(session, provider.name, note)
-    if payment is not None:
-        _handler(payment).on_succeeded(session, payment)
-        outcome = "applied"
-    else:
-        first = session.scalar(
-            select(PaymentEvent.outcome).where(
-                PaymentEvent.provider == provider.name, PaymentEvent.event_id == note.event_id
+    try:
+        payment = _succeed_at_once(session, provider.name, note)
+        if payment is not None:
+            _record(session, provider.name, note, payment, outcome="applied", body=body)
+            _handler(payment).on_succeeded(session, payment)
+            outcome = "applied"
+        else:
+            first = session.scalar(
+                select(PaymentEvent.outcome).where(
+                    PaymentEvent.provider == provider.name, PaymentEvent.event_id == note.event_id
+                )
             )
-        )
-        if first is not None:
-            session.rollback()
-            return WebhookResult(note.event_id, "rejected" if first == "rejected" else "duplicate")
-        payment = session.scalar(
-            select(Payment)
-            .where(Payment.provider == provider.name, Payment.provider_payment_id == note.provider_payment_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        outcome = "ignored" if payment is None else _apply_notification(session, provider, payment, note)
+            if first is not None:
+                session.rollback()
+                return WebhookResult(note.event_id, "rejected" if first == "rejected" else "duplicate")
+            payment = session.scalar(
+                select(Payment)
+                .where(Payment.provider == provider.name, Payment.provider_payment_id == note.provider_payment_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            outcome = "ignored" if payment is None else _apply_notification(session, provider, payment, note)
+            _record(session, provider.name, note, payment, outcome=outcome, body=body)
+        session.commit()
+    except _EventSeen:
+        session.rollback()  # the same event, delivered twice at once: the other delivery applied it
+        return WebhookResult(note.event_id, "duplicate")
+    return WebhookResult(note.event_id, outcome)
+
+
+class _EventSeen(Exception):
+    """The payment event's row is there already (a concurrent delivery of the same event committed it)."""
+
+
+def _record(
+    session: Session, provider: str, note: Notification, payment: Payment | None, *, outcome: str, body: bytes
+) -> None:
     try:
         session.execute(
             _INSERT_EVENT,
-            {"provider": provider.name, "event_id": note.event_id, "type": note.type.value,
+            {"provider": provider, "event_id": note.event_id, "type": note.type.value,
              "payment_id": payment.id if payment else None, "amount": note.amount, "currency": note.currency,
              "occurred_at": note.occurred_at, "outcome": outcome, "detail": None if payment else "unknown payment",
              "body": body.decode(errors="replace")},
         )  # fmt: skip
-        session.commit()
-    except IntegrityError:
-        session.rollback()  # the same event, delivered twice at once: the other delivery applied it
-        return WebhookResult(note.event_id, "duplicate")
-    return WebhookResult(note.event_id, outcome)
+    except IntegrityError as exc:
+        raise _EventSeen() from exc
 
 
 _payments, _events = Payment.__table__, PaymentEvent.__table__
