@@ -9,6 +9,7 @@ connections or processes use `committed_db`, which empties the tables after.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -139,18 +140,25 @@ def sender() -> RecordingSender:
     return RecordingSender()
 
 
-@pytest.fixture
-def db_session(engine: Engine, sender: RecordingSender) -> Iterator[Session]:
+@contextlib.contextmanager
+def rolled_back_session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back at the end; its commits only release a SAVEPOINT."""
     connection = engine.connect()
     transaction = connection.begin()
     session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    session.info[SENDER] = sender
     try:
         yield session
     finally:
         session.close()
         transaction.rollback()
         connection.close()
+
+
+@pytest.fixture
+def db_session(engine: Engine, sender: RecordingSender) -> Iterator[Session]:
+    with rolled_back_session(engine) as session:
+        session.info[SENDER] = sender
+        yield session
 
 
 @pytest.fixture

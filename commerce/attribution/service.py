@@ -19,12 +19,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy import Row, Select, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from commerce.attribution import links
 from commerce.attribution.links import ShareClaim, TargetKind
@@ -35,13 +37,14 @@ from commerce.policy import MoneyPolicy
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_user
-from core.db import is_postgres
+from core.db import UTCDateTime
 from core.errors import NotFound, register_messages
 from core.ids import short_id
 
 register_messages({"share_target_unavailable": ("该内容暂不能分享", "This cannot be shared right now")})
 
 SHARE_PATH = "/s/"
+_DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,17 @@ def remember_device(session: Session, user_id: int, device_hash: str | None) -> 
     if not device_hash:
         return
     now = clock.now()
-    insert = postgresql.insert if is_postgres(session) else sqlite.insert
     session.execute(
-        insert(UserDevice)
-        .values(user_id=user_id, device_hash=device_hash, first_seen_at=now, last_seen_at=now)
-        .on_conflict_do_update(index_elements=["user_id", "device_hash"], set_={"last_seen_at": now})
+        _remember_device_statement(session.get_bind().dialect.name),
+        {"user_id": user_id, "device_hash": device_hash, "first_seen_at": now, "last_seen_at": now},
+    )
+
+
+@functools.cache
+def _remember_device_statement(dialect: str) -> Any:
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(UserDevice.__table__)
+    return stmt.on_conflict_do_update(
+        index_elements=["user_id", "device_hash"], set_={"last_seen_at": stmt.excluded.last_seen_at}
     )
 
 
@@ -183,47 +192,112 @@ class SharerCredit:
     via: str  # "binding" | "click"
 
 
-def active_binding(session: Session, buyer_id: int, now: dt.datetime) -> CustomerBinding | None:
-    return session.scalar(
-        select(CustomerBinding)
-        .where(CustomerBinding.buyer_id == buyer_id, CustomerBinding.expires_at > now)
-        .order_by(CustomerBinding.expires_at.desc(), CustomerBinding.id.desc())
+_bindings = CustomerBinding.__table__.c
+_clicks = ShareClick.__table__.c
+_binding_columns = (_bindings.id, _bindings.sharer_id, _bindings.parent_sharer_id, _bindings.click_id,
+                    _bindings.expires_at)  # fmt: skip
+
+
+def _binding_in_force() -> Any:
+    """The id of the buyer's (`:buyer`) binding in force at `:now`, as a scalar subquery."""
+    inner = CustomerBinding.__table__.alias("in_force")
+    return (
+        select(inner.c.id)
+        .where(inner.c.buyer_id == bindparam("buyer"), inner.c.expires_at > bindparam("now", type_=UTCDateTime()))
+        .order_by(inner.c.expires_at.desc(), inner.c.id.desc())
         .limit(1)
+        .scalar_subquery()
+    )
+
+
+# Statements of every checkout are built once (Core, from the tables), not per call.
+_ACTIVE_BINDING = select(*_binding_columns).where(_bindings.id == _binding_in_force())
+_EXTEND_BINDING = (
+    update(CustomerBinding.__table__)
+    .where(
+        _bindings.id == _binding_in_force(),
+        _bindings.sharer_id == bindparam("sharer"),
+        _bindings.expires_at < bindparam("until", type_=UTCDateTime()),
+    )
+    .values(expires_at=bindparam("until", type_=UTCDateTime()))
+)
+
+
+def active_binding(session: Session, buyer_id: int, now: dt.datetime) -> Row[Any] | None:
+    """The binding in force (id, sharer_id, parent_sharer_id, click_id, expires_at), if any."""
+    return session.execute(_ACTIVE_BINDING, {"buyer": buyer_id, "now": now}).first()
+
+
+@dataclass(frozen=True)
+class BuyerContext:
+    """What checkout needs to know of a buyer before crediting anyone, read in one query."""
+
+    binding: Row[Any] | None  # as `active_binding`
+    device_checkouts: int | None  # checkouts from this device in the last day, the one being placed included
+
+
+@functools.cache
+def _buyer_context_statement() -> Select[Any]:
+    from commerce.orders.models import Order
+
+    users, orders = User.__table__, Order.__table__.c
+    prior = (
+        select(func.count(func.distinct(orders.checkout_id)))
+        .where(orders.device_hash == bindparam("device"), orders.created_at >= bindparam("since", type_=UTCDateTime()))
+        .scalar_subquery()
+    )
+    return (
+        select(*_binding_columns, prior.label("prior_checkouts"))
+        .select_from(users.outerjoin(CustomerBinding.__table__, _bindings.id == _binding_in_force()))
+        .where(users.c.id == bindparam("buyer"))
+    )
+
+
+def buyer_context(session: Session, buyer_id: int, device_hash: str | None, now: dt.datetime) -> BuyerContext:
+    row = session.execute(
+        _buyer_context_statement(), {"buyer": buyer_id, "now": now, "device": device_hash, "since": now - _DAY}
+    ).one()
+    return BuyerContext(
+        binding=row if row.id is not None else None,
+        device_checkouts=row.prior_checkouts + 1 if device_hash else None,
     )
 
 
 def candidate_clicks(
     session: Session, *, buyer_id: int, device_hash: str | None, click_ids: Sequence[str], now: dt.datetime,
     policy: MoneyPolicy,
-) -> list[ShareClick]:  # fmt: skip
+) -> list[Row[Any]]:  # fmt: skip
     """The buyer's clicks inside the attribution window, newest first: the click id they carry, plus
     clicks made while signed in or from the same device (a cookie can be lost between apps)."""
-    who = [ShareClick.viewer_id == buyer_id]
-    if device_hash:
-        who.append(ShareClick.device_hash == device_hash)
-    if click_ids:
-        who.append(ShareClick.click_id.in_(list(click_ids)[:10]))
-    return list(
-        session.scalars(
-            select(ShareClick)
-            .where(or_(*who), ShareClick.clicked_at >= now - policy.attribution_window, ShareClick.clicked_at <= now)
-            .order_by(ShareClick.clicked_at.desc(), ShareClick.id.desc())
-            .limit(50)
-        )
-    )
+    rows = session.execute(
+        _candidate_clicks_statement(bool(device_hash), bool(click_ids)),
+        {"buyer": buyer_id, "device": device_hash, "clicks": list(click_ids)[:10],
+         "since": now - policy.attribution_window, "now": now},
+    )  # fmt: skip
+    return list(rows)
+
+
+@functools.cache
+def _candidate_clicks_statement(by_device: bool, by_click_id: bool) -> Select[Any]:
+    who = [_clicks.viewer_id == bindparam("buyer")]
+    if by_device:
+        who.append(_clicks.device_hash == bindparam("device"))
+    if by_click_id:
+        who.append(_clicks.click_id.in_(bindparam("clicks", expanding=True)))
+    return (
+        select(_clicks.sharer_id, _clicks.parent_sharer_id, _clicks.target_kind, _clicks.target_id, _clicks.click_id,
+               _clicks.clicked_at)
+        .where(or_(*who), _clicks.clicked_at >= bindparam("since", type_=UTCDateTime()),
+               _clicks.clicked_at <= bindparam("now", type_=UTCDateTime()))
+        .order_by(_clicks.clicked_at.desc(), _clicks.id.desc())
+        .limit(50)
+    )  # fmt: skip
 
 
 def credit_sharer(
-    session: Session,
-    *,
-    buyer_id: int,
-    clicks: Sequence[ShareClick],
-    matches: Callable[[ShareClick], bool],
-    now: dt.datetime,
-    policy: MoneyPolicy,
+    *, binding: Row[Any] | None, clicks: Sequence[Row[Any]], matches: Callable[[Row[Any]], bool], policy: MoneyPolicy
 ) -> SharerCredit | None:
-    """The sharer credited for one purchase: the bound sharer, else the last matching click."""
-    binding = active_binding(session, buyer_id, now)
+    """The sharer credited for one purchase: the bound sharer (`active_binding`), else the last matching click."""
     if binding is not None:
         return SharerCredit(binding.sharer_id, binding.parent_sharer_id, binding.click_id, None, "binding")
     for click in clicks:
@@ -238,20 +312,28 @@ def bind(session: Session, buyer_id: int, credit: SharerCredit, *, until: dt.dat
     now = clock.now()
     binding = active_binding(session, buyer_id, now)
     if binding is not None and binding.sharer_id == credit.sharer_id:
-        binding.expires_at = max(binding.expires_at, until)
+        if until > binding.expires_at:
+            session.execute(
+                update(CustomerBinding.__table__).where(CustomerBinding.id == binding.id).values(expires_at=until)
+            )
         return
     if binding is not None:
         return  # protected: another sharer holds this customer
-    session.add(
-        CustomerBinding(
-            buyer_id=buyer_id,
-            sharer_id=credit.sharer_id,
-            parent_sharer_id=credit.parent_sharer_id,
-            click_id=credit.click_id,
-            bound_at=now,
-            expires_at=until,
-        )
+    session.execute(
+        insert(CustomerBinding.__table__),
+        {"buyer_id": buyer_id, "sharer_id": credit.sharer_id, "parent_sharer_id": credit.parent_sharer_id,
+         "click_id": credit.click_id, "bound_at": now, "expires_at": until},
+    )  # fmt: skip
+
+
+def extend_binding(session: Session, buyer_id: int, credit: SharerCredit, *, until: dt.datetime) -> None:
+    """After a paid order: extend the buyer's binding to its sharer until `until` (the usual case, one statement),
+    else `bind` them."""
+    extended = session.execute(
+        _EXTEND_BINDING, {"buyer": buyer_id, "now": clock.now(), "sharer": credit.sharer_id, "until": until}
     )
+    if not extended.rowcount:  # type: ignore[attr-defined]
+        bind(session, buyer_id, credit, until=until)
 
 
 @dataclass(frozen=True)
@@ -263,58 +345,53 @@ class BuyerFacts:
     address_hash: str
 
 
-def self_referral(session: Session, beneficiary_id: int, buyer: BuyerFacts) -> str | None:
-    """Why paying `beneficiary_id` a commission on this buyer's order would pay them for buying themselves."""
-    if beneficiary_id == buyer.user_id:
-        return "same_user"
+# Built on first use, once: the orders package imports this module.
+@functools.cache
+def _self_referral_statement() -> Select[Any]:
     from commerce.orders.models import Order
 
-    device = (
-        exists().where(UserDevice.user_id == beneficiary_id, UserDevice.device_hash == buyer.device_hash)
-        if buyer.device_hash
-        else false()
-    )
-    theirs, mine = aliased(PayoutAccount), aliased(PayoutAccount)
+    users, devices, orders = User.__table__.c, UserDevice.__table__.c, Order.__table__.c
+    theirs, mine = PayoutAccount.__table__.alias("theirs"), PayoutAccount.__table__.alias("mine")
+    device = exists().where(devices.user_id == users.id, devices.device_hash == bindparam("device"))
     payout = exists(
-        select(theirs.id)
-        .join(mine, mine.account_hash == theirs.account_hash)
-        .where(theirs.owner_kind == OwnerKind.USER, theirs.owner_id == beneficiary_id,
-               mine.owner_kind == OwnerKind.USER, mine.owner_id == buyer.user_id)
+        select(theirs.c.id)
+        .join(mine, mine.c.account_hash == theirs.c.account_hash)
+        .where(theirs.c.owner_kind == OwnerKind.USER, theirs.c.owner_id == users.id,
+               mine.c.owner_kind == OwnerKind.USER, mine.c.owner_id == bindparam("buyer"))
     )  # fmt: skip
-    address = exists().where(Order.buyer_id == beneficiary_id, Order.address_hash == buyer.address_hash)
-    same_device, same_payout, same_address = session.execute(select(device, payout, address)).one()
-    if same_device:
-        return "same_device"
-    if same_payout:
-        return "same_payout_account"
-    if same_address:
-        return "same_address"
-    return None
+    address = exists().where(orders.buyer_id == users.id, orders.address_hash == bindparam("address"))
+    return select(users.id, device, payout, address).where(users.id.in_(bindparam("ids", expanding=True)))
+
+
+def self_referrals(session: Session, beneficiary_ids: Iterable[int], buyer: BuyerFacts) -> dict[int, str | None]:
+    """For each beneficiary: why paying them a commission on this buyer's order would pay them for buying
+    themselves (same user, device, payout account or delivery address), or None. One query for all of them."""
+    reasons: dict[int, str | None] = {b: "same_user" if b == buyer.user_id else None for b in beneficiary_ids}
+    others = sorted(b for b, reason in reasons.items() if reason is None)
+    if others:
+        rows = session.execute(
+            _self_referral_statement(),
+            {"ids": others, "device": buyer.device_hash, "buyer": buyer.user_id, "address": buyer.address_hash},
+        )
+        for user_id, same_device, same_payout, same_address in rows:
+            reasons[user_id] = (
+                "same_device" if same_device
+                else "same_payout_account" if same_payout
+                else "same_address" if same_address
+                else None
+            )  # fmt: skip
+    return reasons
 
 
 def review_reasons(
-    session: Session,
-    *,
-    buyer: User,
-    device_hash: str | None,
-    credit: SharerCredit | None,
-    now: dt.datetime,
-    policy: MoneyPolicy,
+    *, buyer: User, credit: SharerCredit | None, device_checkouts: int | None, now: dt.datetime, policy: MoneyPolicy
 ) -> list[str]:
-    """Rules that hold a sale's commissions for review."""
-    from commerce.orders.models import Order
-
+    """Rules that hold a sale's commissions for review (`device_checkouts` from `buyer_context`)."""
     reasons = []
     if credit is not None and credit.clicked_at is not None and now - credit.clicked_at < policy.review_click_to_buy:
         reasons.append("fast_click_to_buy")
-    if device_hash:
-        recent = session.scalar(
-            select(func.count(func.distinct(Order.checkout_id))).where(
-                Order.device_hash == device_hash, Order.created_at >= now - dt.timedelta(days=1)
-            )
-        )
-        if (recent or 0) >= policy.review_device_orders_per_day:
-            reasons.append("many_orders_one_device")
+    if device_checkouts is not None and device_checkouts >= policy.review_device_orders_per_day:
+        reasons.append("many_orders_one_device")
     if now - buyer.created_at < policy.review_new_account:
         reasons.append("new_account")
     return reasons

@@ -2,18 +2,19 @@
 
 Offers are versioned: a rate change closes the open version and opens a new one at
 the same instant, so "the rate in force at time t" is always answerable and orders
-placed before a change keep the rate they were placed under. Checkout calls
-`commission_rates` and snapshots the result (offer id and rates) on each order line.
+placed before a change keep the rate they were placed under. Checkout reads the
+version in force (`offer_in_force`) and snapshots it (offer id and rates) on each
+order line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from commerce.catalog.limits import CatalogLimits
 from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, ShowcaseItem
@@ -137,19 +138,27 @@ def offer_history(session: Session, user: User | None, product_id: int) -> list[
     )
 
 
-def commission_rates(session: Session, product_id: int, *, at: dt.datetime | None = None) -> CommissionRates:
-    """The artist and sharer rates in force for `product_id` now (or at `at`), for checkout to snapshot."""
-    when = at or clock.now()
-    offer = session.execute(
-        # Columns only: checkout calls this per line, and the offer's product (with its SKUs and images) is not needed.
-        select(AffiliateOffer.id, AffiliateOffer.artist_rate_bp, AffiliateOffer.sharer_rate_bp)
+def offer_in_force(product_id: ColumnElement[int] | int, when: ColumnElement[dt.datetime] | dt.datetime) -> Any:
+    """The id of the offer version in force for a product at `when`, as a scalar subquery (NULL when none)."""
+    o = aliased(AffiliateOffer)  # so that it never correlates with an outer query over the offers
+    return (
+        select(o.id)
         .where(
-            AffiliateOffer.product_id == product_id,
-            AffiliateOffer.effective_from <= when,
-            (AffiliateOffer.effective_to.is_(None)) | (AffiliateOffer.effective_to > when),
+            o.product_id == product_id, o.effective_from <= when, (o.effective_to.is_(None)) | (o.effective_to > when)
         )
-        .order_by(AffiliateOffer.effective_from.desc(), AffiliateOffer.id.desc())
+        .order_by(o.effective_from.desc(), o.id.desc())
         .limit(1)
+        .scalar_subquery()
+    )
+
+
+def commission_rates(session: Session, product_id: int, *, at: dt.datetime | None = None) -> CommissionRates:
+    """The artist and sharer rates in force for `product_id` now (or at `at`). Checkout reads the same offer
+    (`offer_in_force`) together with its SKUs and snapshots it on each order line."""
+    offer = session.execute(
+        select(AffiliateOffer.id, AffiliateOffer.artist_rate_bp, AffiliateOffer.sharer_rate_bp).where(
+            AffiliateOffer.id == offer_in_force(product_id, at or clock.now())
+        )
     ).first()
     if offer is None:
         return CommissionRates(offer_id=None, artist_rate_bp=0, sharer_rate_bp=0)

@@ -4,7 +4,11 @@ Stock is reserved with one atomic conditional UPDATE per SKU
 (`stock = stock - q WHERE stock >= q`), taken in SKU-id order, so concurrent
 buyers can neither oversell nor deadlock; a failed reservation rolls the whole
 checkout back. The reservation lasts `policy.reservation`; the expiry job, a
-failed payment or a cancellation gives it back.
+failed payment or a cancellation gives it back. These row locks (and coupon
+uses) are the contended ones, so they are taken last, right before the
+commit: a SKU already sold out fails first, on what the checkout read; a
+buyer who loses the race for the last unit leaves at most an unreachable
+payment at the provider, which expires there.
 
 One checkout makes one order per brand and one payment for all of them.
 Every line records what decides its money later: unit and list price, its
@@ -17,17 +21,17 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from sqlalchemy import exists, select, update
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy import Row, bindparam, exists, insert, select, update
+from sqlalchemy.orm import Session
 
 from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
-from commerce.attribution.models import ShareClick
 from commerce.catalog import affiliate, showcase
-from commerce.catalog.models import Product, ProductStatus, Sku, VideoProduct
+from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku, VideoProduct
 from commerce.orders import cart, lifecycle
 from commerce.orders.lifecycle import Actor
 from commerce.orders.models import Checkout, Coupon, CouponKind, Order, OrderLine, ReviewStatus
@@ -37,6 +41,7 @@ from commerce.policy import MoneyPolicy
 from core import clock
 from core.accounts.models import BrandMember, User
 from core.accounts.permissions import require_user
+from core.db import UTCDateTime, adopt
 from core.errors import Conflict, FieldError, ValidationFailed, register_messages
 from core.ids import sha256_hex
 from core.money import apply_bp, largest_remainder
@@ -131,21 +136,25 @@ class _Links:
     def remember(self, video_id: int, product_id: int, linked: bool) -> None:
         self._cache[(video_id, product_id)] = linked
 
+    def prefetch(self, video_ids: set[int], product_ids: set[int]) -> None:
+        """Every (video, product) pair the checkout may ask about, in one query."""
+        video_ids = {v for v in video_ids if any((v, p) not in self._cache for p in product_ids)}
+        if not video_ids:
+            return
+        rows = self.session.execute(_LINKS, {"videos": sorted(video_ids), "products": sorted(product_ids)})
+        found = {(v, p) for v, p in rows}
+        for v in video_ids:
+            for p in product_ids:
+                self._cache.setdefault((v, p), (v, p) in found)
+
     def linked(self, video_id: int, product_id: int) -> bool:
         key = (video_id, product_id)
         if key not in self._cache:
-            self._cache[key] = (
-                self.session.scalar(
-                    select(VideoProduct.id).where(
-                        VideoProduct.video_id == video_id, VideoProduct.product_id == product_id
-                    )
-                )
-                is not None
-            )
+            self.prefetch({video_id}, {product_id})
         return self._cache[key]
 
-    def click_matches(self, product_id: int):  # type: ignore[no-untyped-def]
-        def matches(click: ShareClick) -> bool:
+    def click_matches(self, product_id: int) -> Callable[[Row[Any]], bool]:
+        def matches(click: Row[Any]) -> bool:
             if click.target_kind == TargetKind.PRODUCT:
                 return click.target_id == product_id
             return self.linked(click.target_id, product_id)
@@ -161,30 +170,27 @@ class _ArtistSource:
     own_brand: bool = False
 
 
-def _artist_source(session: Session, links: _Links, item: CheckoutItem, product: Product) -> _ArtistSource:
+def _artist_source(session: Session, links: _Links, item: CheckoutItem, sku: Row[Any]) -> _ArtistSource:
     """The artist credited because the purchase started on their video's product card or in their showcase.
 
     `own_brand` comes back set when that artist is a member of the product's brand (their own sale, no commission).
     """
-    member = exists().where(BrandMember.brand_id == product.brand_id, BrandMember.user_id == User.id)
     if item.source_video_id is not None:
-        card = exists().where(VideoProduct.video_id == Video.id, VideoProduct.product_id == product.id)
         video = session.execute(
-            select(Video.id, Video.brand_id, User.id, User.is_artist, card, member)
-            .join(User, User.id == Video.uploader_id)
-            .where(Video.id == item.source_video_id)
+            _VIDEO_SOURCE, {"video": item.source_video_id, "product": sku.product_id, "brand": sku.brand_id}
         ).first()
         if video is None:
             return _ArtistSource(None, None, None)
         video_id, brand_id, uploader_id, is_artist, linked, own = video
-        links.remember(video_id, product.id, linked)
+        links.remember(video_id, sku.product_id, linked)
         if not linked:
             return _ArtistSource(None, None, None)  # a claim the catalog does not back: no credit
         artist = uploader_id if is_artist and brand_id is None else None
         return _ArtistSource(artist, "video", video_id, own_brand=bool(own) and artist is not None)
     if item.source_artist_id is not None:
+        member = exists().where(BrandMember.brand_id == sku.brand_id, BrandMember.user_id == User.id)
         row = session.execute(select(User.is_artist, member).where(User.id == item.source_artist_id)).first()
-        if row is not None and row[0] and showcase.carries(session, item.source_artist_id, product.id):
+        if row is not None and row[0] and showcase.carries(session, item.source_artist_id, sku.product_id):
             return _ArtistSource(item.source_artist_id, "showcase", None, own_brand=bool(row[1]))
     return _ArtistSource(None, None, None)
 
@@ -224,7 +230,6 @@ def place_order(
     builder = _Builder(session, buyer, address, policy, device_hash)
     try:
         skus = builder.load(wanted)
-        builder.reserve(wanted)
         by_brand: dict[int, list[CheckoutItem]] = defaultdict(list)
         for w in wanted:
             by_brand[skus[w.sku_id].brand_id].append(w)
@@ -234,11 +239,13 @@ def place_order(
             raise ValidationFailed.one(f"coupons.{unknown[0]}", "coupon_invalid")
         builder.attribution_context(click_ids)
         plans = [builder.plan(brand_id, by_brand[brand_id], codes.get(brand_id)) for brand_id in sorted(by_brand)]
-        checkout = Checkout(buyer_id=buyer.id, total=sum(p.total for p in plans), created_at=builder.now)
-        session.add(checkout)
-        session.flush()
-        for plan in plans:
-            builder.order(checkout, plan)
+        total = sum(p.total for p in plans)
+        checkout_id = session.execute(
+            _INSERT_CHECKOUT, {"buyer_id": buyer.id, "total": total, "created_at": builder.now}
+        ).scalar_one()
+        order_ids = [builder.order(checkout_id, plan) for plan in plans]
+        builder.lines(plans, order_ids)
+        lifecycle.record_created(session, order_ids, Actor.of("buyer", buyer), builder.now)
         builder.bind_and_remember()
         if from_cart:
             cart.remove_skus(session, buyer.id, [w.sku_id for w in wanted])
@@ -246,20 +253,28 @@ def place_order(
             session,
             provider,
             purpose=PURPOSE,
-            reference_id=checkout.id,
+            reference_id=checkout_id,
             payer_id=buyer.id,
-            amount=checkout.total,
-            description=", ".join(sorted({skus[w.sku_id].product.name for w in wanted}))[:200],
+            amount=total,
+            description=", ".join(sorted({skus[w.sku_id].product_name for w in wanted}))[:200],
             notify_url=links.notify_url,
-            return_url=links.return_url.format(checkout_id=checkout.id),
+            return_url=links.return_url.format(checkout_id=checkout_id),
             expires_at=builder.now + policy.reservation,
         )
-        checkout.payment_id = payment.id
+        session.execute(_SET_PAYMENT, {"checkout": checkout_id, "payment": payment.id})
+        # The contended rows (stock, coupon uses) are taken last, so their locks are held as briefly as can be (never
+        # across the provider's round trip): SKUs in id order, then coupons in brand order, in every checkout.
+        builder.reserve(wanted)
+        for plan in plans:
+            builder.claim(plan)
+        checkout = adopt(
+            session,
+            Checkout(id=checkout_id, buyer_id=buyer.id, total=total, payment_id=payment.id, created_at=builder.now),
+        )
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    session.expire(checkout, ["orders"])
     return checkout
 
 
@@ -304,139 +319,158 @@ class _Builder:
         self.now = clock.now()
         self.facts = attribution.BuyerFacts(buyer.id, device_hash, address.fingerprint())
         self.links = _Links(session)
-        self.skus: dict[int, Sku] = {}
-        self.clicks: list[ShareClick] = []
+        self.skus: dict[int, Row[Any]] = {}
+        self.context = attribution.BuyerContext(None, None)
+        self.clicks: list[Row[Any]] = []
         self.credits: dict[int, attribution.SharerCredit] = {}
 
-    def load(self, wanted: list[CheckoutItem]) -> dict[int, Sku]:
-        stmt = (
-            select(Sku)
-            .where(Sku.id.in_([w.sku_id for w in wanted]))
-            # The product comes along; its other SKUs and its images are not needed here.
-            .options(
-                joinedload(Sku.product).options(
-                    lazyload(Product.skus), lazyload(Product.images), lazyload(Product.brand)
-                )
-            )
-        )
-        self.skus = {s.id: s for s in self.session.scalars(stmt).unique()}
+    def load(self, wanted: list[CheckoutItem]) -> dict[int, Row[Any]]:
+        """The SKUs with their product's name and status and the affiliate offer in force, in one query."""
+        rows = self.session.execute(_LOAD, {"ids": [w.sku_id for w in wanted], "now": self.now})
+        self.skus = {r.id: r for r in rows}
         errors = [
             FieldError(f"items.{i}.sku_id", "sku_unavailable")
             for i, w in enumerate(wanted)
             if w.sku_id not in self.skus
             or not self.skus[w.sku_id].is_active
-            or self.skus[w.sku_id].product.status != ProductStatus.ACTIVE
+            or self.skus[w.sku_id].product_status != ProductStatus.ACTIVE
         ]
         if errors:
             raise ValidationFailed(fields=errors)
+        # Gone already: fail before doing the rest. (Only a hint: the conditional decrement in `reserve` decides.)
+        for i, w in enumerate(wanted):
+            if self.skus[w.sku_id].stock < w.quantity:
+                raise Conflict("out_of_stock", fields=[FieldError(f"items.{i}.quantity", "out_of_stock")])
         return self.skus
 
     def reserve(self, wanted: list[CheckoutItem]) -> None:
         """One conditional decrement per SKU, in id order: no oversell, no deadlock."""
         for i, w in sorted(enumerate(wanted), key=lambda p: p[1].sku_id):
-            reserved = self.session.execute(
-                update(Sku)
-                .where(Sku.id == w.sku_id, Sku.stock >= w.quantity, Sku.is_active.is_(True))
-                .values(stock=Sku.stock - w.quantity)
-                .execution_options(synchronize_session=False)
-            )
+            reserved = self.session.execute(_RESERVE, {"sku": w.sku_id, "qty": w.quantity, "now": self.now})
             if reserved.rowcount != 1:  # type: ignore[attr-defined]
                 raise Conflict("out_of_stock", fields=[FieldError(f"items.{i}.quantity", "out_of_stock")])
 
     def attribution_context(self, click_ids: Sequence[str]) -> None:
-        self.clicks = attribution.candidate_clicks(
-            self.session, buyer_id=self.buyer.id, device_hash=self.device_hash, click_ids=click_ids, now=self.now,
-            policy=self.policy,
-        )  # fmt: skip
+        """The buyer's binding and device's recent checkouts; only without a binding do their recent clicks matter."""
+        self.context = attribution.buyer_context(self.session, self.buyer.id, self.device_hash, self.now)
+        if self.context.binding is None:
+            self.clicks = attribution.candidate_clicks(
+                self.session, buyer_id=self.buyer.id, device_hash=self.device_hash, click_ids=click_ids,
+                now=self.now, policy=self.policy,
+            )  # fmt: skip
 
-    def _discount(self, brand_id: int, code: str | None, subtotals: list[int]) -> tuple[Coupon | None, int]:
-        if code is None:
-            return None, 0
-        subtotal = sum(subtotals)
-        coupon = _coupon_discount(self.session, brand_id, code, subtotal, f"coupons.{brand_id}")
+    def plan(self, brand_id: int, group: list[CheckoutItem], code: str | None) -> _Plan:
+        """One brand's order before it is written: amounts, and the coupon it uses (claimed by `claim`)."""
+        subtotals = [self.skus[w.sku_id].price_fen * w.quantity for w in group]
+        coupon, discount = None, 0
+        if code is not None:
+            subtotal = sum(subtotals)
+            coupon = _coupon_discount(self.session, brand_id, code, subtotal, f"coupons.{brand_id}")
+            # Every line keeps at least one fen, so every line has something to split.
+            discount = min(coupon_amount(coupon, subtotal), subtotal - len(subtotals))
+        line_discounts = largest_remainder(discount, [s - 1 for s in subtotals]) if discount else [0] * len(group)
+        return _Plan(brand_id, group, subtotals, line_discounts, coupon, discount)
+
+    def claim(self, plan: _Plan) -> None:
+        """Count one use of the plan's coupon, unless it has run out (a conditional update, like the stock)."""
+        if plan.coupon is None:
+            return
         claimed = self.session.execute(
             update(Coupon)
-            .where(Coupon.id == coupon.id, (Coupon.max_uses.is_(None)) | (Coupon.used_count < Coupon.max_uses))
+            .where(Coupon.id == plan.coupon.id, (Coupon.max_uses.is_(None)) | (Coupon.used_count < Coupon.max_uses))
             .values(used_count=Coupon.used_count + 1)
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict("coupon_exhausted", fields=[FieldError(f"coupons.{brand_id}", "coupon_exhausted")])
-        # Every line keeps at least one fen, so every line has something to split.
-        return coupon, min(coupon_amount(coupon, subtotal), subtotal - len(subtotals))
+            raise Conflict("coupon_exhausted", fields=[FieldError(f"coupons.{plan.brand_id}", "coupon_exhausted")])
 
-    def plan(self, brand_id: int, group: list[CheckoutItem], code: str | None) -> _Plan:
-        """One brand's order before it is written: amounts, and the coupon claimed."""
-        subtotals = [self.skus[w.sku_id].price_fen * w.quantity for w in group]
-        coupon, discount = self._discount(brand_id, code, subtotals)
-        line_discounts = largest_remainder(discount, [s - 1 for s in subtotals]) if discount else [0] * len(group)
-        return _Plan(brand_id, group, subtotals, line_discounts, coupon, discount)
-
-    def order(self, checkout: Checkout, plan: _Plan) -> Order:
-        order = Order(
-            checkout_id=checkout.id, buyer_id=self.buyer.id, brand_id=plan.brand_id, subtotal=sum(plan.subtotals),
-            discount=plan.discount, total=plan.total, coupon_id=plan.coupon.id if plan.coupon else None,
-            address=asdict(self.address), address_hash=self.facts.address_hash, device_hash=self.device_hash,
-            reserved_until=self.now + self.policy.reservation, created_at=self.now,
+    def order(self, checkout_id: int, plan: _Plan) -> int:
+        return int(
+            self.session.execute(
+                _INSERT_ORDER,
+                {"checkout_id": checkout_id, "buyer_id": self.buyer.id, "brand_id": plan.brand_id,
+                 "subtotal": sum(plan.subtotals), "discount": plan.discount, "total": plan.total,
+                 "coupon_id": plan.coupon.id if plan.coupon else None, "address": asdict(self.address),
+                 "address_hash": self.facts.address_hash, "device_hash": self.device_hash,
+                 "reserved_until": self.now + self.policy.reservation, "created_at": self.now},
+            ).scalar_one()
         )  # fmt: skip
-        self.session.add(order)
-        self.session.flush()
-        for w, line_subtotal, line_discount in zip(plan.group, plan.subtotals, plan.line_discounts, strict=True):
-            sku = self.skus[w.sku_id]
-            c = self._credit(w, sku.product)
-            hold = self._hold(c) if c.artist_bp or c.sharer_bp else []
-            self.session.add(
-                OrderLine(
-                    order_id=order.id, product_id=sku.product_id, sku_id=sku.id, product_name=sku.product.name,
-                    sku_attributes=dict(sku.attributes or {}), quantity=w.quantity, unit_price=sku.price_fen,
-                    list_price=sku.list_price_fen, discount=line_discount, paid_amount=line_subtotal - line_discount,
-                    offer_id=c.offer_id, platform_fee_bp=self.policy.platform_fee_bp, artist_rate_bp=c.artist_bp,
-                    sharer_rate_bp=c.sharer_bp, level2_share_bp=c.level2_bp, source_kind=c.source.kind,
-                    source_video_id=c.source.video_id, artist_id=c.source.artist_id, artist_blocked=c.artist_blocked,
-                    sharer_id=c.credit.sharer_id if c.credit else None, sharer_via=c.credit.via if c.credit else None,
-                    click_id=c.credit.click_id if c.credit else None, sharer_blocked=c.sharer_blocked,
-                    parent_sharer_id=c.parent, parent_blocked=c.parent_blocked,
-                    review_status=ReviewStatus.HELD if hold else ReviewStatus.NONE, hold_reasons=list(hold),
-                )
-            )  # fmt: skip
-        lifecycle.record_created(self.session, order, Actor.of("buyer", self.buyer))
-        return order
 
-    def _credit(self, item: CheckoutItem, product: Product) -> _LineCredit:
-        session, facts = self.session, self.facts
-        rates = affiliate.commission_rates(session, product.id, at=self.now)
-        source = _artist_source(session, self.links, item, product)
+    def lines(self, plans: list[_Plan], order_ids: list[int]) -> None:
+        """Every line of every order, with its credits, in one insert."""
+        items = [w for plan in plans for w in plan.group]
+        sources = {w.sku_id: _artist_source(self.session, self.links, w, self.skus[w.sku_id]) for w in items}
+        video_clicks = {c.target_id for c in self.clicks if c.target_kind == TargetKind.VIDEO}
+        if video_clicks:
+            self.links.prefetch(video_clicks, {self.skus[w.sku_id].product_id for w in items})
+        credits = {
+            w.sku_id: attribution.credit_sharer(
+                binding=self.context.binding, clicks=self.clicks,
+                matches=self.links.click_matches(self.skus[w.sku_id].product_id), policy=self.policy,
+            )
+            for w in items
+        }  # fmt: skip
+        blocked = attribution.self_referrals(self.session, self._beneficiaries(sources, credits), self.facts)
+        rows = []
+        for plan, order_id in zip(plans, order_ids, strict=True):
+            for w, line_subtotal, line_discount in zip(plan.group, plan.subtotals, plan.line_discounts, strict=True):
+                sku = self.skus[w.sku_id]
+                c = self._credit(sku, sources[w.sku_id], credits[w.sku_id], blocked)
+                hold = self._hold(c) if c.artist_bp or c.sharer_bp else []
+                rows.append(
+                    {"order_id": order_id, "product_id": sku.product_id, "sku_id": sku.id,
+                     "product_name": sku.product_name, "sku_attributes": dict(sku.attributes or {}),
+                     "quantity": w.quantity, "unit_price": sku.price_fen, "list_price": sku.list_price_fen,
+                     "discount": line_discount, "paid_amount": line_subtotal - line_discount, "offer_id": c.offer_id,
+                     "platform_fee_bp": self.policy.platform_fee_bp, "artist_rate_bp": c.artist_bp,
+                     "sharer_rate_bp": c.sharer_bp, "level2_share_bp": c.level2_bp, "source_kind": c.source.kind,
+                     "source_video_id": c.source.video_id, "artist_id": c.source.artist_id,
+                     "artist_blocked": c.artist_blocked, "sharer_id": c.credit.sharer_id if c.credit else None,
+                     "sharer_via": c.credit.via if c.credit else None,
+                     "click_id": c.credit.click_id if c.credit else None, "sharer_blocked": c.sharer_blocked,
+                     "parent_sharer_id": c.parent, "parent_blocked": c.parent_blocked,
+                     "review_status": ReviewStatus.HELD if hold else ReviewStatus.NONE, "hold_reasons": list(hold)}
+                )  # fmt: skip
+        self.session.execute(_INSERT_LINES, rows)
+
+    def _beneficiaries(
+        self, sources: dict[int, _ArtistSource], credits: dict[int, attribution.SharerCredit | None]
+    ) -> set[int]:
+        """Everyone a line could pay a commission to, for one self-referral check."""
+        out = {s.artist_id for s in sources.values() if s.artist_id is not None and not s.own_brand}
+        for credit in credits.values():
+            if credit is not None:
+                out.add(credit.sharer_id)
+                parent = credit.parent_sharer_id if self.policy.commission_levels >= 2 else None
+                if parent is not None and parent != credit.sharer_id:
+                    out.add(parent)
+        return out
+
+    def _credit(
+        self, sku: Row[Any], source: _ArtistSource, credit: attribution.SharerCredit | None,
+        blocked: dict[int, str | None],
+    ) -> _LineCredit:  # fmt: skip
         artist_blocked = None
         if source.artist_id is not None:
-            artist_blocked = (
-                "own_brand" if source.own_brand
-                else attribution.self_referral(session, source.artist_id, facts)
-            )  # fmt: skip
-        credit = attribution.credit_sharer(
-            session, buyer_id=self.buyer.id, clicks=self.clicks, matches=self.links.click_matches(product.id),
-            now=self.now, policy=self.policy,
-        )  # fmt: skip
+            artist_blocked = "own_brand" if source.own_brand else blocked[source.artist_id]
         sharer_blocked = parent_blocked = parent = None
         if credit is not None:
-            sharer_blocked = attribution.self_referral(session, credit.sharer_id, facts)
+            sharer_blocked = blocked[credit.sharer_id]
             parent = credit.parent_sharer_id if self.policy.commission_levels >= 2 else None
             if parent is not None:
-                parent_blocked = (
-                    "same_as_sharer"
-                    if parent == credit.sharer_id
-                    else attribution.self_referral(session, parent, facts)
-                )
+                parent_blocked = "same_as_sharer" if parent == credit.sharer_id else blocked[parent]
             if sharer_blocked is None and credit.via == "click":
                 self.credits[credit.sharer_id] = credit
-        artist_bp = rates.artist_rate_bp if source.artist_id is not None and artist_blocked is None else 0
-        sharer_bp = rates.sharer_rate_bp if credit is not None and sharer_blocked is None else 0
+        # Rates are the offer's in force (none: the product is not open for affiliation, nobody earns a commission).
+        artist_bp = (sku.artist_rate_bp or 0) if source.artist_id is not None and artist_blocked is None else 0
+        sharer_bp = (sku.sharer_rate_bp or 0) if credit is not None and sharer_blocked is None else 0
         level2_bp = self.policy.level2_share_bp if sharer_bp and parent is not None and parent_blocked is None else 0
         return _LineCredit(source, artist_blocked, credit, sharer_blocked, parent, parent_blocked, artist_bp,
-                           sharer_bp, level2_bp, rates.offer_id)  # fmt: skip
+                           sharer_bp, level2_bp, sku.offer_id)  # fmt: skip
 
     def _hold(self, c: _LineCredit) -> list[str]:
         return attribution.review_reasons(
-            self.session, buyer=self.buyer, device_hash=self.device_hash, credit=c.credit, now=self.now,
+            buyer=self.buyer, credit=c.credit, device_checkouts=self.context.device_checkouts, now=self.now,
             policy=self.policy,
         )  # fmt: skip
 
@@ -444,6 +478,56 @@ class _Builder:
         for credit in self.credits.values():
             attribution.bind(self.session, self.buyer.id, credit, until=self.now + self.policy.binding)
         attribution.remember_device(self.session, self.buyer.id, self.device_hash)
+
+
+# The statements of every checkout, built once from the tables (Core): no per-call construction, no ORM unit of
+# work on the hot path.
+_skus, _products, _offers = Sku.__table__.c, Product.__table__.c, AffiliateOffer.__table__.c
+_videos, _users, _cards, _members = (
+    Video.__table__.c,
+    User.__table__.c,
+    VideoProduct.__table__.c,
+    BrandMember.__table__.c,
+)
+_LOAD = (
+    select(
+        _skus.id, _skus.product_id, _skus.brand_id, _skus.attributes, _skus.price_fen, _skus.list_price_fen,
+        _skus.is_active, _skus.stock, _products.name.label("product_name"), _products.status.label("product_status"),
+        _offers.id.label("offer_id"), _offers.artist_rate_bp, _offers.sharer_rate_bp,
+    )
+    .join_from(Sku.__table__, Product.__table__, _products.id == _skus.product_id)
+    .outerjoin(
+        AffiliateOffer.__table__,
+        _offers.id == affiliate.offer_in_force(_products.id, bindparam("now", type_=UTCDateTime())),
+    )
+    .where(_skus.id.in_(bindparam("ids", expanding=True)))
+)  # fmt: skip
+_RESERVE = (
+    update(Sku.__table__)
+    .where(_skus.id == bindparam("sku"), _skus.stock >= bindparam("qty"), _skus.is_active.is_(True))
+    .values(stock=_skus.stock - bindparam("qty"), updated_at=bindparam("now", type_=UTCDateTime()))
+)
+_VIDEO_SOURCE = (
+    select(
+        _videos.id, _videos.brand_id, _users.id, _users.is_artist,
+        exists().where(_cards.video_id == _videos.id, _cards.product_id == bindparam("product")),
+        exists().where(_members.brand_id == bindparam("brand"), _members.user_id == _users.id),
+    )
+    .join_from(Video.__table__, User.__table__, _users.id == _videos.uploader_id)
+    .where(_videos.id == bindparam("video"))
+)  # fmt: skip
+_LINKS = select(_cards.video_id, _cards.product_id).where(
+    _cards.video_id.in_(bindparam("videos", expanding=True)),
+    _cards.product_id.in_(bindparam("products", expanding=True)),
+)
+_INSERT_CHECKOUT = insert(Checkout.__table__).returning(Checkout.__table__.c.id)
+_SET_PAYMENT = (
+    update(Checkout.__table__)
+    .where(Checkout.__table__.c.id == bindparam("checkout"))
+    .values(payment_id=bindparam("payment"))
+)
+_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
+_INSERT_LINES = insert(OrderLine.__table__)
 
 
 def cart_items(session: Session, buyer: User | None) -> list[CheckoutItem]:

@@ -1,4 +1,5 @@
-"""The order state machine. Every transition goes through `transition()`, which records who did it and when.
+"""The order state machine. Every transition goes through `transition()` (or `transition_locked()`, for orders
+locked as plain rows), which checks it is allowed and records who did it and when.
 
 pending_payment ─┬─> paid ─┬─> shipped ──> delivered ──> completed
                  │         │        │            │
@@ -9,16 +10,19 @@ pending_payment ─┬─> paid ─┬─> shipped ──> delivered ──> com
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from commerce.orders.models import Checkout, Coupon, Earning, EarningStatus, Order, OrderEvent, OrderStatus
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member, require_user
-from core.db import is_postgres
+from core.db import UTCDateTime, expire_loaded, is_postgres
 from core.errors import Conflict, NotFound, PermissionDenied, register_messages
 from core.pagination import keyset_page
 
@@ -58,36 +62,86 @@ SYSTEM = Actor("system")
 PROVIDER = Actor("provider")
 
 
+# The column each status stamps with the time the order reached it.
+_STAMPS = {S.PAID: "paid_at", S.SHIPPED: "shipped_at", S.DELIVERED: "delivered_at", S.COMPLETED: "completed_at",
+           S.CANCELLED: "cancelled_at"}  # fmt: skip
+
+
 def transition(session: Session, order: Order, to: OrderStatus, actor: Actor, note: str = "") -> None:
     """Move `order` (locked by the caller) to `to`, stamping the time and recording the event."""
     if to not in ALLOWED[order.status]:
         raise Conflict("order_state", status=order.status.value)
     now = clock.now()
-    session.add(
-        OrderEvent(
-            order_id=order.id, from_status=order.status, to_status=to, actor_id=actor.user_id,
-            actor_role=actor.role, note=note[:200], at=now,
-        )
-    )  # fmt: skip
+    _record(session, order.id, order.status, to, actor=actor, note=note, at=now)
     order.status = to
-    if to == S.PAID:
-        order.paid_at = now
-    elif to == S.SHIPPED:
-        order.shipped_at = now
-    elif to == S.DELIVERED:
-        order.delivered_at = now
-    elif to == S.COMPLETED:
-        order.completed_at = now
-    elif to == S.CANCELLED:
-        order.cancelled_at = now
+    if to in _STAMPS:
+        setattr(order, _STAMPS[to], now)
+    if to == S.CANCELLED:
         order.cancel_reason = note[:64] or None
 
 
-def record_created(session: Session, order: Order, actor: Actor) -> None:
-    session.add(
-        OrderEvent(order_id=order.id, from_status=None, to_status=order.status, actor_id=actor.user_id,
-                   actor_role=actor.role, at=order.created_at)
+def transition_locked(
+    session: Session, current: Mapping[int, OrderStatus], to: OrderStatus, actor: Actor, note: str = ""
+) -> dt.datetime:
+    """`transition()` for orders the caller has locked without loading them as objects ({id: status}): one UPDATE
+    and one insert of their events. Returns the time stamped."""
+    for status in current.values():
+        if to not in ALLOWED[status]:
+            raise Conflict("order_state", status=status.value)
+    now = clock.now()
+    session.execute(
+        _set_status_statement(to),
+        {"ids": list(current), "new_status": to, "at": now, "reason": note[:64] or None},
+    )
+    session.execute(
+        _INSERT_EVENT,
+        [{"order_id": order_id, "from_status": status, "to_status": to, "actor_id": actor.user_id,
+          "actor_role": actor.role, "note": note[:200], "at": now} for order_id, status in current.items()],
     )  # fmt: skip
+    expire_loaded(session, Order, current)
+    return now
+
+
+@functools.cache
+def _set_status_statement(to: OrderStatus) -> Any:
+    """Orders (`:ids`) to a status, stamped with its time (and, for a cancellation, its reason)."""
+    orders = Order.__table__
+    values: dict[str, Any] = {"status": bindparam("new_status")}
+    if to in _STAMPS:
+        values[_STAMPS[to]] = bindparam("at", type_=UTCDateTime())
+    if to == S.CANCELLED:
+        values["cancel_reason"] = bindparam("reason")
+    return update(orders).where(orders.c.id.in_(bindparam("ids", expanding=True))).values(values)
+
+
+def _record(
+    session: Session,
+    order_id: int,
+    from_status: OrderStatus | None,
+    to: OrderStatus,
+    *,
+    actor: Actor,
+    note: str,
+    at: dt.datetime,
+) -> None:
+    # A plain INSERT: the event is never read back in the same unit of work, so it needs no ORM object.
+    session.execute(
+        _INSERT_EVENT,
+        {"order_id": order_id, "from_status": from_status, "to_status": to, "actor_id": actor.user_id,
+         "actor_role": actor.role, "note": note[:200], "at": at},
+    )  # fmt: skip
+
+
+def record_created(session: Session, order_ids: Sequence[int], actor: Actor, at: dt.datetime) -> None:
+    """The first event of new orders (one statement for all of a checkout's orders)."""
+    session.execute(
+        _INSERT_EVENT,
+        [{"order_id": order_id, "from_status": None, "to_status": S.PENDING_PAYMENT, "actor_id": actor.user_id,
+          "actor_role": actor.role, "note": "", "at": at} for order_id in order_ids],
+    )  # fmt: skip
+
+
+_INSERT_EVENT = insert(OrderEvent.__table__)
 
 
 def lock_order(session: Session, order_id: int) -> Order:
@@ -100,15 +154,16 @@ def lock_order(session: Session, order_id: int) -> Order:
 
 
 def lock_checkout_orders(session: Session, checkout_id: int) -> list[Order]:
-    """Every order of a checkout, locked in id order (the fixed lock order of every money path)."""
+    """Every order of a checkout with its lines, locked in id order (the fixed lock order of every money path)."""
     return list(
         session.scalars(
             select(Order)
             .where(Order.checkout_id == checkout_id)
+            .options(joinedload(Order.lines))
             .order_by(Order.id)
-            .with_for_update()
+            .with_for_update(of=Order)
             .execution_options(populate_existing=True)
-        )
+        ).unique()
     )
 
 

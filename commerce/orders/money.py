@@ -14,18 +14,21 @@ comes straight out of revenue.
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from commerce.attribution.service import SharerCredit, bind
-from commerce.ledger import AccountKind, AccountRef, Leg, LockedAccounts, lock_accounts, post
+from commerce.attribution.service import SharerCredit, extend_binding
+from commerce.ledger import AccountKind, AccountRef, Entry, Leg, post, post_many
 from commerce.ledger.models import OwnerKind
 from commerce.orders import lifecycle
 from commerce.orders.lifecycle import PROVIDER
 from commerce.orders.models import (
-    Checkout,
     Earning,
     EarningRole,
     EarningStatus,
@@ -54,7 +57,7 @@ SUBMIT_REFUND_TASK = "orders.submit_refund"
 COMMISSION_ROLES = frozenset({EarningRole.ARTIST, EarningRole.SHARER, EarningRole.SHARER_L2})
 
 
-def line_split(line: OrderLine) -> LineSplit:
+def line_split(line: OrderLine | Row[Any]) -> LineSplit:
     return split_line(
         line.paid_amount,
         artist_bp=line.artist_rate_bp,
@@ -64,7 +67,48 @@ def line_split(line: OrderLine) -> LineSplit:
     )
 
 
-def _shares(order: Order, line: OrderLine) -> Iterable[tuple[EarningRole, Owner, int]]:
+@dataclass(frozen=True)
+class _Payable:
+    """A checkout's order as applying its payment needs it: locked, its lines read as plain rows."""
+
+    id: int
+    buyer_id: int
+    brand_id: int
+    total: int
+    status: OrderStatus
+    lines: list[Row[Any]]
+
+
+_orders, _lines = Order.__table__, OrderLine.__table__
+_LOCK_PAYABLE = (
+    select(
+        _orders.c.buyer_id, _orders.c.brand_id, _orders.c.total, _orders.c.status, _lines.c.id, _lines.c.order_id,
+        _lines.c.product_id, _lines.c.paid_amount, _lines.c.platform_fee_bp, _lines.c.artist_rate_bp,
+        _lines.c.sharer_rate_bp, _lines.c.level2_share_bp, _lines.c.source_video_id, _lines.c.artist_id,
+        _lines.c.sharer_id, _lines.c.sharer_via, _lines.c.click_id, _lines.c.sharer_blocked,
+        _lines.c.parent_sharer_id, _lines.c.review_status,
+    )
+    .join_from(_orders, _lines, _lines.c.order_id == _orders.c.id)
+    .where(_orders.c.checkout_id == bindparam("checkout"))
+    .order_by(_orders.c.id, _lines.c.id)
+    .with_for_update(of=_orders)
+)  # fmt: skip
+
+
+_INSERT_EARNINGS = insert(Earning.__table__)
+
+
+def _lock_payable(session: Session, checkout_id: int) -> list[_Payable]:
+    """Every order of a checkout with its lines, locked in id order (the fixed lock order of every money path)."""
+    rows = session.execute(_LOCK_PAYABLE, {"checkout": checkout_id}).all()
+    return [
+        _Payable(order_id, lines[0].buyer_id, lines[0].brand_id, lines[0].total, lines[0].status, lines)
+        for order_id, group in itertools.groupby(rows, key=lambda r: r.order_id)
+        for lines in [list(group)]
+    ]
+
+
+def _shares(order: Order | _Payable, line: Any) -> Iterable[tuple[EarningRole, Owner, int]]:
     split = line_split(line)
     yield EarningRole.BRAND, Owner.brand(order.brand_id), split.brand
     if split.artist:
@@ -79,36 +123,37 @@ def _shares(order: Order, line: OrderLine) -> Iterable[tuple[EarningRole, Owner,
     yield EarningRole.PLATFORM, Owner.platform(), split.platform
 
 
-def post_split(session: Session, order: Order, accounts: LockedAccounts | None = None) -> None:
-    """Escrow -> pending shares, one Earning per non-zero share (commissions held while under review)."""
+def _split(order: _Payable) -> tuple[Entry, list[dict[str, object]]]:
+    """Escrow -> pending shares, and one Earning row per non-zero share (commissions held while under review)."""
     legs = [Leg(AccountRef.escrow(order.id), -order.total)]
+    earnings: list[dict[str, object]] = []
     for line in order.lines:
         for role, owner, amount in _shares(order, line):
             if not amount:
                 continue
             held = line.review_status == ReviewStatus.HELD and role in COMMISSION_ROLES
             legs.append(Leg(owner.account(AccountKind.PENDING), amount))
-            session.add(
-                Earning(
-                    order_id=order.id, order_line_id=line.id, role=role, owner_kind=owner.kind,
-                    owner_id=owner.id, amount=amount,
-                    status=EarningStatus.HELD if held else EarningStatus.PENDING,
-                )
+            earnings.append(
+                {"order_id": order.id, "order_line_id": line.id, "role": role, "owner_kind": owner.kind,
+                 "owner_id": owner.id, "amount": amount,
+                 "status": EarningStatus.HELD if held else EarningStatus.PENDING}
             )  # fmt: skip
-    # The order row lock and its status (pending -> paid, once) make this the only split of the order.
-    post(session, key=f"order:{order.id}:split", kind="split", legs=legs, order_id=order.id, accounts=accounts,
-         exclusive=accounts is not None)  # fmt: skip
+    return Entry(key=f"order:{order.id}:split", kind="split", legs=legs, order_id=order.id), earnings
 
 
-def _extend_bindings(session: Session, order: Order, policy: MoneyPolicy) -> None:
-    assert order.paid_at is not None
+def _extend_bindings(session: Session, order: _Payable, paid_at: dt.datetime, policy: MoneyPolicy) -> None:
+    credits: dict[int, SharerCredit] = {}
     for line in order.lines:
         if line.sharer_id is not None and line.sharer_blocked is None:
-            credit = SharerCredit(line.sharer_id, line.parent_sharer_id, line.click_id, None, line.sharer_via or "")
-            bind(session, order.buyer_id, credit, until=order.paid_at + policy.binding_after_order)
+            credits.setdefault(
+                line.sharer_id,
+                SharerCredit(line.sharer_id, line.parent_sharer_id, line.click_id, None, line.sharer_via or ""),
+            )
+    for credit in credits.values():  # once per sharer, however many of the order's lines credit them
+        extend_binding(session, order.buyer_id, credit, until=paid_at + policy.binding_after_order)
 
 
-def _count_purchases(session: Session, order: Order) -> None:
+def _count_purchases(session: Session, order: _Payable) -> None:
     """Paid lines bought from a video's product card count as that video's purchases (feed ranking, reports)."""
     for line in order.lines:
         if line.source_video_id is not None:
@@ -125,37 +170,36 @@ class CheckoutPayments:
         self.policy = policy
 
     def on_succeeded(self, session: Session, payment: Payment) -> None:
-        checkout = session.get(Checkout, payment.reference_id)
-        assert checkout is not None
-        orders = lifecycle.lock_checkout_orders(session, checkout.id)
+        orders = _lock_payable(session, payment.reference_id)
         to_split = [o for o in orders if o.status == OrderStatus.PENDING_PAYMENT]
-        accounts = lock_accounts(
-            session,
-            [
-                *(leg.account for leg in capture_legs(payment)),
-                *(AccountRef.escrow(o.id) for o in orders),
-                *(owner.account(AccountKind.PENDING) for o in to_split for line in o.lines
-                  for _, owner, _ in _shares(o, line)),
-            ],
-        )  # fmt: skip
-        post(
-            session,
+        splits = [_split(o) for o in to_split]
+        earnings = [row for _, rows in splits for row in rows]
+        if earnings:
+            session.execute(_INSERT_EARNINGS, earnings)
+        if to_split:
+            paid_at = lifecycle.transition_locked(
+                session, {o.id: o.status for o in to_split}, OrderStatus.PAID, PROVIDER, f"payment {payment.id}"
+            )
+            for order in to_split:
+                _extend_bindings(session, order, paid_at, self.policy)
+                _count_purchases(session, order)
+        # The ledger last: its accounts (the platform's above all) are what every payment locks, so they are held
+        # only from here to the commit. One batch, one lock pass: the capture into every order's escrow, then each
+        # pending order's split. The payment row lock and its status change (once), and the order row locks and
+        # their status (pending -> paid, once), make these the only capture and splits; their keys could not post
+        # twice anyway.
+        session.flush()
+        capture = Entry(
             key=f"payment:{payment.id}:captured",
             kind="capture",
             legs=[*capture_legs(payment), *(Leg(AccountRef.escrow(o.id), o.total) for o in orders)],
-            memo=f"checkout {checkout.id}",
-            accounts=accounts,
-            exclusive=True,  # the payment row lock and its status change (once) make this the only capture
+            memo=f"checkout {payment.reference_id}",
         )
-        for order in orders:
-            if order in to_split:
-                lifecycle.transition(session, order, OrderStatus.PAID, PROVIDER, f"payment {payment.id}")
-                post_split(session, order, accounts)
-                _extend_bindings(session, order, self.policy)
-                _count_purchases(session, order)
-            else:
+        post_many(session, [capture, *(entry for entry, _ in splits)])
+        for late in orders:
+            if late not in to_split:
                 # Paid after it expired or was cancelled: its stock is gone, so the buyer gets the money back.
-                refund_late_payment(session, order)
+                refund_late_payment(session, lifecycle.lock_order(session, late.id))
 
     def on_failed(self, session: Session, payment: Payment) -> None:
         reason = "payment_expired" if payment.status == PaymentStatus.CLOSED else "payment_failed"

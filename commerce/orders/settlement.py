@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from commerce.ledger import AccountKind, Leg, lock_accounts, post
+from commerce.ledger import AccountKind, Entry, Leg, post_many
 from commerce.orders import lifecycle
 from commerce.orders.lifecycle import SYSTEM
 from commerce.orders.models import (
@@ -62,31 +62,26 @@ def settle_batch(session: Session, *, batch_size: int = 200) -> SettlementRun:
     if is_postgres(session):
         stmt = stmt.with_for_update(skip_locked=True, of=Earning)
     earnings = list(session.scalars(stmt))
-    owners = {e.id: Owner(e.owner_kind, e.owner_id) for e in earnings}
-    accounts = lock_accounts(
-        session,
-        [ref for e in earnings for ref in (owners[e.id].account(AccountKind.PENDING),
-                                           owners[e.id].account(owners[e.id].available_kind))],
-    )  # fmt: skip
-    moved = 0
+    entries = []
     for e in earnings:
-        owner = owners[e.id]
+        owner = Owner(e.owner_kind, e.owner_id)
         if e.remaining:
-            post(
-                session,
-                key=f"earning:{e.id}:settled",
-                kind="settlement",
-                legs=[
-                    Leg(owner.account(AccountKind.PENDING), -e.remaining),
-                    Leg(owner.account(owner.available_kind), e.remaining),
-                ],
-                order_id=e.order_id,
-                accounts=accounts,
-                exclusive=True,  # the earning row is claimed (locked, still pending) by this worker alone
+            # The earning row is claimed (locked, still pending) by this worker alone.
+            entries.append(
+                Entry(
+                    key=f"earning:{e.id}:settled",
+                    kind="settlement",
+                    legs=[
+                        Leg(owner.account(AccountKind.PENDING), -e.remaining),
+                        Leg(owner.account(owner.available_kind), e.remaining),
+                    ],
+                    order_id=e.order_id,
+                )
             )
-            moved += e.remaining
         e.status = EarningStatus.SETTLED
         e.settled_at = now
+    post_many(session, entries)
+    moved = sum(-e.legs[0].amount for e in entries)
     session.commit()
     return SettlementRun(settled=len(earnings), amount=moved, completed_orders=0)
 

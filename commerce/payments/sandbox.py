@@ -12,6 +12,7 @@ refunds, like WeChat Pay and Alipay.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -22,7 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, select
+from sqlalchemy import ForeignKey, Index, Row, String, Text, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from commerce.payments.provider import (
@@ -39,7 +41,7 @@ from commerce.payments.provider import (
     WebhookRejected,
 )
 from core import clock
-from core.db import Base, is_postgres, str_enum
+from core.db import Base, UTCDateTime, expire_loaded, is_postgres, str_enum
 from core.errors import Conflict, NotFound, register_messages
 from core.ids import short_id
 from core.money import apply_bp
@@ -170,21 +172,19 @@ class SandboxProvider:
     # -- the provider interface -------------------------------------------------------------------------
 
     def create_payment(self, req: CreatePayment) -> ProviderPayment:
-        existing = self.session.scalar(select(SandboxPayment).where(SandboxPayment.merchant_ref == req.merchant_ref))
-        if existing is None:
-            existing = SandboxPayment(
-                id=short_id("sbxpay_"),
-                merchant_ref=req.merchant_ref,
-                amount=req.amount,
-                currency=req.currency,
-                description=req.description[:200],
-                notify_url=req.notify_url,
-                return_url=req.return_url,
-                expires_at=req.expires_at,
+        # Idempotent per merchant reference, like a real provider: a repeated request gets the first payment.
+        created = self.session.execute(
+            _create_statement(self.session.get_bind().dialect.name),
+            {"id": short_id("sbxpay_"), "merchant_ref": req.merchant_ref, "amount": req.amount,
+             "currency": req.currency, "description": req.description[:200], "notify_url": req.notify_url,
+             "return_url": req.return_url, "status": ProviderStatus.PENDING, "fee": 0, "refunded": 0,
+             "fee_refunded": 0, "created_at": clock.now(), "expires_at": req.expires_at},
+        ).scalar()  # fmt: skip
+        if created is None:
+            created = self.session.scalar(
+                select(SandboxPayment.id).where(SandboxPayment.merchant_ref == req.merchant_ref)
             )
-            self.session.add(existing)
-            self.session.flush()
-        return ProviderPayment(existing.id, f"{self.base_url}/sandbox/pay/{existing.id}")
+        return ProviderPayment(created, f"{self.base_url}/sandbox/pay/{created}")
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
         header = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
@@ -296,20 +296,22 @@ class SandboxProvider:
     def get_payment(self, provider_payment_id: str) -> SandboxPayment:
         return self._payment(provider_payment_id)
 
-    def complete(self, provider_payment_id: str, *, succeed: bool) -> SandboxPayment:
-        """The buyer confirmed (or the tester failed) the payment on the hosted page."""
-        p = self._payment(provider_payment_id, lock=True)
+    def complete(self, provider_payment_id: str, *, succeed: bool) -> Row[Any]:
+        """The buyer confirmed (or the tester failed) the payment on the hosted page. Returns the payment's row."""
+        p = self.session.execute(_LOCK_PAYMENT, {"payment": provider_payment_id}).first()
+        if p is None:
+            raise NotFound("payment")
         now = clock.now()
         if p.status == ProviderStatus.PENDING and p.expires_at <= now:
-            p.status, p.finished_at = ProviderStatus.CLOSED, now
+            p = self._set(p.id, status=ProviderStatus.CLOSED, fee=p.fee, finished_at=now)
         if p.status != ProviderStatus.PENDING:
             if (p.status == ProviderStatus.SUCCEEDED) == succeed:
                 return p  # a double click on the pay button pays once
             raise Conflict("sandbox_payment_closed")
-        p.status = ProviderStatus.SUCCEEDED if succeed else ProviderStatus.FAILED
-        p.fee = apply_bp(p.amount, self.fee_bp) if succeed else 0
-        p.finished_at = now
-        self.session.flush()
+        fee = apply_bp(p.amount, self.fee_bp) if succeed else 0
+        p = self._set(
+            p.id, status=ProviderStatus.SUCCEEDED if succeed else ProviderStatus.FAILED, fee=fee, finished_at=now
+        )
         data: dict[str, Any] = {
             "payment_id": p.id,
             "merchant_ref": p.merchant_ref,
@@ -321,6 +323,13 @@ class SandboxProvider:
             data["failure_reason"] = "declined"
         self._notify(EventType.PAYMENT_SUCCEEDED if succeed else EventType.PAYMENT_FAILED, p.notify_url, data)
         return p
+
+    def _set(self, provider_payment_id: str, *, status: ProviderStatus, fee: int, finished_at: dt.datetime) -> Row[Any]:
+        row = self.session.execute(
+            _SET_OUTCOME, {"payment": provider_payment_id, "new_status": status, "new_fee": fee, "at": finished_at}
+        ).one()
+        expire_loaded(self.session, SandboxPayment, [provider_payment_id])
+        return row
 
     # -- notifications ------------------------------------------------------------------------------------
 
@@ -340,11 +349,11 @@ class SandboxProvider:
         }
 
     def _notify(self, event_type: EventType, url: str, data: dict[str, Any]) -> None:
-        body = self.event_body(event_type, data)
-        self.session.add(
-            SandboxNotification(
-                event_id=json.loads(body)["id"], payment_id=data["payment_id"], url=url, body=body.decode()
-            )
+        event_id = short_id("evt_")
+        body = self.event_body(event_type, data, event_id=event_id)
+        self.session.execute(
+            _INSERT_NOTIFICATION,
+            {"event_id": event_id, "payment_id": data["payment_id"], "url": url, "body": body.decode()},
         )
         enqueue_after_commit(self.session, DELIVER_TASK)
 
@@ -366,6 +375,24 @@ class SandboxProvider:
         if p is None:
             raise NotFound("payment")
         return p
+
+
+_payments = SandboxPayment.__table__
+_LOCK_PAYMENT = select(_payments).where(_payments.c.id == bindparam("payment")).with_for_update()
+_SET_OUTCOME = (
+    update(_payments)
+    .where(_payments.c.id == bindparam("payment"))
+    .values(status=bindparam("new_status"), fee=bindparam("new_fee"), finished_at=bindparam("at", type_=UTCDateTime()))
+    .returning(_payments)
+)
+_INSERT_NOTIFICATION = insert(SandboxNotification.__table__)
+
+
+@functools.cache
+def _create_statement(dialect: str) -> Any:
+    table = SandboxPayment.__table__
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return stmt.on_conflict_do_nothing(index_elements=["merchant_ref"]).returning(table.c.id)
 
 
 def _strict_int(value: Any) -> int:

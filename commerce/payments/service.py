@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ from commerce.payments.provider import (
     RefundRequest,
 )
 from core import clock
+from core.db import UTCDateTime, adopt
 from core.errors import Conflict, NotFound, register_messages
 from core.ids import short_id
 from core.money import CURRENCY
@@ -94,7 +95,7 @@ def start_payment(
     return_url: str,
     expires_at: dt.datetime,
 ) -> Payment:
-    """Create the payment at the provider, then record it. Flushes, does not commit.
+    """Create the payment at the provider, then record it. Writes, does not commit.
 
     Our reference is random, so the provider is asked first: should our
     transaction roll back, the provider holds an orphan payment nobody can
@@ -112,20 +113,18 @@ def start_payment(
             expires_at=expires_at,
         )
     )
-    payment = Payment(
-        purpose=purpose,
-        reference_id=reference_id,
-        payer_id=payer_id,
-        provider=provider.name,
-        merchant_ref=merchant_ref,
-        amount=amount,
-        currency=CURRENCY,
-        provider_payment_id=created.provider_payment_id,
-        pay_url=created.pay_url,
-    )
-    session.add(payment)
-    session.flush()
-    return payment
+    row = {
+        "purpose": purpose, "reference_id": reference_id, "payer_id": payer_id, "provider": provider.name,
+        "merchant_ref": merchant_ref, "amount": amount, "currency": CURRENCY, "status": PaymentStatus.PENDING,
+        "fee": 0, "refunded_amount": 0, "provider_payment_id": created.provider_payment_id,
+        "pay_url": created.pay_url, "review_reason": None, "created_at": clock.now(), "succeeded_at": None,
+        "finished_at": None,
+    }  # fmt: skip
+    payment_id = session.execute(_INSERT_PAYMENT, row).scalar_one()
+    return adopt(session, Payment(id=payment_id, **row))
+
+
+_INSERT_PAYMENT = insert(Payment.__table__).returning(Payment.__table__.c.id)
 
 
 def capture_legs(payment: Payment) -> list[Leg]:
@@ -198,40 +197,99 @@ def handle_notification(
 ) -> WebhookResult:
     """Verify, apply, record once. Commits. Raises WebhookRejected before touching anything unauthentic.
 
-    The event row is written in the same transaction as its effects, after
-    them; its unique (provider, event id) makes a racing second delivery of
-    the same event fail at that insert and roll back whatever it did.
+    The event row is written in the same transaction as its effects; its
+    unique (provider, event id) makes a racing second delivery of the same
+    event fail at that insert and roll back whatever it did. The usual
+    success records it first, so that from there to the commit the
+    transaction only applies the payment (its ledger postings last): the
+    account locks every payment shares are held as briefly as can be.
     """
     note = provider.parse_notification(headers, body)
-    first = session.scalar(
-        select(PaymentEvent.outcome).where(
-            PaymentEvent.provider == provider.name, PaymentEvent.event_id == note.event_id
-        )
-    )
-    if first is not None:
-        session.rollback()
-        return WebhookResult(note.event_id, "rejected" if first == "rejected" else "duplicate")
-    payment = session.scalar(
-        select(Payment)
-        .where(Payment.provider == provider.name, Payment.provider_payment_id == note.provider_payment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    outcome = "ignored" if payment is None else _apply_notification(session, provider, payment, note)
-    session.add(
-        PaymentEvent(
-            provider=provider.name, event_id=note.event_id, type=note.type.value,
-            payment_id=payment.id if payment else None, amount=note.amount, currency=note.currency,
-            occurred_at=note.occurred_at, outcome=outcome, detail=None if payment else "unknown payment",
-            body=body.decode(errors="replace"),
-        )
-    )  # fmt: skip
     try:
+        payment = _succeed_at_once(session, provider.name, note)
+        if payment is not None:
+            _record(session, provider.name, note, payment, outcome="applied", body=body)
+            _handler(payment).on_succeeded(session, payment)
+            outcome = "applied"
+        else:
+            first = session.scalar(
+                select(PaymentEvent.outcome).where(
+                    PaymentEvent.provider == provider.name, PaymentEvent.event_id == note.event_id
+                )
+            )
+            if first is not None:
+                session.rollback()
+                return WebhookResult(note.event_id, "rejected" if first == "rejected" else "duplicate")
+            payment = session.scalar(
+                select(Payment)
+                .where(Payment.provider == provider.name, Payment.provider_payment_id == note.provider_payment_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            outcome = "ignored" if payment is None else _apply_notification(session, provider, payment, note)
+            _record(session, provider.name, note, payment, outcome=outcome, body=body)
         session.commit()
-    except IntegrityError:
+    except _EventSeen:
         session.rollback()  # the same event, delivered twice at once: the other delivery applied it
         return WebhookResult(note.event_id, "duplicate")
     return WebhookResult(note.event_id, outcome)
+
+
+class _EventSeen(Exception):
+    """The payment event's row is there already (a concurrent delivery of the same event committed it)."""
+
+
+def _record(
+    session: Session, provider: str, note: Notification, payment: Payment | None, *, outcome: str, body: bytes
+) -> None:
+    try:
+        session.execute(
+            _INSERT_EVENT,
+            {"provider": provider, "event_id": note.event_id, "type": note.type.value,
+             "payment_id": payment.id if payment else None, "amount": note.amount, "currency": note.currency,
+             "occurred_at": note.occurred_at, "outcome": outcome, "detail": None if payment else "unknown payment",
+             "body": body.decode(errors="replace")},
+        )  # fmt: skip
+    except IntegrityError as exc:
+        raise _EventSeen() from exc
+
+
+_payments, _events = Payment.__table__, PaymentEvent.__table__
+_INSERT_EVENT = insert(_events)
+_SUCCEED = (
+    update(_payments)
+    .where(
+        _payments.c.provider == bindparam("by_provider"),
+        _payments.c.provider_payment_id == bindparam("by_id"),
+        _payments.c.status == PaymentStatus.PENDING,
+        _payments.c.amount == bindparam("expected_amount"),
+        _payments.c.currency == bindparam("expected_currency"),
+        ~exists().where(_events.c.provider == bindparam("by_provider"), _events.c.event_id == bindparam("event_id")),
+    )
+    .values(
+        status=PaymentStatus.SUCCEEDED,
+        fee=bindparam("new_fee"),
+        succeeded_at=bindparam("now", type_=UTCDateTime()),
+        finished_at=bindparam("now", type_=UTCDateTime()),
+    )
+    .returning(*_payments.c)
+)
+
+
+def _succeed_at_once(session: Session, provider: str, note: Notification) -> Payment | None:
+    """The usual notification in one statement: a success, new, for a pending payment of exactly that amount.
+
+    The conditional UPDATE locks the payment and changes it only in that case (what `_apply_success` would do);
+    anything else (a replay, a mismatch, out of order, a failure or refund) returns None for the full path.
+    """
+    if note.type != EventType.PAYMENT_SUCCEEDED or not 0 <= note.fee <= note.amount:
+        return None
+    row = session.execute(
+        _SUCCEED,
+        {"by_provider": provider, "by_id": note.provider_payment_id, "expected_amount": note.amount,
+         "expected_currency": note.currency, "event_id": note.event_id, "new_fee": note.fee, "now": clock.now()},
+    ).first()  # fmt: skip
+    return None if row is None else adopt(session, Payment(**row._mapping))
 
 
 def _apply_notification(session: Session, provider: PaymentProvider, payment: Payment, note: Notification) -> str:

@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from commerce.catalog.models import Sku
-from commerce.ledger import AccountKind, InsufficientFunds, LedgerTransaction, balance, verify
+from commerce.ledger import AccountKind, AccountRef, InsufficientFunds, LedgerTransaction, balance, verify
 from commerce.orders import settlement
 from commerce.orders.models import Earning, EarningStatus, Order, OrderStatus
 from commerce.owners import Owner
+from commerce.payments import service as payments
+from commerce.payments.models import Payment, PaymentEvent
 from commerce.payouts import service as payouts
 from commerce.payouts.models import Payout, PayoutMethod
 from commerce.policy import MoneyPolicy
@@ -25,7 +27,7 @@ from core.db import Database
 from core.errors import Conflict
 from tests import factories
 from tests.commerce.conftest import START, use_policy
-from tests.commerce.money import fund, make_market, pay, place, sandbox, ship_and_deliver
+from tests.commerce.money import fund, last_notification, make_market, pay, place, sandbox, ship_and_deliver
 
 pytestmark = pytest.mark.postgres
 
@@ -144,3 +146,64 @@ def test_two_settlement_workers_settle_each_row_once(committed_db: Database, clo
         assert verify(s).ok
         settlement.complete_orders(s)
         assert s.scalar(select(func.count()).select_from(Order).where(Order.status == OrderStatus.COMPLETED)) == 30
+
+
+def _paid_at_the_provider(committed_db: Database, buyers: int) -> list[bytes]:
+    """`buyers` checkouts paid on the sandbox's page; the webhook bodies it is about to send."""
+    passwords.configure(memory_kib=1024, time_cost=1)
+    use_policy(MoneyPolicy())
+    bodies = []
+    with committed_db.session() as s:
+        m = make_market(s, stock=100)
+        for _ in range(buyers):
+            checkout = place(m, buyer=m.user())
+            payment = s.get(Payment, checkout.payment_id)
+            assert payment is not None
+            assert payment.provider_payment_id is not None
+            m.provider.complete(payment.provider_payment_id, succeed=True)
+            s.commit()
+            bodies.append(last_notification(m).body.encode())
+    return bodies
+
+
+def _deliver(committed_db: Database, body: bytes) -> str:
+    with committed_db.session() as s:
+        provider = sandbox(s)
+        return payments.handle_notification(s, provider, provider.signed_headers(body), body).outcome
+
+
+def test_one_webhook_delivered_ten_times_at_once_is_applied_once(committed_db: Database, clock_at_start) -> None:  # type: ignore[no-untyped-def]
+    (body,) = _paid_at_the_provider(committed_db, 1)
+    results, errors = race(10, lambda _: _deliver(committed_db, body))
+    assert errors == []
+    assert sorted(results) == ["applied"] + ["duplicate"] * 9
+    with committed_db.session() as s:
+        kinds = s.scalars(select(LedgerTransaction.kind).order_by(LedgerTransaction.id)).all()
+        assert kinds == ["capture", "split"]
+        (order,) = s.scalars(select(Order)).all()
+        assert order.status == OrderStatus.PAID
+        shares = s.scalars(select(Earning.amount).where(Earning.order_id == order.id)).all()
+        assert sum(shares) == order.total  # one split's earnings, not two
+        assert s.scalar(select(func.count()).select_from(PaymentEvent)) == 1
+        assert verify(s).ok
+
+
+def test_webhooks_of_many_checkouts_at_once_all_apply_and_never_deadlock(
+    committed_db: Database,
+    clock_at_start,  # type: ignore[no-untyped-def]
+) -> None:
+    """Every payment locks the same platform accounts (and the brand's, the artist's): one lock order for all."""
+    bodies = _paid_at_the_provider(committed_db, 12)
+    results, errors = race(12, lambda i: _deliver(committed_db, bodies[i]))
+    assert errors == []
+    assert results == ["applied"] * 12
+    with committed_db.session() as s:
+        orders = s.scalars(select(Order)).all()
+        assert {o.status for o in orders} == {OrderStatus.PAID}
+        totals = sum(o.total for o in orders)
+        fees = s.scalar(select(func.sum(Payment.fee))) or 0
+        assert balance(s, AccountRef.platform(AccountKind.CLEARING)).balance == -(totals - fees)
+        assert balance(s, AccountRef.platform(AccountKind.CLEARING)).version == 12
+        kinds = s.scalars(select(LedgerTransaction.kind)).all()
+        assert sorted(kinds) == ["capture"] * 12 + ["split"] * 12
+        assert verify(s).ok
