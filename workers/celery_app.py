@@ -42,8 +42,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        # A hard limit for every task; soft limits are per task, since a global one would
+        # exceed the hard limit of any short task that sets only its own.
         "task_time_limit": 600,
-        "task_soft_time_limit": 540,
         "broker_connection_retry_on_startup": True,
         "timezone": "UTC",
         "enable_utc": True,

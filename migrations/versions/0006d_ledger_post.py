@@ -14,7 +14,7 @@ SQLite has no server-side functions; `commerce.ledger.service` keeps the
 same steps in Python there.
 
 Revision ID: 0006d_ledger_post
-Revises: 0006c_orders
+Revises: 0008_booking
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0006d_ledger_post"
-down_revision: str | Sequence[str] | None = "0006c_orders"
+down_revision: str | Sequence[str] | None = "0008_booking"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
