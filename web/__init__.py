@@ -42,18 +42,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     commerce.init_app(app)
     workers.init_app(app)
 
-    from web import api, auth, cli, health, money_pages, pages, problems, storage_views
-    from web.i18n import get_locale
-    from web.pages import booking as booking_pages
+    from web import api, auth, cli, health, i18n, money_pages, pages, problems, storage_views
 
     problems.init_app(app)
     auth.init_app(app)
-    app.context_processor(lambda: {"locale": get_locale()})
+    i18n.init_app(app)
     api.init_app(app)
     app.register_blueprint(health.bp)
-    app.register_blueprint(pages.bp)
+    pages.init_app(app)
     app.register_blueprint(money_pages.bp)
-    app.register_blueprint(booking_pages.bp)
     if settings.storage_url.startswith("file:"):
         app.register_blueprint(storage_views.bp)
     cli.init_app(app)

@@ -31,11 +31,11 @@ CLICK_COOKIE = "xl_click"
 
 def target_url(kind: TargetKind, target_id: int) -> str:
     """The page a share link lands on; the feed's own pages when they exist, else the home page with a hint."""
-    endpoint, arg = ("pages.video", "video_id") if kind == TargetKind.VIDEO else ("pages.product", "product_id")
+    endpoint, arg = ("feed.video", "video_id") if kind == TargetKind.VIDEO else ("feed.product", "product_id")
     try:
         return url_for(endpoint, **{arg: target_id})
     except BuildError:
-        return url_for("pages.index", **{kind.value: target_id})
+        return url_for("feed.index", **{kind.value: target_id})
 
 
 @bp.get("/s/<path:token>")
@@ -60,7 +60,7 @@ def share_link(token: str) -> Response:
         log.exception("share link click not recorded")
         click = None
     if click is None:
-        response = redirect(url_for("pages.index"))
+        response = redirect(url_for("feed.index"))
     else:
         url = target_url(click.target_kind, click.target_id)
         response = redirect(f"{url}{'&' if '?' in url else '?'}click={click.click_id}")

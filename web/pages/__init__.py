@@ -1,17 +1,29 @@
-"""Server-rendered H5 pages."""
+"""Server-rendered H5 pages, one blueprint per audience.
+
+- `feed`: the viewer's watch-and-buy feed, video and product pages, checkout and orders, "me".
+- `discover`: search with suggestions and facets, hashtag pages.
+- `studio`: the creator's uploads, processing, product links and earnings.
+- `brand`: the brand dashboard (catalog, affiliate settings, orders, refunds, attributed sales).
+- `booking`: campaigns, matching, bookings and artist profiles.
+
+Pages read through the same services as the API; their scripts call the API for every change.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Flask, render_template
 
 bp = Blueprint("pages", __name__, template_folder="../templates")
-
-
-@bp.get("/")
-def index() -> str:
-    return render_template("index.html")
 
 
 @bp.get("/login")
 def login() -> str:
     return render_template("login.html")
+
+
+def init_app(app: Flask) -> None:
+    from web.pages import booking, brand, discover, feed, studio
+
+    app.register_blueprint(bp)
+    for module in (feed, discover, studio, brand, booking):
+        app.register_blueprint(module.bp)

@@ -7,10 +7,8 @@ static/booking only send the forms to the API (with CSRF, Idempotency-Key and th
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, redirect, render_template, request
 from sqlalchemy import select
@@ -32,13 +30,13 @@ from commerce.payments import service as payments
 from core import clock, extensions
 from core.accounts.models import User
 from core.errors import ValidationFailed
-from core.money import format_yuan
 from media import videos
 from media.models import Video, VideoStatus, Visibility
 from web.api.artists import FOLLOWER_BAND_NAMES, PRICE_BAND_NAMES, TIER_NAMES, options
 from web.api.bookings import booking_out
 from web.auth import current_user
 from web.i18n import get_locale
+from web.i18n import t as _t
 
 bp = Blueprint("booking_pages", __name__, template_folder="../templates")
 
@@ -84,17 +82,6 @@ PARTY_NAMES = {"brand": ("品牌", "Brand"), "artist": ("艺人", "Artist"), "ad
                "system": ("系统", "System")}  # fmt: skip
 
 
-BEIJING = ZoneInfo("Asia/Shanghai")  # pages show times as people here read them
-
-
-def when(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return value.astimezone(BEIJING).strftime(fmt) if value else ""
-
-
-def _t(zh: str, en: str) -> str:
-    return en if get_locale() == "en" else zh
-
-
 def _name(table: dict[str, tuple[str, str]], key: str) -> str:
     zh, en = table.get(key, (key, key))
     return _t(zh, en)
@@ -103,15 +90,10 @@ def _name(table: dict[str, tuple[str, str]], key: str) -> str:
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {
-        "_": _t,
-        "yuan": format_yuan,
         "state_name": lambda s: _name(STATE_NAMES, str(s)),
         "action_name": lambda a: _name(ACTION_NAMES, str(a)),
         "party_name": lambda p: _name(PARTY_NAMES, str(p)),
         "region_name": lambda code: _name(REGIONS, code) if code else "",
-        "lang_q": "?lang=en" if get_locale() == "en" else "",
-        "lang_amp": "&lang=en" if get_locale() == "en" else "",
-        "when": when,
         "now_utc": clock.now,
         "part_label": lambda key: label(key, get_locale()),
     }

@@ -47,3 +47,28 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with live_server(app, port) as server:
         yield server
     app.extensions["db"].dispose()
+
+
+@pytest.fixture(scope="module")
+def worker_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The site as `make run` serves it: embedded defaults (SQLite, local storage, embedded search, Celery over a
+    SQLite broker) with a real Celery worker process behind it, so uploads transcode, the outbox reaches the search
+    index and payments settle exactly as in production, not by the test calling services itself."""
+    from tests.celery_worker import celery_worker
+    from web import create_app
+
+    var: Path = tmp_path_factory.mktemp("worker-site")
+    port = free_port()
+    url = f"sqlite:///{var / 'site.sqlite3'}"
+    migrate(url)
+    settings = make_settings(
+        var,
+        database_url=url,
+        public_base_url=f"http://127.0.0.1:{port}",
+        celery_broker_url=f"sqla+sqlite:///{var / 'broker.sqlite3'}",
+        media_ladder="540:1600,360:700",  # two renditions keep each transcode a few seconds on a 2-core machine
+    )
+    app = create_app(settings)
+    with celery_worker(settings, queues="default,search,media", name="site"), live_server(app, port) as server:
+        yield server
+    app.extensions["db"].dispose()
