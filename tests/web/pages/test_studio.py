@@ -97,6 +97,12 @@ def test_creator_uploads_through_a_dropped_connection_links_a_product_and_reache
     panel = page.locator("[data-upload-processing] [data-processing]")
     panel.wait_for()
     video_id = int(panel.get_attribute("data-video-id"))
+    # A moment of the worker's progress (or its end, on a fast machine) for the screenshot.
+    page.wait_for_function(
+        "() => { const p = document.querySelector('[data-upload-processing] [data-processing]'); "
+        "return p.dataset.status === 'ready' || p.textContent.includes('%'); }",
+        timeout=PROCESSING_TIMEOUT_MS,
+    )
     page.screenshot(path=screenshot_path("studio-processing"), full_page=True)
     # The server holds exactly the file's bytes, whatever the dropped chunk carried.
     with site.app.extensions["db"].session() as s:
@@ -128,7 +134,8 @@ def test_creator_uploads_through_a_dropped_connection_links_a_product_and_reache
     assert card.get_by_label("结束（秒）").input_value() == "3"
     page.get_by_role("button", name="保存商品卡片").click()
     page.get_by_text("已保存").wait_for()
-    page.screenshot(path=screenshot_path("studio-link-products"), full_page=True)
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_path("studio-link-products"))  # the viewport: the player stays on top
     links = api_get(page, f"/api/v1/videos/{video_id}/products")
     assert [(lk["product"]["id"], lk["start_seconds"], lk["end_seconds"]) for lk in links] == [
         (creator["product"], 1.0, 3.0)
@@ -141,6 +148,42 @@ def test_creator_uploads_through_a_dropped_connection_links_a_product_and_reache
         polling=500,
         timeout=60_000,
     )
+    charts_show_real_engagement(worker_site, page, video_id, creator["product"])
+
+
+def charts_show_real_engagement(site: LiveServer, page: Any, video_id: int, product_id: int) -> None:
+    """Two viewers watch the video, one taps the product card; the aggregator counts them (the beat job, run here);
+    the earnings page charts today's views and clicks from that log."""
+    from search import engagement
+
+    viewer = page.context.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
+    vp = viewer.new_page()
+    vp.goto(f"{site.url}/login")
+    for device, events in (
+        ("studio-viewer-1", [{"kind": "view", "video_id": video_id, "watch_ms": 3000},
+                             {"kind": "product_click", "video_id": video_id, "product_id": product_id}]),
+        ("studio-viewer-2", [{"kind": "view", "video_id": video_id, "watch_ms": 2000}]),
+    ):  # fmt: skip
+        accepted = vp.evaluate(
+            """async (body) => (await (await fetch('/api/v1/engagement/events', {method: 'POST', body: JSON.stringify(body),
+                 headers: {'Content-Type': 'application/json',
+                           'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content}})).json()).accepted""",
+            {"device_id": device, "events": events},
+        )
+        assert accepted == len(events)
+    viewer.close()
+    with site.app.extensions["db"].session() as s:
+        engagement.drain(s)
+
+    page.goto(f"{site.url}/studio/earnings")
+    page.wait_for_function("() => window.studioCharts && window.studioCharts.earned")
+    funnel = page.evaluate("() => studioCharts.funnel.data.datasets.map((d) => d.data)")
+    assert [len(series) for series in funnel] == [30, 30, 30]
+    assert [series[-1] for series in funnel] == [2, 1, 0]  # today: views, clicks, orders
+    assert page.locator("[data-total=views]").inner_text() == "2"
+    earned = page.evaluate("() => studioCharts.earned.data.datasets.map((d) => d.label)")
+    assert earned == ["待结算", "已结算"]
+    page.screenshot(path=screenshot_path("studio-charts"), full_page=True)
 
 
 def test_a_file_that_is_not_a_video_fails_with_its_reason_and_asks_for_another(
