@@ -57,7 +57,7 @@ def vertical_clip(tmp_path: Path) -> Path:
 
 def api_get(page: Any, url: str) -> Any:
     """GET through the page's own session, as its scripts do."""
-    return page.evaluate("async (u) => { const r = await fetch(u, {credentials: 'same-origin'}); return r.json(); }", url)
+    return page.evaluate("async (u) => (await fetch(u, {credentials: 'same-origin'})).json()", url)
 
 
 def upload(page: Any, path: Path, title: str) -> None:
@@ -109,9 +109,10 @@ def test_creator_uploads_through_a_dropped_connection_links_a_product_and_reache
         from media.models import Video
 
         original = s.get(Video, video_id).original_key
-    assert hashlib.sha256(site.app.extensions["storage"].get(original)).digest() == hashlib.sha256(
-        clip.read_bytes()
-    ).digest()
+    assert (
+        hashlib.sha256(site.app.extensions["storage"].get(original)).digest()
+        == hashlib.sha256(clip.read_bytes()).digest()
+    )
     page.locator("[data-upload-processing] [data-processing][data-status=ready]").wait_for(
         timeout=PROCESSING_TIMEOUT_MS
     )
@@ -165,9 +166,12 @@ def charts_show_real_engagement(site: LiveServer, page: Any, video_id: int, prod
         ("studio-viewer-2", [{"kind": "view", "video_id": video_id, "watch_ms": 2000}]),
     ):  # fmt: skip
         accepted = vp.evaluate(
-            """async (body) => (await (await fetch('/api/v1/engagement/events', {method: 'POST', body: JSON.stringify(body),
-                 headers: {'Content-Type': 'application/json',
-                           'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content}})).json()).accepted""",
+            """async (body) => {
+                const csrf = document.querySelector('meta[name=csrf-token]').content;
+                const r = await fetch('/api/v1/engagement/events', {method: 'POST', body: JSON.stringify(body),
+                    headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf}});
+                return (await r.json()).accepted;
+            }""",
             {"device_id": device, "events": events},
         )
         assert accepted == len(events)
