@@ -142,6 +142,13 @@ def test_creator_uploads_through_a_dropped_connection_links_a_product_and_reache
         (creator["product"], 1.0, 3.0)
     ]
 
+    # A suggested hashtag, accepted, joins the video's hashtags.
+    tag = page.locator("[data-hashtag]").first.get_attribute("data-hashtag")
+    chip = page.locator(f"[data-hashtag='{tag}']")
+    chip.get_by_role("button", name=f"添加话题 #{tag}").click()
+    chip.wait_for(state="detached")
+    assert tag in api_get(page, f"/api/v1/videos/{video_id}")["hashtags"]
+
     # The worker relays the outbox to the search index: the new video is in the feed.
     page.wait_for_function(
         "async (id) => (await (await fetch('/api/v1/feed?limit=10')).json()).items.some((v) => v.id === id)",
