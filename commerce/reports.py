@@ -11,6 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from commerce.owners import Owner, require_owner
 from commerce.payouts.models import Payout, PayoutStatus
 from core.accounts.models import User
 from core.accounts.permissions import require_user
+from core.db import is_postgres
 from core.errors import ValidationFailed, register_messages
 from media.models import Video
 
@@ -81,6 +83,14 @@ class Earnings:
 
 
 @dataclass
+class Earned:
+    """What the holder earned on one day's sales, by where that money stands now."""
+
+    pending: int = 0  # held for review or waiting for the return window to close
+    settled: int = 0  # moved to the holder's available balance
+
+
+@dataclass
 class Report:
     sales: Sales
     earnings: Earnings
@@ -89,6 +99,8 @@ class Report:
     by_video: dict[int, tuple[Sales, Funnel]]
     by_artist: dict[int, Sales] = field(default_factory=dict)
     by_sharer: dict[int, Sales] = field(default_factory=dict)
+    funnel_by_day: dict[dt.date, Funnel] = field(default_factory=dict)
+    earned_by_day: dict[dt.date, Earned] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,14 +168,27 @@ def _by_day(rows: list[_Row], period: Period) -> dict[dt.date, Sales]:
     return {d: _sum(days.get(d, [])) for d in period.days()}
 
 
-def engagement(session: Session, video_ids: list[int], period: Period) -> dict[int, tuple[int, int]]:
-    """Counted views and product-card clicks per video in the period, from the search package's engagement log."""
+def _day(session: Session, column: ColumnElement[dt.datetime]) -> ColumnElement[dt.date]:
+    """A timestamp's UTC calendar day, computed in SQL so a large log is grouped by the database."""
+    if is_postgres(session):
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)  # SQLite stores naive UTC
+
+
+def _as_date(value: object) -> dt.date:
+    return dt.date.fromisoformat(str(value))  # PostgreSQL answers a date, SQLite text
+
+
+def _engagement(
+    session: Session, video_ids: list[int], period: Period, key: ColumnElement[Any]
+) -> dict[Any, tuple[int, int]]:
+    """Counted views and product-card clicks per `key`, from the search package's engagement log."""
     if not video_ids:
         return {}
     from search.models import EngagementEvent, EngagementKind
 
     rows = session.execute(
-        select(EngagementEvent.video_id, EngagementEvent.kind, func.count())
+        select(key, EngagementEvent.kind, func.count())
         .where(
             EngagementEvent.video_id.in_(video_ids),
             EngagementEvent.kind.in_([EngagementKind.VIEW, EngagementKind.PRODUCT_CLICK]),
@@ -171,12 +196,58 @@ def engagement(session: Session, video_ids: list[int], period: Period) -> dict[i
             EngagementEvent.occurred_at >= period.start,
             EngagementEvent.occurred_at < period.end,
         )
-        .group_by(EngagementEvent.video_id, EngagementEvent.kind)
+        .group_by(key, EngagementEvent.kind)
     )
-    out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for video_id, kind, n in rows:
-        out[video_id][0 if kind == EngagementKind.VIEW else 1] += int(n)
-    return {v: (c[0], c[1]) for v, c in out.items()}
+    out: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
+    for k, kind, n in rows:
+        out[k][0 if kind == EngagementKind.VIEW else 1] += int(n)
+    return {k: (c[0], c[1]) for k, c in out.items()}
+
+
+def engagement(session: Session, video_ids: list[int], period: Period) -> dict[int, tuple[int, int]]:
+    """Counted views and product-card clicks per video in the period."""
+    from search.models import EngagementEvent
+
+    return _engagement(session, video_ids, period, EngagementEvent.video_id)
+
+
+def _funnel_by_day(
+    session: Session, video_ids: list[int], by_day: dict[dt.date, Sales], period: Period
+) -> dict[dt.date, Funnel]:
+    """Views and clicks of these videos per day, with the orders of that day's sales."""
+    from search.models import EngagementEvent
+
+    day = _day(session, EngagementEvent.occurred_at)
+    counts = {_as_date(d): c for d, c in _engagement(session, video_ids, period, day).items()}
+    return {
+        d: Funnel(views=counts.get(d, (0, 0))[0], product_clicks=counts.get(d, (0, 0))[1], orders=by_day[d].orders)
+        for d in period.days()
+    }
+
+
+def _earned_by_day(session: Session, owner: Owner, period: Period) -> dict[dt.date, Earned]:
+    """What `owner` earned on each day's paid orders (net of reversals), pending or settled by now."""
+    paid_day = _day(session, Order.paid_at)
+    rows = session.execute(
+        select(paid_day, Earning.status, func.sum(Earning.amount - Earning.reversed_amount))
+        .join(Order, Order.id == Earning.order_id)
+        .where(
+            Earning.owner_kind == owner.kind,
+            Earning.owner_id == owner.id,
+            Earning.status != EarningStatus.FORFEITED,
+            Order.paid_at >= period.start,
+            Order.paid_at < period.end,
+        )
+        .group_by(paid_day, Earning.status)
+    )
+    out = {d: Earned() for d in period.days()}
+    for d, status, amount in rows:
+        earned = out[_as_date(d)]
+        if status == EarningStatus.SETTLED:
+            earned.settled += int(amount)
+        else:
+            earned.pending += int(amount)
+    return out
 
 
 def _videos_report(
@@ -229,19 +300,28 @@ def creator_report(session: Session, user: User | None, period: Period) -> Repor
                               OrderLine.id.in_(credited)), period, me)  # fmt: skip
     own_videos = list(session.scalars(select(Video.id).where(Video.uploader_id == user.id)))
     funnel, by_video = _videos_report(session, [r for r in rows if r.artist_id == user.id], own_videos, period)
-    link_visits = session.scalar(
-        select(func.count()).where(
+    visit_day = _day(session, ShareClick.clicked_at)
+    visits = session.execute(
+        select(visit_day, func.count())
+        .where(
             ShareClick.sharer_id == user.id, ShareClick.clicked_at >= period.start, ShareClick.clicked_at < period.end
         )
-    )
-    funnel.views += int(link_visits or 0)
+        .group_by(visit_day)
+    ).all()
+    funnel.views += sum(int(n) for _, n in visits)
     funnel.orders = len({r.order_id for r in rows})
+    by_day = _by_day(rows, period)
+    funnel_by_day = _funnel_by_day(session, own_videos, by_day, period)
+    for d, n in visits:
+        funnel_by_day[_as_date(d)].views += int(n)
     return Report(
         sales=_sum(rows),
         earnings=earnings(session, me),
         funnel=funnel,
-        by_day=_by_day(rows, period),
+        by_day=by_day,
         by_video=by_video,
+        funnel_by_day=funnel_by_day,
+        earned_by_day=_earned_by_day(session, me, period),
     )
 
 
@@ -261,12 +341,15 @@ def brand_report(session: Session, user: User | None, brand_id: int, period: Per
         )
     )
     funnel, by_video = _videos_report(session, rows, videos, period)
+    by_day = _by_day(rows, period)
     return Report(
         sales=_sum(rows),
         earnings=earnings(session, brand),
         funnel=funnel,
-        by_day=_by_day(rows, period),
+        by_day=by_day,
         by_video=by_video,
+        funnel_by_day=_funnel_by_day(session, videos, by_day, period),
+        earned_by_day=_earned_by_day(session, brand, period),
         by_artist=_commission_by(session, _group(rows, "artist_id"), rows, "artist_id", EarningRole.ARTIST),
         by_sharer=_commission_by(session, _group(rows, "sharer_id"), rows, "sharer_id", EarningRole.SHARER),
     )

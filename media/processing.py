@@ -44,7 +44,7 @@ from media.pipelines.config import PIPELINE_VERSION, PipelineConfig
 from media.pipelines.runner import FFmpegError, FFmpegTimeout
 from media.pipelines.tools import Tools, find_tools
 from media.pipelines.transcode import TranscodeFailed, transcode
-from media.rejections import MediaRejected
+from media.rejections import REJECTION_MESSAGES, MediaRejected
 from media.videos import get_video, manifest_urls, video_changed
 
 if TYPE_CHECKING:
@@ -470,6 +470,16 @@ def is_stalled(video: Video, stall_seconds: float, now: dt.datetime | None = Non
         video.status is VideoStatus.PROCESSING
         and video.heartbeat_at is not None
         and video.heartbeat_at < now - dt.timedelta(seconds=stall_seconds)
+    )
+
+
+def retry_can_help(video: Video) -> bool:
+    """A failed video that processing again may save: the service failed, not the file. A rejected file (not a
+    video, cut off, too long...) would fail the same way, so its uploader is asked for another file instead."""
+    return (
+        video.status is VideoStatus.FAILED
+        and video.original_key is not None
+        and video.failure_code not in REJECTION_MESSAGES
     )
 
 

@@ -434,3 +434,10 @@ def drain(session: Session, *, batch_size: int = 5000, max_batches: int = 100) -
         if n < batch_size:
             break
     return total
+
+
+def counters(session: Session, video_ids: Sequence[int]) -> dict[int, VideoStats]:
+    """The aggregated counters of these videos (a video nobody watched yet has none)."""
+    if not video_ids:
+        return {}
+    return {s.video_id: s for s in session.scalars(select(VideoStats).where(VideoStats.video_id.in_(video_ids)))}

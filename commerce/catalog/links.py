@@ -111,6 +111,17 @@ def linkable_product_ids(session: Session, video: Video) -> list[int]:
     )
 
 
+def linkable_products(
+    session: Session, user: User | None, video_id: int, *, query: str = "", limit: int = 50
+) -> list[Product]:
+    """The product picker: active products the video's editor may link, optionally matching a name."""
+    video = video_for_editor(session, user, video_id)
+    stmt = select(Product).where(Product.status == ProductStatus.ACTIVE, linkable_condition(session, video))
+    if query.strip():
+        stmt = stmt.where(Product.name.contains(query.strip(), autoescape=True))
+    return list(session.scalars(stmt.order_by(Product.name, Product.id).limit(limit)).unique())
+
+
 # -- validation -------------------------------------------------------------------------------------
 
 

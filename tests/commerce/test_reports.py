@@ -104,3 +104,50 @@ def test_reports_api_is_filtered_to_the_caller(market: Market, frozen: FrozenClo
     assert client.get(f"/api/v1/reports/brands/{m.brand.id}", headers=outsider).status_code == 403
     bad = client.get("/api/v1/reports/me?since=2026-05-01&until=2025-01-01", headers=owner)
     assert bad.status_code == 422
+
+
+def test_daily_series_of_funnel_and_earnings(market: Market, frozen: FrozenClock, client: FlaskClient) -> None:
+    """Per day: views and clicks from the engagement log, orders paid that day, and what was earned on them,
+    split by whether it is still pending or already settled; the days add up to the period's totals."""
+    from core.accounts import service as accounts
+
+    m = market
+    day2 = TODAY + dt.timedelta(days=1)
+    _watch(m.session, m, m.video.id, viewers=6, clicks=2)
+    click = share_click(m, m.sharer, viewer=m.buyer)
+    frozen.advance(minutes=5)
+    first = place(m, click_ids=[click.click_id])  # 10 000 fen: artist 2 000, sharer 1 000
+    pay(m, first)
+    ship_and_deliver(m, orders_of(m, first)[0])  # its return window starts today
+    frozen.advance(days=1)
+    _watch(m.session, m, m.video.id, viewers=3, clicks=1)
+    pay(m, place(m, buyer=m.user(), device="other"))  # not delivered: stays pending
+    frozen.advance(days=8)
+    settlement.settle_due(m.session)
+    period = reports.Period(TODAY, TODAY + dt.timedelta(days=9))
+
+    artist = reports.creator_report(m.session, m.artist, period)
+    day1_funnel, day2_funnel = artist.funnel_by_day[TODAY], artist.funnel_by_day[day2]
+    assert (day1_funnel.views, day1_funnel.product_clicks, day1_funnel.orders) == (6, 2, 1)
+    assert (day2_funnel.views, day2_funnel.product_clicks, day2_funnel.orders) == (3, 1, 1)
+    assert sum(f.views for f in artist.funnel_by_day.values()) == artist.funnel.views
+    assert sum(f.orders for f in artist.funnel_by_day.values()) == artist.funnel.orders
+    assert vars(artist.earned_by_day[TODAY]) == {"pending": 0, "settled": 2_000}
+    assert vars(artist.earned_by_day[day2]) == {"pending": 2_000, "settled": 0}
+    assert (artist.earnings.pending, artist.earnings.available) == (2_000, 2_000)  # the ledger agrees
+
+    sharer = reports.creator_report(m.session, m.sharer, period)
+    assert sharer.funnel_by_day[TODAY].views == 1  # the visit through their link
+    assert vars(sharer.earned_by_day[TODAY]) == {"pending": 0, "settled": 1_000}
+
+    brand = reports.brand_report(m.session, m.owner, m.brand.id, period)
+    assert brand.funnel_by_day[day2].views == 3
+    assert brand.earned_by_day[TODAY].settled + brand.earned_by_day[day2].pending > 0
+
+    token = accounts.issue_token(m.session, m.artist)
+    body = client.get(f"/api/v1/reports/me?since={TODAY}&until={day2}",
+                      headers={"Authorization": f"Bearer {token}"}).get_json()  # fmt: skip
+    assert [(d["day"], d["funnel"]["views"], d["funnel"]["orders"], d["earned"]) for d in body["by_day"]] == [
+        (str(TODAY), 6, 1, {"pending": 0, "settled": 2_000}),
+        (str(day2), 3, 1, {"pending": 2_000, "settled": 0}),
+    ]

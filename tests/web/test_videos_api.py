@@ -264,6 +264,7 @@ def test_video_resource_shows_progress_and_failures_to_the_owner_only(
         "code": "too_long",
         "message": "The video is longer than allowed",
         "detail": "the video is 700.0 s long; the limit is 600 s",
+        "retryable": False,  # the file itself was rejected: processing it again cannot help
     }
     zh = client.get(f"/api/v1/videos/{failed.id}", headers=h).get_json()
     assert zh["failure"]["message"] == "视频时长超过上限"
@@ -299,6 +300,7 @@ def test_requeue_failed_or_stalled_by_uploader_or_admin(
         db_session, artist, status=VideoStatus.FAILED, published=False, failure_code="processing_error",
         original_key="originals/x/y", processing_attempts=5,
     )  # fmt: skip
+    assert client.get(f"/api/v1/videos/{failed.id}", headers=h).get_json()["failure"]["retryable"] is True
     sender.sent.clear()
     r = client.post(f"/api/v1/videos/{failed.id}/requeue", headers=h)
     assert r.status_code == 202

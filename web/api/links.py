@@ -55,6 +55,11 @@ class LinkOut(OutModel):
         )
 
 
+class LinkableQuery(QueryModel):
+    q: str = Field(default="", max_length=100, description="Part of the product's name")
+    limit: int = Field(default=50, ge=1, le=100)
+
+
 class SuggestionsQuery(QueryModel):
     limit: int = Field(default=5, ge=1, le=20)
 
@@ -135,6 +140,25 @@ def add_link(video_id: int, body: LinkIn) -> LinkOut:
 def remove_link(video_id: int, product_id: int) -> tuple[None, int]:
     links.remove_link(extensions.session(), require_current_user(), video_id, product_id, limits=limits())
     return None, 204
+
+
+@bp.get("/videos/<int:video_id>/linkable_products")
+@endpoint(
+    summary="Products the uploader may link to this video (the product picker)",
+    tags=TAGS,
+    query=LinkableQuery,
+    response=list[ProductCardOut],
+    auth="required",
+    errors=[403, 404],
+)
+def linkable_products(video_id: int, query: LinkableQuery) -> list[ProductCardOut]:
+    """A brand video: the brand's active products; an artist's video: their own brands' products and the
+    showcase products whose affiliate offer is open."""
+    found = links.linkable_products(
+        extensions.session(), require_current_user(), video_id, query=query.q, limit=query.limit
+    )
+    storage = extensions.storage()
+    return [ProductCardOut.of(p, storage) for p in found]
 
 
 @bp.get("/videos/<int:video_id>/suggestions")

@@ -48,8 +48,15 @@ class EarningsOut(OutModel):
     paid_out: int
 
 
+class EarnedOut(OutModel):
+    pending: int = Field(description="fen earned on the day's sales still held or in the return window")
+    settled: int = Field(description="fen earned on the day's sales that reached the available balance")
+
+
 class DayOut(SalesOut):
     day: dt.date
+    funnel: FunnelOut = Field(description="views and product clicks that day; orders paid that day")
+    earned: EarnedOut = Field(description="what the report's holder earned on the day's sales, by where it stands")
 
 
 class VideoOut(SalesOut):
@@ -93,7 +100,12 @@ class ReportOut(OutModel):
             sales=SalesOut(**sales(r.sales)),
             earnings=EarningsOut(**vars(r.earnings)),
             funnel=funnel(r.funnel),
-            by_day=[DayOut(day=d, **sales(s)) for d, s in r.by_day.items()],
+            by_day=[
+                DayOut(
+                    day=d, funnel=funnel(r.funnel_by_day[d]), earned=EarnedOut(**vars(r.earned_by_day[d])), **sales(s)
+                )
+                for d, s in r.by_day.items()
+            ],
             by_video=[VideoOut(video_id=v, funnel=funnel(f), **sales(s)) for v, (s, f) in r.by_video.items()],
             by_artist=[PartyOut(user_id=u, **sales(s)) for u, s in r.by_artist.items()],
             by_sharer=[PartyOut(user_id=u, **sales(s)) for u, s in r.by_sharer.items()],

@@ -86,6 +86,7 @@ class FailureOut(OutModel):
     code: str
     message: str
     detail: str | None
+    retryable: bool = Field(description="Processing again (requeue) may help; false: the file was rejected")
 
 
 class PlaybackOut(OutModel):
@@ -139,6 +140,7 @@ class VideoOut(OutModel):
                 code=video.failure_code,
                 message=translate(video.failure_code, get_locale()),
                 detail=video.failure_message,
+                retryable=processing.retry_can_help(video),
             )
         urls = video_service.playback_urls(extensions.storage(), video)
         return cls(

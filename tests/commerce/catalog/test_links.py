@@ -213,3 +213,23 @@ def test_cards_of_unpublished_videos_are_private(client: FlaskClient, db_session
     assert client.get(f"/api/v1/videos/{video.id}/products").status_code == 404
     assert client.get(f"/api/v1/videos/{video.id}/products", headers=bearer(client, shop.member_a)).status_code == 200
     assert client.get("/api/v1/videos/999999999/products").status_code == 404
+
+
+def test_product_picker_lists_what_the_editor_may_link(client: FlaskClient, db_session: Session, shop: Shop) -> None:
+    own_brand = factories.brand(db_session, owner=shop.artist, name="艺人自有品牌")
+    own = factories.product(db_session, brand=own_brand, name="自有面霜")
+    market = factories.product(db_session, brand=shop.brand_a, name="联盟口红")
+    factories.product(db_session, brand=shop.brand_a, name="未入橱窗的粉底")
+    factories.product(db_session, brand=shop.brand_b, name="别人的面霜")
+    video = factories.video(db_session, uploader=shop.artist, duration=60)
+    db_session.commit()
+    affiliate.set_offer(db_session, shop.owner_a, market.id, artist_rate_bp=2000, limits=LIMITS)
+    showcase.add(db_session, shop.artist, market.id)
+    url = f"/api/v1/videos/{video.id}/linkable_products"
+
+    r = client.get(url, headers=bearer(client, shop.artist))
+    assert r.status_code == 200, r.get_json()
+    assert sorted(p["id"] for p in r.get_json()) == sorted([own.id, market.id])
+    assert [p["id"] for p in client.get(f"{url}?q=面霜", headers=bearer(client, shop.artist)).get_json()] == [own.id]
+    assert client.get(url, headers=bearer(client, shop.viewer)).status_code == 403  # not the uploader
+    assert client.get(url).status_code == 401
