@@ -89,6 +89,19 @@ class Report:
     by_video: dict[int, tuple[Sales, Funnel]]
     by_artist: dict[int, Sales] = field(default_factory=dict)
     by_sharer: dict[int, Sales] = field(default_factory=dict)
+    user_names: dict[int, str] = field(default_factory=dict)  # artists and sharers named in the report
+    video_titles: dict[int, str] = field(default_factory=dict)
+
+    def with_names(self, session: Session) -> Report:
+        """Fill in the display names of the artists and sharers and the titles of the videos, for charts."""
+        users = set(self.by_artist) | set(self.by_sharer)
+        if users:
+            rows = session.execute(select(User.id, User.display_name).where(User.id.in_(users)))
+            self.user_names = {uid: name for uid, name in rows}
+        if self.by_video:
+            rows = session.execute(select(Video.id, Video.title).where(Video.id.in_(list(self.by_video))))
+            self.video_titles = {vid: title for vid, title in rows}
+        return self
 
 
 @dataclass(frozen=True)
@@ -242,7 +255,7 @@ def creator_report(session: Session, user: User | None, period: Period) -> Repor
         funnel=funnel,
         by_day=_by_day(rows, period),
         by_video=by_video,
-    )
+    ).with_names(session)
 
 
 def brand_report(session: Session, user: User | None, brand_id: int, period: Period) -> Report:
@@ -269,7 +282,7 @@ def brand_report(session: Session, user: User | None, brand_id: int, period: Per
         by_video=by_video,
         by_artist=_commission_by(session, _group(rows, "artist_id"), rows, "artist_id", EarningRole.ARTIST),
         by_sharer=_commission_by(session, _group(rows, "sharer_id"), rows, "sharer_id", EarningRole.SHARER),
-    )
+    ).with_names(session)
 
 
 def _commission_by(
