@@ -96,8 +96,10 @@ class ReportOut(OutModel):
             earnings=EarningsOut(**vars(r.earnings)),
             funnel=funnel(r.funnel),
             by_day=[DayOut(day=d, **sales(s)) for d, s in r.by_day.items()],
-            by_video=[VideoOut(video_id=v, title=r.video_titles.get(v, ""), funnel=funnel(f), **sales(s))
-                      for v, (s, f) in r.by_video.items()],
+            by_video=[
+                VideoOut(video_id=v, title=r.video_titles.get(v, ""), funnel=funnel(f), **sales(s))
+                for v, (s, f) in r.by_video.items()
+            ],
             by_artist=[PartyOut(user_id=u, name=r.user_names.get(u, ""), **sales(s)) for u, s in r.by_artist.items()],
             by_sharer=[PartyOut(user_id=u, name=r.user_names.get(u, ""), **sales(s)) for u, s in r.by_sharer.items()],
         )
