@@ -146,16 +146,19 @@ def sales(brand_id: int) -> str | Response:
 Row = tuple[str, str | None, reports.Sales]  # label, link, sales
 
 
-def _breakdowns(report: reports.Report) -> list[tuple[str, str, str, list[Row]]]:
-    """(key, title, label heading, rows) per chart: by day, artist, sharer and video (videos that sold)."""
+def _breakdowns(report: reports.Report) -> list[tuple[str, str, str, str, list[Row]]]:
+    """(key, title, label heading, money heading, rows) per chart: by day, artist, sharer and video (that sold).
+
+    The money column is what the brand paid the artist or sharer, or what the brand itself kept."""
     people = report.user_names
     days: list[Row] = [(d.isoformat(), None, s) for d, s in report.by_day.items()] if report.sales.orders else []
+    paid, kept = _t("付出佣金", "Commission paid"), _t("品牌所得", "Brand's share")
     return [
-        ("day", _t("每日成交额", "GMV by day"), _t("日期", "Day"), days),
-        ("artist", _t("按艺人", "By artist"), _t("艺人", "Artist"),
+        ("day", _t("每日成交额", "GMV by day"), _t("日期", "Day"), kept, days),
+        ("artist", _t("按艺人", "By artist"), _t("艺人", "Artist"), paid,
          [(people.get(u, f"#{u}"), f"/artists/{u}", s) for u, s in report.by_artist.items()]),
-        ("sharer", _t("按分享者", "By sharer"), _t("分享者", "Sharer"),
+        ("sharer", _t("按分享者", "By sharer"), _t("分享者", "Sharer"), paid,
          [(people.get(u, f"#{u}"), None, s) for u, s in report.by_sharer.items()]),
-        ("video", _t("按视频", "By video"), _t("视频", "Video"),
+        ("video", _t("按视频", "By video"), _t("视频", "Video"), kept,
          [(report.video_titles.get(v, f"#{v}"), f"/v/{v}", s) for v, (s, _f) in report.by_video.items() if s.orders]),
     ]  # fmt: skip

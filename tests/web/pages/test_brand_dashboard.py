@@ -39,10 +39,10 @@ def sign_in(page: Any, site: LiveServer, email: str, next_path: str) -> None:
     page.get_by_label("邮箱").fill(email)
     page.get_by_label("密码").fill(factories.PASSWORD)
     page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{site.url}{next_path}*")
+    page.wait_for_url(f"{site.url}{next_path}**")
 
 
-def open_shop(site: LiveServer, *, prefix: str, hashtags: tuple[str, ...] = ()) -> Shop:
+def open_shop(site: LiveServer, *, slug: str, prefix: str, hashtags: tuple[str, ...] = ()) -> Shop:
     """A brand with an active product open for affiliation, and an artist's published video carrying it; made
     through the catalog services (so the search index hears of them) and committed for the live site to see."""
     from commerce.catalog import affiliate, products
@@ -53,10 +53,10 @@ def open_shop(site: LiveServer, *, prefix: str, hashtags: tuple[str, ...] = ()) 
     limits = CatalogLimits.from_settings(site.app.config["SETTINGS"])
     with site.app.extensions["db"].session() as s:
         old = clock.now() - dt.timedelta(days=365)  # established accounts: no new-account review holds
-        owner = factories.user(s, email=f"{prefix}-owner@example.com", display_name=f"{prefix}店主", created_at=old)
-        artist = factories.user(s, email=f"{prefix}-artist@example.com", artist=True, display_name=f"{prefix}艺人",
+        owner = factories.user(s, email=f"{slug}-owner@example.com", display_name=f"{prefix}店主", created_at=old)
+        artist = factories.user(s, email=f"{slug}-artist@example.com", artist=True, display_name=f"{prefix}艺人",
                                 created_at=old)  # fmt: skip
-        buyer = factories.user(s, email=f"{prefix}-buyer@example.com", display_name="买家", created_at=old)
+        buyer = factories.user(s, email=f"{slug}-buyer@example.com", display_name="买家", created_at=old)
         brand = factories.brand(s, owner=owner, name=f"{prefix}品牌")
         s.commit()
         product = products.create_product(
@@ -107,7 +107,7 @@ def test_a_brand_sees_its_sale_ships_it_and_finds_it_attributed(
     browser: Any, page: Any, worker_site: LiveServer
 ) -> None:
     site = worker_site
-    shop = open_shop(site, prefix="星")
+    shop = open_shop(site, slug="star", prefix="星")
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
