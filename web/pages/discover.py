@@ -55,7 +55,13 @@ def poster_url(manifest: dict[str, Any] | None) -> str | None:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"poster_url": poster_url, "price_label": _price_label}
+    return {"price_label": _price_label}
+
+
+@bp.app_context_processor
+def _card_helpers() -> dict[str, Any]:
+    # The video grid (discover/cards.html) is also on the artist profile, served by the booking blueprint.
+    return {"poster_url": poster_url}
 
 
 def _query() -> SearchQuery:
