@@ -4,10 +4,12 @@ order to ship, ships it with a tracking number, and finds the sale attributed to
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests import factories
 from tests.browser import LiveServer, screenshot_path
 from tests.celery_worker import wait_until
 from tests.web.pages.shops import XSS_NAME, buy_through_video, open_shop, order_status, sign_in
@@ -67,3 +69,67 @@ def test_a_brand_sees_its_sale_ships_it_and_finds_it_attributed(
     assert page.locator("#products img").count() == 0
     assert page.evaluate("window.__xss") is None
     assert dialogs == []
+
+
+def test_a_brand_manages_its_catalog(page: Any, site: LiveServer, tmp_path: Path) -> None:
+    from PIL import Image
+
+    with site.app.extensions["db"].session() as s:
+        owner = factories.user(s, email="catalog-owner@example.com")
+        first = factories.brand(s, owner=owner, name="一号品牌")
+        factories.brand(s, owner=owner, name="二号品牌")
+        s.commit()
+        brand_id = first.id
+    sign_in(page, site, "catalog-owner@example.com", "/brand")
+    page.locator(".br-switch summary").click()  # a member of two brands switches between them
+    assert page.locator(".br-switch").get_by_role("link", name="二号品牌").is_visible()
+
+    page.goto(f"{site.url}/brand/{brand_id}/catalog")
+    new = page.locator("section", has=page.get_by_role("heading", name="新建商品"))
+    new.get_by_label("名称").fill("玻尿酸面膜")
+    new.get_by_label("类目").select_option("beauty.skincare")
+    new.get_by_label("规格属性").fill("规格:5片装")
+    new.get_by_label("售价（元）").fill("88.8")
+    new.get_by_label("库存").fill("7")
+    new.get_by_label("立即上架").check()
+    new.get_by_role("button", name="创建").click()
+    page.wait_for_url(f"**/brand/{brand_id}/products/*")
+    assert page.locator("[data-status]").inner_text() == "在售"
+    sku = page.locator("[data-sku-id]").first
+    assert sku.get_by_label("售价（元）").input_value() == "88.80"
+    sku.get_by_label("售价（元）").fill("99.9")
+    sku.get_by_role("button", name="保存").click()
+    page.wait_for_load_state()
+    page.locator('[data-sku-id] input[name="price_yuan"][value="99.90"]').wait_for()
+
+    affiliate = page.locator("#affiliate")
+    affiliate.get_by_label("艺人佣金（%）").fill("15")
+    affiliate.get_by_label("分享者佣金（%，可选）").fill("5")
+    affiliate.get_by_role("button", name="开放分销").click()
+    page.locator("[data-offer]").filter(has_text="15%").wait_for()
+    assert "5%" in page.locator("[data-offer]").inner_text()
+    assert affiliate.locator("tbody tr").count() == 1
+
+    picture = tmp_path / "mask.png"
+    Image.new("RGB", (320, 320), (250, 200, 210)).save(picture)
+    page.get_by_label("上传图片").set_input_files(str(picture))
+    page.get_by_role("button", name="上传", exact=True).click()
+    page.locator("[data-image-id] img").wait_for()
+
+    page.get_by_role("button", name="下架").click()
+    page.locator("[data-status]").filter(has_text="已下架").wait_for()
+
+    # A CSV with a bad row is refused as a whole, naming the row and column.
+    csv = tmp_path / "catalog.csv"
+    csv.write_text("product_code,name,category,status,description,sku_code,attributes,price,list_price,stock\n"
+                   "MASK-2,睡眠面膜,beauty.skincare,active,,MASK-2A,规格:1盒,abc,,5\n", encoding="utf-8")  # fmt: skip
+    page.goto(f"{site.url}/brand/{brand_id}/catalog")
+    page.get_by_label("CSV 文件").set_input_files(str(csv))
+    page.get_by_role("button", name="导入", exact=True).click()
+    page.locator("[data-errors]").filter(has_text="第 2 行 price").wait_for()
+    rows = page.locator("#products tbody tr[data-product-id]")
+    assert rows.count() == 1
+    assert "玻尿酸面膜" in rows.first.inner_text()
+    assert "已下架" in rows.first.inner_text()
+    export = page.get_by_role("link", name="导出全部商品（CSV）")
+    assert export.get_attribute("href") == f"/api/v1/brands/{brand_id}/catalog/export"

@@ -74,6 +74,16 @@
     return {ok: r.ok, status: r.status, data: json};
   }
 
+  // CSV errors name "rows.<row>.<column>" (the header is row 1): say it the way a spreadsheet user reads it.
+  function byRow(problem) {
+    if (!problem || !problem.errors) return problem;
+    const errors = problem.errors.map((e) => {
+      const m = /^rows\.(\d+)\.(.+)$/.exec(e.field);
+      return m ? {...e, field: t(`第 ${m[1]} 行 ${m[2]}`, `Row ${m[1]} ${m[2]}`)} : e;
+    });
+    return {...problem, errors};
+  }
+
   function importSummary(form, d) {
     const box = form.querySelector("[data-result]");
     box.textContent = (d.dry_run ? t("检查通过：", "Checked: ") : t("已导入：", "Imported: ")) +
@@ -91,7 +101,7 @@
     try {
       const r = form.dataset.upload ? await upload(url, form)
         : await api(method, url, method === "DELETE" ? undefined : jsonBody(form), {idempotent: "idempotent" in form.dataset});
-      if (!r.ok) { showErrors(form, r.data); return; }
+      if (!r.ok) { showErrors(form, form.dataset.done === "import" ? byRow(r.data) : r.data); return; }
       showErrors(form, {title: ""});
       if (form.dataset.next) { location.href = form.dataset.next.replace("{id}", r.data.id); return; }
       if (form.dataset.done === "import") { importSummary(form, r.data); if (!r.data.dry_run) setTimeout(() => location.reload(), 1500); return; }
