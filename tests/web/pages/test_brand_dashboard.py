@@ -70,6 +70,40 @@ def test_a_brand_sees_its_sale_ships_it_and_finds_it_attributed(
     assert page.evaluate("window.__xss") is None
     assert dialogs == []
 
+    # The buyer asks to return one unit; the brand approves on the dashboard and the provider pays it back.
+    refund_id = ask_refund(site, order_id, shop.buyer_email, reason="包装破损")
+    page.get_by_role("link", name="待办").click()
+    request = page.locator(f'#refunds [data-refund-id="{refund_id}"]')
+    assert "包装破损" in request.inner_text()
+    assert "¥123.45" in request.inner_text()
+    request.get_by_role("button", name="同意退款").click()
+    page.locator("#refunds").get_by_text("没有待处理的退款").wait_for()
+    wait_until(lambda: refund_status(site, refund_id) == "refunded", timeout=60, message="the refund being paid")
+
+
+def ask_refund(site: LiveServer, order_id: int, buyer_email: str, *, reason: str) -> int:
+    from sqlalchemy import select
+
+    from commerce.orders import refunds
+    from commerce.orders.models import Order
+    from core.accounts.models import User
+
+    with site.app.extensions["db"].session() as s:
+        buyer = s.scalar(select(User).where(User.email == buyer_email))
+        order = s.get(Order, order_id)
+        assert order is not None
+        items = [refunds.RefundItem(order.lines[0].id, quantity=1)]
+        return refunds.request_refund(s, buyer, order_id, items=items, reason=reason).id
+
+
+def refund_status(site: LiveServer, refund_id: int) -> str:
+    from commerce.orders.models import OrderRefund
+
+    with site.app.extensions["db"].session() as s:
+        refund = s.get(OrderRefund, refund_id)
+        assert refund is not None
+        return refund.status.value
+
 
 def test_a_brand_manages_its_catalog(page: Any, site: LiveServer, tmp_path: Path) -> None:
     from PIL import Image
