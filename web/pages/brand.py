@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import quote
 
 from flask import Blueprint, Response, redirect, render_template, request
 from sqlalchemy import select
@@ -20,16 +19,13 @@ from commerce.orders import lifecycle, refunds
 from commerce.orders.models import OrderStatus, RefundState
 from core import clock, extensions
 from core.accounts.models import Brand, User
-from core.errors import ValidationFailed
-from web.auth import current_user
+from core.errors import NotFound, ValidationFailed
 from web.i18n import t as _t
+from web.pages.booking import _signed_in  # the sign-in redirect every signed-in page shares
 
 bp = Blueprint("brand", __name__, template_folder="../templates")
 
 STATUS_NAMES = {"draft": ("草稿", "Draft"), "active": ("在售", "On sale"), "archived": ("已下架", "Archived")}
-REFUND_NAMES = {"requested": ("待处理", "Requested"), "approved": ("已同意", "Approved"),
-                "rejected": ("已拒绝", "Rejected"), "refunded": ("已退款", "Refunded"),
-                "failed": ("退款失败", "Failed")}  # fmt: skip
 CARRIERS = ("顺丰速运", "中通快递", "圆通速递", "韵达快递", "申通快递", "京东物流", "EMS")
 
 
@@ -41,16 +37,8 @@ def _helpers() -> dict[str, Any]:
 
     return {
         "status_name": lambda s: name(STATUS_NAMES, s),
-        "refund_name": lambda s: name(REFUND_NAMES, s),
         "pct": lambda bp: f"{bp / 100:g}",
     }
-
-
-def _signed_in() -> User | Response:
-    user = current_user()
-    if user is None:
-        return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
-    return user
 
 
 def _render(template: str, user: User, brand_id: int, section: str, **context: Any) -> str:
@@ -58,7 +46,9 @@ def _render(template: str, user: User, brand_id: int, section: str, **context: A
     session = extensions.session()
     ids = user.brand_ids() if brand_id in user.brand_ids() else [*user.brand_ids(), brand_id]  # admins too
     brands = session.scalars(select(Brand).where(Brand.id.in_(ids)).order_by(Brand.id)).all()
-    brand = next(b for b in brands if b.id == brand_id)
+    brand = next((b for b in brands if b.id == brand_id), None)
+    if brand is None:  # an admin asking for a brand that does not exist
+        raise NotFound("brand")
     return render_template(template, brand=brand, brands=brands, section=section, **context)
 
 
