@@ -101,6 +101,19 @@ class Report:
     by_sharer: dict[int, Sales] = field(default_factory=dict)
     funnel_by_day: dict[dt.date, Funnel] = field(default_factory=dict)
     earned_by_day: dict[dt.date, Earned] = field(default_factory=dict)
+    user_names: dict[int, str] = field(default_factory=dict)  # artists and sharers named in the report
+    video_titles: dict[int, str] = field(default_factory=dict)
+
+    def with_names(self, session: Session) -> Report:
+        """Fill in the display names of the artists and sharers and the titles of the videos, for charts."""
+        users = set(self.by_artist) | set(self.by_sharer)
+        if users:
+            rows = session.execute(select(User.id, User.display_name).where(User.id.in_(users)))
+            self.user_names = {uid: name for uid, name in rows}
+        if self.by_video:
+            rows = session.execute(select(Video.id, Video.title).where(Video.id.in_(list(self.by_video))))
+            self.video_titles = {vid: title for vid, title in rows}
+        return self
 
 
 @dataclass(frozen=True)
@@ -322,7 +335,7 @@ def creator_report(session: Session, user: User | None, period: Period) -> Repor
         by_video=by_video,
         funnel_by_day=funnel_by_day,
         earned_by_day=_earned_by_day(session, me, period),
-    )
+    ).with_names(session)
 
 
 def brand_report(session: Session, user: User | None, brand_id: int, period: Period) -> Report:
@@ -352,7 +365,7 @@ def brand_report(session: Session, user: User | None, brand_id: int, period: Per
         earned_by_day=_earned_by_day(session, brand, period),
         by_artist=_commission_by(session, _group(rows, "artist_id"), rows, "artist_id", EarningRole.ARTIST),
         by_sharer=_commission_by(session, _group(rows, "sharer_id"), rows, "sharer_id", EarningRole.SHARER),
-    )
+    ).with_names(session)
 
 
 def _commission_by(

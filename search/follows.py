@@ -47,6 +47,10 @@ def unfollow(session: Session, user: User | None, creator_id: int) -> int:
     return follower_count(session, creator_id)
 
 
+def is_following(session: Session, user: User | None, creator_id: int) -> bool:
+    return user is not None and session.get(Follow, (user.id, creator_id)) is not None
+
+
 def follower_count(session: Session, creator_id: int) -> int:
     return session.scalar(select(func.count()).where(Follow.creator_id == creator_id)) or 0
 

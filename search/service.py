@@ -323,3 +323,12 @@ def _run(engine: SearchEngine, alias: str, request: SearchRequest) -> SearchResu
         return engine.search(alias, request)
     except IndexNotFound:
         return SearchResult([], 0, {name: [] for name, _ in request.facets})
+
+
+def creator_videos(
+    session: Session, engine: SearchEngine, *, creator_id: int, limit: int = 24, viewer_id: int | None = None
+) -> list[VideoCard]:
+    """A creator's published videos, latest first (their profile page)."""
+    _check_page(0, limit)
+    request = SearchRequest(filters=(Term("creator_id", str(creator_id)),), sort=(SortBy("published_at"),), size=limit)
+    return video_cards(session, _run(engine, "videos", request).hits, viewer_id=viewer_id)

@@ -37,6 +37,7 @@ from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_admin, require_brand_member, require_user
 from core.errors import Conflict, FieldError, NotFound, ValidationFailed, register_messages
+from core.pagination import keyset_page
 
 register_messages(
     {
@@ -322,6 +323,23 @@ def retry_refund(
 
 def list_refunds(session: Session, order_id: int) -> list[OrderRefund]:
     return list(session.scalars(select(OrderRefund).where(OrderRefund.order_id == order_id).order_by(OrderRefund.id)))
+
+
+def list_brand_refunds(
+    session: Session,
+    user: User | None,
+    brand_id: int,
+    *,
+    status: RefundState | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
+) -> tuple[list[OrderRefund], str | None]:
+    """Refunds of the brand's orders, for its members (the queue of requests to decide); newest first."""
+    require_brand_member(session, user, brand_id)
+    stmt = select(OrderRefund).join(Order, Order.id == OrderRefund.order_id).where(Order.brand_id == brand_id)
+    if status is not None:
+        stmt = stmt.where(OrderRefund.status == status)
+    return keyset_page(session, stmt, [(OrderRefund.id, True)], lambda r: [r.id], cursor=cursor, limit=limit)
 
 
 def unsubmitted(session: Session, *, limit: int = 100) -> list[int]:

@@ -100,6 +100,8 @@ def test_reports_api_is_filtered_to_the_caller(market: Market, frozen: FrozenClo
     owner = {"Authorization": f"Bearer {accounts.issue_token(m.session, m.owner)}"}
     brand = client.get(f"/api/v1/reports/brands/{m.brand.id}", headers=owner).get_json()
     assert brand["by_artist"][0]["user_id"] == m.artist.id
+    assert brand["by_artist"][0]["name"] == m.artist.display_name  # charts label people and videos by name
+    assert [(v["video_id"], v["title"], v["gmv"]) for v in brand["by_video"]] == [(m.video.id, m.video.title, 10_000)]
     outsider = {"Authorization": f"Bearer {accounts.issue_token(m.session, m.sharer)}"}
     assert client.get(f"/api/v1/reports/brands/{m.brand.id}", headers=outsider).status_code == 403
     bad = client.get("/api/v1/reports/me?since=2026-05-01&until=2025-01-01", headers=owner)

@@ -220,11 +220,15 @@ def test_lifecycle_refund_and_payout_over_http(
     refund = client.post(f"/api/v1/orders/{order_id}/refunds", json=ask, headers={**buyer, "Idempotency-Key": "rf-1"})
     assert refund.status_code == 201, refund.get_json()
     refund_id = refund.get_json()["id"]
+    queue = f"/api/v1/brands/{m.brand.id}/refunds?status=requested"
+    assert [r["id"] for r in client.get(queue, headers=owner).get_json()["items"]] == [refund_id]
+    assert client.get(queue, headers=buyer).status_code == 403
     assert client.post(f"/api/v1/refunds/{refund_id}/approve", json={}, headers={**buyer, "Idempotency-Key": "a"}
                        ).status_code == 403  # fmt: skip
     approved = client.post(f"/api/v1/refunds/{refund_id}/approve", json={"note": "同意"},
                            headers={**owner, "Idempotency-Key": "a"})  # fmt: skip
     assert approved.get_json()["status"] == "approved"
+    assert client.get(queue, headers=owner).get_json()["items"] == []  # decided: out of the queue
     assert webhooks(client, settings, s) == [200]
     assert client.get(f"/api/v1/orders/{order_id}/refunds", headers=buyer).get_json()[0]["status"] == "refunded"
     clock.advance(days=8)

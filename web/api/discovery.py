@@ -189,6 +189,11 @@ def search(query: SearchQuery) -> SearchOut:
     narrow the results, and each facet's counts ignore its own selection. A top-level `category` selects all of
     its leaves. Videos sort by relevance (default), latest or popular; products by relevance, popular, price_asc
     or price_desc."""
+    return run_search(query)
+
+
+def run_search(query: SearchQuery) -> SearchOut:
+    """One search of the type asked for (the search page renders its first results with it too)."""
     chosen = {"brand": query.brand, "category": query.category, "price_band": query.price_band}
     if query.type == "products":
         if query.hashtag or query.sort == "latest":

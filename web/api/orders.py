@@ -435,6 +435,24 @@ def reject_refund(refund_id: int, body: DecisionIn) -> OrderRefund:
     return _decide(refund_id, False, body.note)
 
 
+class RefundPage(OutModel):
+    items: list[RefundOut]
+    next_cursor: str | None
+
+
+class BrandRefundsQuery(PageQuery):
+    status: RefundState | None = Field(default=None, description="`requested`: the requests waiting for a decision")
+
+
+@bp.get("/brands/<int:brand_id>/refunds")
+@endpoint(summary="Refunds of the brand's orders, newest first (members only)", tags=["brands"],
+          query=BrandRefundsQuery, response=RefundPage, auth="required", errors=[403])  # fmt: skip
+def list_brand_refunds(brand_id: int, query: BrandRefundsQuery) -> RefundPage:
+    rows, cursor = refunds.list_brand_refunds(extensions.session(), current_user(), brand_id, status=query.status,
+                                              cursor=query.cursor, limit=query.limit)  # fmt: skip
+    return RefundPage(items=[RefundOut.model_validate(r) for r in rows], next_cursor=cursor)
+
+
 @bp.post("/admin/refunds/<int:refund_id>/retry")
 @endpoint(summary="Resubmit a refund the provider refused (admin)", tags=["admin"], response=RefundOut,
           auth="required", idempotent=True, errors=[403, 404, 409])  # fmt: skip

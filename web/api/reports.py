@@ -61,11 +61,13 @@ class DayOut(SalesOut):
 
 class VideoOut(SalesOut):
     video_id: int
+    title: str
     funnel: FunnelOut
 
 
 class PartyOut(SalesOut):
     user_id: int
+    name: str
 
 
 class ReportOut(OutModel):
@@ -106,9 +108,12 @@ class ReportOut(OutModel):
                 )
                 for d, s in r.by_day.items()
             ],
-            by_video=[VideoOut(video_id=v, funnel=funnel(f), **sales(s)) for v, (s, f) in r.by_video.items()],
-            by_artist=[PartyOut(user_id=u, **sales(s)) for u, s in r.by_artist.items()],
-            by_sharer=[PartyOut(user_id=u, **sales(s)) for u, s in r.by_sharer.items()],
+            by_video=[
+                VideoOut(video_id=v, title=r.video_titles.get(v, ""), funnel=funnel(f), **sales(s))
+                for v, (s, f) in r.by_video.items()
+            ],
+            by_artist=[PartyOut(user_id=u, name=r.user_names.get(u, ""), **sales(s)) for u, s in r.by_artist.items()],
+            by_sharer=[PartyOut(user_id=u, name=r.user_names.get(u, ""), **sales(s)) for u, s in r.by_sharer.items()],
         )
 
 

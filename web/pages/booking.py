@@ -32,8 +32,11 @@ from core.accounts.models import User
 from core.errors import ValidationFailed
 from media import videos
 from media.models import Video, VideoStatus, Visibility
+from search import follows
+from search import service as search_service
 from web.api.artists import FOLLOWER_BAND_NAMES, PRICE_BAND_NAMES, TIER_NAMES, options
 from web.api.bookings import booking_out
+from web.api.discovery import VideoCardOut
 from web.auth import current_user
 from web.i18n import get_locale
 from web.i18n import t as _t
@@ -281,9 +284,15 @@ def artist_page(artist_id: int) -> str:
     session = extensions.session()
     view = profiles.get_artist(session, artist_id)
     similar = matching.similar(session, artist_id, limit=6)
+    # Viewers come here too (from search, a video's creator): the artist's published videos and a follow button.
+    viewer = current_user()
+    cards = search_service.creator_videos(session, extensions.extension("search"), creator_id=artist_id,
+                                          viewer_id=viewer.id if viewer else None)  # fmt: skip
     return render_template(
         "booking/artist.html", view=view, similar=similar, tiers=TIER_NAMES, options=options(),
-        categories_named={o.code: o.name for o in options().categories},
+        categories_named={o.code: o.name for o in options().categories}, videos=[VideoCardOut.of(c) for c in cards],
+        following=follows.is_following(session, viewer, artist_id),
+        followers=follows.follower_count(session, artist_id), is_self=viewer is not None and viewer.id == artist_id,
     )  # fmt: skip
 
 

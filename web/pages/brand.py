@@ -1,7 +1,154 @@
-"""The brand dashboard: catalog, affiliate settings, orders to ship, refunds, attributed sales."""
+"""The brand dashboard: catalog, affiliate settings, orders to ship, refunds, attributed sales.
+
+Every page is about one brand the signed-in user belongs to (`/brand/<id>/...`; a switcher moves between
+their brands). Membership is checked by the services each page calls, so a non-member gets the 403 page.
+Changes go through the JSON API from static/brand/brand.js.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, request
+from sqlalchemy import select
+
+from commerce import reports
+from commerce.catalog import affiliate, categories, products
+from commerce.orders import lifecycle, refunds
+from commerce.orders.models import OrderStatus, RefundState
+from core import clock, extensions
+from core.accounts.models import Brand, User
+from core.errors import NotFound, ValidationFailed
+from web.i18n import t as _t
+from web.pages.booking import _signed_in  # the sign-in redirect every signed-in page shares
 
 bp = Blueprint("brand", __name__, template_folder="../templates")
+
+STATUS_NAMES = {"draft": ("草稿", "Draft"), "active": ("在售", "On sale"), "archived": ("已下架", "Archived")}
+CARRIERS = ("顺丰速运", "中通快递", "圆通速递", "韵达快递", "申通快递", "京东物流", "EMS")
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    def name(table: dict[str, tuple[str, str]], key: object) -> str:
+        zh, en = table.get(str(key), (str(key), str(key)))
+        return _t(zh, en)
+
+    return {
+        "status_name": lambda s: name(STATUS_NAMES, s),
+        "pct": lambda bp: f"{bp / 100:g}",
+    }
+
+
+def _render(template: str, user: User, brand_id: int, section: str, **context: Any) -> str:
+    """Render a dashboard page (after its service checked membership) with the switcher of the user's brands."""
+    session = extensions.session()
+    ids = user.brand_ids() if brand_id in user.brand_ids() else [*user.brand_ids(), brand_id]  # admins too
+    brands = session.scalars(select(Brand).where(Brand.id.in_(ids)).order_by(Brand.id)).all()
+    brand = next((b for b in brands if b.id == brand_id), None)
+    if brand is None:  # an admin asking for a brand that does not exist
+        raise NotFound("brand")
+    return render_template(template, brand=brand, brands=brands, section=section, **context)
+
+
+@bp.get("/brand")
+def home() -> str | Response:
+    user = _signed_in()
+    if isinstance(user, Response):
+        return user
+    if not user.brand_ids():
+        message = _t("只有品牌成员可以使用品牌后台", "Only brand members can use the brand dashboard")
+        return render_template("error.html", status=403, message=message), 403  # type: ignore[return-value]
+    return redirect(f"/brand/{user.brand_ids()[0]}{'?lang=en' if request.args.get('lang') == 'en' else ''}")
+
+
+@bp.get("/brand/<int:brand_id>")
+def overview(brand_id: int) -> str | Response:
+    """What needs doing: paid orders to ship and refund requests to decide, with the last 30 days' sales."""
+    user = _signed_in()
+    if isinstance(user, Response):
+        return user
+    session = extensions.session()
+    to_ship, more_orders = lifecycle.list_orders(session, user, brand_id=brand_id, status=OrderStatus.PAID, limit=50)
+    asked, more_refunds = refunds.list_brand_refunds(session, user, brand_id, status=RefundState.REQUESTED, limit=50)
+    until = clock.now().date()
+    report = reports.brand_report(session, user, brand_id, reports.Period(until - dt.timedelta(days=29), until))
+    return _render(
+        "brand/overview.html", user, brand_id, "overview", to_ship=to_ship, more_orders=more_orders, refunds=asked,
+        more_refunds=more_refunds, sales=report.sales, carriers=CARRIERS,
+    )  # fmt: skip
+
+
+@bp.get("/brand/<int:brand_id>/catalog")
+def catalog(brand_id: int) -> str | Response:
+    user = _signed_in()
+    if isinstance(user, Response):
+        return user
+    session = extensions.session()
+    q = request.args.get("q", "").strip()[:100] or None
+    items, cursor = products.list_brand_products(session, user, brand_id, q=q, cursor=request.args.get("cursor"),
+                                                 limit=50)  # fmt: skip
+    offers = products.current_offers(session, [p.id for p in items])
+    return _render(
+        "brand/catalog.html", user, brand_id, "catalog", items=items, offers=offers, next_cursor=cursor, q=q or "",
+        categories=categories.ROOTS,
+    )  # fmt: skip
+
+
+@bp.get("/brand/<int:brand_id>/products/<int:product_id>")
+def product(brand_id: int, product_id: int) -> str | Response:
+    """One product: details, status, SKUs, images, and its affiliate terms with their history."""
+    user = _signed_in()
+    if isinstance(user, Response):
+        return user
+    session = extensions.session()
+    item = products.product_for_member(session, user, product_id)
+    if item.brand_id != brand_id:
+        return redirect(f"/brand/{item.brand_id}/products/{item.id}")
+    history = affiliate.offer_history(session, user, product_id)
+    storage = extensions.storage()
+    images = [(i, storage.public_url(min(i.renditions.items(), key=lambda kv: int(kv[0]))[1])) for i in item.images]
+    return _render(
+        "brand/product.html", user, brand_id, "catalog", product=item, history=history, images=images,
+        offer=next((o for o in history if o.effective_to is None), None), categories=categories.ROOTS,
+    )  # fmt: skip
+
+
+@bp.get("/brand/<int:brand_id>/sales")
+def sales(brand_id: int) -> str | Response:
+    """Sales attributed by day, artist, sharer and video, as charts with a table beside each."""
+    user = _signed_in()
+    if isinstance(user, Response):
+        return user
+    days = request.args.get("days", type=int) or 30
+    days = days if days in (7, 30, 90) else 30
+    until = clock.now().date()
+    try:
+        period = reports.Period(until - dt.timedelta(days=days - 1), until)
+    except ValidationFailed:  # not reachable with the fixed choices; keeps the page up if they change
+        period = reports.Period(until, until)
+    report = reports.brand_report(extensions.session(), user, brand_id, period)
+    return _render("brand/sales.html", user, brand_id, "sales", report=report, period=period, days=days,
+                   breakdowns=_breakdowns(report))  # fmt: skip
+
+
+Row = tuple[str, str | None, reports.Sales]  # label, link, sales
+
+
+def _breakdowns(report: reports.Report) -> list[tuple[str, str, str, str, list[Row]]]:
+    """(key, title, label heading, money heading, rows) per chart: by day, artist, sharer and video (that sold).
+
+    The money column is what the brand paid the artist or sharer, or what the brand itself kept."""
+    people = report.user_names
+    days: list[Row] = [(d.isoformat(), None, s) for d, s in report.by_day.items()] if report.sales.orders else []
+    paid, kept = _t("付出佣金", "Commission paid"), _t("品牌所得", "Brand's share")
+    return [
+        ("day", _t("每日成交额", "GMV by day"), _t("日期", "Day"), kept, days),
+        ("artist", _t("按艺人", "By artist"), _t("艺人", "Artist"), paid,
+         [(people.get(u, f"#{u}"), f"/artists/{u}", s) for u, s in report.by_artist.items()]),
+        ("sharer", _t("按分享者", "By sharer"), _t("分享者", "Sharer"), paid,
+         [(people.get(u, f"#{u}"), None, s) for u, s in report.by_sharer.items()]),
+        ("video", _t("按视频", "By video"), _t("视频", "Video"), kept,
+         [(report.video_titles.get(v, f"#{v}"), f"/v/{v}", s) for v, (s, _f) in report.by_video.items() if s.orders]),
+    ]  # fmt: skip
