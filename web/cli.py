@@ -38,6 +38,19 @@ def init_app(app: Flask) -> None:
             session.commit()
         click.echo(f"admin {email} created")
 
+    @app.cli.command("storage-cors")
+    @click.argument("origins", nargs=-1)
+    def storage_cors(origins: tuple[str, ...]) -> None:
+        """Allow the site's origin (PUBLIC_BASE_URL, or ORIGINS) to upload to and play from the S3 bucket."""
+        from core.storage.s3 import S3Storage
+
+        store = extensions.storage()
+        if not isinstance(store, S3Storage):
+            raise click.ClickException("STORAGE_URL is not s3://…; the embedded store is served by the app itself")
+        allowed = list(origins) or [extensions.settings().public_base_url.rstrip("/")]
+        store.allow_browser_origin(allowed)
+        click.echo(f"bucket {store.bucket} accepts browser uploads and playback from {', '.join(allowed)}")
+
     @app.cli.command("relay-outbox")
     def relay_outbox() -> None:
         """Drain the outbox once, in this process (the worker does this continuously)."""

@@ -50,6 +50,25 @@ class S3Storage:
         except ClientError:
             self.client.create_bucket(Bucket=self.bucket)
 
+    def allow_browser_origin(self, origins: list[str], max_age: int = 3600) -> None:
+        """Let the H5 pages talk to the bucket directly: phones PUT upload parts to presigned URLs and hls.js fetches
+        playlists and segments with XHR, both cross-origin. ETag is exposed because a multipart part's ETag is
+        what completes the upload. Replaces the bucket's CORS rules (this app owns the bucket)."""
+        self.client.put_bucket_cors(
+            Bucket=self.bucket,
+            CORSConfiguration={
+                "CORSRules": [
+                    {
+                        "AllowedOrigins": origins,
+                        "AllowedMethods": ["GET", "HEAD", "PUT"],
+                        "AllowedHeaders": ["*"],
+                        "ExposeHeaders": ["ETag", "Content-Length", "Content-Range"],
+                        "MaxAgeSeconds": max_age,
+                    }
+                ]
+            },
+        )
+
     def put(self, key: str, data: bytes | BinaryIO, content_type: str | None = None) -> None:
         extra = {"ContentType": content_type} if content_type else {}
         if isinstance(data, bytes | bytearray):

@@ -168,3 +168,13 @@ def test_local_public_url_serves_only_public_prefix(local_store: LocalStorage) -
     local_store.put("private/raw.mp4", b"raw")
     assert requests.get(local_store.public_url("public/videos/1/poster.jpg"), timeout=10).content == b"jpeg"
     assert requests.get(local_store.public_url("private/raw.mp4"), timeout=10).status_code == 404
+
+
+def test_s3_bucket_lets_the_site_upload_and_play_from_the_browser(s3_store: S3Storage) -> None:
+    # moto's server answers every preflight itself, so the stored rule is what is checked here.
+    site = "https://m.xinglian.example"
+    s3_store.allow_browser_origin([site])
+    rule = s3_store.client.get_bucket_cors(Bucket=s3_store.bucket)["CORSRules"][0]
+    assert rule["AllowedOrigins"] == [site]
+    assert set(rule["AllowedMethods"]) == {"GET", "HEAD", "PUT"}
+    assert "ETag" in rule["ExposeHeaders"]
