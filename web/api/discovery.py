@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from commerce.catalog import categories
 from core import extensions
 from core.errors import ValidationFailed
+from media.videos import manifest_urls
 from search import engagement, feed, follows
 from search import service as search_service
 from search.cards import VideoCard
 from search.engine import SearchEngine
-from media.videos import manifest_urls
 from search.models import EngagementKind
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, endpoint
