@@ -205,6 +205,10 @@ def test_a_new_viewer_swipes_through_three_videos_playing_on_hls(
             page.wait_for_function(f"() => {{ const f = document.getElementById('feed');"
                                    f" return f.querySelectorAll('.slide')[{step + 1}].offsetTop === f.scrollTop; }}")  # fmt: skip
     assert set(seen) == set(world.videos), seen
+    # Autoplay was muted; one tap turns the sound on.
+    current = page.locator(f'.slide[data-video-id="{seen[-1]}"]')
+    current.get_by_role("button", name="打开声音").click()
+    assert page.evaluate(f"() => document.querySelector('.slide[data-video-id=\"{seen[-1]}\"] video').muted") is False
     page.screenshot(path=screenshot_path("feed-third-video"))
     # The previous video was paused when it was swiped away, and its view was recorded.
     assert page.evaluate("() => document.querySelectorAll('.slide video')[0].paused")
@@ -229,10 +233,19 @@ def test_a_product_card_shows_only_within_its_window(page: Any, worker_site: Liv
     page.screenshot(path=screenshot_path("feed-product-card"))
     seek(WINDOW[1] + 0.5)
     assert card.is_hidden()
+    # Scrubbing shows the storyboard tile for the time under the thumb.
+    slide = page.locator(f'.slide[data-video-id="{world.videos[0]}"]')
+    slide.get_by_label("播放进度").evaluate("el => { el.value = '500'; el.dispatchEvent(new Event('input', {bubbles: true})); }")
+    thumb = slide.locator("[data-thumb]")
+    thumb.wait_for(state="visible")
+    assert "storyboard" in thumb.evaluate("el => el.style.backgroundImage")
 
 
-def buy_from_card(page: Any, video_id: int, *, email: str, pick: dict[str, str] | None = None) -> str:
-    """Tap the card, pick the options, buy (signing in when asked), fill the address, pay. Returns the order URL."""
+def buy_from_card(
+    page: Any, video_id: int, *, email: str, pick: dict[str, str] | None = None, shots: str = ""
+) -> str:
+    """Tap the card, pick the options, buy (signing in when asked), fill the address, pay. Returns the order URL.
+    Screenshots are named with the `shots` prefix."""
     card = page.locator(f'.slide[data-video-id="{video_id}"] .pcard')
     page.evaluate(f"""() => {{ const v = document.querySelector('.slide[data-video-id="{video_id}"] video');
         v.pause(); v.currentTime = {sum(WINDOW) / 2}; }}""")
@@ -241,7 +254,7 @@ def buy_from_card(page: Any, video_id: int, *, email: str, pick: dict[str, str] 
     sheet.locator("[data-price]").wait_for()
     for value in (pick or {}).values():
         sheet.get_by_text(value, exact=True).click()
-    page.screenshot(path=screenshot_path("product-sheet"))
+    page.screenshot(path=screenshot_path(shots + "product-sheet"))
     sheet.get_by_role("button", name="立即购买").click()
     page.wait_for_url(re.compile(r"/(login|checkout)\?"))
     if "/login" in page.url:
@@ -249,7 +262,7 @@ def buy_from_card(page: Any, video_id: int, *, email: str, pick: dict[str, str] 
     page.wait_for_url("**/checkout?*")
     for label, value in ADDRESS.items():
         page.get_by_label(label).fill(value)
-    page.screenshot(path=screenshot_path("checkout"), full_page=True)
+    page.screenshot(path=screenshot_path(shots + "checkout"), full_page=True)
     page.get_by_role("button", name="提交订单并支付").click()
     page.wait_for_url("**/sandbox/pay/*")
     page.get_by_test_id("pay").click()
@@ -292,7 +305,15 @@ def test_a_share_link_opened_elsewhere_credits_the_sharer(browser: Any, worker_s
     sharer.goto(f"{worker_site.url}/v/{world.videos[1]}")
     sharer.locator(f'.slide[data-video-id="{world.videos[1]}"] [data-share]').click()
     sign_in(sharer, world.sharer_email)
-    sharer.locator(f'.slide[data-video-id="{world.videos[1]}"] [data-share]').click()
+    slide = sharer.locator(f'.slide[data-video-id="{world.videos[1]}"]')
+    slide.get_by_role("button", name="点赞").click()
+    assert slide.get_by_role("button", name="点赞").get_attribute("aria-pressed") == "true"
+    assert slide.locator("[data-likes]").inner_text() == "1"
+    slide.get_by_role("button", name="关注作者").click()
+    slide.get_by_text("已关注").wait_for()
+    following = sharer.request.get(f"{worker_site.url}/api/v1/me/following").json()
+    assert [c["name"] for c in following] == ["阿美"]
+    slide.get_by_role("button", name="分享").click()
     link = sharer.locator("[data-share-url]")
     link.wait_for()
     url = link.input_value()
@@ -309,7 +330,7 @@ def test_a_share_link_opened_elsewhere_credits_the_sharer(browser: Any, worker_s
     friend.goto(url)
     friend.wait_for_url(f"**/v/{world.videos[1]}?click=*")
     wait_playing(friend, world.videos[1], past=0.1)
-    buy_from_card(friend, world.videos[1], email=world.buyer_email)
+    buy_from_card(friend, world.videos[1], email=world.buyer_email, shots="shared-")
     assert friend.locator(".shop-status").first.inner_text() == "已支付"
     friend.context.close()
 

@@ -42,7 +42,15 @@
   async function attach(video) {
     if (video.dataset.mode || !video.dataset.hls) return;
     video.dataset.mode = "pending";
-    if (NATIVE_HLS) { video.src = video.dataset.hls; video.dataset.mode = "native-hls"; return; }
+    if (NATIVE_HLS) {
+      if (!video._fallback) {
+        video._fallback = () => { if (video.dataset.mode === "native-hls") useMp4(video); };
+        video.addEventListener("error", video._fallback);
+      }
+      video.src = video.dataset.hls;
+      video.dataset.mode = "native-hls";
+      return;
+    }
     let Hls = null;
     try { Hls = await hlsLib(); } catch (e) { Hls = null; }
     if (!Hls || !Hls.isSupported()) { useMp4(video); return; }
@@ -112,6 +120,7 @@
       feed.appendChild(node);
       observer.observe(node);
     });
+    syncMute();
   }
 
   async function loadMore() {
