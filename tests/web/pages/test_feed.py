@@ -214,6 +214,26 @@ def test_a_new_viewer_swipes_through_three_videos_playing_on_hls(
     assert page.evaluate("() => document.querySelectorAll('.slide video')[0].paused")
 
 
+NO_NATIVE_HLS = """(() => { const can = HTMLMediaElement.prototype.canPlayType;
+  HTMLMediaElement.prototype.canPlayType = function (type) { return /mpegurl/i.test(type) ? "" : can.call(this, type); };
+})();"""
+
+
+def test_hls_js_plays_where_the_browser_has_no_native_hls(page: Any, worker_site: LiveServer, world: World) -> None:
+    page.add_init_script(NO_NATIVE_HLS)  # as in WeChat's Android web view
+    page.goto(f"{worker_site.url}/v/{world.videos[0]}")
+    info = wait_playing(page, world.videos[0])
+    assert info["mode"] == "hls.js" and info["src"].startswith("blob:"), info
+
+
+def test_the_faststart_mp4_plays_when_hls_fails(page: Any, worker_site: LiveServer, world: World) -> None:
+    page.add_init_script(NO_NATIVE_HLS)
+    page.route("**/*.m3u8", lambda route: route.abort())
+    page.goto(f"{worker_site.url}/v/{world.videos[0]}")
+    info = wait_playing(page, world.videos[0])
+    assert info["mode"] == "mp4" and info["src"].endswith(".mp4"), info
+
+
 def test_a_product_card_shows_only_within_its_window(page: Any, worker_site: LiveServer, world: World) -> None:
     page.goto(f"{worker_site.url}/v/{world.videos[0]}")
     wait_playing(page, world.videos[0], past=0.1)
