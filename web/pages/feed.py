@@ -25,8 +25,9 @@ from core import extensions
 from core.accounts.models import User
 from media import videos as video_service
 from search import feed as feed_service
-from search.cards import VideoCard
-from search.engine import SearchEngine
+from search.cards import VideoCard, video_cards
+from search.documents import VIDEOS
+from search.engine import IndexNotFound, SearchEngine
 from web.api.catalog import product_out
 from web.api.discovery import VideoCardOut
 from web.auth import current_user
@@ -52,27 +53,41 @@ def _click_id() -> str:
 
 
 def _video_card(session: Session, video_id: int, user: User | None) -> dict[str, Any]:
-    """A single live video in the feed card's shape, for pages that open the feed at that video."""
-    video = video_service.get_video(session, user, video_id)
-    if not video.is_live:
-        abort(404)
-    creator = session.get(User, video.uploader_id)
-    card = VideoCard(
-        id=video.id, title=video.title, description=video.description, hashtags=list(video.hashtags or []),
-        creator_id=video.uploader_id, creator_name=creator.display_name if creator else "",
-        published_at=video.published_at, duration=video.duration_seconds or 0.0, views=0, likes=0, shares=0,
-        completion_rate=0.0, manifest=video.manifest,
-    )  # fmt: skip
-    return VideoCardOut.of(card).model_dump(mode="json")
+    """A single live video in the feed card's shape (counters and "liked" from the index), for pages that open the
+    feed at that video. Just published and not indexed yet: the same card from the database, counters at zero."""
+    viewer = user.id if user else None
+    try:
+        hits = list(_engine().get(VIDEOS.alias, [str(video_id)]).values())
+    except IndexNotFound:
+        hits = []
+    cards = video_cards(session, hits, viewer_id=viewer)
+    if not cards:
+        video = video_service.get_video(session, user, video_id)
+        if not video.is_live:
+            abort(404)
+        creator = session.get(User, video.uploader_id)
+        cards = [
+            VideoCard(
+                id=video.id, title=video.title, description=video.description, hashtags=list(video.hashtags or []),
+                creator_id=video.uploader_id, creator_name=creator.display_name if creator else "",
+                published_at=video.published_at, duration=video.duration_seconds or 0.0, views=0, likes=0, shares=0,
+                completion_rate=0.0, manifest=video.manifest,
+            )
+        ]  # fmt: skip
+    return VideoCardOut.of(cards[0]).model_dump(mode="json")
+
+
+def _engine() -> SearchEngine:
+    engine: SearchEngine = extensions.extension("search")
+    return engine
 
 
 def _render_feed(first: list[dict[str, Any]], next_cursor: str | None, *, start_video: int | None) -> Response:
     raw_device, _, new_device = device_for_browser()
     user = current_user()
     if start_video is None:
-        engine: SearchEngine = extensions.extension("search")
         page = feed_service.for_you(
-            extensions.session(), engine, user_id=user.id if user else None, device_id=raw_device, cursor=None,
+            extensions.session(), _engine(), user_id=user.id if user else None, device_id=raw_device, cursor=None,
             limit=FIRST_PAGE,
         )  # fmt: skip
         first = [VideoCardOut.of(c).model_dump(mode="json") for c in page.items]
