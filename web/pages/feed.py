@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import qrcode
 import qrcode.image.svg
@@ -32,18 +32,12 @@ from web.api.catalog import product_out
 from web.api.discovery import VideoCardOut
 from web.auth import current_user
 from web.device import device_for_browser, set_device_cookie
+from web.pages.booking import _signed_in  # the sign-in redirect every signed-in page shares
 
 bp = Blueprint("feed", __name__, template_folder="../templates")
 
 FIRST_PAGE = 5
 LANG_COOKIE_DAYS = 365
-
-
-def _signed_in() -> User | Response:
-    user = current_user()
-    if user is None:
-        return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
-    return user
 
 
 def _click_id() -> str:
