@@ -39,7 +39,7 @@ class World:
     sharer_email: str
 
 
-def _upload(site: LiveServer, token: str, clip: Path, title: str, description: str, hashtags: list[str]) -> int:
+def _upload(site: LiveServer, token: str, clip: Path, *, title: str, description: str, hashtags: list[str]) -> int:
     """The studio's resumable upload over HTTP: start, send chunks from the offset, complete."""
     auth = {"Authorization": f"Bearer {token}"}
     data = clip.read_bytes()
@@ -103,7 +103,7 @@ def world(worker_site: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> 
         clip = tmp / f"clip-{i}.mp4"
         ffmpeg(*_video("360x640", 3.5, src=src), *_tone(3.5, volume_db=-20.0 - i), *H264, *AAC,
                "-movflags", "+faststart", str(clip))  # fmt: skip
-        videos.append(_upload(site, tokens[i], clip, title, description, tags))
+        videos.append(_upload(site, tokens[i], clip, title=title, description=description, hashtags=tags))
     auths = [{"Authorization": f"Bearer {token}"} for token in tokens]
 
     def all_ready() -> bool:
@@ -162,8 +162,9 @@ def current_slide(page: Any) -> str:
 def wait_playing(page: Any, video_id: int | str, past: float = 0.6) -> dict[str, Any]:
     """Wait until this slide's video has really advanced, then report how it plays."""
     sel = f'.slide[data-video-id="{video_id}"] video'
-    page.wait_for_function(f"() => {{ const v = document.querySelector('{sel}'); return v && v.currentTime > {past}; }}",
-                           timeout=30_000)  # fmt: skip
+    page.wait_for_function(
+        f"() => {{ const v = document.querySelector('{sel}'); return v && v.currentTime > {past}; }}", timeout=30_000
+    )
     info: dict[str, Any] = page.evaluate(
         f"() => {{ const v = document.querySelector('{sel}'); "
         "return {t: v.currentTime, src: v.currentSrc, mode: v.dataset.mode, paused: v.paused}; }"
@@ -202,8 +203,11 @@ def test_a_new_viewer_swipes_through_three_videos_playing_on_hls(
         assert playing == 1
         if step < 2:
             (page.keyboard.press("ArrowDown") if step == 0 else page.mouse.wheel(0, 844))
-            page.wait_for_function(f"() => {{ const f = document.getElementById('feed');"
-                                   f" return f.querySelectorAll('.slide')[{step + 1}].offsetTop === f.scrollTop; }}")  # fmt: skip
+            page.wait_for_function(
+                "n => { const f = document.getElementById('feed'); return f.querySelectorAll('.slide')[n].offsetTop"
+                " === f.scrollTop; }",
+                arg=step + 1,
+            )
     assert set(seen) == set(world.videos), seen
     # Autoplay was muted; one tap turns the sound on.
     current = page.locator(f'.slide[data-video-id="{seen[-1]}"]')
@@ -214,8 +218,11 @@ def test_a_new_viewer_swipes_through_three_videos_playing_on_hls(
     assert page.evaluate("() => document.querySelectorAll('.slide video')[0].paused")
 
 
-NO_NATIVE_HLS = """(() => { const can = HTMLMediaElement.prototype.canPlayType;
-  HTMLMediaElement.prototype.canPlayType = function (type) { return /mpegurl/i.test(type) ? "" : can.call(this, type); };
+NO_NATIVE_HLS = """(() => {
+  const can = HTMLMediaElement.prototype.canPlayType;
+  HTMLMediaElement.prototype.canPlayType = function (type) {
+    return /mpegurl/i.test(type) ? "" : can.call(this, type);
+  };
 })();"""
 
 
@@ -223,7 +230,8 @@ def test_hls_js_plays_where_the_browser_has_no_native_hls(page: Any, worker_site
     page.add_init_script(NO_NATIVE_HLS)  # as in WeChat's Android web view
     page.goto(f"{worker_site.url}/v/{world.videos[0]}")
     info = wait_playing(page, world.videos[0])
-    assert info["mode"] == "hls.js" and info["src"].startswith("blob:"), info
+    assert info["mode"] == "hls.js", info
+    assert info["src"].startswith("blob:"), info
 
 
 def test_the_faststart_mp4_plays_when_hls_fails(page: Any, worker_site: LiveServer, world: World) -> None:
@@ -231,7 +239,8 @@ def test_the_faststart_mp4_plays_when_hls_fails(page: Any, worker_site: LiveServ
     page.route("**/*.m3u8", lambda route: route.abort())
     page.goto(f"{worker_site.url}/v/{world.videos[0]}")
     info = wait_playing(page, world.videos[0])
-    assert info["mode"] == "mp4" and info["src"].endswith(".mp4"), info
+    assert info["mode"] == "mp4", info
+    assert info["src"].endswith(".mp4"), info
 
 
 def test_a_product_card_shows_only_within_its_window(page: Any, worker_site: LiveServer, world: World) -> None:
@@ -243,7 +252,9 @@ def test_a_product_card_shows_only_within_its_window(page: Any, worker_site: Liv
     def seek(t: float) -> None:
         page.evaluate(f"""() => new Promise((done) => {{
             const v = document.querySelector('.slide[data-video-id="{world.videos[0]}"] video');
-            v.pause(); v.addEventListener('timeupdate', () => setTimeout(done, 0), {{once: true}}); v.currentTime = {t}; }})""")
+            v.pause();
+            v.addEventListener('timeupdate', () => setTimeout(done, 0), {{once: true}});
+            v.currentTime = {t}; }})""")
 
     seek(0.3)
     assert card.is_hidden()
@@ -255,15 +266,15 @@ def test_a_product_card_shows_only_within_its_window(page: Any, worker_site: Liv
     assert card.is_hidden()
     # Scrubbing shows the storyboard tile for the time under the thumb.
     slide = page.locator(f'.slide[data-video-id="{world.videos[0]}"]')
-    slide.get_by_label("播放进度").evaluate("el => { el.value = '500'; el.dispatchEvent(new Event('input', {bubbles: true})); }")
+    slide.get_by_label("播放进度").evaluate(
+        "el => { el.value = '500'; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+    )
     thumb = slide.locator("[data-thumb]")
     thumb.wait_for(state="visible")
     assert "storyboard" in thumb.evaluate("el => el.style.backgroundImage")
 
 
-def buy_from_card(
-    page: Any, video_id: int, *, email: str, pick: dict[str, str] | None = None, shots: str = ""
-) -> str:
+def buy_from_card(page: Any, video_id: int, *, email: str, pick: dict[str, str] | None = None, shots: str = "") -> str:
     """Tap the card, pick the options, buy (signing in when asked), fill the address, pay. Returns the order URL.
     Screenshots are named with the `shots` prefix."""
     card = page.locator(f'.slide[data-video-id="{video_id}"] .pcard')
@@ -360,13 +371,12 @@ def test_a_share_link_opened_elsewhere_credits_the_sharer(browser: Any, worker_s
     sharer.context.close()
 
 
-def test_user_text_is_shown_as_text_everywhere(
-    browser: Any, page: Any, worker_site: LiveServer, world: World
-) -> None:
+def test_user_text_is_shown_as_text_everywhere(browser: Any, page: Any, worker_site: LiveServer, world: World) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     html = requests.get(f"{worker_site.url}/v/{world.videos[2]}", timeout=10).text
-    assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert XSS not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
     page.goto(f"{worker_site.url}/v/{world.videos[2]}")
     slide = page.locator(f'.slide[data-video-id="{world.videos[2]}"]')
     assert slide.locator("[data-title]").inner_text() == XSS
