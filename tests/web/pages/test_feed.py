@@ -214,8 +214,25 @@ def test_a_new_viewer_swipes_through_three_videos_playing_on_hls(
     current.get_by_role("button", name="打开声音").click()
     assert page.evaluate(f"() => document.querySelector('.slide[data-video-id=\"{seen[-1]}\"] video').muted") is False
     page.screenshot(path=screenshot_path("feed-third-video"))
-    # The previous video was paused when it was swiped away, and its view was recorded.
+    # The previous videos were paused when swiped away, and their views recorded with the time watched.
     assert page.evaluate("() => document.querySelectorAll('.slide video')[0].paused")
+    device = page.locator("#feed").get_attribute("data-device")
+
+    def views() -> dict[int, int]:
+        from sqlalchemy import select
+
+        from search.models import EngagementEvent, EngagementKind
+
+        with worker_site.app.extensions["db"].session() as s:
+            rows = s.execute(
+                select(EngagementEvent.video_id, EngagementEvent.watch_ms).where(
+                    EngagementEvent.device_id == device, EngagementEvent.kind == EngagementKind.VIEW
+                )
+            ).all()
+        return {video_id: watch_ms for video_id, watch_ms in rows}
+
+    wait_until(lambda: set(views()) >= set(seen[:2]), timeout=10, message="the views of the swiped-away videos")
+    assert all(views()[v] > 500 for v in seen[:2]), views()
 
 
 NO_NATIVE_HLS = """(() => {
