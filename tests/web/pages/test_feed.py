@@ -434,3 +434,28 @@ def test_first_load_stays_within_the_page_weight_budget(page: Any, worker_site: 
     assert any(url.endswith("/feed/feed.js") for url in sizes), sizes
     total = sum(sizes.values())
     assert total <= PAGE_BUDGET, sizes
+
+
+def test_a_product_link_lands_on_the_product_page_and_keeps_the_click(
+    page: Any, worker_site: LiveServer, world: World
+) -> None:
+    page.goto(f"{worker_site.url}/p/{world.dress}?click=c_landing1")
+    assert page.locator("h1[data-product-name]").inner_text() == "法式碎花连衣裙 夏季显瘦"
+    page.get_by_role("button", name="选择规格并购买").click()
+    sheet = page.get_by_role("dialog")
+    sheet.get_by_text("雾霾蓝", exact=True).click()
+    sheet.get_by_text("S", exact=True).click()
+    assert sheet.locator("[data-stock]").inner_text() == "库存 60"
+    sheet.get_by_role("button", name="立即购买").click()
+    page.wait_for_url(lambda url: "/login?next=" in url)
+    assert "click%3Dc_landing1" in page.url  # signing in comes back to the checkout with the share click
+
+
+def test_the_feed_speaks_english(page: Any, worker_site: LiveServer, world: World) -> None:
+    page.goto(f"{worker_site.url}/v/{world.videos[1]}?lang=en")
+    slide = page.locator(f'.slide[data-video-id="{world.videos[1]}"]')
+    assert slide.get_by_role("button", name="Unmute").is_visible()
+    slide.locator(".pcard").click()
+    sheet = page.get_by_role("dialog", name="Product")
+    sheet.get_by_role("button", name="Buy now").wait_for()
+    assert sheet.locator("[data-stock]").inner_text().startswith("In stock")
