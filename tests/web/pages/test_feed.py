@@ -361,6 +361,8 @@ def test_a_share_link_opened_elsewhere_credits_the_sharer(browser: Any, worker_s
     slide.get_by_text("已关注").wait_for()
     following = sharer.request.get(f"{worker_site.url}/api/v1/me/following").json()
     assert [c["name"] for c in following] == ["阿美"]
+    sharer.reload()  # the feed knows whom you follow
+    slide.get_by_role("button", name="关注作者").filter(has_text="已关注").wait_for()
     slide.get_by_role("button", name="分享").click()
     link = sharer.locator("[data-share-url]")
     link.wait_for()

@@ -110,6 +110,19 @@
     return node;
   }
 
+  // Follow buttons show whom the signed-in viewer follows; their own videos have none.
+  function markFollows(nodes) {
+    if (!state.following) return;
+    nodes.forEach((slide) => {
+      const button = slide.querySelector("[data-follow]");
+      const creator = Number(slide.dataset.creatorId);
+      button.hidden = creator === Number(feed.dataset.user);
+      const on = state.following.has(creator);
+      button.setAttribute("aria-pressed", String(on));
+      button.querySelector("span").textContent = on ? t("已关注", "Following") : t("关注", "Follow");
+    });
+  }
+
   function append(items) {
     const empty = feed.querySelector("[data-empty]");
     items.forEach((item) => {
@@ -119,6 +132,7 @@
       const node = buildSlide(item);
       feed.appendChild(node);
       observer.observe(node);
+      markFollows([node]);
     });
     syncMute();
   }
@@ -335,10 +349,9 @@
       const on = follow.getAttribute("aria-pressed") !== "true";
       const r = await xl.api(on ? "POST" : "DELETE", "/api/v1/creators/" + slide.dataset.creatorId + "/follow");
       if (r.ok) {
-        feed.querySelectorAll(`.slide[data-creator-id="${slide.dataset.creatorId}"] [data-follow]`).forEach((b) => {
-          b.setAttribute("aria-pressed", String(r.data.following));
-          b.querySelector("span").textContent = r.data.following ? t("已关注", "Following") : t("关注", "Follow");
-        });
+        state.following = state.following || new Set();
+        state.following[r.data.following ? "add" : "delete"](r.data.creator_id);
+        markFollows(feed.querySelectorAll(`.slide[data-creator-id="${r.data.creator_id}"]`));
       }
       return;
     }
@@ -373,4 +386,11 @@
   if (first) activate(first);
   else loadMore();
   if (feed.dataset.start) loadMore();
+  if (signedIn()) {
+    xl.api("GET", "/api/v1/me/following").then((r) => {
+      if (!r.ok) return;
+      state.following = new Set(r.data.map((c) => c.id));
+      markFollows(slides());
+    });
+  }
 })();
