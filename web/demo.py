@@ -47,6 +47,7 @@ def seed(session: Session) -> list[str]:
     )
     summary += _seed_money(session, buyer=viewer, sharer=sharer, artist=artist, brand_owner=brand_owner)
     summary += _seed_videos(session, artist=artist, brand_owner=brand_owner)
+    summary += _link_demo_products(session, brand_id=brand_owner.brand_ids()[0])
     summary += seed_demo_booking(
         session,
         brand_id=brand_owner.brand_ids()[0],
@@ -98,3 +99,33 @@ def _seed_money(session: Session, *, buyer: User, sharer: User, artist: User, br
         artist=artist,
         brand_owner=brand_owner,
     )
+
+
+# Which product card each demo video carries, and when it shows (seconds; None: the whole video), by title.
+DEMO_CARDS: dict[str, list[tuple[str, float | None, float | None]]] = {
+    "夏日防晒实测：海边一整天不脱妆": [("HXZ-SUN", 1.0, None), ("HXZ-CASE", None, None)],
+    "花西子空气蜜粉 30 秒上妆": [("HXZ-POWDER", None, None)],
+    "法式碎花裙三种穿法": [("HXZ-DRESS", 2.0, 6.0)],
+}
+
+
+def _link_demo_products(session: Session, *, brand_id: int) -> list[str]:
+    """Product cards on the demo videos, so the feed opens with something to buy."""
+    from sqlalchemy import select
+
+    from commerce.catalog import links
+    from commerce.catalog.models import Product
+    from media.demo import CLIP_SECONDS
+    from media.models import Video
+
+    codes = dict(session.execute(select(Product.code, Product.id).where(Product.brand_id == brand_id)).all())
+    linked = []
+    for video in session.scalars(select(Video).where(Video.title.in_(DEMO_CARDS)).order_by(Video.id)):
+        # Windows need the duration, which the worker measures later; the demo made the clip, so it knows it
+        # (processing then stores the probed value).
+        video.duration_seconds = video.duration_seconds or float(CLIP_SECONDS)
+        uploader = session.get(User, video.uploader_id)
+        specs = [links.LinkSpec(codes[code], None, start, end) for code, start, end in DEMO_CARDS[video.title]]
+        links.set_links(session, uploader, video.id, specs, limits=CatalogLimits.from_settings(extensions.settings()))
+        linked.append(video.id)
+    return [f"demo product cards on videos {linked}"] if linked else []

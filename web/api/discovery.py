@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from commerce.catalog import categories
 from core import extensions
 from core.errors import ValidationFailed
+from media.videos import manifest_urls
 from search import engagement, feed, follows
 from search import service as search_service
 from search.cards import VideoCard
@@ -17,6 +18,7 @@ from search.engine import SearchEngine
 from search.models import EngagementKind
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, endpoint
+from web.api.videos import PlaybackOut
 from web.auth import client_ip_hash, current_user, require_current_user
 from web.i18n import get_locale
 
@@ -47,6 +49,12 @@ class CreatorOut(OutModel):
     name: str
 
 
+def _playback(manifest: dict[str, Any] | None) -> PlaybackOut | None:
+    if not manifest or "prefix" not in manifest:
+        return None
+    return PlaybackOut(**manifest_urls(extensions.storage(), manifest))
+
+
 class VideoCardOut(OutModel):
     id: int
     title: str
@@ -61,6 +69,7 @@ class VideoCardOut(OutModel):
     completion_rate: float
     liked: bool
     manifest: dict[str, Any] | None = Field(description="Playback manifest written by the media pipeline")
+    playback: PlaybackOut | None = Field(default=None, description="Public URLs the player needs (HLS, MP4, poster...)")
     highlight: dict[str, str] = Field(default_factory=dict, description="Matched text wrapped in <em> (HTML-escaped)")
 
     @classmethod
@@ -79,6 +88,7 @@ class VideoCardOut(OutModel):
             completion_rate=c.completion_rate,
             liked=c.liked,
             manifest=c.manifest,
+            playback=_playback(c.manifest),
             highlight=c.highlight,
         )
 

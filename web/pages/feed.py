@@ -1,12 +1,205 @@
-"""The viewer's pages: the watch-and-buy feed, a video, a product, checkout, orders."""
+"""The viewer's pages: the watch-and-buy feed, a video, a product, checkout, orders, "me".
+
+The feed's first page is rendered on the server (poster and sources of the first video in the HTML), so the
+first video paints and starts before any script arrives; static/feed/feed.js takes over from there and calls the
+JSON API for everything else.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import io
+from typing import Any
+from urllib.parse import urlsplit
+
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, Response, abort, redirect, render_template, request
+from sqlalchemy.orm import Session
+
+from commerce.catalog import products
+from commerce.catalog.models import Product, ProductStatus
+from commerce.ledger import AccountKind, OwnerKind, balances
+from commerce.orders import lifecycle
+from commerce.orders.cart import MAX_QUANTITY
+from core import extensions
+from core.accounts.models import User
+from media import videos as video_service
+from search import feed as feed_service
+from search.cards import VideoCard, video_cards
+from search.documents import VIDEOS
+from search.engine import IndexNotFound, SearchEngine
+from web.api.catalog import product_out
+from web.api.discovery import VideoCardOut
+from web.auth import current_user
+from web.device import device_for_browser, set_device_cookie
+from web.pages.booking import _signed_in  # the sign-in redirect every signed-in page shares
 
 bp = Blueprint("feed", __name__, template_folder="../templates")
 
+FIRST_PAGE = 5
+LANG_COOKIE_DAYS = 365
+
+
+def _click_id() -> str:
+    """The share click the visitor landed with (`/s/<token>` redirects here with `?click=`)."""
+    click = request.args.get("click", "")
+    return click if click.isascii() and len(click) <= 40 else ""
+
+
+def _video_card(session: Session, video_id: int, user: User | None) -> dict[str, Any]:
+    """A single live video in the feed card's shape (counters and "liked" from the index), for pages that open the
+    feed at that video. Just published and not indexed yet: the same card from the database, counters at zero."""
+    viewer = user.id if user else None
+    try:
+        hits = list(_engine().get(VIDEOS.alias, [str(video_id)]).values())
+    except IndexNotFound:
+        hits = []
+    cards = video_cards(session, hits, viewer_id=viewer)
+    if not cards:
+        video = video_service.get_video(session, user, video_id)
+        if not video.is_live:
+            abort(404)
+        creator = session.get(User, video.uploader_id)
+        cards = [
+            VideoCard(
+                id=video.id, title=video.title, description=video.description, hashtags=list(video.hashtags or []),
+                creator_id=video.uploader_id, creator_name=creator.display_name if creator else "",
+                published_at=video.published_at, duration=video.duration_seconds or 0.0, views=0, likes=0, shares=0,
+                completion_rate=0.0, manifest=video.manifest,
+            )
+        ]  # fmt: skip
+    return VideoCardOut.of(cards[0]).model_dump(mode="json")
+
+
+def _engine() -> SearchEngine:
+    engine: SearchEngine = extensions.extension("search")
+    return engine
+
+
+def _render_feed(first: list[dict[str, Any]], next_cursor: str | None, *, start_video: int | None) -> Response:
+    raw_device, _, new_device = device_for_browser()
+    user = current_user()
+    if start_video is None:
+        page = feed_service.for_you(
+            extensions.session(), _engine(), user_id=user.id if user else None, device_id=raw_device, cursor=None,
+            limit=FIRST_PAGE,
+        )  # fmt: skip
+        first = [VideoCardOut.of(c).model_dump(mode="json") for c in page.items]
+        next_cursor = page.next_cursor
+    html = render_template(
+        "index.html", items=first, next_cursor=next_cursor, device_id=raw_device, click=_click_id(),
+        start_video=start_video,
+    )  # fmt: skip
+    response = Response(html, mimetype="text/html")
+    if new_device:
+        set_device_cookie(response, raw_device)
+    return response
+
 
 @bp.get("/")
-def index() -> str:
-    return render_template("index.html")
+def index() -> Response:
+    return _render_feed([], None, start_video=None)
+
+
+@bp.get("/v/<int:video_id>")
+def video(video_id: int) -> Response:
+    """The feed, starting at this video (share links land here); the rest of the feed follows it."""
+    card = _video_card(extensions.session(), video_id, current_user())
+    return _render_feed([card], None, start_video=video_id)
+
+
+@bp.get("/p/<int:product_id>")
+def product(product_id: int) -> str:
+    found: Product = products.visible_product(extensions.session(), current_user(), product_id)
+    out = product_out(found)
+    return render_template(
+        "feed/product.html",
+        product=out,
+        buyable=found.status == ProductStatus.ACTIVE,
+        product_json=out.model_dump(mode="json"),
+        click=_click_id(),
+    )
+
+
+@bp.get("/checkout")
+def checkout() -> str | Response:
+    """Address and order summary for one SKU; the page's script places the order through the API."""
+    user = _signed_in()
+    if isinstance(user, Response):
+        return user
+    found = products.visible_product(extensions.session(), user, request.args.get("product", 0, type=int))
+    sku = next((s for s in found.skus if s.id == request.args.get("sku", type=int) and s.is_active), None)
+    if sku is None:
+        abort(404)
+    quantity = max(1, min(request.args.get("qty", default=1, type=int), MAX_QUANTITY))
+    return render_template(
+        "feed/checkout.html",
+        sku=sku,
+        product=product_out(found),
+        quantity=quantity,
+        video_id=request.args.get("video", type=int),
+        click=_click_id(),
+    )
+
+
+@bp.get("/orders/<int:order_id>")
+def order(order_id: int) -> str | Response:
+    user = _signed_in()
+    if isinstance(user, Response):
+        return user
+    session = extensions.session()
+    found = lifecycle.get_order(session, user, order_id)
+    return render_template("feed/order.html", order=found, events=lifecycle.events(session, found.id))
+
+
+@bp.get("/me/orders")
+def my_orders() -> str | Response:
+    user = _signed_in()
+    if isinstance(user, Response):
+        return user
+    rows, cursor = lifecycle.list_orders(extensions.session(), user, cursor=request.args.get("cursor"), limit=20)
+    return render_template("feed/orders.html", orders=rows, next_cursor=cursor)
+
+
+@bp.get("/me")
+def me() -> str | Response:
+    user = _signed_in()
+    if isinstance(user, Response):
+        return user
+    session = extensions.session()
+    wallet = balances(session, OwnerKind.USER, user.id)
+    recent, _ = lifecycle.list_orders(session, user, limit=3)
+    return render_template(
+        "feed/me.html",
+        user=user,
+        pending=wallet[AccountKind.PENDING],
+        available=wallet[AccountKind.AVAILABLE],
+        orders=recent,
+    )
+
+
+@bp.get("/lang/<any(zh, en):code>")
+def set_language(code: str) -> Response:
+    """Remember the language for every page (the `lang` cookie), then go back."""
+    back = request.args.get("next", "/")
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/"
+    response = redirect(back)
+    response.set_cookie("lang", code, max_age=LANG_COOKIE_DAYS * 86400, samesite="Lax")
+    return response
+
+
+@bp.get("/share/qr.svg")
+def share_qr() -> Response:
+    """A QR code of one of our own share links, for posting in WeChat moments (not a QR service for any URL)."""
+    url = request.args.get("u", "")
+    base = urlsplit(extensions.settings().public_base_url)
+    parts = urlsplit(url)
+    if (parts.scheme, parts.netloc) != (base.scheme, base.netloc) or not parts.path.startswith("/s/") or len(url) > 600:
+        abort(404)
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    buf = io.BytesIO()
+    image.save(buf)
+    response = Response(buf.getvalue(), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

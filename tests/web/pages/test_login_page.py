@@ -16,14 +16,14 @@ def test_sign_in_through_the_login_page(page: Any, site: LiveServer) -> None:
 
     with site.app.extensions["db"].session() as s:
         accounts.register(s, email="browser@example.com", password="browser-pass-1", display_name="浏览器用户")
-    page.goto(f"{site.url}/login?next=/")
+    page.goto(f"{site.url}/login?next=/me")
     page.get_by_label("邮箱").fill("browser@example.com")
     page.get_by_label("密码").fill("wrong-password")
     page.get_by_role("button", name="登录").click()
     page.get_by_role("alert").filter(has_text="邮箱或密码错误").wait_for()
     page.get_by_label("密码").fill("browser-pass-1")
     page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{site.url}/")
+    page.wait_for_url(f"{site.url}/me")  # the "me" tab shows who is signed in
     page.get_by_text("浏览器用户").wait_for()
     page.screenshot(path=screenshot_path("login-signed-in"))
     me = page.request.get(f"{site.url}/api/v1/me")

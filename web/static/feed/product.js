@@ -1,0 +1,12 @@
+// The product page: the same product and share sheets as the feed.
+(function () {
+  "use strict";
+  const root = document.getElementById("product-page");
+  const id = Number(root.dataset.productId);
+  const buy = root.querySelector("[data-open-sheet]");
+  if (buy) buy.addEventListener("click", () => xlSheet.product({productId: id, click: root.dataset.click}));
+  root.querySelector("[data-share]").addEventListener("click", () => {
+    if (!root.dataset.user) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); return; }
+    xlSheet.share({target: "product", targetId: id});
+  });
+})();

@@ -1,0 +1,157 @@
+// Bottom sheets, loaded on first use: the product sheet (images, SKU picker by attributes, price, stock, buy) and
+// the share sheet (signed link, QR code, copy). Text from the API goes in through textContent only.
+(function () {
+  "use strict";
+  const t = xl.t;
+  const en = document.documentElement.lang === "en";
+  const yuan = (fen) => "¥" + (fen / 100).toFixed(2);
+
+  function el(tag, cls, text) {
+    const n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+
+  function open(title, onClose) {
+    const back = el("div", "sheet-backdrop");
+    const sheet = el("section", "sheet");
+    sheet.setAttribute("role", "dialog");
+    sheet.setAttribute("aria-modal", "true");
+    sheet.setAttribute("aria-label", title);
+    const close = el("button", "sheet-close", "×");
+    close.type = "button";
+    close.setAttribute("aria-label", t("关闭", "Close"));
+    const body = el("div", "sheet-body");
+    sheet.append(close, body);
+    back.appendChild(sheet);
+    const done = () => { back.remove(); document.removeEventListener("keydown", onKey); if (onClose) onClose(); };
+    const onKey = (e) => { if (e.key === "Escape") done(); };
+    close.addEventListener("click", done);
+    back.addEventListener("click", (e) => { if (e.target === back) done(); });
+    document.addEventListener("keydown", onKey);
+    (document.getElementById("sheet-root") || document.body).appendChild(back);
+    close.focus();
+    return body;
+  }
+
+  // -- product ----------------------------------------------------------------------------------------------
+
+  async function product(opts) {
+    const body = open(t("商品", "Product"), opts.onClose);
+    body.closest(".sheet").classList.add("sheet-product");
+    body.appendChild(el("p", "sheet-loading", t("加载中…", "Loading…")));
+    const r = await xl.api("GET", "/api/v1/products/" + opts.productId);
+    body.textContent = "";
+    if (!r.ok) { body.appendChild(el("p", "sheet-error", (r.data && r.data.title) || t("商品不可用", "Product unavailable"))); return; }
+    const p = r.data;
+    const skus = p.skus.filter((s) => s.is_active);
+
+    const gallery = el("div", "sheet-gallery");
+    p.images.forEach((image, i) => {
+      const img = el("img");
+      img.src = image.urls["540"] || Object.values(image.urls)[0];
+      img.alt = t("商品图 ", "Product image ") + (i + 1);
+      gallery.appendChild(img);
+    });
+    const name = el("h2", "sheet-title", p.name);
+    name.dataset.productName = "";
+    const brand = el("p", "sheet-brand", p.brand_name);
+    const price = el("p", "sheet-price");
+    const now = el("strong", "", "");
+    now.dataset.price = "";
+    const list = el("s", "sheet-list-price", "");
+    price.append(now, " ", list);
+    const stock = el("p", "sheet-stock", "");
+    stock.dataset.stock = "";
+
+    // One radio group per attribute; the chosen values pick the SKU.
+    const names = [];
+    skus.forEach((s) => Object.keys(s.attributes).forEach((k) => { if (!names.includes(k)) names.push(k); }));
+    const chosen = {};
+    const preset = skus.find((s) => s.id === opts.skuId) || skus.find((s) => s.stock > 0) || skus[0];
+    if (preset) Object.assign(chosen, preset.attributes);
+    const picker = el("div", "sheet-picker");
+    names.forEach((attr) => {
+      const group = el("fieldset", "sheet-attr");
+      group.appendChild(el("legend", "", attr));
+      const values = [...new Set(skus.map((s) => s.attributes[attr]).filter(Boolean))];
+      values.forEach((value) => {
+        const label = el("label", "chip");
+        const input = el("input");
+        input.type = "radio"; input.name = "attr-" + names.indexOf(attr); input.value = value;
+        input.checked = chosen[attr] === value;
+        input.addEventListener("change", () => { chosen[attr] = value; update(); });
+        label.append(input, el("span", "", value));
+        group.appendChild(label);
+      });
+      picker.appendChild(group);
+    });
+    const qtyLabel = el("label", "sheet-qty", t("数量 ", "Quantity "));
+    const qty = el("input");
+    qty.type = "number"; qty.min = "1"; qty.max = "99"; qty.value = "1"; qty.name = "quantity";
+    qtyLabel.appendChild(qty);
+    const buy = el("button", "btn-buy", t("立即购买", "Buy now"));
+    buy.type = "button";
+    const desc = el("p", "sheet-desc", p.description);
+
+    function current() { return skus.find((s) => names.every((k) => s.attributes[k] === chosen[k])) || null; }
+
+    function update() {
+      const sku = current();
+      now.textContent = sku ? yuan(sku.price_fen) : (p.price_min_fen === null ? "" : yuan(p.price_min_fen));
+      list.textContent = sku && sku.list_price_fen && sku.list_price_fen > sku.price_fen ? yuan(sku.list_price_fen) : "";
+      stock.textContent = !sku ? t("请选择规格", "Choose an option") : sku.stock > 0 ? t("库存 ", "In stock: ") + sku.stock : t("已售罄", "Sold out");
+      buy.disabled = !sku || sku.stock <= 0 || p.status !== "active";
+      qty.max = String(Math.min(99, sku ? Math.max(1, sku.stock) : 99));
+    }
+    update();
+
+    buy.addEventListener("click", () => {
+      const sku = current();
+      if (!sku) return;
+      const q = new URLSearchParams({product: String(p.id), sku: String(sku.id), qty: String(Math.max(1, Number(qty.value) || 1))});
+      if (opts.videoId) q.set("video", String(opts.videoId));
+      if (opts.click) q.set("click", opts.click);
+      if (en) q.set("lang", "en");
+      location.href = "/checkout?" + q.toString();
+    });
+    body.append(gallery, name, brand, price, stock, picker, qtyLabel, buy, desc);
+  }
+
+  // -- share ------------------------------------------------------------------------------------------------
+
+  async function share(opts) {
+    const body = open(t("分享", "Share"), opts.onClose);
+    body.closest(".sheet").classList.add("sheet-share");
+    body.appendChild(el("h2", "sheet-title", t("分享给好友", "Share with friends")));
+    const status = el("p", "sheet-loading", t("生成链接…", "Creating link…"));
+    body.appendChild(status);
+    const r = await xl.api("POST", "/api/v1/share-links", {target: opts.target, target_id: opts.targetId});
+    if (!r.ok) { status.textContent = (r.data && r.data.title) || t("无法生成链接", "Could not create a link"); return; }
+    status.remove();
+    if (opts.target === "video") {
+      xl.api("POST", "/api/v1/engagement/events", {events: [{kind: "share", video_id: opts.targetId}]});
+    }
+    const qr = el("img", "share-qr");
+    qr.src = "/share/qr.svg?u=" + encodeURIComponent(r.data.url);
+    qr.alt = t("分享链接二维码", "QR code of the share link");
+    const hint = el("p", "share-hint", t("保存二维码发到朋友圈，好友下单你可获得佣金", "Post the QR code; you earn commission when friends buy"));
+    const label = el("label", "share-link-label", t("分享链接", "Share link"));
+    const link = el("input", "share-link");
+    link.readOnly = true; link.value = r.data.url; link.dataset.shareUrl = "";
+    label.appendChild(link);
+    const copy = el("button", "btn-copy", t("复制链接", "Copy link"));
+    copy.type = "button";
+    const copied = el("p", "share-copied", "");
+    copied.setAttribute("role", "status");
+    copy.addEventListener("click", async () => {
+      try { await navigator.clipboard.writeText(link.value); }
+      catch (e) { link.select(); document.execCommand("copy"); }
+      copied.textContent = t("已复制", "Copied");
+    });
+    body.append(qr, hint, label, copy, copied);
+  }
+
+  window.xlSheet = {product, share};
+})();
