@@ -157,6 +157,12 @@ def test_creator_uploads_through_a_dropped_connection_links_a_product_and_reache
         timeout=60_000,
     )
     charts_show_real_engagement(worker_site, page, video_id, creator["product"])
+    # Last, as watching it adds a view the charts above would count: a new viewer's feed page has the video.
+    viewer = page.context.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
+    feed = viewer.new_page()
+    feed.goto(f"{worker_site.url}/")
+    feed.locator(f"article.slide[data-video-id='{video_id}']").wait_for(state="attached")
+    viewer.close()
 
 
 def charts_show_real_engagement(site: LiveServer, page: Any, video_id: int, product_id: int) -> None:

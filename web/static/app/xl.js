@@ -8,7 +8,8 @@
 
   async function api(method, url, body, opts) {
     const headers = {"Content-Type": "application/json", "X-CSRF-Token": csrf()};
-    if (opts && opts.idempotent) headers["Idempotency-Key"] = newKey();
+    if (opts && opts.key) headers["Idempotency-Key"] = opts.key;
+    else if (opts && opts.idempotent) headers["Idempotency-Key"] = newKey();
     const sep = url.includes("?") ? "&" : "?";
     const r = await fetch(lang === "en" ? url + sep + "lang=en" : url, {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin",
@@ -47,5 +48,5 @@
     return Number(whole) * 100 + Number((part + "00").slice(0, 2));
   }
 
-  window.xl = {api, showErrors, t, badge, fen};
+  window.xl = {api, showErrors, t, badge, fen, newKey};
 })();

@@ -2,6 +2,10 @@
 (function () {
   "use strict";
   const form = document.getElementById("checkout-form");
+  // One key per order as typed: a retry after a lost response replays it (no second order); a corrected form
+  // is a new request, which the server would refuse under the old key.
+  let sent = null;
+  let key = null;
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const button = form.querySelector("button[type=submit]");
@@ -13,7 +17,9 @@
     const body = {items: [item], address};
     if (form.dataset.click) body.click_id = form.dataset.click;
     button.disabled = true;
-    const r = await xl.api("POST", "/api/v1/checkouts", body, {idempotent: true});
+    const json = JSON.stringify(body);
+    if (json !== sent) { sent = json; key = xl.newKey(); }
+    const r = await xl.api("POST", "/api/v1/checkouts", body, {key});
     if (r.ok && r.data.pay_url) { location.href = r.data.pay_url; return; }
     button.disabled = false;
     xl.showErrors(form, r.data);
