@@ -118,6 +118,7 @@ def test_creator_uploads_through_a_dropped_connection_links_a_product_and_reache
     )
     assert page.get_by_label("处理进度").evaluate("p => p.value") == 100
     assert api_get(page, f"/api/v1/videos/{video_id}")["status"] == "ready"
+    page.locator(f"[data-studio-list] li[data-video-id='{video_id}'][data-status=ready]").wait_for()  # no reload
 
     # Link the showcase product by scrubbing: the card shows from 1.0 s to 3.0 s.
     page.get_by_role("link", name="关联商品 →").click()
