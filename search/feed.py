@@ -26,10 +26,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core import clock
-from core.errors import BadRequest, NotAuthenticated, ValidationFailed
+from core.accounts.models import User
+from core.errors import BadRequest, NotAuthenticated, NotFound, ValidationFailed
 from core.pagination import decode_cursor, encode_cursor
+from media import videos
 from search import engagement, follows, ranking
 from search.cards import VideoCard, video_cards
+from search.documents import VIDEOS
 from search.engine import IndexNotFound, SearchEngine
 from search.query import (
     Decay,
@@ -278,3 +281,25 @@ def _search(engine: SearchEngine, request: SearchRequest) -> list[Hit]:
         return engine.search("videos", request).hits
     except IndexNotFound:  # nothing was ever indexed
         return []
+
+
+def opened_at(session: Session, engine: SearchEngine, video_id: int, viewer: User | None) -> VideoCard:
+    """The card of one live video, for a feed opened at it (a share link, a hashtag grid): counters and "liked"
+    from the index; a video just published and not indexed yet comes from the database with counters at zero."""
+    try:
+        hits = list(engine.get(VIDEOS.alias, [str(video_id)]).values())
+    except IndexNotFound:
+        hits = []
+    cards = video_cards(session, hits, viewer_id=viewer.id if viewer else None)
+    if cards:
+        return cards[0]
+    video = videos.get_video(session, viewer, video_id)
+    if not video.is_live:
+        raise NotFound("video")
+    creator = session.get(User, video.uploader_id)
+    return VideoCard(
+        id=video.id, title=video.title, description=video.description, hashtags=list(video.hashtags or []),
+        creator_id=video.uploader_id, creator_name=creator.display_name if creator else "",
+        published_at=video.published_at, duration=video.duration_seconds or 0.0, views=0, likes=0, shares=0,
+        completion_rate=0.0, manifest=video.manifest,
+    )  # fmt: skip

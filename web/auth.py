@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import quote
 
-from flask import Flask, g, request, session
+from flask import Flask, g, redirect, request, session
 
 from core import extensions
 from core.accounts import service as accounts
@@ -104,3 +108,16 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _inject() -> dict[str, object]:
         return {"current_user": current_user, "csrf_token": csrf_token}
+
+
+def signed_in_page(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For pages: signed-out visitors go to sign-in and come back here; the view gets the signed-in user first."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        user = current_user()
+        if user is None:
+            return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
+        return view(user, *args, **kwargs)
+
+    return wrapper

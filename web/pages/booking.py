@@ -8,7 +8,6 @@ static/booking only send the forms to the API (with CSRF, Idempotency-Key and th
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from flask import Blueprint, Response, redirect, render_template, request
 from sqlalchemy import select
@@ -37,7 +36,7 @@ from search import service as search_service
 from web.api.artists import FOLLOWER_BAND_NAMES, PRICE_BAND_NAMES, TIER_NAMES, options
 from web.api.bookings import booking_out
 from web.api.discovery import VideoCardOut
-from web.auth import current_user
+from web.auth import current_user, signed_in_page
 from web.i18n import get_locale
 from web.i18n import t as _t
 
@@ -102,18 +101,9 @@ def _helpers() -> dict[str, Any]:
     }
 
 
-def _signed_in() -> User | Response:
-    user = current_user()
-    if user is None:
-        return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
-    return user
-
-
 @bp.get("/campaigns")
-def campaign_list() -> str | Response:
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
+@signed_in_page
+def campaign_list(user: User) -> str | Response:
     session = extensions.session()
     mine = []
     for brand_id in user.brand_ids():
@@ -132,10 +122,7 @@ def open_campaigns() -> str:
     return render_template("booking/open_campaigns.html", campaigns=items, options=options(), category=category)
 
 
-def _editor(campaign_id: int | None) -> str | Response:
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
+def _editor(user: User, campaign_id: int | None) -> str | Response:
     session = extensions.session()
     campaign = campaigns.for_member(session, user, campaign_id) if campaign_id else None
     brand_id = campaign.brand_id if campaign else int(request.args.get("brand_id") or (user.brand_ids() or [0])[0])
@@ -151,13 +138,15 @@ def _editor(campaign_id: int | None) -> str | Response:
 
 
 @bp.get("/campaigns/new")
-def campaign_new() -> str | Response:
-    return _editor(None)
+@signed_in_page
+def campaign_new(user: User) -> str | Response:
+    return _editor(user, None)
 
 
 @bp.get("/campaigns/<int:campaign_id>/edit")
-def campaign_edit(campaign_id: int) -> str | Response:
-    return _editor(campaign_id)
+@signed_in_page
+def campaign_edit(user: User, campaign_id: int) -> str | Response:
+    return _editor(user, campaign_id)
 
 
 def _filters() -> matching.MatchFilters:
@@ -185,10 +174,8 @@ def _filters() -> matching.MatchFilters:
 
 
 @bp.get("/match")
-def match() -> str | Response:
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
+@signed_in_page
+def match(user: User) -> str | Response:
     session = extensions.session()
     campaign_id = request.args.get("campaign", type=int)
     if campaign_id is None:
@@ -226,10 +213,8 @@ def match() -> str | Response:
 
 
 @bp.get("/bookings")
-def inbox() -> str | Response:
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
+@signed_in_page
+def inbox(user: User) -> str | Response:
     session = extensions.session()
     sides = [p for p, ok in ((Party.ARTIST, user.is_artist), (Party.BRAND, bool(user.brand_ids())),
                              (Party.ADMIN, user.is_admin)) if ok]  # fmt: skip
@@ -242,10 +227,8 @@ def inbox() -> str | Response:
 
 
 @bp.get("/bookings/<int:booking_id>")
-def booking_detail(booking_id: int) -> str | Response:
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
+@signed_in_page
+def booking_detail(user: User, booking_id: int) -> str | Response:
     session = extensions.session()
     booking, parties = bookings.get_for(session, user, booking_id)
     pending = booking_payments.pending_payment(session, booking.id) if Party.BRAND in parties else None
@@ -297,10 +280,8 @@ def artist_page(artist_id: int) -> str:
 
 
 @bp.get("/me/artist-profile")
-def my_profile() -> str | Response:
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
+@signed_in_page
+def my_profile(user: User) -> str | Response:
     if not user.is_artist:
         return redirect("/")
     view = profiles.get_artist(extensions.session(), user.id)
@@ -308,10 +289,8 @@ def my_profile() -> str | Response:
 
 
 @bp.get("/notifications")
-def notification_list() -> str | Response:
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
+@signed_in_page
+def notification_list(user: User) -> str | Response:
     items, _ = notifications.list_for(extensions.session(), user, limit=50)
     locale = get_locale()
     rows = [{"n": n, "text": notifications.render(n.kind, n.params, locale)} for n in items]

@@ -20,8 +20,8 @@ from commerce.orders.models import OrderStatus, RefundState
 from core import clock, extensions
 from core.accounts.models import Brand, User
 from core.errors import NotFound, ValidationFailed
+from web.auth import signed_in_page
 from web.i18n import t as _t
-from web.pages.booking import _signed_in  # the sign-in redirect every signed-in page shares
 
 bp = Blueprint("brand", __name__, template_folder="../templates")
 
@@ -53,10 +53,8 @@ def _render(template: str, user: User, brand_id: int, section: str, **context: A
 
 
 @bp.get("/brand")
-def home() -> str | Response:
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
+@signed_in_page
+def home(user: User) -> str | Response:
     if not user.brand_ids():
         message = _t("只有品牌成员可以使用品牌后台", "Only brand members can use the brand dashboard")
         return render_template("error.html", status=403, message=message), 403  # type: ignore[return-value]
@@ -64,11 +62,9 @@ def home() -> str | Response:
 
 
 @bp.get("/brand/<int:brand_id>")
-def overview(brand_id: int) -> str | Response:
+@signed_in_page
+def overview(user: User, brand_id: int) -> str | Response:
     """What needs doing: paid orders to ship and refund requests to decide, with the last 30 days' sales."""
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
     session = extensions.session()
     to_ship, more_orders = lifecycle.list_orders(session, user, brand_id=brand_id, status=OrderStatus.PAID, limit=50)
     asked, more_refunds = refunds.list_brand_refunds(session, user, brand_id, status=RefundState.REQUESTED, limit=50)
@@ -81,10 +77,8 @@ def overview(brand_id: int) -> str | Response:
 
 
 @bp.get("/brand/<int:brand_id>/catalog")
-def catalog(brand_id: int) -> str | Response:
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
+@signed_in_page
+def catalog(user: User, brand_id: int) -> str | Response:
     session = extensions.session()
     q = request.args.get("q", "").strip()[:100] or None
     items, cursor = products.list_brand_products(session, user, brand_id, q=q, cursor=request.args.get("cursor"),
@@ -97,11 +91,9 @@ def catalog(brand_id: int) -> str | Response:
 
 
 @bp.get("/brand/<int:brand_id>/products/<int:product_id>")
-def product(brand_id: int, product_id: int) -> str | Response:
+@signed_in_page
+def product(user: User, brand_id: int, product_id: int) -> str | Response:
     """One product: details, status, SKUs, images, and its affiliate terms with their history."""
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
     session = extensions.session()
     item = products.product_for_member(session, user, product_id)
     if item.brand_id != brand_id:
@@ -116,11 +108,9 @@ def product(brand_id: int, product_id: int) -> str | Response:
 
 
 @bp.get("/brand/<int:brand_id>/sales")
-def sales(brand_id: int) -> str | Response:
+@signed_in_page
+def sales(user: User, brand_id: int) -> str | Response:
     """Sales attributed by day, artist, sharer and video, as charts with a table beside each."""
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
     days = request.args.get("days", type=int) or 30
     days = days if days in (7, 30, 90) else 30
     until = clock.now().date()

@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, abort, redirect, render_template, request
-from sqlalchemy.orm import Session
 
 from commerce.catalog import products
 from commerce.catalog.models import Product, ProductStatus
@@ -23,16 +22,12 @@ from commerce.orders import lifecycle
 from commerce.orders.cart import MAX_QUANTITY
 from core import extensions
 from core.accounts.models import User
-from media import videos as video_service
 from search import feed as feed_service
-from search.cards import VideoCard, video_cards
-from search.documents import VIDEOS
-from search.engine import IndexNotFound, SearchEngine
+from search.engine import SearchEngine
 from web.api.catalog import product_out
 from web.api.discovery import VideoCardOut
-from web.auth import current_user
+from web.auth import current_user, signed_in_page
 from web.device import device_for_browser, set_device_cookie
-from web.pages.booking import _signed_in  # the sign-in redirect every signed-in page shares
 
 bp = Blueprint("feed", __name__, template_folder="../templates")
 
@@ -44,31 +39,6 @@ def _click_id() -> str:
     """The share click the visitor landed with (`/s/<token>` redirects here with `?click=`)."""
     click = request.args.get("click", "")
     return click if click.isascii() and len(click) <= 40 else ""
-
-
-def _video_card(session: Session, video_id: int, user: User | None) -> dict[str, Any]:
-    """A single live video in the feed card's shape (counters and "liked" from the index), for pages that open the
-    feed at that video. Just published and not indexed yet: the same card from the database, counters at zero."""
-    viewer = user.id if user else None
-    try:
-        hits = list(_engine().get(VIDEOS.alias, [str(video_id)]).values())
-    except IndexNotFound:
-        hits = []
-    cards = video_cards(session, hits, viewer_id=viewer)
-    if not cards:
-        video = video_service.get_video(session, user, video_id)
-        if not video.is_live:
-            abort(404)
-        creator = session.get(User, video.uploader_id)
-        cards = [
-            VideoCard(
-                id=video.id, title=video.title, description=video.description, hashtags=list(video.hashtags or []),
-                creator_id=video.uploader_id, creator_name=creator.display_name if creator else "",
-                published_at=video.published_at, duration=video.duration_seconds or 0.0, views=0, likes=0, shares=0,
-                completion_rate=0.0, manifest=video.manifest,
-            )
-        ]  # fmt: skip
-    return VideoCardOut.of(cards[0]).model_dump(mode="json")
 
 
 def _engine() -> SearchEngine:
@@ -104,8 +74,8 @@ def index() -> Response:
 @bp.get("/v/<int:video_id>")
 def video(video_id: int) -> Response:
     """The feed, starting at this video (share links land here); the rest of the feed follows it."""
-    card = _video_card(extensions.session(), video_id, current_user())
-    return _render_feed([card], None, start_video=video_id)
+    card = feed_service.opened_at(extensions.session(), _engine(), video_id, current_user())
+    return _render_feed([VideoCardOut.of(card).model_dump(mode="json")], None, start_video=video_id)
 
 
 @bp.get("/p/<int:product_id>")
@@ -122,11 +92,9 @@ def product(product_id: int) -> str:
 
 
 @bp.get("/checkout")
-def checkout() -> str | Response:
+@signed_in_page
+def checkout(user: User) -> str | Response:
     """Address and order summary for one SKU; the page's script places the order through the API."""
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
     found = products.visible_product(extensions.session(), user, request.args.get("product", 0, type=int))
     sku = next((s for s in found.skus if s.id == request.args.get("sku", type=int) and s.is_active), None)
     if sku is None:
@@ -143,29 +111,23 @@ def checkout() -> str | Response:
 
 
 @bp.get("/orders/<int:order_id>")
-def order(order_id: int) -> str | Response:
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
+@signed_in_page
+def order(user: User, order_id: int) -> str | Response:
     session = extensions.session()
     found = lifecycle.get_order(session, user, order_id)
     return render_template("feed/order.html", order=found, events=lifecycle.events(session, found.id))
 
 
 @bp.get("/me/orders")
-def my_orders() -> str | Response:
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
+@signed_in_page
+def my_orders(user: User) -> str | Response:
     rows, cursor = lifecycle.list_orders(extensions.session(), user, cursor=request.args.get("cursor"), limit=20)
     return render_template("feed/orders.html", orders=rows, next_cursor=cursor)
 
 
 @bp.get("/me")
-def me() -> str | Response:
-    user = _signed_in()
-    if isinstance(user, Response):
-        return user
+@signed_in_page
+def me(user: User) -> str | Response:
     session = extensions.session()
     wallet = balances(session, OwnerKind.USER, user.id)
     recent, _ = lifecycle.list_orders(session, user, limit=3)

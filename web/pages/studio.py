@@ -8,12 +8,8 @@ Pages render through the same services as the API; the scripts in static/studio 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-from urllib.parse import quote
 
-from flask import Blueprint, Response, redirect, render_template, request
+from flask import Blueprint, render_template
 from sqlalchemy import select
 
 from commerce import reports
@@ -23,28 +19,15 @@ from media import videos
 from search import engagement
 from web.api.reports import ReportOut
 from web.api.videos import VideoOut
-from web.auth import current_user
+from web.auth import signed_in_page
 
 bp = Blueprint("studio", __name__, template_folder="../templates")
 
 CHART_DAYS = 30
 
 
-def creator_page(view: Callable[..., str]) -> Callable[..., str | Response]:
-    """Signed-out visitors go to sign-in and come back here; the view gets the signed-in user."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> str | Response:
-        user = current_user()
-        if user is None:
-            return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
-        return view(user, *args, **kwargs)
-
-    return wrapper
-
-
 @bp.get("/studio")
-@creator_page
+@signed_in_page
 def home(user: User) -> str:
     session = extensions.session()
     can_upload = user.is_artist or user.is_admin or bool(user.brand_ids())
@@ -62,14 +45,14 @@ def home(user: User) -> str:
 
 
 @bp.get("/studio/videos/<int:video_id>")
-@creator_page
+@signed_in_page
 def video(user: User, video_id: int) -> str:
     found = videos.get_managed_video(extensions.session(), user, video_id)
     return render_template("studio/video.html", video=VideoOut.of(found, owner=True))
 
 
 @bp.get("/studio/earnings")
-@creator_page
+@signed_in_page
 def earnings(user: User) -> str:
     until = clock.now().date()
     period = reports.Period(since=until - dt.timedelta(days=CHART_DAYS - 1), until=until)
