@@ -184,6 +184,7 @@ def test_encoder_threads_follow_each_rungs_share_of_the_pixels() -> None:
     from media.pipelines.graph import thread_budget
 
     ladder = plan(1080, 1920, DEFAULT_LADDER)
-    assert thread_budget(ladder, 2) == {"1080p": 2, "720p": 1, "540p": 1, "360p": 1}
-    assert thread_budget(ladder, 16) == {"1080p": 9, "720p": 4, "540p": 3, "360p": 1}
+    assert thread_budget(ladder, 2) == {"1080p": 2, "720p": 2, "540p": 2, "360p": 2}
+    assert thread_budget(ladder, 16) == {"1080p": 9, "720p": 4, "540p": 3, "360p": 2}
+    assert thread_budget(ladder, 1) == {"1080p": 1, "720p": 1, "540p": 1, "360p": 1}
     assert thread_budget(ladder[:1], 16) == {}  # a lone encoder keeps x264's default
