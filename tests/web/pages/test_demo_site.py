@@ -26,10 +26,11 @@ def seed_demo(site: LiveServer) -> list[int]:
     db = site.app.extensions["db"]
     with site.app.test_request_context(), db.session() as s:
         seed(s)
+    public = select(Video.id, Video.status).where(Video.visibility == Visibility.PUBLIC)
     deadline = time.monotonic() + 240
     while True:
         with db.session() as s:
-            statuses = dict(s.execute(select(Video.id, Video.status).where(Video.visibility == Visibility.PUBLIC)).all())
+            statuses = dict(s.execute(public).all())
         if statuses and all(st == VideoStatus.READY for st in statuses.values()):
             return sorted(statuses)
         assert VideoStatus.FAILED not in statuses.values(), statuses
