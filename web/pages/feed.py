@@ -81,12 +81,10 @@ def video(video_id: int) -> Response:
 @bp.get("/p/<int:product_id>")
 def product(product_id: int) -> str:
     found: Product = products.visible_product(extensions.session(), current_user(), product_id)
-    out = product_out(found)
     return render_template(
         "feed/product.html",
-        product=out,
+        product=product_out(found),
         buyable=found.status == ProductStatus.ACTIVE,
-        product_json=out.model_dump(mode="json"),
         click=_click_id(),
     )
 
