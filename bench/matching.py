@@ -25,14 +25,12 @@ import datetime as dt
 import json
 import random
 import statistics
-import tempfile
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select
 
+from bench.harness import alternate, percentile, scratch_app
 from commerce.artists import metrics
 from commerce.artists.models import AgeBand, ArtistProfile, ArtistRate, LengthTier, ViewerTraits
 from commerce.booking.models import Campaign, CampaignStatus
@@ -43,8 +41,7 @@ from commerce.orders.models import Checkout, Order, OrderLine, OrderStatus
 from core import clock
 from core.accounts.models import Brand, BrandMember, BrandRole, User
 from media.models import Video, VideoStatus, Visibility
-from search.documents import ENTITIES, build_videos
-from search.indexing import ensure_index
+from search.documents import build_videos
 from search.models import EngagementEvent, EngagementKind, Follow, VideoStats
 from search.query import Upsert
 
@@ -57,11 +54,6 @@ WORDS = {
     "home": ["厨房", "锅具", "收纳", "kitchen"],
 }
 VIEWERS = 3000
-
-
-def percentile(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
 def seed(db: Any, n: int, rng: random.Random) -> dict[str, Any]:
@@ -201,16 +193,6 @@ def recompute_and_rank(s: Any, campaign: Campaign, ids: list[int]) -> list[Any]:
     return matching.rank_rows(out, matching.brief_of(campaign), matching.reference(s)).scores(0, 20)
 
 
-def alternate(pairs: list[tuple[Callable[[], Any], ...]]) -> list[list[float]]:
-    times: list[list[float]] = [[] for _ in pairs[0]]
-    for calls in pairs:
-        for i, call in enumerate(calls):
-            t = time.perf_counter()
-            call()
-            times[i].append((time.perf_counter() - t) * 1000)
-    return times
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artists", type=int, default=3000)
@@ -219,19 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
 
-    from tests.conftest import make_settings, migrate
-    from web import create_app
-
-    with tempfile.TemporaryDirectory(prefix="xl-bench-") as tmp:
-        var = Path(tmp)
-        url = f"sqlite:///{var / 'bench.sqlite3'}"
-        migrate(url)
-        app = create_app(
-            make_settings(var, database_url=url, env="production", secret_key="bench-secret-key-0123456789")
-        )
+    with scratch_app() as app:
         db, engine = app.extensions["db"], app.extensions["search"]
-        for entity in ENTITIES.values():
-            ensure_index(engine, entity)
         t0 = time.perf_counter()
         data = seed(db, args.artists, rng)
         print(
@@ -258,8 +229,6 @@ def main(argv: list[str] | None = None) -> int:
             rank_times, floor_times, recompute_times = alternate(
                 [(rank, stmt_rows, recompute) for _ in range(args.rounds)]
             )
-        engine.close()
-        db.dispose()
 
     r50, f50, x50 = (statistics.median(t) for t in (rank_times, floor_times, recompute_times))
     print()

@@ -27,14 +27,13 @@ import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
+from bench.harness import alternate, percentile, scratch_app
 from core import clock
 from core.accounts import passwords
 from core.accounts.models import User
@@ -43,7 +42,6 @@ from media.models import Video, VideoStatus, Visibility
 from search import feed
 from search.documents import ENTITIES, VIDEOS, build_videos
 from search.engine import physical_name
-from search.indexing import ensure_index
 from search.models import EngagementEvent, EngagementKind, Follow, UserInterest, VideoStats
 from search.query import Upsert
 from search.service import video_search_request
@@ -91,11 +89,6 @@ def title_for(rng: random.Random) -> tuple[str, list[str]]:
     else:
         title = f"{rng.choice(PLACES)}{word} {rng.choice(en)} {rng.choice(MODIFIERS)}"
     return title, rng.sample(tags, k=min(len(tags), rng.randint(1, 3)))
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def seed(db: Any, n_videos: int, n_creators: int, rng: random.Random) -> dict[str, Any]:
@@ -230,22 +223,6 @@ def measure_indexing(app: Any, db: Any, engine: Any, n_videos: int) -> dict[str,
     }
 
 
-def alternate(
-    pairs: list[tuple[Callable[[], Any], Callable[[], Any]]], warmup: int = 5
-) -> tuple[list[float], list[float]]:
-    service, raw = [], []
-    for i, (svc, rw) in enumerate(pairs):
-        t0 = time.perf_counter()
-        svc()
-        t1 = time.perf_counter()
-        rw()
-        t2 = time.perf_counter()
-        if i >= warmup:
-            service.append((t1 - t0) * 1000)
-            raw.append((t2 - t1) * 1000)
-    return service, raw
-
-
 def measure_latency(app: Any, data: dict[str, Any], rng: random.Random, n: int) -> dict[str, Any]:
     db, engine = app.extensions["db"], app.extensions["search"]
     user_id, token = viewer_with_history(db, data, rng)
@@ -262,7 +239,7 @@ def measure_latency(app: Any, data: dict[str, Any], rng: random.Random, n: int) 
         request = video_search_request(q)
         return service, lambda: engine.search("videos", request)
 
-    s_service, s_raw = alternate([search_pair(q) for q in queries])
+    s_service, s_raw = alternate([search_pair(q) for q in queries], warmup=5)
 
     with db.session() as s:
         personal = feed.personalise(s, user_id=user_id, device_id=None, now=clock.now())
@@ -277,7 +254,7 @@ def measure_latency(app: Any, data: dict[str, Any], rng: random.Random, n: int) 
         assert len(r.get_json()["items"]) == 10
 
     f_service, f_raw = alternate(
-        [(feed_service, lambda: engine.search("videos", feed_request)) for _ in range(max(40, n // 4))]
+        [(feed_service, lambda: engine.search("videos", feed_request)) for _ in range(max(40, n // 4))], warmup=5
     )
     return {"search": (s_service, s_raw), "feed": (f_service, f_raw)}
 
@@ -291,18 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
 
-    from tests.conftest import make_settings, migrate
-    from web import create_app
-
-    with tempfile.TemporaryDirectory(prefix="xl-bench-") as tmp:
-        var = Path(tmp)
-        url = f"sqlite:///{var / 'bench.sqlite3'}"
-        migrate(url)
-        settings = make_settings(var, database_url=url, env="production", secret_key="bench-secret-key-0123456789")
-        app = create_app(settings)
+    with scratch_app() as app:
         db, engine = app.extensions["db"], app.extensions["search"]
-        for entity in ENTITIES.values():
-            ensure_index(engine, entity)
         t0 = time.perf_counter()
         data = seed(db, args.videos, args.creators, rng)
         print(
@@ -313,8 +280,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"indexed through the outbox in {idx['service_seconds']:.1f} s (mean of two runs)", flush=True)
 
         lat = measure_latency(app, data, rng, args.queries)
-        engine.close()
-        db.dispose()
 
     (s_service, s_raw), (f_service, f_raw) = lat["search"], lat["feed"]
     result = {
