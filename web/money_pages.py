@@ -7,7 +7,6 @@ import hmac
 import logging
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
-from werkzeug.routing import BuildError
 
 from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
@@ -30,12 +29,10 @@ CLICK_COOKIE = "xl_click"
 
 
 def target_url(kind: TargetKind, target_id: int) -> str:
-    """The page a share link lands on; the feed's own pages when they exist, else the home page with a hint."""
-    endpoint, arg = ("feed.video", "video_id") if kind == TargetKind.VIDEO else ("feed.product", "product_id")
-    try:
-        return url_for(endpoint, **{arg: target_id})
-    except BuildError:
-        return url_for("feed.index", **{kind.value: target_id})
+    """The page a share link lands on: the feed opened at the video, or the product page."""
+    if kind == TargetKind.VIDEO:
+        return url_for("feed.video", video_id=target_id)
+    return url_for("feed.product", product_id=target_id)
 
 
 @bp.get("/s/<path:token>")
