@@ -105,7 +105,9 @@ def _kill_mid_transcode_and_recover(
     assert done.published_at is not None
     # Exactly the finished run's files, no leftovers of the killed one, anywhere.
     assert storage.list_keys(prefix) == sorted(f"{prefix}/{f}" for f in done.manifest["files"])
-    assert list(work.iterdir()) == []
+    # READY is committed inside the run and its work directory goes in the task's `finally` just after,
+    # so give that cleanup a moment; a directory the killed run left would never go.
+    wait_until(lambda: not any(work.iterdir()), timeout=30, message="every run's work directory removed")
     assert _running(str(work)) == []
     fetched = work.parent / "fetched"
     for key in storage.list_keys(prefix):
