@@ -39,6 +39,10 @@ from commerce.booking.models import (
 from commerce.booking.notices import notify_step
 from commerce.booking.policy import BookingPolicy
 from commerce.catalog.limits import CatalogLimits
+from commerce.payments import open_provider
+from commerce.payments import service as payments
+from commerce.payments.models import Payment
+from commerce.payments.provider import PaymentProvider
 from core import clock
 from core.accounts.models import BrandMember, User
 from core.accounts.permissions import require_artist, require_brand_member, require_user
@@ -46,6 +50,7 @@ from core.errors import Conflict, DomainError, NotFound, PermissionDenied, Valid
 from core.money import BP_WHOLE
 from core.outbox import emit
 from core.pagination import keyset_page
+from core.settings import Settings
 from media.models import Video, VideoStatus, Visibility
 
 register_messages(
@@ -106,10 +111,19 @@ class Step:
 
 @dataclass(frozen=True)
 class Deps:
-    """Plain values the steps need from settings."""
+    """What the steps need from settings, and the payment provider that closes a fee payment left open."""
 
     policy: BookingPolicy
     limits: CatalogLimits
+    provider: PaymentProvider | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, session: Session) -> Deps:
+        return cls(
+            BookingPolicy.from_settings(settings),
+            CatalogLimits.from_settings(settings),
+            open_provider(settings, session),
+        )
 
 
 # -- reading -----------------------------------------------------------------------------------------
@@ -443,6 +457,21 @@ def _effects(
         booking.live_until = now + deps.policy.live_check
 
 
+def _lock_open_payment(session: Session, booking: Booking, found: Rule, deps: Deps) -> Payment | None:
+    """A fee payment still open when this step leaves `accepted` another way (cancel, expire, fund from the
+    balance). Locked before the booking row is written: the webhook locks the payment first, then the booking."""
+    if found.source != BookingState.ACCEPTED or deps.provider is None:
+        return None
+    return escrow.pending_payment(session, booking.id, lock=True)
+
+
+def _close(session: Session, payment: Payment | None, deps: Deps) -> None:
+    """Close it so the provider's page stops taking money. Paid at the provider just before, it is captured all
+    the same and, the booking having moved on, credited to the brand's balance by the payment handler."""
+    if payment is not None and deps.provider is not None:
+        payments.close_payment(session, deps.provider, payment)
+
+
 def act(session: Session, actor: User | None, booking_id: int, step: Step, *, deps: Deps) -> Booking:
     """Take one step on a booking as the calling user."""
     actor = require_user(actor)
@@ -453,12 +482,14 @@ def act(session: Session, actor: User | None, booking_id: int, step: Step, *, de
         raise Conflict("booking_changed")
     found = _rule_for(step.action, booking, parties)
     with _step_tx(session):
+        open_payment = _lock_open_payment(session, booking, found, deps)
         fee, note = _prepare(session, booking, step, deps.policy)
         event = transition(
             session, booking, found, actor_id=actor.id, policy=deps.policy, note=note, fee_fen=fee,
             video_id=booking.video_id if step.action == Action.SUBMIT_DRAFT else None,
         )  # fmt: skip
         _effects(session, actor, booking, found=found, step=step, event=event, deps=deps)
+        _close(session, open_payment, deps)
         notify_step(session, booking, event)
         if found.target in FINAL_STATES:
             emit(session, "artist", booking.artist_id)  # reliability and sales feed the artist's document
@@ -486,10 +517,12 @@ def system_step(session: Session, booking_id: int, action: Action, *, deps: Deps
         return None
     try:
         with _step_tx(session):
+            open_payment = _lock_open_payment(session, booking, found, deps)
             event = transition(session, booking, found, actor_id=None, policy=deps.policy, note=note)
             if action == Action.PAY:
                 event.amount_fen = escrow.release(session, booking)
             notify_step(session, booking, event)
+            _close(session, open_payment, deps)
             if action == Action.PAY:
                 emit(session, "artist", booking.artist_id)
     except DomainError as exc:

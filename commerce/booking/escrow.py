@@ -12,17 +12,19 @@ ends at zero whichever way the booking ends:
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commerce.booking.models import Booking, BookingState, Party
 from commerce.booking.policy import BookingPolicy
 from commerce.ledger import AccountKind, AccountRef, Leg, balance, drop_zero_legs, post
 from commerce.ledger.models import OwnerKind
-from commerce.payments.models import Payment
-from commerce.payments.service import capture_legs
+from commerce.payments import service as payments
+from commerce.payments.models import Payment, PaymentStatus
 from core.money import BP_WHOLE, largest_remainder, split_by_bp
 
 KIND = "booking"
+PAYMENT_PURPOSE = "booking"
 
 
 def escrow_account(booking_id: int) -> AccountRef:
@@ -39,6 +41,23 @@ def artist_available(artist_id: int) -> AccountRef:
 
 def held(session: Session, booking_id: int) -> int:
     return balance(session, escrow_account(booking_id)).balance
+
+
+def pending_payment(session: Session, booking_id: int, *, lock: bool = False) -> Payment | None:
+    """The fee payment still open at the provider, if any (`lock`: FOR UPDATE, as the webhook takes it)."""
+    query = (
+        select(Payment)
+        .where(
+            Payment.purpose == PAYMENT_PURPOSE,
+            Payment.reference_id == booking_id,
+            Payment.status == PaymentStatus.PENDING,
+        )
+        .order_by(Payment.id.desc())
+        .limit(1)
+    )
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(query)
 
 
 def fund(session: Session, booking: Booking) -> int:
@@ -63,7 +82,7 @@ def fund_from_payment(session: Session, booking: Booking, payment: Payment, *, i
         session,
         key=f"payment:{payment.id}:capture",
         kind=f"{KIND}_payment",
-        legs=[*capture_legs(payment), Leg(target, payment.amount)],
+        legs=[*payments.capture_legs(payment), Leg(target, payment.amount)],
         memo=f"booking {booking.id} payment {payment.merchant_ref}",
     )
 

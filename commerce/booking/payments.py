@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commerce.booking import escrow
@@ -24,7 +23,7 @@ from commerce.booking.models import Booking, BookingState, Party
 from commerce.booking.notices import notify_step
 from commerce.booking.policy import BookingPolicy
 from commerce.payments import service as payments
-from commerce.payments.models import Payment, PaymentRefund, PaymentStatus
+from commerce.payments.models import Payment, PaymentRefund
 from commerce.payments.provider import PaymentProvider
 from core import clock
 from core.accounts.models import User
@@ -32,21 +31,12 @@ from core.errors import Conflict, PermissionDenied, register_messages
 
 log = logging.getLogger(__name__)
 
-PURPOSE = "booking"
+PURPOSE = escrow.PAYMENT_PURPOSE
 PAYMENT_TTL = dt.timedelta(hours=2)
 
 register_messages(
     {"booking_not_fundable": ("只有已确认、待托管的合作可以支付", "Only an agreed booking can be paid for")}
 )
-
-
-def pending_payment(session: Session, booking_id: int) -> Payment | None:
-    return session.scalar(
-        select(Payment)
-        .where(Payment.purpose == PURPOSE, Payment.reference_id == booking_id, Payment.status == PaymentStatus.PENDING)
-        .order_by(Payment.id.desc())
-        .limit(1)
-    )
 
 
 def start_funding(
@@ -64,7 +54,7 @@ def start_funding(
         raise PermissionDenied("booking_not_your_move")
     if booking.state != BookingState.ACCEPTED:
         raise Conflict("booking_not_fundable")
-    existing = pending_payment(session, booking.id)
+    existing = escrow.pending_payment(session, booking.id)
     if existing is not None and existing.amount == booking.fee_fen:
         session.rollback()
         return existing

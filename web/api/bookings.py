@@ -15,8 +15,6 @@ from commerce.booking.bookings import Deps, Step
 from commerce.booking.machine import TURN, USER_ACTIONS, Action, allowed_actions
 from commerce.booking.models import Booking, BookingEvent, BookingState, Party
 from commerce.booking.notices import note_text
-from commerce.booking.policy import BookingPolicy
-from commerce.catalog.limits import CatalogLimits
 from commerce.payments import notify_url, open_provider
 from core import extensions
 from core.accounts.models import User
@@ -31,8 +29,7 @@ ACTIONS = ", ".join(a.value for a in USER_ACTIONS)
 
 
 def deps() -> Deps:
-    s = extensions.settings()
-    return Deps(policy=BookingPolicy.from_settings(s), limits=CatalogLimits.from_settings(s))
+    return Deps.from_settings(extensions.settings(), extensions.session())
 
 
 class EventOut(OutModel):
@@ -143,7 +140,7 @@ def booking_out(session: Session, user: User, booking: Booking, *, detail: bool 
         ).all()
     )
     timeline = [_event_out(e, names.get(e.actor_id) if e.actor_id else None, locale) for e in events]
-    pending = booking_payments.pending_payment(session, booking.id) if Party.BRAND in parties else None
+    pending = escrow.pending_payment(session, booking.id) if Party.BRAND in parties else None
     return BookingDetailOut(
         **fields,
         timeline=timeline,

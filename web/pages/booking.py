@@ -14,8 +14,7 @@ from sqlalchemy import select
 
 from commerce.artists import profiles
 from commerce.artists.regions import REGIONS
-from commerce.booking import bookings, campaigns
-from commerce.booking import payments as booking_payments
+from commerce.booking import bookings, campaigns, escrow
 from commerce.booking.machine import TURN
 from commerce.booking.models import BookingState, Party
 from commerce.catalog import products
@@ -231,7 +230,7 @@ def inbox(user: User) -> str | Response:
 def booking_detail(user: User, booking_id: int) -> str | Response:
     session = extensions.session()
     booking, parties = bookings.get_for(session, user, booking_id)
-    pending = booking_payments.pending_payment(session, booking.id) if Party.BRAND in parties else None
+    pending = escrow.pending_payment(session, booking.id) if Party.BRAND in parties else None
     if pending is not None and booking.state == BookingState.ACCEPTED:
         # Back from the provider's page: ask it now rather than wait for the webhook.
         payments.sync_payment(session, open_provider(extensions.settings(), session), pending.id)

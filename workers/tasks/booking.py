@@ -7,8 +7,6 @@ from celery import shared_task
 from commerce.artists import metrics
 from commerce.booking import timers
 from commerce.booking.bookings import Deps
-from commerce.booking.policy import BookingPolicy
-from commerce.catalog.limits import CatalogLimits
 from core.extensions import settings
 from workers.base import AppTask
 
@@ -18,7 +16,7 @@ def sweep(self: AppTask) -> dict[str, int]:
     """Expire unanswered bookings, finish live checks, pay artists. Safe to run twice: each step is guarded."""
     s = settings()
     with self.session() as session:
-        return dict(timers.sweep(session, deps=Deps(BookingPolicy.from_settings(s), CatalogLimits.from_settings(s))))
+        return dict(timers.sweep(session, deps=Deps.from_settings(s, session)))
 
 
 @shared_task(bind=True, base=AppTask, name="booking.refresh_metrics", time_limit=1800, soft_time_limit=1700,

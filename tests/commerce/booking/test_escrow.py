@@ -3,6 +3,7 @@ with exact balances, every transaction summing to zero and the escrow ending emp
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -13,15 +14,16 @@ from commerce.artists import metrics
 from commerce.artists.models import ArtistMetrics
 from commerce.booking import bookings, escrow, timers
 from commerce.booking import payments as booking_payments
+from commerce.booking.machine import Action
 from commerce.booking.models import Booking, BookingState, Campaign
 from commerce.ledger import AccountKind, AccountRef, InsufficientFunds, LedgerPosting, LedgerTransaction, balances
 from commerce.ledger.models import OwnerKind
 from commerce.owners import Owner
-from commerce.payments.models import Payment
+from commerce.payments.models import Payment, PaymentStatus
 from commerce.payments.sandbox import SandboxProvider
 from core.accounts.models import User
 from core.clock import FrozenClock
-from core.errors import PermissionDenied
+from core.errors import Conflict, PermissionDenied
 from tests.commerce.booking.conftest import POLICY, Market
 from tests.commerce.booking.helpers import DEPS, history, step
 from tests.commerce.booking.walk import draft, to_state, top_up
@@ -207,3 +209,59 @@ def test_a_payment_that_lands_after_the_artist_walked_away_goes_to_the_brands_ba
 
 def test_escrow_accounts_belong_to_bookings() -> None:
     assert escrow.escrow_account(7) == AccountRef(OwnerKind.BOOKING, 7, AccountKind.ESCROW)
+
+
+def _act(session: Session, user: User, b: Booking, provider: SandboxProvider, action: str, **kw: object) -> None:
+    deps = dataclasses.replace(DEPS, provider=provider)
+    bookings.act(session, user, b.id, bookings.Step(Action(action), **kw), deps=deps)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("leave", ["cancel", "fund", "expire"])
+def test_leaving_accepted_closes_the_open_fee_payment(
+    db_session: Session, market: Market, campaign: Campaign, frozen: FrozenClock, leave: str
+) -> None:
+    provider = sandbox(db_session)
+    b = to_state(db_session, market, campaign.id, BookingState.ACCEPTED, frozen)
+    payment = start_paying(db_session, market.owner, b, provider)
+    assert payment.provider_payment_id is not None
+    if leave == "cancel":
+        _act(db_session, market.artist, b, provider, "cancel", note="档期冲突")
+    elif leave == "fund":  # from the balance, while the provider's page is still open
+        top_up(db_session, market.brand.id, FEE)
+        _act(db_session, market.owner, b, provider, "fund")
+    else:
+        frozen.advance(hours=POLICY.reply_window.total_seconds() / 3600 + 1)
+        assert timers.sweep(db_session, deps=dataclasses.replace(DEPS, provider=provider)) == {"expired": 1}
+    db_session.expire_all()
+    assert db_session.get(Payment, payment.id).status == PaymentStatus.CLOSED
+    assert escrow.pending_payment(db_session, b.id) is None
+    with pytest.raises(Conflict) as refused:  # the pay page takes no money any more
+        provider.complete(payment.provider_payment_id, succeed=True)
+    assert refused.value.code == "sandbox_payment_closed"
+    assert wallet(db_session, Owner.brand(market.brand.id)).get(AccountKind.AVAILABLE, 0) == 0
+    if leave == "fund":
+        assert escrow.held(db_session, b.id) == FEE
+        books(db_session)
+    else:  # no money ever moved
+        assert db_session.scalar(select(func.count()).select_from(LedgerTransaction)) == 0
+
+
+def test_a_fee_paid_just_before_the_cancel_is_captured_to_the_brands_balance_once(
+    db_session: Session, market: Market, campaign: Campaign, frozen: FrozenClock
+) -> None:
+    provider = sandbox(db_session)
+    b = to_state(db_session, market, campaign.id, BookingState.ACCEPTED, frozen)
+    payment = start_paying(db_session, market.owner, b, provider)
+    assert payment.provider_payment_id is not None
+    provider.complete(payment.provider_payment_id, succeed=True)  # paid; its webhook not delivered yet
+    db_session.commit()
+    _act(db_session, market.owner, b, provider, "cancel", note="预算调整")
+    db_session.expire_all()
+    assert db_session.get(Booking, b.id).state == BookingState.CANCELLED
+    assert db_session.get(Payment, payment.id).status == PaymentStatus.SUCCEEDED  # closing found it paid
+    assert wallet(db_session, Owner.brand(market.brand.id))[AccountKind.AVAILABLE] == FEE
+    # The webhook arriving afterwards adds nothing.
+    assert deliver(SimpleNamespace(session=db_session, provider=provider)) == ["already_applied"]  # type: ignore[arg-type]
+    assert wallet(db_session, Owner.brand(market.brand.id))[AccountKind.AVAILABLE] == FEE
+    assert escrow.held(db_session, b.id) == 0
+    books(db_session)

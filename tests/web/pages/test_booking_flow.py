@@ -113,16 +113,13 @@ def test_brand_books_the_top_artist_who_delivers_and_is_paid(
     # After the live check the periodic job completes the booking and pays the artist from escrow.
     from commerce.booking import timers
     from commerce.booking.bookings import Deps
-    from commerce.booking.policy import BookingPolicy
-    from commerce.catalog.limits import CatalogLimits
     from core import clock
     from core.clock import FrozenClock, use_clock
 
     settings = site.app.config["SETTINGS"]
     later = FrozenClock(clock.now() + dt.timedelta(hours=settings.booking_live_check_hours + 1))
     with use_clock(later), site.app.extensions["db"].session() as s:
-        deps = Deps(BookingPolicy.from_settings(settings), CatalogLimits.from_settings(settings))
-        assert timers.sweep(s, deps=deps) == {"completed": 1, "paid": 1}
+        assert timers.sweep(s, deps=Deps.from_settings(settings, s)) == {"completed": 1, "paid": 1}
     ap.goto(booking_url)
     ap.locator('[data-state="paid"]').wait_for()
     assert "¥1900.00" in ap.locator("[data-paid]").inner_text()  # ¥2000 less the 5 % platform fee
