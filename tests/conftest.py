@@ -21,6 +21,7 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,11 @@ PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgre
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 TEST_SECRET = "test-secret-key-0123456789abcdef"
+
+# The property tests check properties, not speed: on a loaded 2-core CI machine one example can stall past
+# Hypothesis's default 200 ms deadline and fail a correct run.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 
 def _reachable(host: str, port: int) -> bool:

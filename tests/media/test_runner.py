@@ -81,7 +81,8 @@ def test_progress_is_parsed_and_a_callback_can_stop_ffmpeg(tools: Tools) -> None
         run_ffmpeg(_endless(tools, marker, "-stats_period", "0.2"), timeout=60, on_progress=on_progress)
     assert seen[-1].out_seconds >= 1.0
     assert seen[-1].frame > 0
-    assert any(p.speed is not None and 0.5 < p.speed < 2.0 for p in seen)  # -re: about realtime
+    # -re: never much faster than realtime; how much slower depends on how loaded the machine is.
+    assert any(p.speed is not None and 0 < p.speed < 2.0 for p in seen)
     _wait_gone(marker)
 
 

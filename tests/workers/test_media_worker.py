@@ -33,7 +33,8 @@ def _media_settings(settings: Settings, tmp_path: Path, **overrides: object) -> 
             "media_work_dir": str(tmp_path / "work"),
             "media_ladder": "540:1600,360:700",
             "media_heartbeat_seconds": 0.3,
-            "media_stall_seconds": 3,
+            # Also ffmpeg's no-output limit: short enough to requeue quickly, long enough for a loaded machine.
+            "media_stall_seconds": 10,
             **overrides,
         }
     )
@@ -98,6 +99,10 @@ def _kill_mid_transcode_and_recover(
             message=f"job completed after restart; worker said:\n{second.output()[-3000:]}",
         )
         assert "media.process_video" in second.output()
+        # READY is committed inside the run and its work directory goes in the task's `finally` just after.
+        # Wait for that here: leaving this block SIGTERMs the worker, and the SystemExit billiard raises in
+        # the pool child would cut a cleanup in progress short.
+        wait_until(lambda: not any(work.iterdir()), timeout=30, message="every run's work directory removed")
 
     done = row()
     assert done.processing_attempts == 2  # the killed run and the one that finished
@@ -105,9 +110,7 @@ def _kill_mid_transcode_and_recover(
     assert done.published_at is not None
     # Exactly the finished run's files, no leftovers of the killed one, anywhere.
     assert storage.list_keys(prefix) == sorted(f"{prefix}/{f}" for f in done.manifest["files"])
-    # READY is committed inside the run and its work directory goes in the task's `finally` just after,
-    # so give that cleanup a moment; a directory the killed run left would never go.
-    wait_until(lambda: not any(work.iterdir()), timeout=30, message="every run's work directory removed")
+    assert list(work.iterdir()) == []
     assert _running(str(work)) == []
     fetched = work.parent / "fetched"
     for key in storage.list_keys(prefix):
@@ -155,7 +158,7 @@ def test_killed_worker_over_the_sqlite_broker_is_requeued_by_the_stall_detector(
     def stall_detector(db: Database, options: ProcessingOptions) -> None:
         """What the beat job does every minute: a stopped heartbeat means a dead run; queue it again."""
         wait_until(
-            lambda: _requeued(db, options), timeout=30, interval=0.5, message="stalled job requeued by the detector"
+            lambda: _requeued(db, options), timeout=60, interval=0.5, message="stalled job requeued by the detector"
         )
 
     _kill_mid_transcode_and_recover(media, long_clip, stall_detector)

@@ -45,13 +45,15 @@ def _setup(db: Database, n: int) -> tuple[int, int, list[int]]:
 
 def test_concurrent_accept_and_cancel_exactly_one_wins(committed_db: Database) -> None:
     owner_id, artist_id, ids = _setup(committed_db, 6)
+    # Both clicks come from pages showing the invited booking (version 1), as in the app; without it a click
+    # scheduled after the other committed would be a legal later step, not a race.
     for booking_id in ids:
 
         def accept(s: Any, booking_id: int = booking_id) -> object:
-            return step(s, s.get(User, artist_id), booking_id, "accept").state
+            return step(s, s.get(User, artist_id), booking_id, "accept", expected_version=1).state
 
         def cancel(s: Any, booking_id: int = booking_id) -> object:
-            return step(s, s.get(User, owner_id), booking_id, "cancel").state
+            return step(s, s.get(User, owner_id), booking_id, "cancel", expected_version=1).state
 
         results = run_together(committed_db, [accept, cancel])
         losers = [r for r in results if isinstance(r, DomainError)]
@@ -96,13 +98,13 @@ def test_concurrent_fund_and_cancel_leave_the_books_exact(committed_db: Database
         fund(s, Owner.brand(brand_id), 100_000 * len(ids), key="race-top-up")
         for booking_id in ids:
             step(s, s.get(User, artist_id), booking_id, "accept")
-    for booking_id in ids:
+    for booking_id in ids:  # both pages show the accepted booking (version 2)
 
         def pay(s: Any, booking_id: int = booking_id) -> object:
-            return step(s, s.get(User, owner_id), booking_id, "fund").state
+            return step(s, s.get(User, owner_id), booking_id, "fund", expected_version=2).state
 
         def walk_away(s: Any, booking_id: int = booking_id) -> object:
-            return step(s, s.get(User, artist_id), booking_id, "cancel").state
+            return step(s, s.get(User, artist_id), booking_id, "cancel", expected_version=2).state
 
         results = run_together(committed_db, [pay, walk_away])
         winners = [r for r in results if not isinstance(r, DomainError)]
