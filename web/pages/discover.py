@@ -78,9 +78,9 @@ def _url(query: SearchQuery, **changes: Any) -> str:
     params = MultiDict()
     state = query.model_dump()
     state.update(changes)
-    for key in ("q", "type", "sort", "brand", "category", "price_band", "hashtag", "in_stock", "offset"):
+    for key in ("q", "type", "sort", "brand", "category", "price_band", "hashtag", "in_stock", "limit", "offset"):
         value = state.get(key)
-        if value in (None, "", [], 0) or (key == "sort" and value == "relevance"):
+        if value in (None, "", [], 0) or value == SearchQuery.model_fields[key].default:
             continue
         for v in value if isinstance(value, list) else [value]:
             params.add(key, str(v).lower() if isinstance(v, bool) else str(v))
