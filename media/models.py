@@ -75,6 +75,8 @@ class Video(Base):
     processed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     # Deleted by its owner: renditions are removed and it disappears from every listing.
     deleted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # Comments not removed; moved in the comment's own transaction (media.comments), so cards show it exactly.
+    comment_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
     def is_live(self) -> bool:
@@ -84,6 +86,24 @@ class Video(Base):
             and self.published_at is not None
             and self.deleted_at is None
         )
+
+
+class VideoComment(Base):
+    """A viewer's comment on a video. Removed ones keep their row (who removed it, when) for moderation."""
+
+    __tablename__ = "video_comments"
+    __table_args__ = (
+        Index("ix_video_comments_video", "video_id", "id"),
+        Index("ix_video_comments_author", "author_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    removed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
 
 
 class UploadStatus(enum.StrEnum):

@@ -36,6 +36,7 @@ class VideoCard:
     shares: int
     completion_rate: float
     manifest: dict[str, Any] | None
+    comments: int = 0  # from the row, not the index: exact the moment a comment lands
     liked: bool = False
     score: float | None = None
     highlight: dict[str, str] = field(default_factory=dict)
@@ -45,8 +46,8 @@ def video_cards(session: Session, hits: Sequence[Hit], *, viewer_id: int | None)
     ids = [int(h.id) for h in hits]
     if not ids:
         return []
-    live = select(Video.id, Video.manifest).where(Video.id.in_(ids), live_video_filter())
-    manifests = dict(session.execute(live).all())
+    live = select(Video.id, Video.manifest, Video.comment_count).where(Video.id.in_(ids), live_video_filter())
+    rows = {video_id: (manifest, comments) for video_id, manifest, comments in session.execute(live)}
     liked: set[int] = set()
     if viewer_id is not None:
         liked = set(
@@ -57,8 +58,9 @@ def video_cards(session: Session, hits: Sequence[Hit], *, viewer_id: int | None)
     cards = []
     for h in hits:
         video_id = int(h.id)
-        if video_id not in manifests:
+        if video_id not in rows:
             continue
+        manifest, comments = rows[video_id]
         s = h.source
         cards.append(
             VideoCard(
@@ -74,7 +76,8 @@ def video_cards(session: Session, hits: Sequence[Hit], *, viewer_id: int | None)
                 likes=int(s.get("likes") or 0),
                 shares=int(s.get("shares") or 0),
                 completion_rate=float(s.get("completion_rate") or 0.0),
-                manifest=manifests[video_id],
+                manifest=manifest,
+                comments=comments,
                 liked=video_id in liked,
                 score=h.score,
                 highlight=h.highlight,

@@ -301,5 +301,5 @@ def opened_at(session: Session, engine: SearchEngine, video_id: int, viewer: Use
         id=video.id, title=video.title, description=video.description, hashtags=list(video.hashtags or []),
         creator_id=video.uploader_id, creator_name=creator.display_name if creator else "",
         published_at=video.published_at, duration=video.duration_seconds or 0.0, views=0, likes=0, shares=0,
-        completion_rate=0.0, manifest=video.manifest,
+        completion_rate=0.0, manifest=video.manifest, comments=video.comment_count,
     )  # fmt: skip

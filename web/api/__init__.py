@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     import web.api.bookings
     import web.api.campaigns
     import web.api.catalog
+    import web.api.comments
     import web.api.links
     import web.api.notifications  # noqa: F401
     from web.api import accounts, discovery, docs, orders, payments, reports, shares, videos, wallet  # noqa: F401

@@ -66,6 +66,7 @@ class VideoCardOut(OutModel):
     views: int
     likes: int
     shares: int
+    comments: int
     completion_rate: float
     liked: bool
     manifest: dict[str, Any] | None = Field(description="Playback manifest written by the media pipeline")
@@ -85,6 +86,7 @@ class VideoCardOut(OutModel):
             views=c.views,
             likes=c.likes,
             shares=c.shares,
+            comments=c.comments,
             completion_rate=c.completion_rate,
             liked=c.liked,
             manifest=c.manifest,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from tests import factories
 from tests.browser import LiveServer, screenshot_path
@@ -418,6 +419,48 @@ def test_user_text_is_shown_as_text_everywhere(browser: Any, page: Any, worker_s
     assert fresh.locator(f'.slide[data-video-id="{world.videos[2]}"] [data-creator]').inner_text() == "@" + XSS
     assert fresh.locator("img[src=x]").count() == 0
     fresh.context.close()
+    assert dialogs == []
+
+
+def test_comments_read_signed_out_and_written_after_signing_in(
+    browser: Any, worker_site: LiveServer, world: World
+) -> None:
+    page = new_page(browser)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    video_url = f"{worker_site.url}/v/{world.videos[0]}"
+    page.goto(video_url)
+    slide = page.locator(f'.slide[data-video-id="{world.videos[0]}"]')
+    count = slide.locator("[data-comment-count]")
+    before = int(count.inner_text())
+    slide.get_by_role("button", name="评论").click()
+    sheet = page.get_by_role("dialog", name="评论")
+    if before == 0:
+        sheet.get_by_text("还没有评论").wait_for()
+    sheet.get_by_label("写评论").fill("想要")
+    sheet.get_by_role("button", name="发送").click()  # reading needed no account; writing does
+    sign_in(page, world.buyer_email)
+    page.wait_for_url(lambda url: f"/v/{world.videos[0]}" in url)
+
+    slide.get_by_role("button", name="评论").click()
+    sheet.get_by_label("写评论").fill(XSS + " 好看")
+    sheet.get_by_role("button", name="发送").click()
+    mine = sheet.locator(".comment").first
+    expect(mine.locator(".comment-body")).to_have_text(XSS + " 好看")
+    expect(count).to_have_text(str(before + 1))
+    expect(sheet.get_by_role("heading")).to_have_text(f"评论 {before + 1}")
+    expect(sheet.get_by_role("button", name="更多评论")).to_be_hidden()  # one page holds them all
+    assert page.locator("img[src=x]").count() == 0
+    page.screenshot(path=screenshot_path("comments-sheet"))
+
+    page.reload()  # the count comes with the page, exact
+    expect(count).to_have_text(str(before + 1))
+    slide.get_by_role("button", name="评论").click()
+    mine = sheet.locator(".comment").first
+    mine.get_by_role("button", name="删除这条评论").click()
+    expect(sheet.locator(".comment-body").filter(has_text=XSS + " 好看")).to_have_count(0)
+    expect(count).to_have_text(str(before))
+    page.context.close()
     assert dialogs == []
 
 

@@ -107,6 +107,7 @@
     });
     node.querySelector("[data-like]").setAttribute("aria-pressed", String(item.liked));
     node.querySelector("[data-likes]").textContent = String(item.likes);
+    node.querySelector("[data-comment-count]").textContent = String(item.comments);
     return node;
   }
 
@@ -353,6 +354,13 @@
         state.following[r.data.following ? "add" : "delete"](r.data.creator_id);
         markFollows(feed.querySelectorAll(`.slide[data-creator-id="${r.data.creator_id}"]`));
       }
+      return;
+    }
+    if (e.target.closest("[data-comments]")) {
+      // Reading needs no account; the sheet asks for sign-in only when the viewer writes.
+      const count = slide.querySelector("[data-comment-count]");
+      openSheet("comments", {videoId: Number(slide.dataset.videoId), count: Number(count.textContent), signedIn: signedIn(),
+                             toLogin, onCount: (n) => { count.textContent = String(n); }});
       return;
     }
     if (e.target.closest("[data-share]")) {

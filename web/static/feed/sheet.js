@@ -1,5 +1,5 @@
-// Bottom sheets, loaded on first use: the product sheet (images, SKU picker by attributes, price, stock, buy) and
-// the share sheet (signed link, QR code, copy). Text from the API goes in through textContent only.
+// Bottom sheets, loaded on first use: the product sheet (images, SKU picker by attributes, price, stock, buy), the
+// share sheet (signed link, QR code, copy) and the comments sheet. Text from the API goes in through textContent only.
 (function () {
   "use strict";
   const t = xl.t;
@@ -153,5 +153,91 @@
     body.append(qr, hint, label, copy, copied);
   }
 
-  window.xlSheet = {product, share};
+  // -- comments ---------------------------------------------------------------------------------------------
+
+  async function comments(opts) {
+    const body = open(t("评论", "Comments"), opts.onClose);
+    body.closest(".sheet").classList.add("sheet-comments");
+    let count = opts.count;
+    let cursor = null;
+    const setCount = (n) => { count = Math.max(0, n); heading.textContent = t(`评论 ${count}`, `Comments ${count}`); opts.onCount(count); };
+    const heading = el("h2", "sheet-title", "");
+    const list = el("ul", "comment-list");
+    const empty = el("p", "comment-empty", t("还没有评论，来说第一句", "No comments yet. Say something first"));
+    empty.hidden = true;
+    const more = el("button", "btn-more", t("更多评论", "More comments"));
+    more.type = "button";
+    more.hidden = true;
+    const form = el("form", "comment-form");
+    const label = el("label", "sr-only", t("写评论", "Write a comment"));
+    label.htmlFor = "comment-body";
+    const input = el("input");
+    Object.assign(input, {id: "comment-body", name: "body", maxLength: 300, required: true, autocomplete: "off",
+                          placeholder: t("说点什么…", "Add a comment…")});
+    const send = el("button", "btn-send", t("发送", "Send"));
+    send.type = "submit";
+    const error = el("p", "sheet-error", "");
+    error.setAttribute("role", "alert");
+    form.append(label, input, send);
+    body.append(heading, list, empty, more, error, form);
+    setCount(count);
+
+    function item(c) {
+      const li = el("li", "comment");
+      li.dataset.commentId = String(c.id);
+      const when = el("time", "comment-time", new Date(c.created_at).toLocaleString(en ? "en" : "zh-CN"));
+      when.dateTime = c.created_at;
+      li.append(el("span", "comment-author", c.author_name), when, el("p", "comment-body", c.body));
+      if (c.removable) {
+        const remove = el("button", "comment-remove", t("删除", "Remove"));
+        remove.type = "button";
+        remove.setAttribute("aria-label", t("删除这条评论", "Remove this comment"));
+        remove.addEventListener("click", async () => {
+          const r = await xl.api("DELETE", "/api/v1/comments/" + c.id);
+          if (!r.ok) { error.textContent = (r.data && r.data.title) || t("删除失败", "Could not remove it"); return; }
+          li.remove();
+          setCount(count - 1);
+          empty.hidden = list.children.length > 0;
+        });
+        li.appendChild(remove);
+      }
+      return li;
+    }
+
+    async function load() {
+      more.hidden = true;
+      const q = new URLSearchParams({limit: "20"});
+      if (cursor) q.set("cursor", cursor);
+      const r = await xl.api("GET", `/api/v1/videos/${opts.videoId}/comments?${q}`);
+      if (!r.ok) { error.textContent = (r.data && r.data.title) || t("评论加载失败", "Could not load comments"); return; }
+      r.data.items.forEach((c) => list.appendChild(item(c)));
+      cursor = r.data.next_cursor;
+      more.hidden = !cursor;
+      empty.hidden = list.children.length > 0;
+    }
+
+    more.addEventListener("click", load);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!opts.signedIn) { opts.toLogin(); return; }  // reading needs no account, writing does
+      const text = input.value.trim();
+      if (!text) return;
+      send.disabled = true;
+      error.textContent = "";
+      const r = await xl.api("POST", `/api/v1/videos/${opts.videoId}/comments`, {body: text}, {idempotent: true});
+      send.disabled = false;
+      if (!r.ok) {
+        const field = r.data && r.data.errors && r.data.errors[0];
+        error.textContent = field ? field.message : (r.data && r.data.title) || t("发送失败，请重试", "Could not send; please retry");
+        return;
+      }
+      input.value = "";
+      list.prepend(item(r.data));
+      empty.hidden = true;
+      setCount(count + 1);
+    });
+    await load();
+  }
+
+  window.xlSheet = {product, share, comments};
 })();
