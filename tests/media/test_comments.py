@@ -3,7 +3,7 @@ limit, pages newest first, and concurrent comments and removals on PostgreSQL ne
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from core.accounts.models import User
 from core.clock import FrozenClock, use_clock
 from core.db import Database
-from core.errors import NotAuthenticated, NotFound, PermissionDenied, RateLimited, ValidationFailed
+from core.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied, RateLimited, ValidationFailed
 from media import comments
 from media.models import Video, VideoComment, Visibility
 from tests import factories
+from tests.commerce.catalog.test_races import run_together
 
 
 @pytest.fixture
@@ -140,48 +141,23 @@ def test_concurrent_comments_and_removals_keep_the_count_exact(committed_db: Dat
         video = factories.video(s, uploader=creator)
         s.commit()
         video_id, fan_ids, creator_id = video.id, [f.id for f in fans], creator.id
-    barrier = threading.Barrier(len(fan_ids))
-    errors: list[BaseException] = []
 
-    def comment(fan_id: int) -> None:
-        try:
-            with committed_db.session() as s:
-                fan = s.get(User, fan_id)
-                barrier.wait()
-                comments.add_comment(s, fan, video_id, "同时")
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+    def comment_as(fan_id: int) -> Callable[[Session], object]:
+        return lambda s: comments.add_comment(s, s.get(User, fan_id), video_id, "同时")
 
-    threads = [threading.Thread(target=comment, args=(f,)) for f in fan_ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert errors == []
+    results = run_together(committed_db, [comment_as(f) for f in fan_ids])
+    assert not [r for r in results if isinstance(r, DomainError)]
     with committed_db.session() as s:
         assert s.get(Video, video_id).comment_count == len(fan_ids)  # type: ignore[union-attr]
-        target = s.scalars(select(VideoComment.id).where(VideoComment.video_id == video_id)).first()
+        target = s.scalars(select(VideoComment).where(VideoComment.video_id == video_id)).first()
+        assert target is not None
+        target_id, author_id = target.id, target.author_id
 
-    # The author and the creator remove the same comment at once: it comes off the count once.
-    with committed_db.session() as s:
-        author_id = s.get(VideoComment, target).author_id  # type: ignore[union-attr]
-    removers = [author_id, creator_id]
-    barrier2 = threading.Barrier(2)
+    # Its author and the creator remove the same comment at once: it comes off the count once.
+    def remove_as(user_id: int) -> Callable[[Session], object]:
+        return lambda s: comments.remove_comment(s, s.get(User, user_id), target_id)
 
-    def remove(user_id: int) -> None:
-        try:
-            with committed_db.session() as s:
-                user = s.get(User, user_id)
-                barrier2.wait()
-                comments.remove_comment(s, user, target)  # type: ignore[arg-type]
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=remove, args=(u,)) for u in removers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert errors == []
+    results = run_together(committed_db, [remove_as(author_id), remove_as(creator_id)])
+    assert not [r for r in results if isinstance(r, DomainError)]
     with committed_db.session() as s:
         assert s.get(Video, video_id).comment_count == len(fan_ids) - 1  # type: ignore[union-attr]
