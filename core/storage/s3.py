@@ -126,11 +126,19 @@ class S3Storage:
             raise
 
     def list_keys(self, prefix: str) -> list[str]:
-        full = self._k(prefix.strip("/")) if prefix.strip("/") else self.prefix
+        # A prefix is a path, as in the local store: `videos/5` holds `videos/5/a`, never `videos/50/a`
+        # (S3 matches raw text, so without the slash deleting video 5 would take videos 50-59 with it).
+        prefix = prefix.strip("/")
+        if prefix:
+            under = self._k(prefix) + "/"
+        else:
+            under = f"{self.prefix}/" if self.prefix else ""
         paginator = self.client.get_paginator("list_objects_v2")
         out: list[str] = []
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=under):
             out.extend(self._unk(obj["Key"]) for obj in page.get("Contents", []))
+        if prefix and not out and self.exists(prefix):
+            return [prefix]  # the prefix names one object
         return sorted(out)
 
     def presigned_get_url(self, key: str, expires: int = 3600, filename: str | None = None) -> str:

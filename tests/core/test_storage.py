@@ -64,6 +64,18 @@ def test_put_get_exists_size_delete(store: ObjectStorage) -> None:
     assert store.list_keys("a") == []
 
 
+def test_a_prefix_is_a_path_not_a_string_start(store: ObjectStorage) -> None:
+    for key in ("sib/5/a.txt", "sib/5/b/c.txt", "sib/50/d.txt", "sib/5x.txt"):
+        store.put(key, key.encode())
+    assert store.list_keys("sib/5") == ["sib/5/a.txt", "sib/5/b/c.txt"]
+    assert store.list_keys("sib/5/") == ["sib/5/a.txt", "sib/5/b/c.txt"]
+    assert store.list_keys("sib/5x.txt") == ["sib/5x.txt"]  # one object named exactly
+    assert store.list_keys("sib/5x") == []
+    assert store.delete_prefix("sib/5") == 2
+    assert store.list_keys("sib") == ["sib/50/d.txt", "sib/5x.txt"]  # the neighbours are untouched
+    assert store.delete_prefix("sib") == 2
+
+
 def test_put_file_and_download(store: ObjectStorage, tmp_path: Path) -> None:
     src = tmp_path / "src.bin"
     src.write_bytes(bytes(range(256)) * 100)
