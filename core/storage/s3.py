@@ -129,10 +129,8 @@ class S3Storage:
         # A prefix is a path, as in the local store: `videos/5` holds `videos/5/a`, never `videos/50/a`
         # (S3 matches raw text, so without the slash deleting video 5 would take videos 50-59 with it).
         prefix = prefix.strip("/")
-        if prefix:
-            under = self._k(prefix) + "/"
-        else:
-            under = f"{self.prefix}/" if self.prefix else ""
+        root = f"{self.prefix}/" if self.prefix else ""
+        under = self._k(prefix) + "/" if prefix else root
         paginator = self.client.get_paginator("list_objects_v2")
         out: list[str] = []
         for page in paginator.paginate(Bucket=self.bucket, Prefix=under):
