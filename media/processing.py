@@ -407,11 +407,29 @@ def process_video(
     workdir = options.work_dir / f"video-{video_id}-{token[:12]}"
     workdir.mkdir(parents=True)
     try:
-        return _run(session, storage, options, video_id, token=token, workdir=workdir)
+        result = _run(session, storage, options, video_id, token=token, workdir=workdir)
     except Exception as exc:  # mapped to an outcome; anything unexpected is re-raised by _settle
-        return _settle(session, video_id, token, exc, last_try=last_try, upgrade=claim.upgrade)
+        result = _settle(session, video_id, token, exc, last_try=last_try, upgrade=claim.upgrade)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if result.outcome is Outcome.SUPERSEDED:
+        _sweep_if_deleted(session, storage, video_id)
+    return result
+
+
+def _sweep_if_deleted(session: Session, storage: ObjectStorage, video_id: int) -> None:
+    """A run stopped by its video's deletion may have uploaded files after `delete_video` swept the video's
+    folder; nothing can publish a deleted video, so what this version put there goes too (best effort)."""
+    session.expire_all()
+    video = session.get(Video, video_id)
+    deleted = video is None or video.deleted_at is not None
+    session.rollback()
+    if not deleted:
+        return  # another run took over: the prefix is its output now
+    try:
+        storage.delete_prefix(rendition_prefix(video_id))
+    except TRANSIENT as exc:
+        log.warning("video %s: deleted meanwhile; could not remove this run's uploads: %s", video_id, exc)
 
 
 def _drop_old_renditions(storage: ObjectStorage, video_id: int, old_prefix: str, new_prefix: str) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core import clock
+from core.accounts.models import User
 from core.outbox import OutboxEvent
 from core.storage import StorageError
 from core.storage.local import LocalStorage
@@ -34,7 +35,7 @@ from media.processing import (
     rendition_prefix,
     requeue_stalled,
 )
-from media.videos import playback_urls
+from media.videos import delete_video, playback_urls
 from tests import factories
 from tests.media.conftest import SMALL
 from tests.media.test_pipeline_inputs import REJECTED
@@ -614,6 +615,31 @@ def test_a_redelivered_task_takes_over_a_killed_upgrade(
     assert (v.status, v.pipeline_version, v.processing_attempts, v.processing_token) == (
         VideoStatus.READY, new_version, 2, None,
     )  # fmt: skip
+
+
+def test_deleting_a_video_during_its_upgrade_stops_the_run_and_leaves_no_files(
+    db_session: Session,
+    storage: LocalStorage,
+    options: ProcessingOptions,
+    clip: Callable[[str], Path],
+    bump: Callable[[], int],
+) -> None:
+    v = _ready(db_session, storage, options, clip("no_audio"))
+    owner = db_session.get(User, v.uploader_id)
+    bump()
+    deleted: list[str] = []
+
+    def delete(key: str) -> None:  # the owner deletes it while the upgrade run uploads (this file still lands)
+        if not deleted:
+            delete_video(db_session, storage, owner, v.id)
+            deleted.append(key)
+
+    assert process_video(db_session, FlakyStorage(storage, 0, delete), options, v.id).outcome is Outcome.SUPERSEDED
+    assert deleted
+    db_session.refresh(v)
+    assert v.deleted_at is not None
+    assert (v.processing_token, v.pipeline_version, v.is_live) == (None, PIPELINE_VERSION, False)
+    assert storage.list_keys(f"public/videos/{v.id}") == []
 
 
 @pytest.mark.slow
