@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -714,3 +714,33 @@ def requeue_stalled(session: Session, options: ProcessingOptions, *, limit: int 
         counts["resent"] += 1
     session.commit()
     return counts
+
+
+def queue_outdated(session: Session, *, limit: int | None = None, retry_abandoned: bool = False) -> dict[str, int]:
+    """Operators, after PIPELINE_VERSION went up: queue an upgrade of each ready video an older pipeline made
+    (oldest first). Each keeps playing its old renditions until its new version is in. Left out: videos an
+    upgrade run holds right now (the stall detector looks after those) and, unless `retry_abandoned`, those
+    whose last upgrade gave up (failure_code set) — a broken original would fail the same way again and, with
+    `limit`, would take the head of every batch."""
+    outdated = and_(
+        Video.status == VideoStatus.READY,
+        Video.deleted_at.is_(None),
+        Video.pipeline_version < PIPELINE_VERSION,
+        Video.processing_token.is_(None),
+    )
+    wanted = outdated if retry_abandoned else and_(outdated, Video.failure_code.is_(None))
+    ids = list(session.scalars(select(Video.id).where(wanted).order_by(Video.id).limit(limit)))
+    abandoned = 0
+    if not retry_abandoned:
+        abandoned = session.scalar(select(func.count()).where(outdated, Video.failure_code.is_not(None))) or 0
+    session.commit()
+    for i in range(0, len(ids), 500):  # commits as it goes: each batch's messages leave with its commit
+        batch = ids[i : i + 500]
+        # A fresh job, as after `requeue`: its stalls count from zero, not from the original run's attempts.
+        session.execute(
+            update(Video).where(Video.id.in_(batch), Video.processing_token.is_(None)).values(processing_attempts=0)
+        )
+        for video_id in batch:
+            enqueue_after_commit(session, TASK, video_id)
+        session.commit()
+    return {"queued": len(ids), "abandoned": abandoned, "version": PIPELINE_VERSION}
