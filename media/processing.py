@@ -9,6 +9,12 @@ prefix (after clearing what a killed run left there), and made visible only by
 the final UPDATE that sets status, manifest and publication in one transaction
 — and only if this run still holds the claim.
 
+A ready video made by an older pipeline (`pipeline_version < PIPELINE_VERSION`)
+may be claimed too: an upgrade. It stays ready, playing its old renditions,
+while the run works under the new version's prefix; the same final UPDATE swaps
+in the new manifest, and the old version's files are deleted only after that
+commit. An upgrade that cannot finish leaves the video ready on the old version.
+
 Bad input is rejected once and never retried; transient failures (storage, a
 killed ffmpeg, a time limit) are reported as `Outcome.RETRY` for the task to
 retry with backoff, until the last try marks the video failed.
@@ -29,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -82,7 +88,7 @@ class Outcome(enum.StrEnum):
     READY = "ready"
     ALREADY_DONE = "already_done"
     REJECTED = "rejected"  # bad input: failed with a reason, never retried
-    FAILED = "failed"  # gave up (last retry, or too many attempts)
+    FAILED = "failed"  # gave up (last retry, or too many attempts); an upgrade's video stays ready
     RETRY = "retry"  # transient: try again later
     BUSY = "busy"  # another run holds a live claim
     SKIPPED = "skipped"  # nothing to do (deleted, failed, not uploaded yet)
@@ -166,21 +172,40 @@ class Reporter:
         self.stage, self.last = stage, now
 
 
+def is_outdated(video: Video) -> bool:
+    """Ready, but made by an older pipeline: an upgrade run may re-make it while it keeps playing.
+    Strictly older: a worker still on an old version (mid-deploy) never downgrades a newer video."""
+    return (
+        video.status is VideoStatus.READY
+        and video.pipeline_version is not None
+        and video.pipeline_version < PIPELINE_VERSION
+    )
+
+
 def _refusal(video: Video | None, cutoff: dt.datetime) -> Result | None:
     """Why this run must not start (or None when it may claim the video)."""
     if video is None or video.deleted_at is not None:
         return Result(Outcome.SKIPPED, error="video deleted")
     if video.status is VideoStatus.READY and video.pipeline_version == PIPELINE_VERSION:
         return Result(Outcome.ALREADY_DONE)
-    if video.status not in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
+    upgrade = is_outdated(video)
+    if not upgrade and video.status not in (VideoStatus.UPLOADED, VideoStatus.PROCESSING):
         return Result(Outcome.SKIPPED, error=f"video is {video.status}")
-    if video.status is VideoStatus.PROCESSING and video.heartbeat_at is not None and video.heartbeat_at >= cutoff:
+    # An upgrade leaves the status READY, so only its token tells that a run holds it.
+    running = video.status is VideoStatus.PROCESSING or (upgrade and video.processing_token is not None)
+    if running and video.heartbeat_at is not None and video.heartbeat_at >= cutoff:
         # A live run holds it; a redelivered copy of the task waits until that heartbeat would be stale.
         return Result(Outcome.BUSY, retry_after=(video.heartbeat_at - cutoff).total_seconds() + 1.0)
     return None
 
 
-def _claim(session: Session, video_id: int, options: ProcessingOptions) -> Result | str:
+@dataclass(frozen=True)
+class Claim:
+    token: str
+    upgrade: bool  # the video stays READY on its old renditions while this run works
+
+
+def _claim(session: Session, video_id: int, options: ProcessingOptions) -> Result | Claim:
     """Take the video for this run: its new token, or the result to return without working."""
     now = clock.now()
     cutoff = now - dt.timedelta(seconds=options.stall_seconds)
@@ -189,26 +214,38 @@ def _claim(session: Session, video_id: int, options: ProcessingOptions) -> Resul
     if refusal is not None or video is None:
         session.rollback()
         return refusal or Result(Outcome.SKIPPED)
+    upgrade = is_outdated(video)
     if video.processing_attempts >= options.max_attempts:
         attempts = video.processing_attempts
-        _fail(session, video_id, None, "processing_stalled", f"processing stopped {attempts} times without finishing")
+        message = f"processing stopped {attempts} times without finishing"
+        if upgrade:
+            held = video.processing_token  # a stalled upgrade's claim, or None
+            session.rollback()
+            _abandon_upgrade(session, video_id, held, "processing_stalled", message)
+        else:
+            _fail(session, video_id, None, "processing_stalled", message)
         return Result(Outcome.FAILED, error="too many attempts")
+    stale = or_(Video.heartbeat_at.is_(None), Video.heartbeat_at < cutoff)
+    if upgrade:
+        # The status is not touched: viewers keep the old renditions until the flip.
+        claimable = and_(
+            Video.status == VideoStatus.READY,
+            Video.pipeline_version < PIPELINE_VERSION,
+            or_(Video.processing_token.is_(None), stale),
+        )
+        status: dict[str, Any] = {}
+    else:
+        claimable = or_(
+            Video.status == VideoStatus.UPLOADED,
+            and_(Video.status == VideoStatus.PROCESSING, stale),
+        )
+        status = {"status": VideoStatus.PROCESSING}
     token = uuid.uuid4().hex
     claimed = session.execute(
         update(Video)
-        .where(
-            Video.id == video_id,
-            Video.deleted_at.is_(None),
-            or_(
-                Video.status == VideoStatus.UPLOADED,
-                and_(
-                    Video.status == VideoStatus.PROCESSING,
-                    or_(Video.heartbeat_at.is_(None), Video.heartbeat_at < cutoff),
-                ),
-            ),
-        )
+        .where(Video.id == video_id, Video.deleted_at.is_(None), claimable)
         .values(
-            status=VideoStatus.PROCESSING,
+            **status,
             processing_token=token,
             processing_attempts=Video.processing_attempts + 1,
             processing_started_at=now,
@@ -222,9 +259,10 @@ def _claim(session: Session, video_id: int, options: ProcessingOptions) -> Resul
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()  # another delivery claimed it between our read and our write
         return Result(Outcome.BUSY, retry_after=options.stall_seconds)
-    _emit_current(session, video_id)
+    if not upgrade:  # an upgrade claim changes nothing search shows
+        _emit_current(session, video_id)
     session.commit()
-    return token
+    return Claim(token, upgrade)
 
 
 def _emit_current(session: Session, video_id: int) -> None:
@@ -260,19 +298,50 @@ def _fail(session: Session, video_id: int, token: str | None, code: str, message
     return True
 
 
-def _release(session: Session, video_id: int, token: str, error: str) -> None:
-    """Hand the video back to the queue for a retry."""
+def _abandon_upgrade(session: Session, video_id: int, token: str | None, code: str, message: str) -> bool:
+    """An upgrade that cannot finish: give up the claim (`token`; None: an unclaimed video) and leave the video
+    READY on its old renditions, never FAILED. The reason stays in failure_code/failure_message, which the API
+    shows only for failed videos; the next successful run clears them."""
+    result = session.execute(
+        update(Video)
+        .where(
+            Video.id == video_id,
+            Video.status == VideoStatus.READY,
+            Video.processing_token.is_(None) if token is None else Video.processing_token == token,
+        )
+        .values(
+            failure_code=code,
+            failure_message=message[:2000],
+            processing_token=None,
+            # The owner's progress goes back to what the ready video had before the upgrade began.
+            progress_stage="done",
+            progress_percent=100.0,
+            progress_speed=None,
+            progress_eta_seconds=0.0,
+        )
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return False
+    session.commit()
+    log.warning("video %s: upgrade to pipeline v%s abandoned, still ready on its old version: %s: %s",
+                video_id, PIPELINE_VERSION, code, message)  # fmt: skip
+    return True
+
+
+def _release(session: Session, video_id: int, token: str, error: str, *, upgrade: bool = False) -> None:
+    """Hand the video back to the queue for a retry (an upgrade's video stays ready on its old renditions)."""
+    values: dict[str, Any] = {"status": VideoStatus.UPLOADED, "queued_at": clock.now()} if not upgrade else {}
     session.execute(
         update(Video)
         .where(Video.id == video_id, Video.processing_token == token)
         .values(
-            status=VideoStatus.UPLOADED,
+            **values,
             processing_token=None,
             progress_stage="retrying",
             progress_speed=None,
             progress_eta_seconds=None,
             failure_message=f"retrying after: {error}"[:2000],
-            queued_at=clock.now(),
         )
     )
     session.commit()
@@ -333,16 +402,47 @@ def process_video(
     claim = _claim(session, video_id, options)
     if isinstance(claim, Result):
         return claim
-    token = claim
+    token = claim.token
     _clean_workdirs(options.work_dir, video_id)
     workdir = options.work_dir / f"video-{video_id}-{token[:12]}"
     workdir.mkdir(parents=True)
     try:
-        return _run(session, storage, options, video_id, token=token, workdir=workdir)
+        result = _run(session, storage, options, video_id, token=token, workdir=workdir)
     except Exception as exc:  # mapped to an outcome; anything unexpected is re-raised by _settle
-        return _settle(session, video_id, token, exc, last_try=last_try)
+        result = _settle(session, video_id, token, exc, last_try=last_try, upgrade=claim.upgrade)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if result.outcome is Outcome.SUPERSEDED:
+        _sweep_if_deleted(session, storage, video_id)
+    return result
+
+
+def _sweep_if_deleted(session: Session, storage: ObjectStorage, video_id: int) -> None:
+    """A run stopped by its video's deletion may have uploaded files after `delete_video` swept the video's
+    folder; nothing can publish a deleted video, so what this version put there goes too (best effort)."""
+    session.expire_all()
+    video = session.get(Video, video_id)
+    deleted = video is None or video.deleted_at is not None
+    session.rollback()
+    if not deleted:
+        return  # another run took over: the prefix is its output now
+    try:
+        storage.delete_prefix(rendition_prefix(video_id))
+    except TRANSIENT as exc:
+        log.warning("video %s: deleted meanwhile; could not remove this run's uploads: %s", video_id, exc)
+
+
+def _drop_old_renditions(storage: ObjectStorage, video_id: int, old_prefix: str, new_prefix: str) -> None:
+    """After an upgrade's flip committed: delete the version nothing points at any more. Best effort — a
+    leftover only costs bytes, the new manifest never refers to it."""
+    if old_prefix == new_prefix or not old_prefix.startswith(f"public/videos/{video_id}/"):
+        return  # never this run's own files, nor anything outside this video's folder
+    try:
+        for key in storage.list_keys(old_prefix):
+            if key.startswith(old_prefix + "/"):  # S3 lists by string prefix: v1 must not take v10 with it
+                storage.delete(key)
+    except TRANSIENT as exc:
+        log.warning("video %s: could not delete the old renditions under %s: %s", video_id, old_prefix, exc)
 
 
 def _run(
@@ -351,6 +451,8 @@ def _run(
     video = session.get(Video, video_id)
     assert video is not None
     original_key = video.original_key
+    # Set only on an upgrade (a first run's video has no manifest): what viewers play until the flip.
+    old_prefix: str | None = (video.manifest or {}).get("prefix") if video.status is VideoStatus.READY else None
     declared = session.execute(
         select(Upload.size, Upload.checksum_sha256).where(Upload.video_id == video_id)
     ).one_or_none()
@@ -369,9 +471,12 @@ def _run(
     manifest: dict[str, Any] = {**run.manifest, "prefix": prefix}
     # Feed and search return the manifest as it is, so it carries ready-to-play URLs too.
     manifest["urls"] = manifest_urls(storage, manifest)
-    return _flip_ready(
+    result = _flip_ready(
         session, video_id, token, manifest=manifest, display=run.info.video.display_size, duration=run.info.duration
     )
+    if result.outcome is Outcome.READY and old_prefix:
+        _drop_old_renditions(storage, video_id, old_prefix, prefix)
+    return result
 
 
 def _permanent(exc: Exception) -> tuple[Outcome, str, str] | None:
@@ -385,26 +490,32 @@ def _permanent(exc: Exception) -> tuple[Outcome, str, str] | None:
     return None
 
 
-def _settle(session: Session, video_id: int, token: str, exc: Exception, *, last_try: bool) -> Result:
-    """Record how a run ended badly: rejected, failed for good, or handed back for a retry."""
+def _settle(
+    session: Session, video_id: int, token: str, exc: Exception, *, last_try: bool, upgrade: bool = False
+) -> Result:
+    """Record how a run ended badly: rejected, failed for good, or handed back for a retry.
+    An upgrade's video is never failed: giving up leaves it ready on its old renditions."""
     session.rollback()
     if isinstance(exc, Superseded):
         log.info("video %s: another run took over; stopping", video_id)
         return Result(Outcome.SUPERSEDED)
     permanent = _permanent(exc)
     if permanent is None and not isinstance(exc, TRANSIENT):
-        _release(session, video_id, token, f"{type(exc).__name__}: {exc}")
+        _release(session, video_id, token, f"{type(exc).__name__}: {exc}", upgrade=upgrade)
         raise exc  # a bug: let the task fail loudly; the video goes back to the queue for a later try
     error = f"{type(exc).__name__}: {exc}"
     if permanent is None and not last_try:
         log.warning("video %s: transient failure, will retry: %s", video_id, error)
-        _release(session, video_id, token, error)
+        _release(session, video_id, token, error, upgrade=upgrade)
         return Result(Outcome.RETRY, error=error)
     if permanent is None:
         code = "processing_timeout" if isinstance(exc, FFmpegTimeout) else "processing_error"
         permanent = (Outcome.FAILED, code, error)
     outcome, code, message = permanent
-    _fail(session, video_id, token, code, message)
+    if upgrade:
+        _abandon_upgrade(session, video_id, token, code, message)
+    else:
+        _fail(session, video_id, token, code, message)
     return Result(outcome, error=code)
 
 
@@ -417,7 +528,8 @@ def _flip_ready(
     display: tuple[int, int],
     duration: float,
 ) -> Result:
-    """Ready, manifest and publication in one transaction, only while this run holds the claim."""
+    """Ready, manifest and publication in one transaction, only while this run holds the claim.
+    For an upgrade (already READY) it swaps the manifest and version; publication is left as the owner set it."""
     now = clock.now()
     result = session.execute(
         update(Video)
@@ -438,7 +550,14 @@ def _flip_ready(
             progress_speed=None,
             progress_eta_seconds=0.0,
             published_at=case(
-                (and_(Video.publish_on_ready.is_(True), Video.published_at.is_(None)), now),
+                (
+                    and_(
+                        Video.status != VideoStatus.READY,
+                        Video.publish_on_ready.is_(True),
+                        Video.published_at.is_(None),
+                    ),
+                    now,
+                ),
                 else_=Video.published_at,
             ),
             updated_at=now,
@@ -506,8 +625,22 @@ def requeue(session: Session, actor: User | None, video_id: int, *, stall_second
     return video
 
 
+def upgrade_stalled(video: Video, stall_seconds: float, now: dt.datetime | None = None) -> bool:
+    """An upgrade run (its video stays READY, so `is_stalled` does not see it) whose heartbeat stopped.
+    Kept apart from `is_stalled` on purpose: that one lets the owner requeue, which would take a ready video
+    off the air; a stalled upgrade is the stall detector's business only."""
+    now = now or clock.now()
+    return (
+        video.status is VideoStatus.READY
+        and video.processing_token is not None
+        and video.heartbeat_at is not None
+        and video.heartbeat_at < now - dt.timedelta(seconds=stall_seconds)
+    )
+
+
 def requeue_stalled(session: Session, options: ProcessingOptions, *, limit: int = 100) -> dict[str, int]:
-    """Periodic: requeue runs whose heartbeat stopped and re-send videos whose task message was lost."""
+    """Periodic: requeue runs whose heartbeat stopped (upgrades included) and re-send videos whose task message
+    was lost."""
     now = clock.now()
     stall_cutoff = now - dt.timedelta(seconds=options.stall_seconds)
     queue_cutoff = now - dt.timedelta(seconds=options.queue_stale_seconds)
@@ -515,7 +648,13 @@ def requeue_stalled(session: Session, options: ProcessingOptions, *, limit: int 
     stalled = list(
         session.scalars(
             select(Video.id)
-            .where(Video.status == VideoStatus.PROCESSING, Video.heartbeat_at < stall_cutoff)
+            .where(
+                or_(
+                    Video.status == VideoStatus.PROCESSING,
+                    and_(Video.status == VideoStatus.READY, Video.processing_token.is_not(None)),
+                ),
+                Video.heartbeat_at < stall_cutoff,
+            )
             .order_by(Video.heartbeat_at)
             .limit(limit)
         )
@@ -524,31 +663,41 @@ def requeue_stalled(session: Session, options: ProcessingOptions, *, limit: int 
     for video_id in stalled:
         video = session.get(Video, video_id)
         # Re-checked on the row: the run may have renewed its heartbeat meanwhile.
-        if video is None or not is_stalled(video, options.stall_seconds, now):
+        if video is None or not (
+            is_stalled(video, options.stall_seconds, now) or upgrade_stalled(video, options.stall_seconds, now)
+        ):
             session.rollback()
             continue
+        upgrade = video.status is VideoStatus.READY
         if video.processing_attempts >= options.max_attempts:
             attempts = video.processing_attempts
             token = video.processing_token
             session.rollback()
-            if _fail(session, video_id, token, "processing_stalled", f"processing stopped {attempts} times"):
+            message = f"processing stopped {attempts} times"
+            if upgrade:
+                gave_up = _abandon_upgrade(session, video_id, token, "processing_stalled", message)
+            else:
+                gave_up = _fail(session, video_id, token, "processing_stalled", message)
+            if gave_up:
                 counts["failed"] += 1
             continue
+        # A stalled upgrade only loses its claim: the video stays READY on its old renditions.
+        values: dict[str, Any] = {} if upgrade else {"status": VideoStatus.UPLOADED, "queued_at": now}
         result = session.execute(
             update(Video)
             .where(Video.id == video_id, Video.processing_token == video.processing_token)
             .where(Video.heartbeat_at < stall_cutoff)
             .values(
-                status=VideoStatus.UPLOADED,
+                **values,
                 processing_token=None,
                 progress_stage="queued",
                 progress_speed=None,
                 progress_eta_seconds=None,
-                queued_at=now,
             )
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
-            _emit_current(session, video_id)
+            if not upgrade:
+                _emit_current(session, video_id)
             enqueue_after_commit(session, TASK, video_id)
             counts["requeued"] += 1
         session.commit()
@@ -565,3 +714,33 @@ def requeue_stalled(session: Session, options: ProcessingOptions, *, limit: int 
         counts["resent"] += 1
     session.commit()
     return counts
+
+
+def queue_outdated(session: Session, *, limit: int | None = None, retry_abandoned: bool = False) -> dict[str, int]:
+    """Operators, after PIPELINE_VERSION went up: queue an upgrade of each ready video an older pipeline made
+    (oldest first). Each keeps playing its old renditions until its new version is in. Left out: videos an
+    upgrade run holds right now (the stall detector looks after those) and, unless `retry_abandoned`, those
+    whose last upgrade gave up (failure_code set) — a broken original would fail the same way again and, with
+    `limit`, would take the head of every batch."""
+    outdated = and_(
+        Video.status == VideoStatus.READY,
+        Video.deleted_at.is_(None),
+        Video.pipeline_version < PIPELINE_VERSION,
+        Video.processing_token.is_(None),
+    )
+    wanted = outdated if retry_abandoned else and_(outdated, Video.failure_code.is_(None))
+    ids = list(session.scalars(select(Video.id).where(wanted).order_by(Video.id).limit(limit)))
+    abandoned = 0
+    if not retry_abandoned:
+        abandoned = session.scalar(select(func.count()).where(outdated, Video.failure_code.is_not(None))) or 0
+    session.commit()
+    for i in range(0, len(ids), 500):  # commits as it goes: each batch's messages leave with its commit
+        batch = ids[i : i + 500]
+        # A fresh job, as after `requeue`: its stalls count from zero, not from the original run's attempts.
+        session.execute(
+            update(Video).where(Video.id.in_(batch), Video.processing_token.is_(None)).values(processing_attempts=0)
+        )
+        for video_id in batch:
+            enqueue_after_commit(session, TASK, video_id)
+        session.commit()
+    return {"queued": len(ids), "abandoned": abandoned, "version": PIPELINE_VERSION}

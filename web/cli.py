@@ -51,6 +51,19 @@ def init_app(app: Flask) -> None:
         store.allow_browser_origin(allowed)
         click.echo(f"bucket {store.bucket} accepts browser uploads and playback from {', '.join(allowed)}")
 
+    @app.cli.command("reprocess-outdated")
+    @click.option("--limit", type=click.IntRange(min=1), default=None, help="Queue at most this many, oldest first.")
+    @click.option("--retry-abandoned", is_flag=True, help="Also queue videos whose last upgrade gave up.")
+    def reprocess_outdated(limit: int | None, retry_abandoned: bool) -> None:
+        """Re-make ready videos an older pipeline version made; each keeps playing until its new version is in."""
+        from media import processing
+
+        with extensions.database().session() as session:
+            counts = processing.queue_outdated(session, limit=limit, retry_abandoned=retry_abandoned)
+        click.echo(f"queued {counts['queued']} videos for pipeline v{counts['version']}")
+        if counts["abandoned"]:
+            click.echo(f"{counts['abandoned']} whose last upgrade gave up were left out (--retry-abandoned)")
+
     @app.cli.command("relay-outbox")
     def relay_outbox() -> None:
         """Drain the outbox once, in this process (the worker does this continuously)."""

@@ -1,5 +1,6 @@
 """The processing job as a service: claim, idempotency, failures that retry and failures that do not,
-takeover of stalled runs, superseded runs, stall detection, and the one-transaction flip to ready."""
+takeover of stalled runs, superseded runs, stall detection, and the one-transaction flip to ready;
+upgrades of ready videos an older pipeline made, which keep playing until the new version is in."""
 
 from __future__ import annotations
 
@@ -10,26 +11,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core import clock
+from core.accounts.models import User
 from core.outbox import OutboxEvent
 from core.storage import StorageError
 from core.storage.local import LocalStorage
 from core.tasks import RecordingSender
+from media import processing
 from media.models import Video, VideoStatus
+from media.pipelines import transcode as transcode_module
 from media.pipelines.config import PIPELINE_VERSION
 from media.processing import (
     Outcome,
     ProcessingOptions,
     Reporter,
+    Result,
     Superseded,
     process_video,
     rendition_prefix,
     requeue_stalled,
 )
-from media.videos import playback_urls
+from media.videos import delete_video, playback_urls
 from tests import factories
 from tests.media.conftest import SMALL
 from tests.media.test_pipeline_inputs import REJECTED
@@ -351,6 +357,289 @@ def test_too_many_attempts_fail_instead_of_looping(
     assert process_video(db_session, storage, options, v.id).outcome is Outcome.FAILED
     db_session.refresh(v)
     assert v.failure_code == "processing_stalled"
+
+
+# -- upgrades: a ready video an older pipeline made is re-made while it keeps playing --------------------------
+
+
+@pytest.fixture
+def bump(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """Deploy the next pipeline version: both modules that read PIPELINE_VERSION see it from then on."""
+
+    def deploy() -> int:
+        for module in (processing, transcode_module):
+            monkeypatch.setattr(module, "PIPELINE_VERSION", PIPELINE_VERSION + 1)
+        return PIPELINE_VERSION + 1
+
+    return deploy
+
+
+def _ready(db: Session, storage: LocalStorage, options: ProcessingOptions, source: Path) -> Video:
+    """Uploaded and processed for real by the pipeline as it is now (which the test then makes the old one)."""
+    v = _video(db, storage, source)
+    assert process_video(db, storage, options, v.id).outcome is Outcome.READY
+    db.refresh(v)
+    assert (v.status, v.pipeline_version) == (VideoStatus.READY, PIPELINE_VERSION)
+    return v
+
+
+def test_an_outdated_video_is_upgraded_while_viewers_keep_its_old_version(  # noqa: PLR0917 - pytest fixtures
+    db_session: Session,
+    storage: LocalStorage,
+    options: ProcessingOptions,
+    clip: Callable[[str], Path],
+    bump: Callable[[], int],
+    client: FlaskClient,
+) -> None:
+    v = _ready(db_session, storage, options, clip("portrait"))
+    old_manifest, published_at = v.manifest, v.published_at
+    old_prefix = rendition_prefix(v.id)
+    old_keys = storage.list_keys(old_prefix)
+    new_version = bump()
+    new_prefix = rendition_prefix(v.id)
+    assert new_prefix != old_prefix
+    during: list[tuple[Any, ...]] = []
+
+    def look(key: str) -> None:
+        # Before each upload of the upgrade run: the committed row, and what an anonymous viewer gets.
+        row = db_session.execute(
+            select(Video.status, Video.manifest, Video.pipeline_version, Video.processing_token).where(Video.id == v.id)
+        ).one()
+        db_session.expire_all()  # the API reads through this session: no cached row may answer for the database
+        body = client.get(f"/api/v1/videos/{v.id}").get_json()
+        playing = body["playback"]["hls"] if body.get("playback") else None
+        during.append((key, *row, body.get("status"), playing, all(storage.exists(k) for k in old_keys)))
+
+    assert process_video(db_session, FlakyStorage(storage, 0, look), options, v.id).outcome is Outcome.READY
+    assert during, "the hook saw the upgrade run publish"
+    for key, status, manifest, version, token, api_status, playing, old_files_there in during:
+        assert key.startswith(new_prefix + "/")
+        assert (status, manifest, version) == (VideoStatus.READY, old_manifest, PIPELINE_VERSION)
+        assert token is not None  # the upgrade run holds its claim all along
+        assert api_status == "ready"
+        assert playing is not None
+        assert playing.endswith(f"/{old_prefix}/master.m3u8")
+        assert old_files_there
+
+    db_session.refresh(v)
+    assert (v.status, v.pipeline_version, v.processing_token, v.failure_code) == (
+        VideoStatus.READY, new_version, None, None,
+    )  # fmt: skip
+    assert (v.progress_stage, v.progress_percent) == ("done", 100.0)
+    assert v.published_at == published_at
+    assert v.is_live
+    assert v.manifest is not None
+    assert (v.manifest["prefix"], v.manifest["pipeline_version"]) == (new_prefix, new_version)
+    new_keys = sorted(f"{new_prefix}/{f}" for f in v.manifest["files"])
+    assert storage.list_keys(new_prefix) == new_keys
+    assert storage.list_keys(old_prefix) == []
+    assert storage.list_keys(f"public/videos/{v.id}") == new_keys  # the old version's files are all gone
+    urls = playback_urls(storage, v)
+    assert urls is not None
+    assert urls == v.manifest["urls"]
+    assert urls["hls"] == f"http://cdn.test/storage/public/{new_prefix}/master.m3u8"
+    db_session.expire_all()
+    assert client.get(f"/api/v1/videos/{v.id}").get_json()["playback"]["hls"].endswith(f"/{new_prefix}/master.m3u8")
+    # Done at the new version: another delivery changes nothing.
+    assert process_video(db_session, storage, options, v.id).outcome is Outcome.ALREADY_DONE
+
+
+@pytest.mark.parametrize(
+    ("breakage", "outcome", "code"),
+    [
+        ("original_replaced", Outcome.REJECTED, "checksum_mismatch"),
+        ("storage_down", Outcome.FAILED, "processing_error"),
+    ],
+)
+def test_an_upgrade_that_cannot_finish_leaves_the_video_ready_on_its_old_version(  # noqa: PLR0917 - pytest fixtures
+    breakage: str,
+    outcome: Outcome,
+    code: str,
+    db_session: Session,
+    storage: LocalStorage,
+    options: ProcessingOptions,
+    clip: Callable[[str], Path],
+    bump: Callable[[], int],
+) -> None:
+    v = _ready(db_session, storage, options, clip("no_audio"))
+    old_manifest, old_prefix = v.manifest, rendition_prefix(v.id)
+    old_files = {k: storage.get(k) for k in storage.list_keys(old_prefix)}
+    bump()
+    store = storage
+    if breakage == "original_replaced":
+        storage.put(v.original_key or "", b"not the file that was uploaded")
+    else:
+        store = FlakyStorage(storage, failures=99)
+        # Transient: handed back for a retry, and meanwhile the video is exactly as it was.
+        assert process_video(db_session, store, options, v.id).outcome is Outcome.RETRY
+        db_session.refresh(v)
+        assert (v.status, v.manifest, v.processing_token, v.progress_stage) == (
+            VideoStatus.READY, old_manifest, None, "retrying",
+        )  # fmt: skip
+    result = process_video(db_session, store, options, v.id, last_try=True)
+    assert (result.outcome, result.error) == (outcome, code)
+    db_session.refresh(v)
+    assert (v.status, v.manifest, v.pipeline_version) == (VideoStatus.READY, old_manifest, PIPELINE_VERSION)
+    assert v.is_live
+    # Why the upgrade gave up is kept on the row (the API shows failures only for failed videos).
+    assert (v.failure_code, v.processing_token, v.progress_stage, v.progress_percent) == (code, None, "done", 100.0)
+    assert {k: storage.get(k) for k in storage.list_keys(old_prefix)} == old_files
+    assert storage.list_keys(rendition_prefix(v.id)) == []
+    assert old_manifest is not None
+    assert playback_urls(storage, v) == old_manifest["urls"]
+
+
+@pytest.mark.parametrize(
+    ("made_by", "outcome"),
+    [
+        (PIPELINE_VERSION, Outcome.ALREADY_DONE),
+        (PIPELINE_VERSION + 1, Outcome.SKIPPED),  # a worker not yet on the new code never downgrades it
+        (None, Outcome.SKIPPED),  # ready without any pipeline (demo rows): nothing to re-make it from
+    ],
+)
+def test_a_ready_video_not_made_by_an_older_pipeline_is_left_alone(
+    made_by: int | None, outcome: Outcome, db_session: Session, storage: LocalStorage, options: ProcessingOptions
+) -> None:
+    v = factories.video(db_session, uploader=factories.user(db_session, artist=True), pipeline_version=made_by)
+    v.manifest = {"prefix": f"public/videos/{v.id}/v{made_by}"}
+    db_session.commit()
+    assert process_video(db_session, storage, options, v.id).outcome is outcome
+    db_session.refresh(v)
+    assert (v.status, v.pipeline_version, v.processing_token, v.processing_attempts) == (
+        VideoStatus.READY, made_by, None, 0,
+    )  # fmt: skip
+
+
+def test_a_second_delivery_during_an_upgrade_backs_off(
+    db_session: Session,
+    storage: LocalStorage,
+    options: ProcessingOptions,
+    clip: Callable[[str], Path],
+    bump: Callable[[], int],
+) -> None:
+    v = _ready(db_session, storage, options, clip("no_audio"))
+    new_version = bump()
+    second: list[Result] = []
+
+    def deliver_again(key: str) -> None:
+        if not second:
+            second.append(process_video(db_session, storage, options, v.id))
+
+    assert process_video(db_session, FlakyStorage(storage, 0, deliver_again), options, v.id).outcome is Outcome.READY
+    assert [r.outcome for r in second] == [Outcome.BUSY]
+    assert 0 < (second[0].retry_after or 0) <= options.stall_seconds + 1
+    db_session.refresh(v)
+    assert (v.pipeline_version, v.processing_attempts) == (new_version, 2)  # the first run and the upgrade only
+
+
+def test_a_live_upgrade_is_never_given_up_by_another_delivery(
+    db_session: Session, storage: LocalStorage, options: ProcessingOptions, bump: Callable[[], int]
+) -> None:
+    """Even on its last allowed attempt, a run whose heartbeat is fresh keeps its claim."""
+    v = factories.video(db_session, uploader=factories.user(db_session, artist=True), pipeline_version=PIPELINE_VERSION,
+                        processing_token="live-run", heartbeat_at=clock.now(),
+                        processing_attempts=options.max_attempts)  # fmt: skip
+    db_session.commit()
+    bump()
+    result = process_video(db_session, storage, options, v.id)
+    assert result.outcome is Outcome.BUSY
+    assert 0 < (result.retry_after or 0) <= options.stall_seconds + 1
+    db_session.refresh(v)
+    assert (v.status, v.processing_token, v.failure_code, v.processing_attempts) == (
+        VideoStatus.READY, "live-run", None, options.max_attempts,
+    )  # fmt: skip
+
+
+def test_stall_detector_requeues_a_killed_upgrade_which_then_finishes(  # noqa: PLR0917 - pytest fixtures
+    db_session: Session,
+    storage: LocalStorage,
+    options: ProcessingOptions,
+    clip: Callable[[str], Path],
+    bump: Callable[[], int],
+    sender: RecordingSender,
+) -> None:
+    v = _ready(db_session, storage, options, clip("no_audio"))
+    old_manifest, old_prefix = v.manifest, rendition_prefix(v.id)
+    new_version = bump()
+    now = clock.now()
+    old = now - dt.timedelta(seconds=options.stall_seconds + 1)
+    owner = factories.user(db_session, artist=True)
+    # What a SIGKILLed upgrade run leaves: its claim with a stopped heartbeat, and half its upload.
+    v.processing_token, v.heartbeat_at, v.processing_attempts = "dead-run", old, 1
+    storage.put(f"{rendition_prefix(v.id)}/360p/seg_0000.m4s", b"half a segment")
+    alive = factories.video(db_session, uploader=owner, pipeline_version=PIPELINE_VERSION,
+                            processing_token="live-run", heartbeat_at=now, processing_attempts=1)  # fmt: skip
+    worn_out = factories.video(db_session, uploader=owner, pipeline_version=PIPELINE_VERSION,
+                               manifest={"prefix": f"public/videos/x/v{PIPELINE_VERSION}"},
+                               processing_token="dead-again", heartbeat_at=old,
+                               processing_attempts=options.max_attempts)  # fmt: skip
+    db_session.commit()
+    sender.sent.clear()
+
+    assert requeue_stalled(db_session, options) == {"requeued": 1, "resent": 0, "failed": 1}
+    for row in (v, alive, worn_out):
+        db_session.refresh(row)
+    assert (v.status, v.manifest, v.processing_token, v.is_live) == (VideoStatus.READY, old_manifest, None, True)
+    assert (alive.status, alive.processing_token) == (VideoStatus.READY, "live-run")
+    assert (worn_out.status, worn_out.failure_code, worn_out.processing_token) == (
+        VideoStatus.READY, "processing_stalled", None,
+    )  # fmt: skip
+    assert worn_out.manifest == {"prefix": f"public/videos/x/v{PIPELINE_VERSION}"}
+    assert [args for name, args, _ in sender.sent if name == "media.process_video"] == [(v.id,)]
+
+    # The requeued job: the upgrade finishes, over whatever the killed run uploaded.
+    assert process_video(db_session, storage, options, v.id).outcome is Outcome.READY
+    db_session.refresh(v)
+    assert (v.status, v.pipeline_version, v.processing_attempts) == (VideoStatus.READY, new_version, 2)
+    assert v.manifest is not None
+    new_prefix = rendition_prefix(v.id)
+    assert storage.list_keys(f"public/videos/{v.id}") == sorted(f"{new_prefix}/{f}" for f in v.manifest["files"])
+    assert storage.get(f"{new_prefix}/360p/seg_0000.m4s") != b"half a segment"
+    assert storage.list_keys(old_prefix) == []
+
+
+def test_a_redelivered_task_takes_over_a_killed_upgrade(
+    db_session: Session,
+    storage: LocalStorage,
+    options: ProcessingOptions,
+    clip: Callable[[str], Path],
+    bump: Callable[[], int],
+) -> None:
+    v = _ready(db_session, storage, options, clip("no_audio"))
+    new_version = bump()
+    v.processing_token, v.processing_attempts = "dead-run", 1
+    v.heartbeat_at = clock.now() - dt.timedelta(seconds=options.stall_seconds + 5)
+    db_session.commit()
+    assert process_video(db_session, storage, options, v.id).outcome is Outcome.READY
+    db_session.refresh(v)
+    assert (v.status, v.pipeline_version, v.processing_attempts, v.processing_token) == (
+        VideoStatus.READY, new_version, 2, None,
+    )  # fmt: skip
+
+
+def test_deleting_a_video_during_its_upgrade_stops_the_run_and_leaves_no_files(
+    db_session: Session,
+    storage: LocalStorage,
+    options: ProcessingOptions,
+    clip: Callable[[str], Path],
+    bump: Callable[[], int],
+) -> None:
+    v = _ready(db_session, storage, options, clip("no_audio"))
+    owner = db_session.get(User, v.uploader_id)
+    bump()
+    deleted: list[str] = []
+
+    def delete(key: str) -> None:  # the owner deletes it while the upgrade run uploads (this file still lands)
+        if not deleted:
+            delete_video(db_session, storage, owner, v.id)
+            deleted.append(key)
+
+    assert process_video(db_session, FlakyStorage(storage, 0, delete), options, v.id).outcome is Outcome.SUPERSEDED
+    assert deleted
+    db_session.refresh(v)
+    assert v.deleted_at is not None
+    assert (v.processing_token, v.pipeline_version, v.is_live) == (None, PIPELINE_VERSION, False)
+    assert storage.list_keys(f"public/videos/{v.id}") == []
 
 
 @pytest.mark.slow
