@@ -31,6 +31,7 @@ class Video(Base):
     __table_args__ = (
         Index("ix_videos_status_published", "status", "published_at"),
         Index("ix_videos_uploader_created", "uploader_id", "created_at"),
+        Index("ix_videos_renditions_sweep_at", "renditions_sweep_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +76,8 @@ class Video(Base):
     processed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     # Deleted by its owner: renditions are removed and it disappears from every listing.
     deleted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # After an upgrade: when the older versions' files may go (media.processing.sweep_superseded).
+    renditions_sweep_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     # Comments not removed; moved in the comment's own transaction (media.comments), so cards show it exactly.
     comment_count: Mapped[int] = mapped_column(default=0, server_default="0")
 

@@ -12,8 +12,9 @@ the final UPDATE that sets status, manifest and publication in one transaction
 A ready video made by an older pipeline (`pipeline_version < PIPELINE_VERSION`)
 may be claimed too: an upgrade. It stays ready, playing its old renditions,
 while the run works under the new version's prefix; the same final UPDATE swaps
-in the new manifest, and the old version's files are deleted only after that
-commit. An upgrade that cannot finish leaves the video ready on the old version.
+in the new manifest, and the old version's files are deleted by a periodic sweep
+a grace period later (players that loaded them before the flip finish on them).
+An upgrade that cannot finish leaves the video ready on the old version.
 
 Bad input is rejected once and never retried; transient failures (storage, a
 killed ffmpeg, a time limit) are reported as `Outcome.RETRY` for the task to
@@ -77,6 +78,9 @@ CONTENT_TYPES = {
     ".webp": "image/webp",
     ".vtt": "text/vtt",
 }
+# After an upgrade, players that loaded the old version's playlists before the flip keep fetching its segments
+# (and a CDN may serve its playlists a while longer), so its files go only this long after the flip.
+SUPERSEDED_GRACE = dt.timedelta(hours=6)
 # Work directories older than this are leftovers of crashed runs on this machine.
 STALE_WORKDIR_SECONDS = 24 * 3600
 # Errors worth retrying: the file is fine, something around it failed (storage, database, a killed ffmpeg).
@@ -432,19 +436,6 @@ def _sweep_if_deleted(session: Session, storage: ObjectStorage, video_id: int) -
         log.warning("video %s: deleted meanwhile; could not remove this run's uploads: %s", video_id, exc)
 
 
-def _drop_old_renditions(storage: ObjectStorage, video_id: int, old_prefix: str, new_prefix: str) -> None:
-    """After an upgrade's flip committed: delete the version nothing points at any more. Best effort — a
-    leftover only costs bytes, the new manifest never refers to it."""
-    if old_prefix == new_prefix or not old_prefix.startswith(f"public/videos/{video_id}/"):
-        return  # never this run's own files, nor anything outside this video's folder
-    try:
-        for key in storage.list_keys(old_prefix):
-            if key.startswith(old_prefix + "/"):  # S3 lists by string prefix: v1 must not take v10 with it
-                storage.delete(key)
-    except TRANSIENT as exc:
-        log.warning("video %s: could not delete the old renditions under %s: %s", video_id, old_prefix, exc)
-
-
 def _run(
     session: Session, storage: ObjectStorage, options: ProcessingOptions, video_id: int, *, token: str, workdir: Path
 ) -> Result:
@@ -472,10 +463,9 @@ def _run(
     # Feed and search return the manifest as it is, so it carries ready-to-play URLs too.
     manifest["urls"] = manifest_urls(storage, manifest)
     result = _flip_ready(
-        session, video_id, token, manifest=manifest, display=run.info.video.display_size, duration=run.info.duration
-    )
-    if result.outcome is Outcome.READY and old_prefix:
-        _drop_old_renditions(storage, video_id, old_prefix, prefix)
+        session, video_id, token, manifest=manifest, display=run.info.video.display_size, duration=run.info.duration,
+        sweep_at=clock.now() + SUPERSEDED_GRACE if old_prefix else None,
+    )  # fmt: skip
     return result
 
 
@@ -527,9 +517,11 @@ def _flip_ready(
     manifest: dict[str, Any],
     display: tuple[int, int],
     duration: float,
+    sweep_at: dt.datetime | None = None,
 ) -> Result:
     """Ready, manifest and publication in one transaction, only while this run holds the claim.
-    For an upgrade (already READY) it swaps the manifest and version; publication is left as the owner set it."""
+    For an upgrade (already READY) it swaps the manifest and version; publication is left as the owner set it,
+    and the old version's files are left for `sweep_superseded` after `sweep_at`."""
     now = clock.now()
     result = session.execute(
         update(Video)
@@ -561,6 +553,7 @@ def _flip_ready(
                 else_=Video.published_at,
             ),
             updated_at=now,
+            renditions_sweep_at=sweep_at or Video.renditions_sweep_at,
         )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -600,6 +593,37 @@ def retry_can_help(video: Video) -> bool:
         and video.original_key is not None
         and video.failure_code not in REJECTION_MESSAGES
     )
+
+
+def sweep_superseded(session: Session, storage: ObjectStorage, *, limit: int = 100) -> int:
+    """Periodic: once an upgrade's grace period is over, delete the files of the versions a video no longer
+    plays. Keeps the manifest's version and the one this code writes (an upgrade may have started since).
+    Returns how many videos were swept; storage trouble leaves a video for the next sweep."""
+    due = session.execute(
+        select(Video.id, Video.renditions_sweep_at, Video.manifest)
+        .where(Video.renditions_sweep_at <= clock.now(), Video.deleted_at.is_(None))
+        .order_by(Video.renditions_sweep_at)
+        .limit(limit)
+    ).all()
+    session.rollback()
+    swept = 0
+    for video_id, sweep_at, manifest in due:
+        keep = {f"{rendition_prefix(video_id)}/"} | ({f"{manifest['prefix']}/"} if manifest else set())
+        try:
+            for key in storage.list_keys(f"public/videos/{video_id}"):
+                if not any(key.startswith(k) for k in keep):
+                    storage.delete(key)
+        except TRANSIENT as exc:
+            log.warning("video %s: could not sweep superseded renditions: %s", video_id, exc)
+            continue
+        cleared = session.execute(
+            update(Video)
+            .where(Video.id == video_id, Video.renditions_sweep_at == sweep_at)
+            .values(renditions_sweep_at=None, updated_at=Video.updated_at)
+        )
+        session.commit()
+        swept += cleared.rowcount  # type: ignore[attr-defined]
+    return swept
 
 
 def requeue(session: Session, actor: User | None, video_id: int, *, stall_seconds: float) -> Video:

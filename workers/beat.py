@@ -21,6 +21,8 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "resubmit-refunds": {"task": "orders.resubmit_refunds", "schedule": 300.0},
         # Processing jobs whose heartbeat stopped (a killed worker) and task messages that were lost.
         "videos-requeue-stalled": {"task": "videos.requeue_stalled", "schedule": 60.0},
+        # Upgraded videos: the old version's files, once players that loaded them before the flip are done.
+        "videos-sweep-superseded": {"task": "videos.sweep_superseded", "schedule": 3600.0},
         # Resumable uploads nobody finished: abort their parts in storage.
         "uploads-cleanup-abandoned": {"task": "uploads.cleanup_abandoned", "schedule": 3600.0},
         # Reply windows and live checks are rows with a due time; this moves the ones that are due.

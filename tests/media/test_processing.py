@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.accounts.models import User
+from core.clock import FrozenClock, use_clock
 from core.outbox import OutboxEvent
 from core.storage import StorageError
 from core.storage.local import LocalStorage
@@ -26,6 +27,7 @@ from media.models import Video, VideoStatus
 from media.pipelines import transcode as transcode_module
 from media.pipelines.config import PIPELINE_VERSION
 from media.processing import (
+    SUPERSEDED_GRACE,
     Outcome,
     ProcessingOptions,
     Reporter,
@@ -34,6 +36,7 @@ from media.processing import (
     process_video,
     rendition_prefix,
     requeue_stalled,
+    sweep_superseded,
 )
 from media.videos import delete_video, playback_urls
 from tests import factories
@@ -432,7 +435,13 @@ def test_an_outdated_video_is_upgraded_while_viewers_keep_its_old_version(  # no
     assert (v.manifest["prefix"], v.manifest["pipeline_version"]) == (new_prefix, new_version)
     new_keys = sorted(f"{new_prefix}/{f}" for f in v.manifest["files"])
     assert storage.list_keys(new_prefix) == new_keys
-    assert storage.list_keys(old_prefix) == []
+    # Players that loaded the old playlists just before the flip finish on them: the files stay for a while.
+    assert storage.list_keys(old_prefix) == old_keys
+    assert sweep_superseded(db_session, storage) == 0
+    assert storage.list_keys(old_prefix) == old_keys
+    with use_clock(FrozenClock(clock.now() + SUPERSEDED_GRACE + dt.timedelta(seconds=1))):
+        assert sweep_superseded(db_session, storage) == 1
+        assert sweep_superseded(db_session, storage) == 0  # swept once
     assert storage.list_keys(f"public/videos/{v.id}") == new_keys  # the old version's files are all gone
     urls = playback_urls(storage, v)
     assert urls is not None
@@ -593,9 +602,13 @@ def test_stall_detector_requeues_a_killed_upgrade_which_then_finishes(  # noqa: 
     assert (v.status, v.pipeline_version, v.processing_attempts) == (VideoStatus.READY, new_version, 2)
     assert v.manifest is not None
     new_prefix = rendition_prefix(v.id)
-    assert storage.list_keys(f"public/videos/{v.id}") == sorted(f"{new_prefix}/{f}" for f in v.manifest["files"])
+    new_keys = sorted(f"{new_prefix}/{f}" for f in v.manifest["files"])
+    assert storage.list_keys(new_prefix) == new_keys
     assert storage.get(f"{new_prefix}/360p/seg_0000.m4s") != b"half a segment"
-    assert storage.list_keys(old_prefix) == []
+    assert storage.list_keys(old_prefix) != []  # until the grace period is over
+    with use_clock(FrozenClock(clock.now() + SUPERSEDED_GRACE + dt.timedelta(seconds=1))):
+        assert sweep_superseded(db_session, storage) == 1
+    assert storage.list_keys(f"public/videos/{v.id}") == new_keys
 
 
 def test_a_redelivered_task_takes_over_a_killed_upgrade(
@@ -663,3 +676,28 @@ def test_processing_against_s3(
     urls = playback_urls(s3, v)
     assert urls is not None
     assert urls["hls"] == f"https://cdn.test/{prefix}/master.m3u8"
+
+
+def test_the_sweep_keeps_what_plays_and_what_a_run_in_flight_writes(
+    db_session: Session, storage: LocalStorage, bump: Callable[[], int]
+) -> None:
+    owner = factories.user(db_session, artist=True)
+    playing = f"v{PIPELINE_VERSION}"
+    v = factories.video(db_session, uploader=owner, pipeline_version=PIPELINE_VERSION,
+                        renditions_sweep_at=clock.now() - dt.timedelta(seconds=1))  # fmt: skip
+    v.manifest = {"prefix": f"public/videos/{v.id}/{playing}"}
+    neighbour = factories.video(db_session, uploader=owner, renditions_sweep_at=None)
+    bump()  # a newer pipeline is deployed and has begun upgrading this video
+    in_flight = rendition_prefix(v.id)
+    for key in (f"public/videos/{v.id}/v0/master.m3u8", f"public/videos/{v.id}/v0/360p/seg_0000.m4s",
+                f"public/videos/{v.id}/{playing}/master.m3u8", f"{in_flight}/360p/seg_0000.m4s",
+                f"public/videos/{neighbour.id}/v0/master.m3u8"):  # fmt: skip
+        storage.put(key, b"x")
+    db_session.commit()
+    assert sweep_superseded(db_session, storage) == 1
+    assert storage.list_keys(f"public/videos/{v.id}") == sorted(
+        [f"{in_flight}/360p/seg_0000.m4s", f"public/videos/{v.id}/{playing}/master.m3u8"]
+    )
+    assert storage.exists(f"public/videos/{neighbour.id}/v0/master.m3u8")  # not due: untouched
+    db_session.refresh(v)
+    assert v.renditions_sweep_at is None

@@ -49,6 +49,12 @@ def requeue_stalled(self: AppTask) -> dict[str, int]:
         return processing.requeue_stalled(session, options)
 
 
+@shared_task(bind=True, base=AppTask, name="videos.sweep_superseded", time_limit=600)
+def sweep_superseded(self: AppTask) -> int:
+    with self.session() as session:
+        return processing.sweep_superseded(session, storage())
+
+
 @shared_task(bind=True, base=AppTask, name="uploads.cleanup_abandoned", time_limit=300)
 def cleanup_uploads(self: AppTask) -> int:
     with self.session() as session:
