@@ -9,7 +9,7 @@ STAMPS := $(VENV)/.stamps
 FFMPEG_STATIC := $(VENV)/opt/ffmpeg-static
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install install-dev migrate seed run worker web lint format test test-fast clean
+.PHONY: help install install-dev migrate seed run lint format test test-fast clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from media.pipelines.tools import Tools
 from media.pipelines.transcode import transcode
+from media.probe import probe
 from media.rejections import MediaRejected
 from tests.media.conftest import SMALL
 from tests.media.verify import check_ladder, streams
@@ -194,3 +196,26 @@ def test_one_ffmpeg_process_decodes_the_source_once_for_everything(
         assert opts[opts.index("-crf") + 1] == "21"
         assert opts[opts.index("-g") + 1] == opts[opts.index("-keyint_min") + 1] == "60"
         assert opts[opts.index("-sc_threshold") + 1] == "0"
+
+
+def test_the_time_limit_scales_with_the_clips_duration(
+    clip: Callable[[str], Path], tools: Tools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from media.pipelines import transcode as module
+
+    limits: list[object] = []
+    real = module.run_ffmpeg
+
+    def spy(args: list[str], **kw: object) -> object:
+        limits.append(kw.get("timeout"))
+        return real(args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "run_ffmpeg", spy)
+    config = replace(SMALL, timeout_base_seconds=60.0, timeout_per_second=4.0)
+    short, long = clip("short_clip"), clip("portrait")
+    for source in (short, long):
+        module.transcode(tools, source, tmp_path / source.stem, config)
+    durations = [probe(tools, source).duration for source in (short, long)]
+    assert limits == [pytest.approx(60.0 + 4.0 * d) for d in durations]
+    assert durations[1] > durations[0]
+    assert limits[1] > limits[0]  # type: ignore[operator]

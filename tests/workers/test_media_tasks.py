@@ -71,6 +71,11 @@ def test_tasks_are_routed_to_their_queues(app_ctx: Flask) -> None:
     celery = app_ctx.extensions["celery"]
     route = celery.amqp.router.route
     assert route({}, "media.process_video")["queue"].name == "media"
+    # Only the search queue's single worker writes the embedded index.
+    for writer in ("search.reconcile", "outbox.relay"):
+        assert route({}, writer)["queue"].name == "search"
+    task = celery.tasks["media.process_video"]
+    assert (task.acks_late, task.reject_on_worker_lost) == (True, True)  # a killed worker's job is redelivered
     for periodic in ("videos.requeue_stalled", "uploads.cleanup_abandoned"):
         assert route({}, periodic)["queue"].name == "default"  # never stuck behind transcodes
         assert periodic in {entry["task"] for entry in celery.conf.beat_schedule.values()}

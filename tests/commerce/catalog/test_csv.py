@@ -190,10 +190,12 @@ def test_export_imports_back_unchanged_and_reimport_updates_in_place(
     assert t.description == "- 多行\n描述, 带逗号"
 
     changed = text.replace("DR-M,颜色:蓝;尺码:M,259.00", "DR-M,颜色:蓝;尺码:M,199.00")
+    mark = outbox_mark(db_session)
     csv_io.import_catalog(db_session, shop.owner_a, shop.brand_a.id, changed.encode(), limits=LIMITS)
     dress = db_session.scalar(select(Product).where(Product.code == "DRESS-1"))
     assert dress is not None
     assert (dress.price_min_fen, dress.price_max_fen) == (19900, 25900)
+    assert ("product", str(dress.id)) in events_since(db_session, mark)  # search hears of the new price
 
 
 def test_dry_run_reports_without_writing(client: FlaskClient, db_session: Session, shop: Shop) -> None:

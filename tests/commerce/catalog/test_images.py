@@ -188,13 +188,17 @@ def test_image_count_limit_order_and_delete(db_session: Session, shop: Shop, app
     with pytest.raises(ValidationFailed) as err:
         images.add_image(db_session, shop.owner_a, product.id, small, storage=store, limits=limits)
     assert err.value.fields[0].code == "too_many_images"
+    mark = outbox_mark(db_session)
     ordered = images.reorder_images(db_session, shop.owner_a, product.id, [second.id, first.id])
     assert [i.id for i in ordered] == [second.id, first.id]
+    assert events_since(db_session, mark) == [("product", str(product.id))]  # the feed's card image changes
     with pytest.raises(ValidationFailed):
         images.reorder_images(db_session, shop.owner_a, product.id, [second.id])
     keys = [first.original_key, *first.renditions.values()]
     assert all(store.exists(k) for k in keys)
+    mark = outbox_mark(db_session)
     images.delete_image(db_session, shop.owner_a, product.id, first.id, storage=store)
+    assert events_since(db_session, mark) == [("product", str(product.id))]
     assert not any(store.exists(k) for k in keys)
     assert [i.id for i in product.images] == [second.id]
     assert product.images[0].position == 0

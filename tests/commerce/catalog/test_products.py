@@ -61,6 +61,23 @@ def test_brand_member_creates_product_with_skus_and_an_outbox_event(
     assert events_since(db_session, mark) == [("product", str(body["id"]))]
 
 
+def test_every_edit_over_the_api_writes_an_outbox_event(client: FlaskClient, db_session: Session, shop: Shop) -> None:
+    product = factories.product(db_session, brand=shop.brand_a, prices=(8900,))
+    db_session.commit()
+    h = bearer(client, shop.member_a)
+    sku_id = product.skus[0].id
+    edits = [
+        (f"/api/v1/products/{product.id}", {"name": "新名字", "description": "新描述"}),
+        (f"/api/v1/products/{product.id}/skus/{sku_id}", {"price_fen": 7900}),
+        (f"/api/v1/products/{product.id}/skus/{sku_id}", {"stock": 0}),
+    ]
+    for url, body in edits:
+        mark = outbox_mark(db_session)
+        r = client.patch(url, json=body, headers=h)
+        assert r.status_code == 200, r.get_json()
+        assert events_since(db_session, mark) == [("product", str(product.id))]
+
+
 OWNER_ONLY_OPERATIONS: dict[str, Callable[[FlaskClient, int, int, dict[str, str]], int]] = {
     "patch": lambda c, pid, sid, h: c.patch(f"/api/v1/products/{pid}", json={"name": "改名"}, headers=h).status_code,
     "add_sku": lambda c, pid, sid, h: (
