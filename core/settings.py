@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     celery_result_backend: str | None = None
     # Namespaces every Redis key of the broker, so several deployments (or test runs) share one Redis.
     celery_key_prefix: str = ""
+    # Celery beat's record of when each periodic job last ran (a file; its directory is created).
+    celery_beat_schedule: str = str(VAR_DIR / "celerybeat-schedule")
     # Where links in e-mails, presigned local URLs and share links point to.
     public_base_url: str = "http://127.0.0.1:8000"
 

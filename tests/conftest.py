@@ -120,6 +120,7 @@ def make_settings(var_dir: Path, **overrides: object) -> Settings:
         "search_url": str(var_dir / "search"),
         "celery_broker_url": "memory://",
         "media_work_dir": str(var_dir / "media-work"),
+        "celery_beat_schedule": str(var_dir / "celerybeat-schedule"),
         "password_hash_memory_kib": 1024,
         "password_hash_time_cost": 1,
     }

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
 from flask import Flask
 from kombu import Queue
 
-from core.settings import VAR_DIR, Settings
+from core.settings import Settings
 from workers.base import AppTask
 from workers.beat import beat_schedule
 
@@ -49,9 +50,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "timezone": "UTC",
         "enable_utc": True,
         "beat_schedule": beat_schedule(),
-        "beat_schedule_filename": str(VAR_DIR / "celerybeat-schedule"),
+        "beat_schedule_filename": settings.celery_beat_schedule,
         "worker_hijack_root_logger": False,
     }
+    # Beat opens its schedule file with shelve, which creates the file but not its directory.
+    Path(settings.celery_beat_schedule).parent.mkdir(parents=True, exist_ok=True)
     if settings.celery_broker_url.startswith("redis"):
         # Redelivery of unacked messages after a worker dies; must exceed the longest task.
         conf["broker_transport_options"] = {"visibility_timeout": settings.celery_visibility_timeout}
