@@ -3,6 +3,7 @@ stops every one of them cleanly — each exits 0 on its own, none is killed afte
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -60,6 +61,10 @@ def test_ctrl_c_stops_web_workers_and_beat_cleanly(tmp_path: Path) -> None:
     finally:
         if runner.poll() is None:
             os.killpg(runner.pid, signal.SIGKILL)
+        # Each process runs in its own session: a failed stop must not leave any behind for later tests.
+        for pid in re.findall(r"system \| \w+ started \(pid=(\d+)\)", "".join(lines)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(pid), signal.SIGKILL)
     out = "".join(lines)
     assert "SIGKILL" not in out, out[-3000:]
     stopped = dict(re.findall(r"system \| (\w+) stopped \(rc=(-?\d+)\)", out))
