@@ -210,8 +210,8 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
             continue
         s = stats.get(v.id) or _NO_STATS
         hashtags = list(dict.fromkeys(t for t in (v.hashtags or []) if t))
-        linked = products.get(v.id, [])
         uploader_brand = [brands[v.brand_id]] if v.brand_id in brands else []
+        linked = products.get(v.id)
         out[v.id] = {
             "title": v.title,
             "description": v.description or "",
@@ -220,13 +220,7 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
             "creator_id": str(creator.id),
             "creator_name": creator.display_name,
             "creator_since": ms(creator.created_at),
-            "brands": list(dict.fromkeys([*uploader_brand, *(p.brand for p in linked)])),
-            "product_ids": [str(p.product_id) for p in linked],
-            "product_names": [p.name for p in linked],
-            "categories": list(dict.fromkeys(p.category for p in linked)),
-            "price_bands": list(
-                dict.fromkeys(price_band(p.price_min_fen) for p in linked if p.price_min_fen is not None)
-            ),
+            **(_linked_fields(uploader_brand, linked) if linked else _nothing_linked(uploader_brand)),
             "published_at": ms(v.published_at),
             "duration": float(v.duration_seconds or 0.0),
             "views": s.views,
@@ -252,6 +246,21 @@ def build_videos(session: Session, ids: Sequence[int]) -> dict[int, dict[str, An
     return out
 
 
+def _nothing_linked(uploader_brand: list[str]) -> dict[str, list[str]]:
+    return {"brands": uploader_brand, "product_ids": [], "product_names": [], "categories": [], "price_bands": []}
+
+
+def _linked_fields(uploader_brand: list[str], linked: list[LinkedProduct]) -> dict[str, list[str]]:
+    """What a video's document copies from the products it links (most videos link none)."""
+    return {
+        "brands": list(dict.fromkeys([*uploader_brand, *(p.brand for p in linked)])),
+        "product_ids": [str(p.product_id) for p in linked],
+        "product_names": [p.name for p in linked],
+        "categories": list(dict.fromkeys(p.category for p in linked)),
+        "price_bands": list(dict.fromkeys(price_band(p.price_min_fen) for p in linked if p.price_min_fen is not None)),
+    }
+
+
 @dataclass(frozen=True)
 class _NoStats:
     views: int = 0
@@ -263,47 +272,53 @@ class _NoStats:
 
 
 _NO_STATS = _NoStats()
+_ARTIST_SUMS = ("views", "likes", "shares", "product_clicks", "purchases")
+
+
+@dataclass(frozen=True)
+class _NoVideos(_NoStats):
+    videos: int = 0
+    last_published_at: dt.datetime | None = None
+
+
+_NO_VIDEOS = _NoVideos()
 
 
 def build_artists(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any] | None]:
     out: dict[int, dict[str, Any] | None] = dict.fromkeys(ids)
     if not ids:
         return out
-    artists = session.scalars(select(User).where(User.id.in_(ids), User.is_artist, User.is_active)).all()
+    artists = session.execute(
+        select(User.id, User.display_name, User.created_at).where(User.id.in_(ids), User.is_artist, User.is_active)
+    ).all()
     found = [a.id for a in artists]
     followers = dict(
         session.execute(
             select(Follow.creator_id, func.count()).where(Follow.creator_id.in_(found)).group_by(Follow.creator_id)
         ).all()
     )
-    rows = session.execute(
-        select(
-            Video.uploader_id,
-            Video.published_at,
-            Video.hashtags,
-            VideoStats.views,
-            VideoStats.likes,
-            VideoStats.shares,
-            VideoStats.product_clicks,
-            VideoStats.purchases,
-            VideoStats.completion_sum,
+    # Sums in the database: an artist with thousands of videos is one row here, not thousands.
+    totals = {
+        r.uploader_id: r
+        for r in session.execute(
+            select(
+                Video.uploader_id,
+                func.count().label("videos"),
+                *(func.coalesce(func.sum(getattr(VideoStats, name)), 0).label(name) for name in _ARTIST_SUMS),
+                func.coalesce(func.sum(VideoStats.completion_sum), 0.0).label("completion_sum"),
+                func.max(Video.published_at).label("last_published_at"),
+            )
+            .outerjoin(VideoStats, VideoStats.video_id == Video.id)
+            .where(Video.uploader_id.in_(found), live_video_filter())
+            .group_by(Video.uploader_id)
         )
-        .outerjoin(VideoStats, VideoStats.video_id == Video.id)
-        .where(Video.uploader_id.in_(found), live_video_filter())
-    ).all()
-    totals: dict[int, Counter[str]] = defaultdict(Counter)
-    completion: dict[int, float] = defaultdict(float)
+    }
     tags: dict[int, Counter[str]] = defaultdict(Counter)
-    last: dict[int, dt.datetime] = {}
-    for r in rows:
-        t = totals[r.uploader_id]
-        t["videos"] += 1
-        for name in ("views", "likes", "shares", "product_clicks", "purchases"):
-            t[name] += getattr(r, name) or 0
-        completion[r.uploader_id] += r.completion_sum or 0.0
-        tags[r.uploader_id].update(dict.fromkeys(r.hashtags or [], 1))
-        if r.published_at and (r.uploader_id not in last or r.published_at > last[r.uploader_id]):
-            last[r.uploader_id] = r.published_at
+    for uploader_id, hashtags in session.execute(
+        select(Video.uploader_id, Video.hashtags).where(Video.uploader_id.in_(found), live_video_filter())
+    ):
+        if hashtags:
+            tags[uploader_id].update(dict.fromkeys(hashtags, 1))
     carried: dict[int, Counter[str]] = defaultdict(Counter)
     for artist_id, category in session.execute(
         select(ShowcaseItem.artist_id, Product.category)
@@ -319,32 +334,32 @@ def build_artists(session: Session, ids: Sequence[int]) -> dict[int, dict[str, A
     ):
         carried[artist_id][category] += 1
     for a in artists:
-        t = totals[a.id]
-        views = t["views"]
+        t = totals.get(a.id) or _NO_VIDEOS
+        views = int(t.views)
         out[a.id] = {
             "name": a.display_name,
             "followers": int(followers.get(a.id, 0)),
-            "videos": t["videos"],
+            "videos": int(t.videos),
             "views": views,
-            "likes": t["likes"],
-            "shares": t["shares"],
-            "product_clicks": t["product_clicks"],
-            "purchases": t["purchases"],
-            "completion_rate": round(completion[a.id] / views, 6) if views else 0.0,
+            "likes": int(t.likes),
+            "shares": int(t.shares),
+            "product_clicks": int(t.product_clicks),
+            "purchases": int(t.purchases),
+            "completion_rate": round(float(t.completion_sum) / views, 6) if views else 0.0,
             "engagement": round(
                 ranking.engagement_rate(
                     views=views,
-                    likes=t["likes"],
-                    shares=t["shares"],
-                    product_clicks=t["product_clicks"],
-                    purchases=t["purchases"],
+                    likes=int(t.likes),
+                    shares=int(t.shares),
+                    product_clicks=int(t.product_clicks),
+                    purchases=int(t.purchases),
                 ),
                 6,
             ),
             "hashtags": [tag for tag, _ in sorted(tags[a.id].items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
             "categories": [c for c, _ in sorted(carried[a.id].items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
             "joined_at": ms(a.created_at),
-            "last_published_at": ms(last.get(a.id)),
+            "last_published_at": ms(t.last_published_at),
             "suggest": _suggest([a.display_name], int(followers.get(a.id, 0))),
         }
     return out

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from commerce.catalog.models import VideoProduct
@@ -186,23 +186,10 @@ class Indexer:
     @staticmethod
     def _touch_creators(session: Session, video_ids: list[int], newest: int) -> None:
         """A video's change moves its artist's totals: queue the artist document too (unless one waits)."""
-        waiting = (
-            select(OutboxEvent.id)
-            .where(
-                OutboxEvent.topic == "artist",
-                OutboxEvent.entity_id == cast(Video.uploader_id, String),
-                OutboxEvent.delivered_at.is_(None),
-                OutboxEvent.id > newest,
-            )
-            .exists()
-        )
         creators = session.scalars(
             select(Video.uploader_id)
             .distinct()
             .join(User, User.id == Video.uploader_id)
-            .where(Video.id.in_(video_ids), User.is_artist, ~waiting)
+            .where(Video.id.in_(video_ids), User.is_artist)
         ).all()
-        for creator_id in creators:
-            emit(session, "artist", creator_id)
-        if creators:
-            session.commit()  # see emit_unless_waiting
+        emit_unless_waiting(session, "artist", creators, newer_than=newest)
