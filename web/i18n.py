@@ -36,6 +36,12 @@ def t(zh: str, en: str) -> str:
     return en if get_locale() == "en" else zh
 
 
+def pick(table: dict[str, tuple[str, str]], key: object) -> str:
+    """A (zh, en) name table read in the request's language; an unknown key is shown as it is."""
+    zh, en = table.get(str(key), (str(key), str(key)))
+    return t(zh, en)
+
+
 def when(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(BEIJING).strftime(fmt) if value else ""
 

@@ -123,4 +123,4 @@ def payment_return(checkout_id: str) -> str:
     if checkout.payment_id is not None:
         provider = open_provider(extensions.settings(), session)
         status = payments.sync_payment(session, provider, checkout.payment_id).status.value
-    return render_template("payment_return.html", checkout=checkout, status=status, format_yuan=format_yuan)
+    return render_template("payment_return.html", checkout=checkout, status=status)

@@ -12,8 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request
 from sqlalchemy import select
 
-from commerce.artists import profiles
-from commerce.artists.regions import REGIONS
+from commerce.artists import profiles, regions
 from commerce.booking import bookings, campaigns, escrow
 from commerce.booking.machine import TURN
 from commerce.booking.models import BookingState, Party
@@ -36,7 +35,7 @@ from web.api.artists import FOLLOWER_BAND_NAMES, PRICE_BAND_NAMES, TIER_NAMES, o
 from web.api.bookings import booking_out
 from web.api.discovery import VideoCardOut
 from web.auth import current_user, signed_in_page
-from web.i18n import get_locale
+from web.i18n import get_locale, pick
 from web.i18n import t as _t
 
 bp = Blueprint("booking_pages", __name__, template_folder="../templates")
@@ -83,18 +82,13 @@ PARTY_NAMES = {"brand": ("品牌", "Brand"), "artist": ("艺人", "Artist"), "ad
                "system": ("系统", "System")}  # fmt: skip
 
 
-def _name(table: dict[str, tuple[str, str]], key: str) -> str:
-    zh, en = table.get(key, (key, key))
-    return _t(zh, en)
-
-
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {
-        "state_name": lambda s: _name(STATE_NAMES, str(s)),
-        "action_name": lambda a: _name(ACTION_NAMES, str(a)),
-        "party_name": lambda p: _name(PARTY_NAMES, str(p)),
-        "region_name": lambda code: _name(REGIONS, code) if code else "",
+        "state_name": lambda s: pick(STATE_NAMES, s),
+        "action_name": lambda a: pick(ACTION_NAMES, a),
+        "party_name": lambda p: pick(PARTY_NAMES, p),
+        "region_name": lambda code: regions.name(code, get_locale()) if code else "",
         "now_utc": clock.now,
         "part_label": lambda key: label(key, get_locale()),
     }

@@ -21,6 +21,7 @@ from core import clock, extensions
 from core.accounts.models import Brand, User
 from core.errors import NotFound, ValidationFailed
 from web.auth import signed_in_page
+from web.i18n import pick
 from web.i18n import t as _t
 
 bp = Blueprint("brand", __name__, template_folder="../templates")
@@ -31,12 +32,8 @@ CARRIERS = ("顺丰速运", "中通快递", "圆通速递", "韵达快递", "申
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    def name(table: dict[str, tuple[str, str]], key: object) -> str:
-        zh, en = table.get(str(key), (str(key), str(key)))
-        return _t(zh, en)
-
     return {
-        "status_name": lambda s: name(STATUS_NAMES, s),
+        "status_name": lambda s: pick(STATUS_NAMES, s),
         "pct": lambda bp: f"{bp / 100:g}",
     }
 

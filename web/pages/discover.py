@@ -14,7 +14,6 @@ from werkzeug.datastructures import MultiDict
 
 from core import extensions
 from core.errors import ValidationFailed
-from media.videos import manifest_urls
 from search import service as search_service
 from web.api.discovery import SearchQuery, VideoCardOut, run_search
 from web.api.endpoint import parse_query
@@ -46,22 +45,9 @@ def _price_label(key: str) -> str:
     return f"¥{low}–{high}"
 
 
-def poster_url(manifest: dict[str, Any] | None) -> str | None:
-    """The poster of a video card, when the pipeline wrote one."""
-    if not manifest or "prefix" not in manifest or "poster" not in manifest:
-        return None
-    return manifest_urls(extensions.storage(), manifest)["poster"]
-
-
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {"price_label": _price_label}
-
-
-@bp.app_context_processor
-def _card_helpers() -> dict[str, Any]:
-    # The video grid (discover/cards.html) is also on the artist profile, served by the booking blueprint.
-    return {"poster_url": poster_url}
 
 
 def _query() -> SearchQuery:

@@ -1,4 +1,4 @@
-// Small helpers shared by the booking pages: call the API with the session's CSRF token, show its errors.
+// Small helpers every page shares: call the API with the session's CSRF token, show its errors.
 // All text reaches the page through textContent, never innerHTML.
 (function () {
   "use strict";
@@ -48,5 +48,11 @@
     return Number(whole) * 100 + Number((part + "00").slice(0, 2));
   }
 
-  window.xl = {api, showErrors, t, badge, fen, newKey};
+  // 1250 fen -> "¥12.50"
+  function yuan(fen) { return "¥" + (fen / 100).toFixed(2); }
+
+  // Signed out where signing in is needed: to the login page, and back here after.
+  function toLogin() { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
+
+  window.xl = {api, showErrors, t, badge, fen, yuan, toLogin, newKey};
 })();

@@ -47,8 +47,7 @@
       if (name.endsWith("_yuan")) { name = name.replace(/_yuan$/, "_fen"); value = fen(value); }
       else if (name.endsWith("_pct")) {
         name = name.replace(/_pct$/, "_bp");
-        const bp = fen(value);  // a percentage with up to two decimals is a whole number of basis points
-        value = Number.isNaN(bp) ? NaN : bp;
+        value = fen(value);  // a percentage with up to two decimals is a whole number of basis points
       }
       set(body, name, value);
     });

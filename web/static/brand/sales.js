@@ -2,8 +2,7 @@
 // canvas as text, and the numbers are exactly the table's (fen from data-gmv, shown in yuan).
 (function () {
   "use strict";
-  const {t} = window.xl;
-  const yuan = (fen) => "¥" + (fen / 100).toFixed(2);
+  const {t, yuan} = window.xl;
 
   document.querySelectorAll("[data-chart]").forEach((box) => {
     const canvas = box.querySelector("canvas");

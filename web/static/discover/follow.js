@@ -7,7 +7,7 @@
       button.disabled = true;
       const r = await window.xl.api(on ? "POST" : "DELETE", `/api/v1/creators/${button.dataset.follow}/follow`);
       button.disabled = false;
-      if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); return; }
+      if (r.status === 401) { window.xl.toLogin(); return; }
       if (!r.ok) return;
       button.setAttribute("aria-pressed", String(r.data.following));
       button.textContent = r.data.following ? button.dataset.on : button.dataset.off;

@@ -13,7 +13,7 @@
   const NATIVE_HLS = document.createElement("video").canPlayType("application/vnd.apple.mpegurl") !== "";
   const staticUrl = (p) => feed.dataset.static + p;
 
-  function toLogin() { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
+  const {toLogin, yuan} = xl;
 
   function loadScript(src) {
     return new Promise((resolve, reject) => {
@@ -211,8 +211,6 @@
   });
 
   // -- product cards -----------------------------------------------------------------------------------------
-
-  function yuan(fen) { return "¥" + (fen / 100).toFixed(2); }
 
   function inWindow(link, time) {
     return (link.start_seconds === null || time >= link.start_seconds) && (link.end_seconds === null || time < link.end_seconds);

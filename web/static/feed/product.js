@@ -6,7 +6,7 @@
   const buy = root.querySelector("[data-open-sheet]");
   if (buy) buy.addEventListener("click", () => xlSheet.product({productId: id, click: root.dataset.click}));
   root.querySelector("[data-share]").addEventListener("click", () => {
-    if (!root.dataset.user) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); return; }
+    if (!root.dataset.user) { xl.toLogin(); return; }
     xlSheet.share({target: "product", targetId: id});
   });
 })();

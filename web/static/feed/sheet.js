@@ -4,7 +4,7 @@
   "use strict";
   const t = xl.t;
   const en = document.documentElement.lang === "en";
-  const yuan = (fen) => "¥" + (fen / 100).toFixed(2);
+  const yuan = xl.yuan;
 
   function el(tag, cls, text) {
     const n = document.createElement(tag);
