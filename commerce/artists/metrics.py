@@ -22,18 +22,13 @@ from commerce.orders.models import Order, OrderLine
 from core import clock
 from core.accounts.models import User
 from core.money import largest_remainder
-from media.models import Video, VideoStatus, Visibility
+from media.models import Video
+from search.documents import live_video_filter
 from search.models import EngagementEvent, EngagementKind, Follow, VideoStats
 
 BATCH = 500
 TOP_HASHTAGS = 12
 AUDIENCE_WINDOW = dt.timedelta(days=90)
-
-
-def live_video() -> Any:
-    return and_(
-        Video.status == VideoStatus.READY, Video.visibility == Visibility.PUBLIC, Video.published_at.is_not(None)
-    )
 
 
 def shares_bp(counts: Counter[str] | dict[str, int]) -> dict[str, int]:
@@ -56,7 +51,7 @@ class Measured:
 
 def _videos(session: Session, ids: Sequence[int], out: dict[int, Measured], now: dt.datetime) -> None:
     rows = session.execute(
-        select(Video.uploader_id, Video.hashtags).where(Video.uploader_id.in_(ids), live_video())
+        select(Video.uploader_id, Video.hashtags).where(Video.uploader_id.in_(ids), live_video_filter())
     ).all()
     for uploader_id, hashtags in rows:
         m = out[uploader_id]
@@ -66,7 +61,7 @@ def _videos(session: Session, ids: Sequence[int], out: dict[int, Measured], now:
         select(Video.uploader_id, Product.category, func.count())
         .join(VideoProduct, VideoProduct.video_id == Video.id)
         .join(Product, Product.id == VideoProduct.product_id)
-        .where(Video.uploader_id.in_(ids), live_video())
+        .where(Video.uploader_id.in_(ids), live_video_filter())
         .group_by(Video.uploader_id, Product.category)
     ).all()
     for uploader_id, category, n in linked:
@@ -124,7 +119,7 @@ def _engagement(session: Session, ids: Sequence[int], out: dict[int, Measured], 
             func.coalesce(func.sum(VideoStats.completion_sum), 0.0),
         )
         .join(VideoStats, VideoStats.video_id == Video.id)
-        .where(Video.uploader_id.in_(ids), live_video())
+        .where(Video.uploader_id.in_(ids), live_video_filter())
         .group_by(Video.uploader_id)
     ).all()
     for artist_id, views_sum, likes, shares, completion in totals:
