@@ -221,13 +221,10 @@ def _claim(session: Session, video_id: int, options: ProcessingOptions) -> Resul
     upgrade = is_outdated(video)
     if video.processing_attempts >= options.max_attempts:
         attempts = video.processing_attempts
+        held = video.processing_token if upgrade else None  # a stalled upgrade's claim; a first run: any
+        session.rollback()
         message = f"processing stopped {attempts} times without finishing"
-        if upgrade:
-            held = video.processing_token  # a stalled upgrade's claim, or None
-            session.rollback()
-            _abandon_upgrade(session, video_id, held, "processing_stalled", message)
-        else:
-            _fail(session, video_id, None, "processing_stalled", message)
+        _give_up(session, video_id, held, "processing_stalled", message, upgrade=upgrade)
         return Result(Outcome.FAILED, error="too many attempts")
     stale = or_(Video.heartbeat_at.is_(None), Video.heartbeat_at < cutoff)
     if upgrade:
@@ -331,6 +328,11 @@ def _abandon_upgrade(session: Session, video_id: int, token: str | None, code: s
     log.warning("video %s: upgrade to pipeline v%s abandoned, still ready on its old version: %s: %s",
                 video_id, PIPELINE_VERSION, code, message)  # fmt: skip
     return True
+
+
+def _give_up(session: Session, video_id: int, token: str | None, code: str, message: str, *, upgrade: bool) -> bool:
+    """Stop trying: a first run's video fails; an upgrade's stays ready on its old version."""
+    return (_abandon_upgrade if upgrade else _fail)(session, video_id, token, code, message)
 
 
 def _release(session: Session, video_id: int, token: str, error: str, *, upgrade: bool = False) -> None:
@@ -502,10 +504,7 @@ def _settle(
         code = "processing_timeout" if isinstance(exc, FFmpegTimeout) else "processing_error"
         permanent = (Outcome.FAILED, code, error)
     outcome, code, message = permanent
-    if upgrade:
-        _abandon_upgrade(session, video_id, token, code, message)
-    else:
-        _fail(session, video_id, token, code, message)
+    _give_up(session, video_id, token, code, message, upgrade=upgrade)
     return Result(outcome, error=code)
 
 
@@ -608,11 +607,13 @@ def sweep_superseded(session: Session, storage: ObjectStorage, *, limit: int = 1
     session.rollback()
     swept = 0
     for video_id, sweep_at, manifest in due:
-        keep = {f"{rendition_prefix(video_id)}/"} | ({f"{manifest['prefix']}/"} if manifest else set())
+        folder = f"public/videos/{video_id}"
+        keep = {rendition_prefix(video_id)} | ({manifest["prefix"]} if manifest else set())
         try:
-            for key in storage.list_keys(f"public/videos/{video_id}"):
-                if not any(key.startswith(k) for k in keep):
-                    storage.delete(key)
+            # One folder per version: delete whole folders, which S3 does a thousand keys per request.
+            versions = {f"{folder}/{key[len(folder) + 1 :].split('/', 1)[0]}" for key in storage.list_keys(folder)}
+            for prefix in versions - keep:
+                storage.delete_prefix(prefix)
         except TRANSIENT as exc:
             log.warning("video %s: could not sweep superseded renditions: %s", video_id, exc)
             continue
@@ -698,11 +699,7 @@ def requeue_stalled(session: Session, options: ProcessingOptions, *, limit: int 
             token = video.processing_token
             session.rollback()
             message = f"processing stopped {attempts} times"
-            if upgrade:
-                gave_up = _abandon_upgrade(session, video_id, token, "processing_stalled", message)
-            else:
-                gave_up = _fail(session, video_id, token, "processing_stalled", message)
-            if gave_up:
+            if _give_up(session, video_id, token, "processing_stalled", message, upgrade=upgrade):
                 counts["failed"] += 1
             continue
         # A stalled upgrade only loses its claim: the video stays READY on its old renditions.

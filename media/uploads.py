@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import clock, outbox
+from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member, require_user
 from core.errors import Conflict, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed, register_messages
 from core.ids import short_id
-from core.storage import MIN_PART_SIZE, ObjectMissing, ObjectStorage, StorageError
+from core.storage import MIN_PART_SIZE, ObjectMissing, ObjectStorage, PartInfo, StorageError
 from core.storage.local import LocalStorage
 from core.tasks import enqueue_after_commit
 from media.models import Upload, UploadMode, UploadStatus, Video, VideoStatus, Visibility
@@ -207,9 +207,10 @@ def get_upload(session: Session, actor: User | None, upload_id: str, *, lock: bo
     return upload
 
 
-def _contiguous(parts: list[dict[str, Any]]) -> int:
-    """Bytes in parts 1, 2, 3... up to the first gap: where a resumed upload continues."""
-    return sum(p["size"] for _, p in takewhile(lambda np: np[1]["part_number"] == np[0], enumerate(parts, start=1)))
+def _contiguous(stored: list[PartInfo]) -> list[PartInfo]:
+    """Parts 1, 2, 3... up to the first gap (the file so far; a resumed upload continues after them)."""
+    ordered = sorted(stored, key=lambda p: p.number)
+    return [p for _, p in takewhile(lambda np: np[1].number == np[0], enumerate(ordered, start=1))]
 
 
 def upload_state(
@@ -225,7 +226,7 @@ def upload_state(
         return UploadState(upload, received, [])
     stored = storage.list_parts(upload.storage_key, upload.multipart_id)
     parts = [{"part_number": p.number, "size": p.size, "etag": p.etag} for p in sorted(stored, key=lambda p: p.number)]
-    return UploadState(upload, _contiguous(parts), parts)
+    return UploadState(upload, sum(p.size for p in _contiguous(stored)), parts)
 
 
 def _chunk_checksum(header: str | None, data: bytes) -> None:
@@ -325,9 +326,8 @@ def complete_upload(session: Session, storage: ObjectStorage, actor: User | None
         parts = [(int(n), str(etag)) for n, etag, _size in upload.parts]
         received = upload.received_bytes
     else:
-        stored = sorted(storage.list_parts(upload.storage_key, upload.multipart_id), key=lambda p: p.number)
         # Only parts 1..n without a gap make the file; a stray part after a gap is not part of it.
-        prefix = [p for _, p in takewhile(lambda np: np[1].number == np[0], enumerate(stored, start=1))]
+        prefix = _contiguous(storage.list_parts(upload.storage_key, upload.multipart_id))
         parts = [(p.number, p.etag) for p in prefix]
         received = sum(p.size for p in prefix)
     if received != upload.size:
@@ -360,7 +360,7 @@ def abort_upload(session: Session, storage: ObjectStorage, actor: User | None, u
     video = session.get(Video, upload.video_id)
     if video is not None:
         video.deleted_at = clock.now()
-        outbox.emit(session, "video", video.id, op="delete")
+        video_changed(session, video)
     session.commit()
 
 

@@ -142,18 +142,12 @@ def live_video_filter() -> Any:
     """Published, public, ready (and not deleted). `status` sits inside an expression so SQLite keeps looking
     rows up by id or uploader; given the bare column it picks the (status, published_at) index and scans
     every live video."""
-    live = (
+    return (
         (func.coalesce(Video.status, VideoStatus.READY) == VideoStatus.READY)
         & (Video.visibility == Visibility.PUBLIC)
         & Video.published_at.is_not(None)
+        & Video.deleted_at.is_(None)
     )
-    deleted_at = _soft_deletion()
-    return live & deleted_at.is_(None) if deleted_at is not None else live
-
-
-def _soft_deletion() -> Any:
-    # Soft deletion (Video.deleted_at) comes with the upload pipeline, built concurrently with search.
-    return getattr(Video, "deleted_at", None)
 
 
 def live_video_ids(session: Session, ids: Sequence[int]) -> set[int]:

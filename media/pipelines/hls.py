@@ -50,26 +50,6 @@ def read_playlist(path: Path) -> Playlist:
     return Playlist(init=init, segments=segments)
 
 
-def _boxes(data: bytes, start: int = 0, end: int | None = None) -> list[tuple[bytes, int, int]]:
-    """(type, payload start, box end) of the ISO BMFF boxes between start and end."""
-    end = len(data) if end is None else end
-    out = []
-    pos = start
-    while pos + 8 <= end:
-        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        header = 8
-        if size == 1:
-            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
-            header = 16
-        elif size == 0:
-            size = end - pos
-        if size < header:
-            break
-        out.append((kind, pos + header, pos + size))
-        pos += size
-    return out
-
-
 def top_level_boxes(path: Path) -> list[str]:
     """Top-level box types in file order, reading only headers (the `moov` before `mdat` check)."""
     kinds = []

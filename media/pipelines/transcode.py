@@ -195,7 +195,9 @@ def package(
         audio_playlist = hls.read_playlist(layout.audio_dir / "index.m3u8")
         audio_rate = hls.segment_rates(layout.audio_dir, audio_playlist)
     # The shareable MP4 and the first variant a player tries: the rung closest to 720p from below.
-    start = min(renditions, key=lambda r: (r.short_side > config.mp4_short_side, abs(r.short_side - 720)))
+    start = min(
+        renditions, key=lambda r: (r.short_side > config.mp4_short_side, abs(r.short_side - config.mp4_short_side))
+    )
     hls.write_master(
         out / "master.m3u8",
         variants,
@@ -225,7 +227,6 @@ def package(
         columns=config.storyboard_columns,
     )
     top = renditions[0]
-    mp4 = variants[[v.rendition.name for v in variants].index(start.name)].rendition
     return {
         "pipeline_version": PIPELINE_VERSION,
         "duration": round(info.duration, 3),
@@ -258,7 +259,7 @@ def package(
             "loudness_target": config.loudness_i,
             "normalised": info.loudness is not None and info.loudness.input_i > -70.0,
         },
-        "mp4": {"path": "video.mp4", "width": mp4.width, "height": mp4.height},
+        "mp4": {"path": "video.mp4", "width": start.width, "height": start.height},
         "poster": {"path": "poster.jpg", "width": pw, "height": ph, "time": round(extras.poster_time(best), 3)},
         "storyboard": {
             "vtt": board.vtt,
