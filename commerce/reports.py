@@ -105,7 +105,8 @@ class Report:
     video_titles: dict[int, str] = field(default_factory=dict)
 
     def with_names(self, session: Session) -> Report:
-        """Fill in the display names of the artists and sharers and the titles of the videos, for charts."""
+        """Fill in the display names of the artists and sharers and the titles of the videos, for pages and API
+        answers that show them (the brand overview, for one, shows only the totals)."""
         users = set(self.by_artist) | set(self.by_sharer)
         if users:
             rows = session.execute(select(User.id, User.display_name).where(User.id.in_(users)))
@@ -335,7 +336,7 @@ def creator_report(session: Session, user: User | None, period: Period) -> Repor
         by_video=by_video,
         funnel_by_day=funnel_by_day,
         earned_by_day=_earned_by_day(session, me, period),
-    ).with_names(session)
+    )
 
 
 def brand_report(session: Session, user: User | None, brand_id: int, period: Period) -> Report:
@@ -365,7 +366,7 @@ def brand_report(session: Session, user: User | None, brand_id: int, period: Per
         earned_by_day=_earned_by_day(session, brand, period),
         by_artist=_commission_by(session, _group(rows, "artist_id"), rows, "artist_id", EarningRole.ARTIST),
         by_sharer=_commission_by(session, _group(rows, "sharer_id"), rows, "sharer_id", EarningRole.SHARER),
-    ).with_names(session)
+    )
 
 
 def _commission_by(

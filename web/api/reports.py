@@ -122,7 +122,8 @@ class ReportOut(OutModel):
           response=ReportOut, auth="required", errors=[422])  # fmt: skip
 def my_report(query: PeriodQuery) -> ReportOut:
     period = query.period()
-    return ReportOut.of(reports.creator_report(extensions.session(), current_user(), period), period)
+    session = extensions.session()
+    return ReportOut.of(reports.creator_report(session, current_user(), period).with_names(session), period)
 
 
 @bp.get("/reports/brands/<int:brand_id>")
@@ -130,4 +131,5 @@ def my_report(query: PeriodQuery) -> ReportOut:
           response=ReportOut, auth="required", errors=[403, 422])  # fmt: skip
 def brand_report(brand_id: int, query: PeriodQuery) -> ReportOut:
     period = query.period()
-    return ReportOut.of(reports.brand_report(extensions.session(), current_user(), brand_id, period), period)
+    session = extensions.session()
+    return ReportOut.of(reports.brand_report(session, current_user(), brand_id, period).with_names(session), period)

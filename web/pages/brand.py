@@ -115,7 +115,8 @@ def sales(user: User, brand_id: int) -> str | Response:
         period = reports.Period(until - dt.timedelta(days=days - 1), until)
     except ValidationFailed:  # not reachable with the fixed choices; keeps the page up if they change
         period = reports.Period(until, until)
-    report = reports.brand_report(extensions.session(), user, brand_id, period)
+    session = extensions.session()
+    report = reports.brand_report(session, user, brand_id, period).with_names(session)
     return _render("brand/sales.html", user, brand_id, "sales", report=report, period=period, days=days,
                    breakdowns=_breakdowns(report))  # fmt: skip
 

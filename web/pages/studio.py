@@ -56,5 +56,6 @@ def video(user: User, video_id: int) -> str:
 def earnings(user: User) -> str:
     until = clock.now().date()
     period = reports.Period(since=until - dt.timedelta(days=CHART_DAYS - 1), until=until)
-    report = ReportOut.of(reports.creator_report(extensions.session(), user, period), period)
+    session = extensions.session()
+    report = ReportOut.of(reports.creator_report(session, user, period).with_names(session), period)
     return render_template("studio/earnings.html", report=report)
