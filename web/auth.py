@@ -85,6 +85,19 @@ def sign_out() -> None:
     g.current_user = None
 
 
+def safe_next_path(raw: object, default: str = "/") -> str:
+    """Where a `next`/return parameter may send the user: a path on this origin, else `default`.
+
+    Browsers read `//host`, `/\\host` and `/<TAB>/host` as another site and `javascript:` as script, so only
+    "/" followed by anything but a slash or backslash, with no backslash or control character anywhere, is kept.
+    """
+    if not isinstance(raw, str) or not raw.startswith("/") or len(raw) > 2000:
+        return default
+    if raw[1:2] == "/" or "\\" in raw or any(ord(c) < 0x20 or ord(c) == 0x7F for c in raw):
+        return default
+    return raw
+
+
 def client_ip_hash() -> str:
     ip = request.remote_addr or "unknown"
     return sha256_hex(f"{extensions.settings().secret_key}:{ip}")

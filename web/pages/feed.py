@@ -26,7 +26,7 @@ from search import feed as feed_service
 from search.engine import SearchEngine
 from web.api.catalog import product_out
 from web.api.discovery import VideoCardOut
-from web.auth import current_user, signed_in_page
+from web.auth import current_user, safe_next_path, signed_in_page
 from web.device import device_for_browser, set_device_cookie
 
 bp = Blueprint("feed", __name__, template_folder="../templates")
@@ -141,10 +141,7 @@ def me(user: User) -> str | Response:
 @bp.get("/lang/<any(zh, en):code>")
 def set_language(code: str) -> Response:
     """Remember the language for every page (the `lang` cookie), then go back."""
-    back = request.args.get("next", "/")
-    if not back.startswith("/") or back.startswith("//"):
-        back = "/"
-    response = redirect(back)
+    response = redirect(safe_next_path(request.args.get("next")))
     response.set_cookie("lang", code, max_age=LANG_COOKIE_DAYS * 86400, samesite="Lax")
     return response
 

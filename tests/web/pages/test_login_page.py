@@ -29,3 +29,23 @@ def test_sign_in_through_the_login_page(page: Any, site: LiveServer) -> None:
     me = page.request.get(f"{site.url}/api/v1/me")
     assert me.status == 200
     assert me.json()["email"] == "browser@example.com"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["javascript:document.title='owned'", "https://other.example/", "//other.example/", "/\\other.example/"],
+)
+def test_sign_in_never_follows_a_next_that_leaves_the_site(page: Any, site: LiveServer, target: str) -> None:
+    from urllib.parse import quote
+
+    from core.accounts import service as accounts
+
+    email = f"next-{abs(hash(target))}@example.com"
+    with site.app.extensions["db"].session() as s:
+        accounts.register(s, email=email, password="browser-pass-1", display_name="跳转")
+    page.goto(f"{site.url}/login?next={quote(target)}")
+    page.get_by_label("邮箱").fill(email)
+    page.get_by_label("密码").fill("browser-pass-1")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{site.url}/")
+    assert page.title() != "owned"

@@ -54,5 +54,14 @@
   // Signed out where signing in is needed: to the login page, and back here after.
   function toLogin() { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); }
 
-  window.xl = {api, showErrors, t, badge, fen, yuan, toLogin, newKey};
+  // The page's ?next= if it is a path on this origin (as web.auth.safe_next_path decides), else "/":
+  // never "//host", "/\\host", a scheme such as javascript:, or a control character the URL parser drops.
+  function safeNext() {
+    const raw = new URLSearchParams(location.search).get("next") || "";
+    const ok = raw.startsWith("/") && raw[1] !== "/" && !raw.includes("\\") && raw.length <= 2000 &&
+      !/[\u0000-\u001f\u007f]/.test(raw);
+    return ok ? raw : "/";
+  }
+
+  window.xl = {api, showErrors, t, badge, fen, yuan, toLogin, newKey, safeNext};
 })();
