@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +16,7 @@ from core.db import Database
 from core.outbox import OutboxEvent, emit
 from core.settings import Settings
 from tests.celery_worker import celery_worker, wait_until
-from tests.conftest import REDIS_URL, make_settings, migrate
+from tests.conftest import AMQP_URL, REDIS_URL, make_settings, migrate
 
 
 def _relay_round_trip(settings: Settings) -> None:
@@ -51,3 +55,29 @@ def test_task_runs_on_a_real_worker_over_the_sqlite_broker(tmp_path: Path) -> No
     _relay_round_trip(
         make_settings(tmp_path, database_url=url, celery_broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}")
     )
+
+
+@pytest.fixture
+def amqp_vhost_url() -> Iterator[str]:
+    """A RabbitMQ virtual host of this test's own, so no other run's messages reach its worker (or the reverse)."""
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:  # a remote broker: share its default vhost
+        yield AMQP_URL
+        return
+    vhost = f"xltest-{uuid.uuid4().hex[:8]}"
+    subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True, capture_output=True, timeout=60
+    )
+    try:
+        yield urlunsplit(urlsplit(AMQP_URL)._replace(path="/" + vhost))
+    finally:
+        subprocess.run([ctl, "delete_vhost", vhost], check=False, capture_output=True, timeout=60)
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.postgres
+def test_task_runs_on_a_real_worker_over_rabbitmq(
+    committed_db: Database, settings: Settings, amqp_vhost_url: str
+) -> None:
+    _relay_round_trip(settings.model_copy(update={"celery_broker_url": amqp_vhost_url}))
