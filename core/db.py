@@ -24,6 +24,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# Every integer column is a signed 64-bit one (BIGINT on PostgreSQL); what is outside never reaches it.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """Timezone-aware UTC datetimes on every backend.

@@ -56,6 +56,8 @@ _FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "model_type": ("应为对象", "Must be an object"),
     "too_long": ("条目太多", "Too many items"),
     "too_short": ("条目太少", "Too few items"),
+    "int64_range": ("数字超出了可以处理的范围", "This number is too large to handle"),
+    "nul_character": ("不能包含空字符（\\0）", "Must not contain a NUL (\\0) character"),
 }
 
 

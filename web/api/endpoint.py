@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from flask import Response, request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from core import extensions
+from core.db import INT64_MAX, INT64_MIN
 from core.errors import (
     BadRequest,
     Conflict,
@@ -34,7 +36,7 @@ from core.errors import (
 from core.idempotency import IdempotencyRecord
 from web.auth import client_ip_hash, current_user, require_current_user
 from web.i18n import get_locale
-from web.problems import problem_response
+from web.problems import PROBLEM_JSON, problem_response
 
 register_messages(
     {
@@ -55,16 +57,56 @@ Auth = Literal["none", "optional", "required"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ApiModel(BaseModel):
+def _refuse_unstorable(value: Any) -> Any:
+    """What no column can hold is refused here, once for every field of every request: integers outside 64 bits
+    and text with NUL characters (PostgreSQL refuses both, as an error the caller never caused)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        raise PydanticCustomError("int64_range", "Must be between -2**63 and 2**63-1")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise PydanticCustomError("nul_character", "Must not contain NUL characters")
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _refuse_unstorable(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable(key)
+            _refuse_unstorable(item)
+    return value
+
+
+def _int64_bounds(schema: dict[str, Any]) -> None:
+    """The documented schema says what the edge enforces: every integer is a signed 64-bit one."""
+    if schema.get("type") == "integer":
+        schema.setdefault("format", "int64")
+        schema.setdefault("minimum", INT64_MIN)
+        schema.setdefault("maximum", INT64_MAX)
+    for value in schema.values():
+        for sub in value if isinstance(value, list) else [value]:
+            if isinstance(sub, dict):
+                _int64_bounds(sub)
+
+
+class _EdgeModel(BaseModel):
+    # After parsing: a number that arrived as text (a query string) is checked as the number it became.
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return _refuse_unstorable(value)
+
+
+class ApiModel(_EdgeModel):
     """Request bodies: unknown fields and silently coerced types are errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True, json_schema_extra=_int64_bounds)
 
 
-class QueryModel(BaseModel):
+class QueryModel(_EdgeModel):
     """Query strings: unknown parameters are errors; values arrive as text, so numbers are parsed from it."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_int64_bounds)
 
 
 class OutModel(BaseModel):
@@ -193,7 +235,9 @@ def _idempotent_call(view: Callable[[], Response]) -> Response:
             raise ValidationFailed.one("Idempotency-Key", "idempotency_mismatch") from None
         if existing.status_code is None:
             raise Conflict("idempotency_in_progress") from None
-        resp = Response(existing.response_body, status=existing.status_code, mimetype="application/json")
+        # Only successes and problems are stored (a 5xx is forgotten), so the status says which it was.
+        mimetype = PROBLEM_JSON if existing.status_code >= 400 else "application/json"
+        resp = Response(existing.response_body, status=existing.status_code, mimetype=mimetype)
         resp.headers["Idempotent-Replayed"] = "true"
         return resp
     record_id = record.id

@@ -8,10 +8,15 @@ from typing import Any, get_args, get_origin
 from flask import Flask
 from pydantic import BaseModel
 
+from core.db import INT64_MAX
 from web.api.endpoint import EndpointMeta
 
 _CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
-_PARAM_TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}, "path": {"type": "string"}}
+_PARAM_TYPES = {
+    "int": {"type": "integer", "format": "int64", "minimum": 0, "maximum": INT64_MAX},
+    "float": {"type": "number"},
+    "path": {"type": "string"},
+}
 
 PROBLEM_SCHEMA = {
     "type": "object",
