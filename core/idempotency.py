@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import clock
 from core.db import Base
+from core.retention import delete_in_batches
 
 
 class IdempotencyRecord(Base):
@@ -24,3 +25,8 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(default=None)
     response_body: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+def prune(session: Session, *, older_than: dt.datetime) -> int:
+    """Forget first responses older than the retention: a retry later than that is a new request. Commits."""
+    return delete_in_batches(session, IdempotencyRecord, IdempotencyRecord.created_at < older_than)

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text, func, select, text, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import JSON, Index, String, Text, delete, exists, func, select, text, update
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from core import clock
 from core.db import Base
+from core.retention import delete_in_batches
 from core.tasks import enqueue_after_commit
 
 log = logging.getLogger(__name__)
@@ -209,3 +210,18 @@ class Inbox:
         new = [m for m in messages if m.id not in seen]
         session.add_all(InboxRecord(consumer=self.consumer, event_id=m.id) for m in new)
         return new
+
+
+def prune_delivered(session: Session, *, older_than: dt.datetime) -> int:
+    """Delete delivered events older than the retention, except each entity's latest (a rebuilt search
+    document takes its version from it), and the consumers' inbox rows as old. Commits."""
+    later = aliased(OutboxEvent)
+    superseded = exists().where(
+        later.topic == OutboxEvent.topic, later.entity_id == OutboxEvent.entity_id, later.id > OutboxEvent.id
+    )
+    removed = delete_in_batches(
+        session, OutboxEvent, OutboxEvent.delivered_at.is_not(None), OutboxEvent.delivered_at < older_than, superseded
+    )
+    session.execute(delete(InboxRecord).where(InboxRecord.applied_at < older_than))
+    session.commit()
+    return removed

@@ -130,6 +130,18 @@ class Settings(BaseSettings):
     booking_platform_fee_bp: int = 500  # 5 % of the fee, kept when escrow is released to the artist
     booking_kill_fee_bp: int = 5000  # the artist keeps 50 % when the brand cancels after a draft arrived
 
+    # Operations: logs, metrics, how long data that grows forever is kept (beat `maintenance.*` jobs prune it).
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, with the request id
+    log_level: str = "INFO"
+    metrics_token: str = ""  # when set, /metrics wants `Authorization: Bearer <token>`
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)  # 0: workers export no metrics
+    # prometheus_client's own variable (it must be in the environment before the process starts).
+    prometheus_multiproc_dir: str = ""
+    idempotency_retention_hours: int = Field(default=48, ge=1)  # a retry later than this runs again
+    outbox_retention_days: int = Field(default=7, ge=1)  # delivered events; the latest per entity is kept
+    view_events_retention_days: int = Field(default=90, ge=8)  # raw view events, once aggregated
+    login_attempts_retention_days: int = Field(default=30, ge=1)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_pg_driver(cls, v: str) -> str:

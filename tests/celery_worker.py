@@ -19,7 +19,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes `Settings()` in a child process equal `settings`."""
     env = {k: v for k, v in os.environ.items() if k not in {name.upper() for name in Settings.model_fields}}
     for name, value in settings.model_dump().items():
-        if value is not None:
+        # A default is the child's default too; leaving it out matters where a library reads the same variable
+        # (prometheus_client switches to multiprocess files when PROMETHEUS_MULTIPROC_DIR is set at all).
+        if value is not None and value != Settings.model_fields[name].default:
             env[name.upper()] = str(value)
     return env
 
@@ -51,12 +53,17 @@ class WorkerProcess:
 
 @contextlib.contextmanager
 def celery_worker(
-    settings: Settings, *, queues: str = "default,search,media", concurrency: int = 1, name: str = "test"
+    settings: Settings,
+    *,
+    queues: str = "default,search,media",
+    concurrency: int = 1,
+    name: str = "test",
+    loglevel: str = "INFO",
 ) -> Iterator[WorkerProcess]:
     cmd = [
         sys.executable, "-m", "celery", "-A", "workers.main", "worker",
         "-Q", queues, "-c", str(concurrency), "-n", f"{name}-{os.getpid()}@%h",
-        "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "-l", loglevel, "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
     proc = subprocess.Popen(
         cmd,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from core import logs
 from core.settings import Settings
 
 
@@ -27,8 +27,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     if settings.proxy_fix_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_fix_hops, x_proto=settings.proxy_fix_hops)  # type: ignore[method-assign]
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings)
+
+    from web import edge
+
+    edge.init_app(app)  # before any route is added: it replaces the <int:> converter
 
     import commerce
     import core
@@ -42,8 +45,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     commerce.init_app(app)
     workers.init_app(app)
 
-    from web import api, auth, cli, health, i18n, money_pages, pages, problems, storage_views
+    from web import api, auth, cli, health, i18n, money_pages, observability, pages, problems, storage_views
 
+    observability.init_app(app)
     problems.init_app(app)
     auth.init_app(app)
     i18n.init_app(app)

@@ -29,4 +29,9 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "booking-sweep": {"task": "booking.sweep", "schedule": 300.0},
         # Matching ranks from precomputed metrics; they lag reality by at most this much.
         "artist-metrics": {"task": "booking.refresh_metrics", "schedule": 900.0},
+        # Data that grows forever, kept as long as settings say (README, "Retention").
+        "prune-idempotency": {"task": "maintenance.prune_idempotency", "schedule": 3600.0},
+        "prune-outbox": {"task": "maintenance.prune_outbox", "schedule": 3600.0},
+        "prune-views": {"task": "maintenance.prune_views", "schedule": 3600.0},
+        "prune-login-attempts": {"task": "maintenance.prune_login_attempts", "schedule": 3600.0},
     }

@@ -21,6 +21,14 @@ ROUTES = {
 }
 
 
+def queue_of(task_name: str) -> str:
+    """The queue ROUTES send a task to (the label of its metrics when the broker did not say)."""
+    for pattern, route in ROUTES.items():
+        if task_name.startswith(pattern.removesuffix("*")):
+            return str(route["queue"])
+    return "default"
+
+
 class CelerySender:
     """core.tasks.TaskSender that publishes through Celery."""
 
@@ -73,6 +81,9 @@ def make_celery(app: Flask) -> Celery:
     celery.flask_app = app  # type: ignore[attr-defined]
     celery.set_default()
     import workers.tasks  # noqa: F401  registers the shared tasks with this app
+    from workers import observability
+
+    observability.serve_metrics(settings.worker_metrics_port)
 
     app.extensions["celery"] = celery
     app.extensions["db"].task_sender = CelerySender(celery)

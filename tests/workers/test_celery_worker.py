@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from sqlalchemy import select
 
+from core import logs
 from core.db import Database
 from core.outbox import OutboxEvent, emit
 from core.settings import Settings
@@ -22,12 +23,19 @@ from tests.conftest import AMQP_URL, REDIS_URL, make_settings, migrate
 def _relay_round_trip(settings: Settings) -> None:
     from web import create_app
 
+    # DEBUG: the relay's own lines are demoted below INFO (it runs after every commit).
+    settings = settings.model_copy(update={"log_level": "DEBUG"})
     app = create_app(settings)
     db: Database = app.extensions["db"]
-    with celery_worker(settings) as worker:
+    request_id = f"req-{uuid.uuid4().hex[:12]}"
+    with celery_worker(settings, loglevel="DEBUG") as worker:
         with db.session() as s:
             event = emit(s, "diagnostic", "e2e", payload={"run": uuid.uuid4().hex})
-            s.commit()  # the relay task is published only now, after the commit
+            token = logs.request_id.set(request_id)  # as if a web request had made the change
+            try:
+                s.commit()  # the relay task is published only now, after the commit
+            finally:
+                logs.request_id.reset(token)
             event_id = event.id
 
         def delivered() -> bool:
@@ -35,7 +43,9 @@ def _relay_round_trip(settings: Settings) -> None:
                 return s.scalar(select(OutboxEvent.delivered_at).where(OutboxEvent.id == event_id)) is not None
 
         wait_until(delivered, timeout=60, message=f"event delivered; worker said:\n{worker.output()[-3000:]}")
-        assert "outbox.relay" in worker.output()
+        # The request's id travelled with the task into the worker's log lines.
+        wait_until(lambda: any("outbox.relay" in line and request_id in line for line in worker.lines), timeout=30,
+                   message=f"relay logged with {request_id}; worker said:\n{worker.output()[-3000:]}")  # fmt: skip
     db.dispose()
 
 

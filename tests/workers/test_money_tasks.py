@@ -32,7 +32,8 @@ def test_payout_and_periodic_money_jobs_run_on_a_real_worker(tmp_path: Path) -> 
     app = create_app(settings)
     db: Database = app.extensions["db"]
     celery = app.extensions["celery"]
-    with celery_worker(settings, queues="default") as worker:
+    # DEBUG: the sandbox sender's lines are demoted below INFO (it runs every few seconds).
+    with celery_worker(settings, queues="default", loglevel="DEBUG") as worker:
         with db.session() as s:
             user = factories.user(s)
             me = Owner.user(user.id)

@@ -1,0 +1,95 @@
+"""Pruning what grows forever, with a moved clock: what is past its retention goes, everything else stays."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core import idempotency, outbox, retention
+from core.accounts import service as accounts
+from core.accounts.models import LoginAttempt
+from core.clock import FrozenClock, use_clock
+from core.idempotency import IdempotencyRecord
+from core.outbox import InboxRecord, OutboxEvent, emit
+from search import engagement
+from search.models import EngagementEvent, EngagementKind
+from tests import factories
+
+T0 = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def _count(session: Session, model: object, *where: object) -> int:
+    return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)  # type: ignore[arg-type]
+
+
+def test_idempotency_records_and_login_attempts_go_after_their_retention(db_session: Session) -> None:
+    s = db_session
+    with use_clock(FrozenClock(T0)) as clock:
+        assert isinstance(clock, FrozenClock)
+        s.add(IdempotencyRecord(scope="user:1", key="old", request_hash="h", created_at=clock.now()))
+        s.add(LoginAttempt(email="a@example.com", ip_hash="ip", succeeded=False, at=clock.now()))
+        clock.advance(hours=47)
+        s.add(IdempotencyRecord(scope="user:1", key="recent", request_hash="h", created_at=clock.now()))
+        s.add(LoginAttempt(email="a@example.com", ip_hash="ip", succeeded=True, at=clock.now()))
+        s.commit()
+        clock.advance(hours=2)  # the first record is 49 h old, the second 2 h
+        assert idempotency.prune(s, older_than=retention.cutoff(hours=48)) == 1
+        assert list(s.scalars(select(IdempotencyRecord.key))) == ["recent"]
+        assert accounts.prune_login_attempts(s, older_than=retention.cutoff(days=30)) == 0
+        clock.advance(days=29, hours=-1)
+        assert accounts.prune_login_attempts(s, older_than=retention.cutoff(days=30)) == 1
+        assert list(s.scalars(select(LoginAttempt.succeeded))) == [True]
+        assert idempotency.prune(s, older_than=retention.cutoff(hours=48)) == 1  # running again: the rest is old now
+        assert idempotency.prune(s, older_than=retention.cutoff(hours=48)) == 0
+
+
+def test_delivered_outbox_events_go_but_each_entitys_latest_and_undelivered_ones_stay(db_session: Session) -> None:
+    s = db_session
+    with use_clock(FrozenClock(T0)) as clock:
+        assert isinstance(clock, FrozenClock)
+        first = emit(s, "video", "1")
+        second = emit(s, "video", "1")  # the latest of video 1
+        only = emit(s, "video", "2")  # the only one of video 2
+        waiting = emit(s, "video", "3")  # never delivered
+        s.flush()
+        for e in (first, second, only):
+            e.delivered_at = clock.now()
+        s.add(InboxRecord(consumer="search", event_id=first.id, applied_at=clock.now()))
+        s.commit()
+        clock.advance(days=8)
+        fresh = emit(s, "video", "2")  # video 2 changed again: its old event is no longer the latest
+        s.flush()
+        fresh.delivered_at = clock.now()
+        s.commit()
+        removed = outbox.prune_delivered(s, older_than=retention.cutoff(days=7))
+        left = set(s.scalars(select(OutboxEvent.id)))
+        assert removed == 2
+        assert left == {second.id, waiting.id, fresh.id}
+        assert _count(s, InboxRecord) == 0
+
+
+def test_raw_view_events_go_once_counted_and_old_while_other_engagement_stays(db_session: Session) -> None:
+    s = db_session
+    user = factories.user(s)
+    video = factories.video(s, uploader=user)
+    with use_clock(FrozenClock(T0)) as clock:
+        assert isinstance(clock, FrozenClock)
+
+        def event(kind: EngagementKind, *, counted: bool = True) -> EngagementEvent:
+            e = EngagementEvent(kind=kind, video_id=video.id, user_id=user.id, occurred_at=clock.now(),
+                                aggregated_at=clock.now() if counted else None)  # fmt: skip
+            s.add(e)
+            return e
+
+        old_view, old_like = event(EngagementKind.VIEW), event(EngagementKind.LIKE)
+        uncounted = event(EngagementKind.VIEW, counted=False)  # the aggregator has not seen it yet
+        clock.advance(days=89)
+        recent = event(EngagementKind.VIEW)
+        s.commit()
+        clock.advance(days=2)
+        assert engagement.prune_views(s, older_than=retention.cutoff(days=90)) == 1
+        left = set(s.scalars(select(EngagementEvent.id)))
+        assert old_view.id not in left
+        assert {old_like.id, uncounted.id, recent.id} <= left
