@@ -52,6 +52,8 @@ class VideoStream:
     color_transfer: str | None
     color_primaries: str | None
     color_range: str | None
+    # 1 / the median gap between frames: the rate the camera shot at, even where a VFR clip dropped frames.
+    typical_fps: Fraction | None = None
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -162,6 +164,13 @@ def _bit_depth(stream: dict[str, Any]) -> int:
     return int(m.group(1)) if m else 8
 
 
+def _typical_fps(packet_times: list[float]) -> Fraction | None:
+    deltas = [b - a for a, b in itertools.pairwise(sorted(packet_times)) if b > a]
+    if len(deltas) < 4:
+        return None
+    return Fraction(1 / statistics.median(deltas)).limit_denominator(1001)
+
+
 def _is_variable(packet_times: list[float]) -> bool:
     times = sorted(packet_times)
     deltas = [b - a for a, b in itertools.pairwise(times) if b > a]
@@ -233,6 +242,9 @@ def probe(tools: Tools, path: Path) -> MediaInfo:
         for p in data.get("packets") or []
         if p.get("stream_index") == vs.get("index") and (t := _float(p.get("pts_time"))) is not None
     ]
+    if len(packet_times) == 1:
+        # One picture with a long container (a subtitle or audio track sets its duration): a still, not a video.
+        raise MediaRejected("too_short", "the video has a single frame; it needs at least a few frames")
     fps = avg if avg is not None and avg <= 1000 else nominal
     if fps is None and len(packet_times) > 1:
         span = max(packet_times) - min(packet_times)
@@ -254,6 +266,7 @@ def probe(tools: Tools, path: Path) -> MediaInfo:
         rotation=_rotation(vs),
         fps=Fraction(fps).limit_denominator(1001),
         nominal_fps=nominal,
+        typical_fps=_typical_fps(packet_times),
         variable_frame_rate=_is_variable(packet_times) or (nominal is not None and avg is not None and
                                                             abs(nominal - avg) / avg > Fraction(1, 100)),
         color_space=vs.get("color_space"),

@@ -40,7 +40,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from core import clock
+from core import clock, metrics
 from core.accounts.models import User
 from core.accounts.permissions import require_user
 from core.errors import Conflict, PermissionDenied, register_messages
@@ -456,7 +456,10 @@ def _run(
     source = workdir / "original"
     storage.download(original_key, source)
     _verify_original(source, (declared[0], declared[1]) if declared else None)
+    started = time.perf_counter()
     run = transcode(options.tools(), source, workdir / "run", options.pipeline, on_progress=report)
+    if run.info.duration:
+        metrics.TRANSCODE_REALTIME.observe(run.info.duration / max(time.perf_counter() - started, 1e-3))
     prefix = rendition_prefix(video_id)
     report("publishing", 0.0, None, None)
     storage.delete_prefix(prefix)  # whatever a killed run uploaded half of

@@ -68,21 +68,37 @@ def plan(display_w: int, display_h: int, ladder: tuple[Rung, ...]) -> list[Rendi
     return out
 
 
-def output_frame_rate(source_fps: Fraction, nominal_fps: Fraction | None, max_fps: float) -> Fraction:
-    """Constant output rate: the source's average (snapped to a standard rate when within 2 %), capped.
+def output_frame_rate(
+    source_fps: Fraction, nominal_fps: Fraction | None, max_fps: float, typical_fps: Fraction | None = None
+) -> Fraction:
+    """Constant output rate: the source's frame rate class, capped.
 
-    Variable-frame-rate phone clips average a little under their nominal rate;
-    snapping turns 29.6 into 30 but never goes above the container's base rate.
+    The class is the standard rate the frames were shot at: the one within 2 %
+    of the typical gap between frames (a variable-frame-rate phone clip that
+    dropped frames averages 24 but was shot at 30, and plays at 30), else the
+    one within 2 % of the average, never above the container's base rate.
     """
     cap = Fraction(max_fps).limit_denominator(1001)
+    shot = _standard_near(typical_fps, ceiling=cap) if typical_fps is not None else None
+    if shot is not None and (nominal_fps is None or shot <= nominal_fps * Fraction(102, 100)):
+        return nominal_fps if nominal_fps is not None and _same_class(nominal_fps, shot) else shot
     fps = min(source_fps, cap)
     ceiling = min(max(source_fps, nominal_fps or source_fps), cap)
-    near = [std for std in STANDARD_RATES if abs(std - fps) / std <= Fraction(2, 100) and std <= ceiling]
+    near = [std for std in STANDARD_RATES if _same_class(std, fps) and std <= ceiling]
     if nominal_fps in near:  # the camera's own rate (30, not 29.97, for a phone's 29.6 average)
         return nominal_fps
     if near:
         return min(near, key=lambda std: abs(std - fps))
     return max(Fraction(1), fps.limit_denominator(1001))
+
+
+def _same_class(std: Fraction, fps: Fraction) -> bool:
+    return abs(std - fps) / std <= Fraction(2, 100)
+
+
+def _standard_near(fps: Fraction, *, ceiling: Fraction) -> Fraction | None:
+    near = [std for std in STANDARD_RATES if _same_class(std, fps) and std <= ceiling]
+    return min(near, key=lambda std: abs(std - fps)) if near else None
 
 
 def gop_frames(fps: Fraction, gop_seconds: float) -> int:

@@ -45,7 +45,12 @@ def apply_filters(
     The track is padded or cut to exactly `duration` (the video's), because
     loudnorm pads its last frame and a short audio track would end the MP4 early.
     """
-    chain: list[tuple[str, dict[str, str]]] = [("aformat", {"channel_layouts": "stereo"})]
+    # The audio on the video's timeline from 0: a track that starts late (or has holes) gets silence there,
+    # so every output (HLS, MP4) carries it in sync without relying on timestamps or edit lists.
+    chain: list[tuple[str, dict[str, str]]] = [
+        ("aresample", {"async": "1", "first_pts": "0"}),
+        ("aformat", {"channel_layouts": "stereo"}),
+    ]
     if measured is not None and measured.input_i > SILENCE_LUFS:
         chain.append(
             (
@@ -65,6 +70,9 @@ def apply_filters(
         )
     # loudnorm works at 192 kHz; the ladder's audio is 48 kHz stereo float for the AAC encoder.
     chain.append(("aresample", {"out_sample_rate": str(config.audio_rate)}))
+    # loudnorm's output timestamps drift from its input's (a gap of ~90 ms near the end of every clip): the
+    # samples are contiguous from 0, so their count is their time.
+    chain.append(("asetpts", {"expr": "N/SR/TB"}))
     chain.append(("aformat", {"sample_fmts": "fltp", "channel_layouts": "stereo"}))
     chain.append(("apad", {"whole_dur": f"{duration:.6f}"}))
     chain.append(("atrim", {"end": f"{duration:.6f}"}))

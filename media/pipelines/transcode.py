@@ -137,7 +137,7 @@ def prepare(
     ladder (the benchmark's floor)."""
     dw, dh = info.video.display_size
     renditions = plan(dw, dh, config.ladder)
-    fps = output_frame_rate(info.video.fps, info.video.nominal_fps, config.limits.max_fps)
+    fps = output_frame_rate(info.video.fps, info.video.nominal_fps, config.limits.max_fps, info.video.typical_fps)
     extras = graph.plan_extras((dw, dh), info.duration, config) if side_products else None
     layout = graph.Layout(workdir)
     layout.make(renditions, with_audio=info.audio is not None)

@@ -109,6 +109,15 @@ def short_clip(out: Path) -> None:
     ffmpeg(*_video("360x640", 0.4), *_tone(0.4), *H264, *AAC, str(out))
 
 
+def single_frame(out: Path) -> None:
+    """One picture shown for a second, in a container a five-second subtitle track makes look five seconds long."""
+    subtitle = out.with_suffix(".srt")
+    subtitle.write_text("1\n00:00:00,000 --> 00:00:05,000\n你好\n", encoding="utf-8")
+    ffmpeg(*_video("360x640", 1.0, rate=1), "-i", str(subtitle), "-map", "0:v", "-map", "1", "-frames:v", "1", *H264,
+           "-c:s", "mov_text", str(out))  # fmt: skip
+    subtitle.unlink()
+
+
 def over_long(out: Path) -> None:
     """Ten minutes and a bit: tiny and at 1 fps so it is cheap to make, but longer than the 600 s limit."""
     ffmpeg(*_video("64x112", 601.0, rate=1), *H264, "-g", "600", str(out))
@@ -178,8 +187,8 @@ MAKERS: dict[str, Callable[[Path], None]] = {
     f.__name__: f
     for f in (
         portrait, landscape, square, rotated, variable_frame_rate, odd_dimensions, anamorphic, hevc_10bit, hdr_hlg,
-        vp9_webm, no_audio, surround, full_range, short_clip, over_long, oversize, high_frame_rate, truncated,
-        truncated_faststart, empty, image_renamed, text_renamed, audio_only, poster_trap, full_hd_portrait,
+        vp9_webm, no_audio, surround, full_range, short_clip, single_frame, over_long, oversize, high_frame_rate,
+        truncated, truncated_faststart, empty, image_renamed, text_renamed, audio_only, poster_trap, full_hd_portrait,
     )
 }  # fmt: skip
 

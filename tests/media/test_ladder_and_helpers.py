@@ -60,18 +60,21 @@ def test_never_upscale_and_tiny_sources_get_one_rendition_at_their_size() -> Non
 
 
 @pytest.mark.parametrize(
-    ("avg", "nominal", "expected"),
+    ("avg", "nominal", "typical", "expected"),
     [
-        (Fraction(30), Fraction(30), Fraction(30)),
-        (Fraction(30000, 1001), Fraction(30000, 1001), Fraction(30000, 1001)),
-        (Fraction(2960, 100), Fraction(30), Fraction(30)),  # phone VFR dips: back to the nominal 30
-        (Fraction(24), Fraction(30), Fraction(24)),  # dropped frames: CFR at the average
-        (Fraction(120), Fraction(120), Fraction(60)),  # capped
-        (Fraction(1250, 100), Fraction(90000), Fraction(25, 2)),  # odd rates stay, never rounded up
+        (Fraction(30), Fraction(30), None, Fraction(30)),
+        (Fraction(30000, 1001), Fraction(30000, 1001), Fraction(30000, 1001), Fraction(30000, 1001)),
+        (Fraction(2960, 100), Fraction(30), None, Fraction(30)),  # phone VFR dips: back to the nominal 30
+        (Fraction(24), Fraction(30), None, Fraction(24)),  # no frame gaps known: CFR at the average
+        (Fraction(24), Fraction(30), Fraction(30), Fraction(30)),  # shot at 30, dropped frames: stays 30
+        (Fraction(24), Fraction(90000), Fraction(30), Fraction(30)),  # a time-base "rate": the gaps decide
+        (Fraction(20), Fraction(25), Fraction(30), Fraction(20)),  # gaps above the base rate: not trusted
+        (Fraction(120), Fraction(120), Fraction(120), Fraction(60)),  # capped
+        (Fraction(1250, 100), Fraction(90000), None, Fraction(25, 2)),  # odd rates stay, never rounded up
     ],
 )
-def test_output_frame_rate(avg: Fraction, nominal: Fraction, expected: Fraction) -> None:
-    assert output_frame_rate(avg, nominal, 60.0) == expected
+def test_output_frame_rate(avg: Fraction, nominal: Fraction, typical: Fraction | None, expected: Fraction) -> None:
+    assert output_frame_rate(avg, nominal, 60.0, typical) == expected
 
 
 def test_gop_is_two_seconds_of_frames() -> None:

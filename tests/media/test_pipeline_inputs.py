@@ -37,6 +37,7 @@ ACCEPTED: dict[str, tuple[list[tuple[int, int]], bool]] = {
 
 REJECTED = {
     "over_long": "too_long",
+    "single_frame": "too_short",
     "oversize": "dimensions_too_large",
     "high_frame_rate": "frame_rate_too_high",
     "truncated": "truncated",
@@ -79,7 +80,10 @@ def test_accepted_inputs_become_a_correct_ladder(
         )
     if kind == "variable_frame_rate":
         assert facts["video"]["variable_frame_rate"] is True
-        assert result.manifest["frame_rate"] == 24.0  # constant, at the source's average, not its 30 fps base
+        # Constant, in the rate class it was shot in (30: the gap between its frames), not its 24 fps average.
+        assert result.manifest["frame_rate"] == 30.0
+        (mp4_video,) = [s for s in streams(result.out_dir / "video.mp4")["streams"] if s["codec_type"] == "video"]
+        assert mp4_video["avg_frame_rate"] == "30/1"
     if kind == "anamorphic":
         assert facts["video"]["sample_aspect_ratio"] == "4:3"
     if kind in ("hevc_10bit", "hdr_hlg"):

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -75,12 +76,18 @@ def _events(db: Session, video_id: int) -> list[OutboxEvent]:
     )
 
 
+def _transcodes_observed() -> float:
+    return REGISTRY.get_sample_value("xinglian_transcode_realtime_factor_count") or 0.0
+
+
 def test_upload_becomes_ready_published_and_playable(
     db_session: Session, storage: LocalStorage, options: ProcessingOptions, clip: Callable[[str], Path], tmp_path: Path
 ) -> None:
     v = _video(db_session, storage, clip("portrait"))
+    transcodes = _transcodes_observed()
     result = process_video(db_session, storage, options, v.id)
     assert result.outcome is Outcome.READY
+    assert _transcodes_observed() == transcodes + 1  # its realtime factor went to the metrics
     db_session.refresh(v)
     assert v.status is VideoStatus.READY
     assert v.published_at is not None
