@@ -4,7 +4,8 @@ The player posts batches of events (`record_events`); commerce records
 purchases (`record_purchase`). The aggregator (`aggregate`, a periodic task)
 reads pending events in id order and, in one transaction per batch:
 
-- decides which events count: one view, share or product click per user (or
+- decides which events count: a view only after a real watch (REAL_WATCH_MS, or REAL_WATCH_SHARE of a
+  short clip), one view, share or product click per user (or
   device) per video per clock hour, one like per user, one purchase per order
   line, and at most IP_VIEWS_PER_HOUR views of a video per IP per hour (so a
   bot rotating device ids cannot inflate views without limit);
@@ -24,6 +25,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -33,6 +35,7 @@ from core.accounts.models import User
 from core.db import is_postgres
 from core.errors import ValidationFailed, register_messages
 from core.outbox import emit
+from core.retention import delete_in_batches
 from media.models import Video
 from search.documents import live_video_ids
 from search.models import EngagementEvent, EngagementKind, UserInterest, VideoLike, VideoStats
@@ -55,6 +58,9 @@ MAX_WATCH_MS = 6 * 3600 * 1000
 DEDUPE_WINDOW = dt.timedelta(hours=1)
 IP_VIEWS_PER_HOUR = 20
 WATCH_HISTORY = dt.timedelta(days=7)
+# A real watch: an autoplay swiped past in under a second is no view, and the feed does not treat it as seen.
+REAL_WATCH_MS = 3000
+REAL_WATCH_SHARE = 0.25  # ... or this share of a clip shorter than 12 s
 INTEREST_HALF_LIFE_DAYS = 14.0
 INTEREST_POINTS = {
     EngagementKind.VIEW: 1.0,  # scaled by the share of the video watched
@@ -89,6 +95,18 @@ def check_device_id(device_id: str | None) -> str | None:
     if not _DEVICE_ID.match(device_id):
         raise ValidationFailed.one("device_id", "invalid_device_id")
     return device_id
+
+
+def is_real_watch(watch_ms: int | None, duration_seconds: float | None) -> bool:
+    watched = watch_ms or 0
+    return watched >= REAL_WATCH_MS or watched >= (duration_seconds or 0) * 1000 * REAL_WATCH_SHARE > 0
+
+
+def _real_watch_sql() -> Any:
+    """`is_real_watch` as SQL, over engagement_events joined to videos."""
+    return (EngagementEvent.watch_ms >= REAL_WATCH_MS) | (
+        (Video.duration_seconds > 0) & (EngagementEvent.watch_ms >= Video.duration_seconds * (1000 * REAL_WATCH_SHARE))
+    )
 
 
 def record_events(
@@ -153,7 +171,7 @@ def record_purchase(
 def recently_watched(
     session: Session, *, user_id: int | None, device_id: str | None, since: dt.datetime, limit: int = 1000
 ) -> list[int]:
-    """Videos this viewer watched since `since` (counted or not, aggregated or not), newest first."""
+    """Videos this viewer really watched since `since` (counted or not, aggregated or not), newest first."""
     if user_id is not None:
         who = EngagementEvent.user_id == user_id
     elif device_id is not None:
@@ -162,7 +180,9 @@ def recently_watched(
         return []
     rows = session.execute(
         select(EngagementEvent.video_id, func.max(EngagementEvent.occurred_at).label("at"))
+        .join(Video, Video.id == EngagementEvent.video_id)
         .where(who, EngagementEvent.kind == EngagementKind.VIEW, EngagementEvent.occurred_at >= since)
+        .where(_real_watch_sql())
         .group_by(EngagementEvent.video_id)
         .order_by(text("at DESC"))
         .limit(limit)
@@ -280,7 +300,7 @@ def aggregate(session: Session, *, batch_size: int = 5000) -> int:
     interest: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for e in events:
         key = keys[e.id]
-        counted = _decide(e, key, seen, ip_views, likes)
+        counted = _decide(e, key, seen, ip_views, likes, video=videos.get(e.video_id))
         e.aggregated_at = now
         e.counted = counted
         e.dedupe_key = key
@@ -309,7 +329,11 @@ def _decide(
     seen: set[str],
     ip_views: dict[tuple[int, str], int],
     likes: dict[tuple[int, int], tuple[bool, bool]],
+    *,
+    video: Video | None,
 ) -> bool:
+    if e.kind == EngagementKind.VIEW and not is_real_watch(e.watch_ms, video.duration_seconds if video else None):
+        return False  # before the dedupe key is taken: a real watch later in the hour still counts
     if e.kind in (EngagementKind.LIKE, EngagementKind.UNLIKE):
         assert e.user_id is not None
         was, _ = likes[(e.user_id, e.video_id)]
@@ -441,3 +465,15 @@ def counters(session: Session, video_ids: Sequence[int]) -> dict[int, VideoStats
     if not video_ids:
         return {}
     return {s.video_id: s for s in session.scalars(select(VideoStats).where(VideoStats.video_id.in_(video_ids)))}
+
+
+def prune_views(session: Session, *, older_than: dt.datetime) -> int:
+    """Raw view events older than the retention, once counted into the video's stats and past every window
+    that reads them (dedupe, watch history). Likes, shares and purchases stay: they are facts. Commits."""
+    return delete_in_batches(
+        session,
+        EngagementEvent,
+        EngagementEvent.kind == EngagementKind.VIEW,
+        EngagementEvent.aggregated_at.is_not(None),
+        EngagementEvent.occurred_at < older_than,
+    )

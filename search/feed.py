@@ -6,6 +6,12 @@ time), followed creators, the viewer's interest tags and a boost for new
 creators. It then re-ranks greedily so that no creator appears twice in a
 row and at most twice per page.
 
+The feed never runs dry: videos the viewer really watched lately are left out
+of the fresh candidates, and when those run out the page is filled from the
+watched ones, least recently seen first and, among videos seen about as long
+ago, the popular first. Only an index without any public video gives an empty
+first page (`why_empty` tells which).
+
 Cursors pin the time of the first page: videos published later never enter
 this walk, so new uploads cannot shift it. The cursor also carries the ids
 already served, which are excluded from later pages; every page is the best of
@@ -19,10 +25,11 @@ import base64
 import datetime as dt
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -32,7 +39,7 @@ from core.pagination import decode_cursor, encode_cursor
 from media import videos
 from search import engagement, follows, ranking
 from search.cards import VideoCard, video_cards
-from search.documents import VIDEOS
+from search.documents import VIDEOS, live_video_filter
 from search.engine import IndexNotFound, SearchEngine
 from search.query import (
     Decay,
@@ -145,7 +152,7 @@ class Personal:
 
     followed: tuple[int, ...] = ()
     interests: tuple[tuple[str, float], ...] = ()  # tag, share of the viewer's interest
-    exclude: tuple[int, ...] = ()  # watched recently or already served in this walk
+    exclude: tuple[int, ...] = ()  # watched recently (newest first) or already served in this walk
 
 
 def for_you_request(pinned_at: dt.datetime, personal: Personal, size: int) -> SearchRequest:
@@ -170,6 +177,21 @@ def for_you_request(pinned_at: dt.datetime, personal: Personal, size: int) -> Se
     return SearchRequest(filters=tuple(filters), ranking=Ranking(*functions), size=size, with_total=False)
 
 
+def fallback_request(pinned_at: dt.datetime, least_recent_first: Sequence[int], size: int) -> SearchRequest:
+    """Videos the viewer has seen, for when nothing fresh is left: split by how long ago they were seen into
+    FALLBACK_GROUPS groups, the longest ago ranking first; within a group, the most viewed first."""
+    functions: list[Any] = [FieldFactor("popularity", weight=ranking.FALLBACK_POPULARITY_WEIGHT)]
+    n = len(least_recent_first)
+    groups: dict[int, list[str]] = {}
+    for rank, video_id in enumerate(least_recent_first):
+        groups.setdefault(rank * ranking.FALLBACK_GROUPS // n, []).append(str(video_id))
+    for group, members in groups.items():
+        if weight := (ranking.FALLBACK_GROUPS - 1 - group) * ranking.FALLBACK_GROUP_WEIGHT:
+            functions.append(FilterWeight(Ids(members), weight))
+    filters = (Range("published_at", lte=pinned_at), Ids([str(i) for i in least_recent_first]))
+    return SearchRequest(filters=filters, ranking=Ranking(*functions), size=size, with_total=False)
+
+
 def personalise(session: Session, *, user_id: int | None, device_id: str | None, now: dt.datetime) -> Personal:
     watched = engagement.recently_watched(
         session, user_id=user_id, device_id=device_id, since=now - engagement.WATCH_HISTORY
@@ -183,12 +205,13 @@ def personalise(session: Session, *, user_id: int | None, device_id: str | None,
     )
 
 
-def diversify(hits: Sequence[Hit], limit: int, last_creator: str | None) -> list[Hit]:
-    """Best-first, skipping a creator who just appeared or already has MAX_PER_CREATOR on this page."""
-    page: list[Hit] = []
-    per_creator: Counter[str] = Counter()
+def diversify(hits: Sequence[Hit], limit: int, last_creator: str | None, page: Sequence[Hit] = ()) -> list[Hit]:
+    """`page` continued best-first from `hits`, skipping a creator who just appeared or already has
+    MAX_PER_CREATOR on this page."""
+    page = list(page)
+    per_creator: Counter[str] = Counter(h.source["creator_id"] for h in page)
     remaining = list(hits)
-    previous = last_creator
+    previous = page[-1].source["creator_id"] if page else last_creator
     while len(page) < limit and remaining:
         pick = next(
             (
@@ -224,20 +247,48 @@ def for_you(
     now = clock.now()
     state = decode_for_you(cursor, now)
     personal = personalise(session, user_id=user_id, device_id=device_id, now=now)
-    personal = Personal(personal.followed, personal.interests, tuple(dict.fromkeys([*state.seen, *personal.exclude])))
-    size = limit * CANDIDATES_PER_SLOT
-    while True:
-        hits = _search(engine, for_you_request(state.pinned_at, personal, size))
-        page = diversify(hits, limit, state.last_creator)
-        if len(page) == limit or len(hits) < size or size >= MAX_CANDIDATES:
-            break
-        size = min(size * 4, MAX_CANDIDATES)
+    served = set(state.seen)
+    fresh = Personal(personal.followed, personal.interests, tuple(dict.fromkeys([*state.seen, *personal.exclude])))
+    page, more = _fill(engine, lambda size: for_you_request(state.pinned_at, fresh, size), limit, state.last_creator)
+    seen_before = [i for i in reversed(personal.exclude) if i not in served]
+    if len(page) < limit and seen_before:
+        page, more_seen = _fill(
+            engine, lambda size: fallback_request(state.pinned_at, seen_before, size), limit, state.last_creator, page
+        )
+        more = more or more_seen
     if not page:
         return FeedPage([], None)
     state.seen += [int(h.id) for h in page]
     state.last_creator = page[-1].source["creator_id"]
-    more = len(hits) > len(page)
     return FeedPage(video_cards(session, page, viewer_id=user_id), encode_for_you(state) if more else None)
+
+
+def _fill(
+    engine: SearchEngine,
+    request: Callable[[int], SearchRequest],
+    limit: int,
+    last_creator: str | None,
+    page: Sequence[Hit] = (),
+) -> tuple[list[Hit], bool]:
+    """`page` filled up to `limit` from the candidates of `request(size)`, asking for more candidates while the
+    creator rule leaves the page short; also whether candidates are left over."""
+    size = limit * CANDIDATES_PER_SLOT
+    while True:
+        hits = _search(engine, request(size))
+        filled = diversify(hits, limit, last_creator, page)
+        if len(filled) == limit or len(hits) < size or size >= MAX_CANDIDATES:
+            return filled, len(hits) > len(filled) - len(page)
+        size = min(size * 4, MAX_CANDIDATES)
+
+
+EmptyReason = Literal["no_public_videos", "not_indexed_yet"]
+
+
+def why_empty(session: Session) -> EmptyReason:
+    """Why a first page came back empty, in words the viewer can trust: nothing is public, or what is public
+    has not reached the index yet (it is published within seconds)."""
+    live = session.scalar(select(exists().where(live_video_filter())))
+    return "not_indexed_yet" if live else "no_public_videos"
 
 
 # ---------------------------------------------------------------- following

@@ -30,6 +30,11 @@ FEED_INTEREST_WEIGHT = 0.8  # split across the user's top interest tags by their
 FEED_NEW_CREATOR_WEIGHT = 0.3  # creators whose account is younger than NEW_CREATOR_WINDOW
 NEW_CREATOR_WINDOW = dt.timedelta(days=30)
 FEED_INTEREST_TAGS = 5
+# The fallback, once nothing fresh is left: seen longest ago first (groups by rank of when last seen), popular
+# first within a group. A group step outweighs any popularity (log10 of views stays below 10).
+FALLBACK_GROUPS = 4
+FALLBACK_GROUP_WEIGHT = 10.0
+FALLBACK_POPULARITY_WEIGHT = 1.0
 
 # Search: text relevance times a gentle popularity factor.
 SEARCH_POPULARITY_WEIGHT = 0.1

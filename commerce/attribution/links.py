@@ -4,8 +4,9 @@ The payload names the sharer, the target (a video or a product), when the
 link was issued and, for a re-share, the upstream sharer. The signature is an
 HMAC-SHA256 under the key named by `kid`, so keys rotate: the first configured
 key signs new links, every configured key still verifies old ones, and a
-link whose key was retired simply stops counting. `verify` never raises: a
-tampered, truncated, expired or unknown-key token is just "no attribution".
+link whose key was retired simply stops counting. `verify` and `check` never
+raise: a tampered, truncated, expired or unknown-key token is just "no
+attribution" (`check` also tells an expired link from a forged one).
 """
 
 from __future__ import annotations
@@ -66,13 +67,26 @@ def sign(claim: ShareClaim, keys: Sequence[tuple[str, bytes]]) -> str:
     return f"{kid}.{payload}.{_mac(secret, kid, payload)}"
 
 
-def verify(token: str, keys: Sequence[tuple[str, bytes]], *, now: dt.datetime, ttl: dt.timedelta) -> ShareClaim | None:
-    """The claim of an authentic, unexpired token; None for anything else."""
+@dataclass(frozen=True)
+class Checked:
+    """What a token turned out to be. `claim` is set for an authentic token, expired or not."""
+
+    claim: ShareClaim | None
+    expired: bool = False
+
+    @property
+    def valid(self) -> bool:
+        return self.claim is not None and not self.expired
+
+
+def check(token: str, keys: Sequence[tuple[str, bytes]], *, now: dt.datetime, ttl: dt.timedelta) -> Checked:
+    """Authentic and current, authentic but expired (the landing page says so and still offers the target), or
+    not authentic at all (tampered, truncated, unknown key)."""
     try:
         kid, payload, mac = token.rsplit(".", 2)
         secret = dict(keys).get(kid)
         if secret is None or not hmac.compare_digest(_mac(secret, kid, payload), mac):
-            return None
+            return Checked(None)
         sharer, target, issued, parent = _unb64(payload).decode().split(".")
         issued_at = dt.datetime.fromtimestamp(int(issued), dt.UTC)
         claim = ShareClaim(
@@ -84,9 +98,13 @@ def verify(token: str, keys: Sequence[tuple[str, bytes]], *, now: dt.datetime, t
             parent_sharer_id=int(parent) or None,
         )
     except (ValueError, KeyError, IndexError, UnicodeDecodeError):
-        return None
-    if claim.sharer_id <= 0 or claim.target_id <= 0:
-        return None
-    if issued_at > now + FUTURE_SKEW or now - issued_at > ttl:
-        return None
-    return claim
+        return Checked(None)
+    if claim.sharer_id <= 0 or claim.target_id <= 0 or issued_at > now + FUTURE_SKEW:
+        return Checked(None)
+    return Checked(claim, expired=now - issued_at > ttl)
+
+
+def verify(token: str, keys: Sequence[tuple[str, bytes]], *, now: dt.datetime, ttl: dt.timedelta) -> ShareClaim | None:
+    """The claim of an authentic, unexpired token; None for anything else."""
+    checked = check(token, keys, now=now, ttl=ttl)
+    return checked.claim if checked.valid else None

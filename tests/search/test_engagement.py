@@ -62,6 +62,36 @@ def test_one_view_per_viewer_per_video_per_hour(db_session: Session, clock: Froz
     assert stats(db_session, video.id).views == 4  # a new hour counts again
 
 
+def test_a_view_counts_only_after_a_real_watch(db_session: Session, clock: FrozenClock) -> None:
+    """Three seconds, or a quarter of a short clip: an autoplay swiped past is kept in the log but is no view, and
+    the feed does not treat it as watched."""
+    creator = factories.user(db_session, artist=True)
+    long, short = (factories.video(db_session, uploader=creator, duration=d) for d in (30.0, 4.0))
+    fan = factories.user(db_session)
+    watches = [(long, 400), (long, 2_999), (short, 999)]  # none is a real watch
+    for video, ms in watches:
+        engagement.record_events(
+            db_session, user=fan, device_id=None, ip_hash="a", events=[EventIn(K.VIEW, video.id, ms)]
+        )
+    since = NOW - engagement.WATCH_HISTORY
+    assert engagement.recently_watched(db_session, user_id=fan.id, device_id=None, since=since) == []
+    engagement.drain(db_session)
+    assert db_session.get(VideoStats, long.id) is None
+    assert db_session.get(VideoStats, short.id) is None
+    assert set(db_session.scalars(select(EngagementEvent.counted))) == {False}
+    # Then real watches in the same hour: three seconds of the long one, a quarter of the short one.
+    clock.advance(minutes=1)
+    for video, ms in [(long, 3_000), (short, 1_000)]:
+        engagement.record_events(
+            db_session, user=fan, device_id=None, ip_hash="a", events=[EventIn(K.VIEW, video.id, ms)]
+        )
+    watched = engagement.recently_watched(db_session, user_id=fan.id, device_id=None, since=since)
+    assert set(watched) == {long.id, short.id}
+    engagement.drain(db_session)
+    assert (stats(db_session, long.id).views, stats(db_session, short.id).views) == (1, 1)
+    assert stats(db_session, short.id).completion_sum == pytest.approx(0.25)
+
+
 def test_a_bot_rotating_device_ids_is_capped_per_ip(db_session: Session, clock: FrozenClock) -> None:
     video = factories.video(db_session, uploader=factories.user(db_session, artist=True))
     for n in range(50):
@@ -70,7 +100,7 @@ def test_a_bot_rotating_device_ids_is_capped_per_ip(db_session: Session, clock: 
             user=None,
             device_id=f"bot-device-{n:04d}",
             ip_hash="bot-ip",
-            events=[EventIn(K.VIEW, video.id, 1)],
+            events=[EventIn(K.VIEW, video.id, 30_000)],
         )
     engagement.drain(db_session, batch_size=7)  # the cap holds across batches
     assert stats(db_session, video.id).views == engagement.IP_VIEWS_PER_HOUR

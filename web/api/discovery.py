@@ -116,7 +116,8 @@ class FeedOut(OutModel):
 def get_feed(query: FeedQuery) -> FeedOut:
     """Pass `next_cursor` back as `cursor` for the next page; a walk never repeats a video and skips none,
     even while new videos are published (they appear when the feed is opened again). Anonymous viewers get
-    a non-personalised feed; sending a stable `device_id` excludes what this device watched recently."""
+    a non-personalised feed; sending a stable `device_id` puts what this device watched recently behind the
+    videos it has not seen. When nothing fresh is left, the page fills with what was seen longest ago."""
     s, viewer = extensions.session(), _viewer_id()
     if query.tab == "following":
         page = feed.following(s, _engine(), user_id=viewer, cursor=query.cursor, limit=query.limit)
@@ -308,7 +309,11 @@ def hashtag(tag: str, query: HashtagQuery) -> HashtagOut:
 class EventIn(ApiModel):
     kind: Literal["view", "like", "unlike", "share", "product_click"]
     video_id: int = Field(ge=1)
-    watch_ms: int | None = Field(default=None, ge=0, description="Views: how long the video played, in ms")
+    watch_ms: int | None = Field(
+        default=None,
+        ge=0,
+        description="Views: how long the video really played, in ms (a view counts from 3 s or a quarter of the clip)",
+    )
     product_id: int | None = Field(default=None, ge=1, description="Product clicks: the product on the card")
 
 
@@ -331,7 +336,8 @@ class EventsOut(OutModel):
 @endpoint(summary="Record what the viewer did (batched by the player)", tags=["engagement"], body=EventsIn,
           response=EventsOut, status=202, auth="optional")  # fmt: skip
 def record_events(body: EventsIn) -> tuple[EventsOut, int]:
-    """Views carry `watch_ms`. Counts are updated asynchronously; repeats (the same viewer and video within an
+    """Views carry `watch_ms`; one shorter than 3 s and a quarter of the clip is kept but is no view (an autoplay
+    swiped past). Counts are updated asynchronously; repeats (the same viewer and video within an
     hour) are kept but not counted. Events for unknown videos are listed in `rejected`; the others are kept."""
     result = engagement.record_events(
         extensions.session(),

@@ -18,8 +18,10 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from commerce.catalog import products
 from commerce.catalog.models import Product, ProductStatus
 from commerce.ledger import AccountKind, OwnerKind, balances
-from commerce.orders import lifecycle
+from commerce.notifications import service as notifications
+from commerce.orders import commissions, lifecycle
 from commerce.orders.cart import MAX_QUANTITY
+from commerce.orders.overview import order_overview
 from core import extensions
 from core.accounts.models import User
 from search import feed as feed_service
@@ -58,7 +60,7 @@ def _render_feed(first: list[dict[str, Any]], next_cursor: str | None, *, start_
         next_cursor = page.next_cursor
     html = render_template(
         "index.html", items=first, next_cursor=next_cursor, device_id=raw_device, click=_click_id(),
-        start_video=start_video,
+        start_video=start_video, empty=None if first else feed_service.why_empty(extensions.session()),
     )  # fmt: skip
     response = Response(html, mimetype="text/html")
     if new_device:
@@ -111,9 +113,9 @@ def checkout(user: User) -> str | Response:
 @bp.get("/orders/<int:order_id>")
 @signed_in_page
 def order(user: User, order_id: int) -> str | Response:
-    session = extensions.session()
-    found = lifecycle.get_order(session, user, order_id)
-    return render_template("feed/order.html", order=found, events=lifecycle.events(session, found.id))
+    """The order, its refunds, and the buyer's after-sale actions (static/feed/order.js sends them to the API)."""
+    view = order_overview(extensions.session(), user, order_id, storage=extensions.storage())
+    return render_template("feed/order.html", view=view, order=view.order)
 
 
 @bp.get("/me/orders")
@@ -129,13 +131,32 @@ def me(user: User) -> str | Response:
     session = extensions.session()
     wallet = balances(session, OwnerKind.USER, user.id)
     recent, _ = lifecycle.list_orders(session, user, limit=3)
+    earned, more = commissions.list_commissions(session, user, limit=5)
     return render_template(
         "feed/me.html",
         user=user,
         pending=wallet[AccountKind.PENDING],
         available=wallet[AccountKind.AVAILABLE],
         orders=recent,
+        unread=notifications.unread_count(session, user),
+        commissions=earned,
+        more_commissions=more is not None,
     )
+
+
+@bp.get("/me/commissions")
+@signed_in_page
+def my_commissions(user: User) -> str | Response:
+    rows, cursor = commissions.list_commissions(extensions.session(), user, cursor=request.args.get("cursor"))
+    return render_template("feed/commissions.html", rows=rows, next_cursor=cursor)
+
+
+@bp.get("/me/commissions/<int:order_id>")
+@signed_in_page
+def commission_receipt(user: User, order_id: int) -> str | Response:
+    """Click → rule → split → the ledger postings on the user's accounts, which add up to what they keep."""
+    found = commissions.receipt(extensions.session(), user, order_id, policy=extensions.extension("money_policy"))
+    return render_template("feed/receipt.html", receipt=found)
 
 
 @bp.get("/lang/<any(zh, en):code>")

@@ -117,3 +117,16 @@ def test_the_demo_feed_has_cards_to_buy(app_ctx: Flask, db_session: Session) -> 
     assert len(cards) == sum(len(c) for c in DEMO_CARDS.values())
     assert any(c.start_seconds is not None for c in cards)
     assert all(any(s.is_active and s.stock > 0 for s in c.product.skus) for c in cards)
+
+
+def test_the_empty_feed_says_why_in_both_languages(client: FlaskClient, db_session: Session) -> None:
+    """Empty only while nothing public is in the index, and it says which: none published, or not indexed yet."""
+    html = client.get("/").get_data(as_text=True)
+    assert "还没有公开的视频" in html
+    assert "There are no public videos yet" in client.get("/?lang=en").get_data(as_text=True)
+    factories.video(db_session, uploader=factories.user(db_session, artist=True), title="刚发布")
+    db_session.commit()  # live, but the relay has not indexed it yet
+    html = client.get("/").get_data(as_text=True)
+    assert "新视频正在上架" in html
+    assert "还没有公开的视频" not in html
+    assert "New videos are on their way" in client.get("/?lang=en").get_data(as_text=True)

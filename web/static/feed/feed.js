@@ -8,7 +8,7 @@
   if (!feed) return;
   const t = xl.t;
   const state = {muted: true, current: null, cursor: feed.dataset.nextCursor || null, more: feed.dataset.more === "true",
-    loading: false, started: 0, seen: new Set(), products: new Map(), hlsLib: null};
+    loading: false, seen: new Set(), products: new Map(), hlsLib: null};
   const signedIn = () => feed.dataset.user !== "";
   const NATIVE_HLS = document.createElement("video").canPlayType("application/vnd.apple.mpegurl") !== "";
   const staticUrl = (p) => feed.dataset.static + p;
@@ -161,19 +161,41 @@
       headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}}).catch(() => {});
   }
 
+  // Watch time is media time that really played, not time on the slide: a video still loading, paused or
+  // swiped past at once earns nothing (the server counts a view only after a real watch). A loop or a seek
+  // moves currentTime by more than playback could, and is not counted. The slide shows it as data-watch-ms.
+  const MAX_STEP = 1.5;
+
+  function trackWatch(slide, video) {
+    const last = video._lastTime;
+    video._lastTime = video.currentTime;
+    if (slide !== state.current || video.paused || video.seeking) return;
+    const step = video.currentTime - last;
+    if (step > 0 && step < MAX_STEP) {
+      slide._watchMs = (slide._watchMs || 0) + step * 1000;
+      slide.dataset.watchMs = String(Math.round(slide._watchMs));
+    }
+  }
+
   function endView(slide, keepalive) {
-    if (!slide || !state.started) return;
-    const watch = Math.round(performance.now() - state.started);
-    state.started = 0;
+    if (!slide || !slide._viewing) return;
+    trackWatch(slide, slide.querySelector("video"));  // what played since the last timeupdate
+    slide._viewing = false;
+    const watch = Math.round(slide._watchMs || 0);
+    slide._watchMs = 0;
     sendEvents([{kind: "view", video_id: Number(slide.dataset.videoId), watch_ms: watch}], keepalive);
   }
 
   function activate(slide) {
     if (state.current === slide) return;
     const previous = state.current;
-    if (previous) { previous.querySelector("video").pause(); endView(previous); }
+    if (previous) { endView(previous); previous.querySelector("video").pause(); }
     state.current = slide;
-    state.started = performance.now();
+    slide._viewing = true;
+    slide._watchMs = 0;
+    delete slide.dataset.watchMs;
+    const played = slide.querySelector("video");
+    played._lastTime = played.currentTime;
     const list = slides();
     const i = list.indexOf(slide);
     list.forEach((s, j) => {
@@ -300,8 +322,11 @@
     showCards(slide);
     const range = slide.querySelector("[data-range]");
     const video = e.target;
+    trackWatch(slide, video);
     if (!range._dragging && video.duration) range.value = String(Math.round((video.currentTime / video.duration) * 1000));
   }, true);
+
+  feed.addEventListener("seeked", (e) => { e.target._lastTime = e.target.currentTime; }, true);
 
   feed.addEventListener("input", (e) => {
     if (!e.target.matches("[data-range]")) return;
