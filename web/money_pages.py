@@ -8,6 +8,7 @@ import logging
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
+from commerce.attribution import links
 from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
 from commerce.orders import lifecycle
@@ -15,7 +16,7 @@ from commerce.payments import open_provider
 from commerce.payments import service as payments
 from commerce.payments.provider import ProviderStatus
 from commerce.payments.sandbox import SandboxProvider
-from core import extensions
+from core import clock, extensions
 from core.errors import DomainError
 from core.money import format_yuan
 from web.auth import client_ip_hash, current_user
@@ -37,35 +38,53 @@ def target_url(kind: TargetKind, target_id: int) -> str:
 
 @bp.get("/s/<path:token>")
 def share_link(token: str) -> Response:
-    """Log the click and send the visitor on. A bad, tampered or expired link is simply not counted."""
+    """Log the click and send the visitor on. A tampered or expired link records nothing and says so, with a way
+    on to what was shared (when the link is authentic) and to the feed."""
     settings = extensions.settings()
+    policy = extensions.extension("money_policy")
     raw_device, device, new_device = device_for_browser()
+    token = token[:400]
+    checked = links.check(token, settings.signing_keys(), now=clock.now(), ttl=policy.share_link_ttl)
+    if not checked.valid:
+        shared = checked.claim if checked.expired else None  # only an authentic claim is worth following
+        html = render_template(
+            "feed/share_expired.html", expired=checked.expired, target_kind=shared.target_kind if shared else None,
+            target_url=target_url(shared.target_kind, shared.target_id) if shared else None,
+        )  # fmt: skip
+        response = Response(html, status=410 if checked.expired else 404, mimetype="text/html")
+    else:
+        assert checked.claim is not None
+        response = _follow(token, checked.claim, device)
+    if new_device:
+        set_device_cookie(response, raw_device)
+    return response
+
+
+def _follow(token: str, claim: links.ShareClaim, device: str | None) -> Response:
+    settings = extensions.settings()
+    policy = extensions.extension("money_policy")
     try:
         user = current_user()
         click = attribution.record_click(
             extensions.session(),
-            token[:400],
+            token,
             keys=settings.signing_keys(),
-            policy=extensions.extension("money_policy"),
+            policy=policy,
             ip_hash=client_ip_hash(),
             user_agent=request.headers.get("User-Agent", ""),
             referrer=request.headers.get("Referer", ""),
             viewer_id=user.id if user else None,
             device_hash=device,
         )
-    except Exception:  # never an error page for a share link
+    except Exception:  # never an error page for an authentic link: the visitor still gets there
         log.exception("share link click not recorded")
         click = None
-    if click is None:
-        response = redirect(url_for("feed.index"))
-    else:
-        url = target_url(click.target_kind, click.target_id)
-        response = redirect(f"{url}{'&' if '?' in url else '?'}click={click.click_id}")
-        policy = extensions.extension("money_policy")
-        response.set_cookie(CLICK_COOKIE, click.click_id, max_age=int(policy.attribution_window.total_seconds()),
-                            httponly=True, samesite="Lax", secure=settings.session_cookie_secure)  # fmt: skip
-    if new_device:
-        set_device_cookie(response, raw_device)
+    if click is None:  # e.g. the sharer's account is gone: no attribution, but the target is still worth seeing
+        return redirect(target_url(claim.target_kind, claim.target_id))
+    url = target_url(click.target_kind, click.target_id)
+    response = redirect(f"{url}{'&' if '?' in url else '?'}click={click.click_id}")
+    response.set_cookie(CLICK_COOKIE, click.click_id, max_age=int(policy.attribution_window.total_seconds()),
+                        httponly=True, samesite="Lax", secure=settings.session_cookie_secure)  # fmt: skip
     return response
 
 
@@ -118,9 +137,9 @@ def payment_return(checkout_id: str) -> str:
     try:
         checkout = lifecycle.get_checkout(session, current_user(), int(checkout_id))
     except DomainError:
-        return render_template("payment_return.html", checkout=None, status=None)
-    status = None
+        return render_template("payment_return.html", checkout=None, payment=None)
+    payment = None
     if checkout.payment_id is not None:
         provider = open_provider(extensions.settings(), session)
-        status = payments.sync_payment(session, provider, checkout.payment_id).status.value
-    return render_template("payment_return.html", checkout=checkout, status=status)
+        payment = payments.sync_payment(session, provider, checkout.payment_id)
+    return render_template("payment_return.html", checkout=checkout, payment=payment)

@@ -129,6 +129,9 @@ def _set_rates(profile: ArtistProfile, rates: Mapping[LengthTier, int | None]) -
             profile.rates.append(ArtistRate(tier=tier, price_fen=price))
 
 
+_NOT_NULLABLE = frozenset({"accepting_bookings", "max_open_bookings", "bio", "declared_note", "categories", "tags"})
+
+
 def update_profile(session: Session, actor: User | None, changes: Mapping[str, Any]) -> ArtistProfile:
     """Change fields of the caller's own profile (only those given; None clears an optional one).
 
@@ -147,14 +150,14 @@ def update_profile(session: Session, actor: User | None, changes: Mapping[str, A
             profile = default_profile(artist.id)
             session.add(profile)
         for name, value in changes.items():
+            if value is None and name in _NOT_NULLABLE:
+                continue  # not optional: null means "leave as is"
             if name == "rates":
                 _set_rates(profile, value)
             elif name == "categories":
                 profile.categories = list(dict.fromkeys(value))
             elif name == "tags":
                 profile.tags = list(dict.fromkeys(t.strip().lstrip("#") for t in value))
-            elif name in ("accepting_bookings", "max_open_bookings", "bio", "declared_note") and value is None:
-                continue  # not optional: null means "leave as is"
             else:
                 setattr(profile, name, value)
         session.flush()

@@ -24,7 +24,7 @@ from commerce.booking.notices import notify_step
 from commerce.booking.policy import BookingPolicy
 from commerce.payments import service as payments
 from commerce.payments.models import Payment, PaymentRefund
-from commerce.payments.provider import PaymentProvider
+from commerce.payments.provider import Notification, PaymentProvider
 from core import clock
 from core.accounts.models import User
 from core.errors import Conflict, PermissionDenied, register_messages
@@ -113,3 +113,9 @@ class BookingPayments:
 
     def on_refund_failed(self, session: Session, refund: PaymentRefund) -> None:
         log.warning("unexpected provider refund %s for a booking payment", refund.id)
+
+    def on_dispute(self, session: Session, payment: Payment, note: Notification) -> str:
+        # A brand charging back its own booking fee is a matter for the platform's staff, not an automatic rule.
+        payment.review_reason = "chargeback"
+        log.warning("chargeback %s (%s) on booking payment %s: held for review", note.dispute_id, note.type, payment.id)
+        return "needs_review"

@@ -146,12 +146,13 @@ def add_image(
             session.flush()
             changed(session, product)
     except BaseException:
-        _delete_objects(storage, written)
+        delete_objects(storage, written)
         raise
     return image
 
 
-def _delete_objects(storage: ObjectStorage, keys: Sequence[str]) -> None:
+def delete_objects(storage: ObjectStorage, keys: Sequence[str]) -> None:
+    """Best effort: a key that cannot be deleted is logged and left behind."""
     for key in keys:
         try:
             storage.delete(key)
@@ -172,7 +173,7 @@ def delete_image(
         for position, other in enumerate(product.images):
             other.position = position
         changed(session, product)
-    _delete_objects(storage, keys)
+    delete_objects(storage, keys)
 
 
 def reorder_images(

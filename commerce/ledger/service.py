@@ -259,6 +259,24 @@ def balance(session: Session, ref: AccountRef) -> Balance:
     return Balance(0, 0) if row is None else Balance(int(row[0]), int(row[1]))
 
 
+def lock_balances(session: Session, refs: Iterable[AccountRef]) -> dict[AccountRef, int]:
+    """Balances of the accounts, their rows locked until the commit (in account order, the ledger's lock order);
+    0 for accounts never used. For decisions that depend on a balance: a payout, a clawback's source."""
+    wanted = sorted(set(refs))
+    out = dict.fromkeys(wanted, 0)
+    if not wanted:
+        return out
+    key = tuple_(LedgerAccount.owner_kind, LedgerAccount.owner_id, LedgerAccount.kind)
+    rows = session.execute(
+        select(LedgerAccount.owner_kind, LedgerAccount.owner_id, LedgerAccount.kind, LedgerAccount.balance)
+        .where(key.in_([(r.owner_kind, r.owner_id, r.kind) for r in wanted]))
+        .order_by(LedgerAccount.id)
+        .with_for_update()
+    )
+    out.update({AccountRef(OwnerKind(ok), oid, AccountKind(k)): int(b) for ok, oid, k, b in rows})
+    return out
+
+
 def balances(session: Session, owner_kind: OwnerKind, owner_id: int) -> dict[AccountKind, int]:
     """Every account balance of one holder, zero for accounts never used."""
     rows = session.execute(

@@ -23,7 +23,7 @@ from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member, require_user
 from core.db import UTCDateTime, expire_loaded, is_postgres
-from core.errors import Conflict, NotFound, PermissionDenied, register_messages
+from core.errors import Conflict, NotFound, register_messages
 from core.pagination import keyset_page
 
 register_messages(
@@ -257,6 +257,14 @@ def auto_confirm_due(
     return len(orders)
 
 
+def refund_window_open(order: Order) -> bool:
+    """The buyer may still ask for a refund: paid, on its way, or delivered with the return window running."""
+    if order.status not in (S.PAID, S.SHIPPED, S.DELIVERED):
+        return False
+    ends = order.return_window_ends_at
+    return not (order.status == S.DELIVERED and ends is not None and clock.now() >= ends)
+
+
 def get_order(session: Session, user: User | None, order_id: int) -> Order:
     """The buyer, a member of the selling brand, or an admin may read an order."""
     user = require_user(user)
@@ -281,13 +289,14 @@ def events(session: Session, order_id: int) -> list[OrderEvent]:
 
 
 def require_seller_or_buyer(user: User, order: Order) -> str:
+    """The caller's part in the order; to anyone else the order does not exist (as `get_order` says)."""
     if order.buyer_id == user.id:
         return "buyer"
     if order.brand_id in user.brand_ids():
         return "brand"
     if user.is_admin:
         return "admin"
-    raise PermissionDenied()
+    raise NotFound("order")
 
 
 def list_orders(

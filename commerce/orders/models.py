@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from commerce.ledger.models import OwnerKind
@@ -233,6 +233,7 @@ class OrderRefund(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     lines: Mapped[list[OrderRefundLine]] = relationship(lazy="selectin", order_by="OrderRefundLine.order_line_id")
+    photos: Mapped[list[RefundPhoto]] = relationship(lazy="selectin", order_by="RefundPhoto.id")
 
 
 class OrderRefundLine(Base):
@@ -243,6 +244,26 @@ class OrderRefundLine(Base):
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), primary_key=True)
     quantity: Mapped[int]
     amount: Mapped[int]
+
+
+class RefundPhoto(Base):
+    """A photo the buyer sends with a refund request: re-encoded JPEGs without EXIF, kept privately (shown through
+    presigned URLs to the buyer and the brand). Uploaded before the request that names it (`refund_id` is set then).
+    """
+
+    __tablename__ = "order_refund_photos"
+    __table_args__ = (Index("ix_order_refund_photos_order", "order_id", "refund_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("order_refunds.id"), default=None)
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(300))  # the full-size rendition
+    thumb_key: Mapped[str] = mapped_column(String(300))
+    width: Mapped[int]
+    height: Mapped[int]
+    bytes: Mapped[int]  # of the upload as sent
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
 
 
 class EarningRole(enum.StrEnum):
@@ -279,6 +300,9 @@ class Earning(Base):
     owner_id: Mapped[int]
     amount: Mapped[int]
     reversed_amount: Mapped[int] = mapped_column(default=0)  # refunded (or forfeited) part
+    # The part of reversed_amount taken back after the share had settled (a dispute, a late refund): what the
+    # holder sees as "clawed back" (from their available balance first, the rest as a debt later earnings repay).
+    clawed_back: Mapped[int] = mapped_column(default=0)
     status: Mapped[EarningStatus] = mapped_column(str_enum(EarningStatus, 16))
     settle_after: Mapped[dt.datetime | None] = mapped_column(default=None)  # set when the return window starts
     settled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
@@ -287,3 +311,60 @@ class Earning(Base):
     @property
     def remaining(self) -> int:
         return self.amount - self.reversed_amount
+
+
+class DisputeSource(enum.StrEnum):
+    BUYER = "buyer"  # goods not as described, never arrived... after the return window or a rejected refund
+    PROVIDER = "provider"  # a chargeback: the payment provider has taken the money back from us
+
+
+class DisputeState(enum.StrEnum):
+    OPEN = "open"  # waiting for the brand (or an admin)
+    ESCALATED = "escalated"  # the brand said no and the buyer asked the platform to decide
+    CONTESTED = "contested"  # a chargeback the brand contests: the provider decides
+    APPROVED = "approved"  # refunded, with every settled commission clawed back
+    REJECTED = "rejected"  # final: nothing moves (a lost chargeback is never rejected)
+
+
+OPEN_DISPUTE_STATES = (DisputeState.OPEN, DisputeState.ESCALATED, DisputeState.CONTESTED)
+_UNDECIDED = "source = 'buyer' AND state IN ('open', 'escalated', 'contested')"
+
+
+class Dispute(Base):
+    """A claim on an order's money after the usual refund path is closed, decided by the brand or an admin.
+
+    A buyer has at most one undecided dispute per order (a partial unique index on PostgreSQL and SQLite;
+    the provider may open several chargebacks); while any is undecided, the order's pending shares do not settle.
+    """
+
+    __tablename__ = "order_disputes"
+    __table_args__ = (
+        Index("ix_order_disputes_order", "order_id"),
+        Index("ix_order_disputes_brand_state", "brand_id", "state"),
+        Index(
+            "uq_order_disputes_buyer_one_open",
+            "order_id",
+            unique=True,
+            postgresql_where=text(_UNDECIDED),
+            sqlite_where=text(_UNDECIDED),
+        ),
+        # A chargeback on a checkout's payment opens one dispute per order it paid for.
+        UniqueConstraint("provider", "provider_dispute_id", "order_id"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    source: Mapped[DisputeSource] = mapped_column(str_enum(DisputeSource, 16))
+    state: Mapped[DisputeState] = mapped_column(str_enum(DisputeState, 16), default=DisputeState.OPEN)
+    amount: Mapped[int]  # fen claimed
+    reason: Mapped[str] = mapped_column(String(200))
+    opened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)  # None: the provider
+    provider: Mapped[str | None] = mapped_column(String(16), default=None)
+    provider_dispute_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    decision_note: Mapped[str | None] = mapped_column(String(200), default=None)
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("order_refunds.id"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -7,9 +7,10 @@ settlement job settles). Keys derive from the payment and the order, so a
 success applied twice (webhook and status query, or a replay) posts once.
 
 A refund reverses shares in proportion to what is left of each: from pending
-while the return window runs; once a share was settled, as a clawback the
-holder owes (the next payout deducts it) — the platform's own settled fee
-comes straight out of revenue.
+while the return window runs; once a share was settled (a dispute, a late
+refund), as a clawback: from the holder's available balance first, the rest as
+a debt that their next settlements and payouts repay — the platform's own
+settled fee comes straight out of revenue.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from commerce.attribution.service import SharerCredit, extend_binding
-from commerce.ledger import AccountKind, AccountRef, Entry, Leg, post, post_many
+from commerce.ledger import AccountKind, AccountRef, Entry, Leg, drop_zero_legs, lock_balances, post, post_many
 from commerce.ledger.models import OwnerKind
-from commerce.orders import lifecycle
+from commerce.orders import lifecycle, notices
 from commerce.orders.lifecycle import PROVIDER
 from commerce.orders.models import (
     Earning,
@@ -43,6 +44,7 @@ from commerce.orders.models import (
 from commerce.orders.split import LineSplit, split_line
 from commerce.owners import Owner
 from commerce.payments.models import Payment, PaymentRefund, PaymentStatus
+from commerce.payments.provider import Notification
 from commerce.payments.service import capture_legs
 from commerce.policy import MoneyPolicy
 from core import clock
@@ -211,6 +213,9 @@ class CheckoutPayments:
         assert order_refund is not None
         order_refund.status = RefundState.REFUNDED
         order_refund.finished_at = clock.now()
+        order = session.get(Order, order_refund.order_id)
+        assert order is not None
+        notices.refund_paid(session, order, order_refund)
 
     def on_refund_failed(self, session: Session, refund: PaymentRefund) -> None:
         order_refund = session.get(OrderRefund, refund.reference_id, with_for_update=True)
@@ -218,30 +223,60 @@ class CheckoutPayments:
         order_refund.status = RefundState.FAILED
         order_refund.decision_note = f"provider: {refund.failure_reason}"
 
+    def on_dispute(self, session: Session, payment: Payment, note: Notification) -> str:
+        # Imported here: disputes build on refunds, which build on this module.
+        from commerce.orders import disputes
 
-def _reversal_account(earning: Earning) -> AccountRef:
-    owner = Owner(earning.owner_kind, earning.owner_id)
-    if earning.status != EarningStatus.SETTLED:
-        return owner.account(AccountKind.PENDING)
-    if owner.kind == OwnerKind.PLATFORM:
-        return owner.account(AccountKind.REVENUE)
-    return owner.account(AccountKind.CLAWBACK)
+        return disputes.on_provider_event(session, payment, note)
 
 
-def reversal_legs(session: Session, line: OrderLine, amount: int) -> list[Leg]:
-    """Take `amount` back from the line's shares, in proportion to what is left of each (largest remainder).
+class _Clawback:
+    """Where the settled part of a reversal comes from: the holder's available balance first (their rows locked
+    up front, in the ledger's lock order), then a debt in `clawback` that later settlements and payouts repay.
+    A withdrawal in flight already left `available`, so it is honoured and never spent twice."""
+
+    def __init__(self, session: Session, earnings: Iterable[Earning]) -> None:
+        holders = {
+            Owner(e.owner_kind, e.owner_id)
+            for e in earnings
+            if e.status == EarningStatus.SETTLED and e.owner_kind != OwnerKind.PLATFORM
+        }
+        self.available = lock_balances(session, [h.account(AccountKind.AVAILABLE) for h in holders])
+
+    def legs(self, earning: Earning, part: int) -> list[Leg]:
+        owner = Owner(earning.owner_kind, earning.owner_id)
+        if earning.status != EarningStatus.SETTLED:
+            return [Leg(owner.account(AccountKind.PENDING), -part)]
+        earning.clawed_back += part
+        if owner.kind == OwnerKind.PLATFORM:
+            return [Leg(owner.account(AccountKind.REVENUE), -part)]  # its own settled fee, straight back
+        available = owner.account(AccountKind.AVAILABLE)
+        taken = min(part, self.available[available])
+        self.available[available] -= taken
+        return drop_zero_legs([Leg(available, -taken), Leg(owner.account(AccountKind.CLAWBACK), taken - part)])
+
+
+def _lock_earnings(session: Session, line_ids: Iterable[int]) -> dict[int, list[Earning]]:
+    out: dict[int, list[Earning]] = {line_id: [] for line_id in line_ids}
+    rows = session.scalars(
+        select(Earning).where(Earning.order_line_id.in_(list(out))).order_by(Earning.id).with_for_update()
+    )
+    for earning in rows:
+        out[earning.order_line_id].append(earning)
+    return out
+
+
+def reversal_legs(earnings: list[Earning], amount: int, clawback: _Clawback) -> list[Leg]:
+    """Take `amount` back from a line's shares, in proportion to what is left of each (largest remainder).
 
     Each share gives at most what is left of it, and refunding all that is left
     of a line returns every share exactly, so a full refund nets everyone to zero.
     """
-    earnings = list(
-        session.scalars(select(Earning).where(Earning.order_line_id == line.id).order_by(Earning.id).with_for_update())
-    )
     parts = largest_remainder(amount, [e.remaining for e in earnings])
     legs = []
     for earning, part in zip(earnings, parts, strict=True):
         if part:
-            legs.append(Leg(_reversal_account(earning), -part))
+            legs.extend(clawback.legs(earning, part))
             earning.reversed_amount += part
     return legs
 
@@ -256,12 +291,13 @@ def approve_refund_money(session: Session, order: Order, refund: OrderRefund) ->
             or item.quantity > line.quantity - line.refunded_quantity
         ):
             raise Conflict("refund_exceeds_line")  # refunded otherwise since it was asked for
-    split = _was_split(session, order)
+    earnings = _lock_earnings(session, [item.order_line_id for item in refund.lines])
+    clawback = _Clawback(session, itertools.chain.from_iterable(earnings.values()))
     legs: list[Leg] = []
     for item in refund.lines:
         line = lines[item.order_line_id]
-        if split:
-            legs.extend(reversal_legs(session, line, item.amount))
+        if earnings[line.id]:
+            legs.extend(reversal_legs(earnings[line.id], item.amount, clawback))
         line.refunded_amount += item.amount
         line.refunded_quantity += item.quantity
     if not legs:  # paid but never split (a late payment): the money still sits in the order's escrow
@@ -289,10 +325,6 @@ def restock(session: Session, order: Order, refund: OrderRefund) -> None:
                 .execution_options(synchronize_session=False)
             )
     refund.restocked = True
-
-
-def _was_split(session: Session, order: Order) -> bool:
-    return session.scalar(select(Earning.id).where(Earning.order_id == order.id).limit(1)) is not None
 
 
 def refund_late_payment(session: Session, order: Order) -> OrderRefund:

@@ -18,10 +18,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from commerce.orders import lifecycle
+from commerce.catalog.images import delete_objects
+from commerce.orders import lifecycle, notices, refund_photos
 from commerce.orders.lifecycle import Actor
 from commerce.orders.models import (
+    OPEN_DISPUTE_STATES,
     Checkout,
+    Dispute,
     Order,
     OrderLine,
     OrderRefund,
@@ -30,6 +33,7 @@ from commerce.orders.models import (
     RefundState,
 )
 from commerce.orders.money import approve_refund_money
+from commerce.orders.refund_photos import DEFAULT_PHOTO_LIMITS, PhotoLimits
 from commerce.payments import service as payments
 from commerce.payments.models import Payment, PaymentRefund, RefundStatus
 from commerce.payments.provider import PaymentProvider
@@ -38,12 +42,18 @@ from core.accounts.models import User
 from core.accounts.permissions import require_admin, require_brand_member, require_user
 from core.errors import Conflict, FieldError, NotFound, ValidationFailed, register_messages
 from core.pagination import keyset_page
+from core.storage import ObjectStorage
 
 register_messages(
     {
-        "return_window_closed": ("已超过退货期限", "The return window has closed"),
+        "return_window_closed": (
+            "已超过退货期限，如有问题可以发起售后争议",
+            "The return window has closed; if something is wrong, open a dispute instead",
+        ),
         "refund_empty": ("请选择要退款的商品", "Choose what to refund"),
         "refund_not_open": ("该退款申请已处理", "This refund request was already decided"),
+        "dispute_already_open": ("这笔订单已有一个处理中的争议", "This order already has a dispute in progress"),
+        "refund_reason_missing": ("请选择或写明退款原因", "Tell the brand why you want a refund"),
     }
 )
 
@@ -68,6 +78,23 @@ def _open_requests(session: Session, order_id: int) -> dict[int, tuple[int, int]
     return {line_id: (int(q), int(a)) for line_id, q, a in rows}
 
 
+@dataclass(frozen=True)
+class Refundable:
+    quantity: int
+    amount: int
+
+
+def refundable(session: Session, order: Order, *, exclude_open: bool = True) -> dict[int, Refundable]:
+    """Per line, what is left to refund: not refunded yet nor (`exclude_open`) in a request waiting for the brand."""
+    pending = _open_requests(session, order.id) if exclude_open else {}
+    out = {}
+    for line in order.lines:
+        asked_q, asked_a = pending.get(line.id, (0, 0))
+        out[line.id] = Refundable(line.quantity - line.refunded_quantity - asked_q,
+                                  line.paid_amount - line.refunded_amount - asked_a)  # fmt: skip
+    return out
+
+
 def _amount_for_units(line: OrderLine, quantity: int, left_qty: int, left_amount: int) -> int:
     if quantity == left_qty:
         return left_amount  # the last units take whatever rounding left
@@ -78,7 +105,7 @@ def _refund_lines(
     session: Session, order: Order, items: Sequence[RefundItem], *, exclude_open: bool = True
 ) -> list[OrderRefundLine]:
     lines = {line.id: line for line in order.lines}
-    pending = _open_requests(session, order.id) if exclude_open else {}
+    left = refundable(session, order, exclude_open=exclude_open)
     errors: list[FieldError] = []
     out: list[OrderRefundLine] = []
     for i, item in enumerate(items):
@@ -86,9 +113,7 @@ def _refund_lines(
         if line is None:
             errors.append(FieldError(f"lines.{i}.order_line_id", "not_found", params={"what": "order line"}))
             continue
-        asked_q, asked_a = pending.get(line.id, (0, 0))
-        left_qty = line.quantity - line.refunded_quantity - asked_q
-        left_amount = line.paid_amount - line.refunded_amount - asked_a
+        left_qty, left_amount = left[line.id].quantity, left[line.id].amount
         if item.quantity < 0 or item.quantity > left_qty:
             errors.append(FieldError(f"lines.{i}.quantity", "refund_exceeds_line"))
             continue
@@ -107,28 +132,65 @@ def _refund_lines(
 
 
 def request_refund(
-    session: Session, user: User | None, order_id: int, *, items: Sequence[RefundItem], reason: str
+    session: Session,
+    user: User | None,
+    order_id: int,
+    *,
+    items: Sequence[RefundItem],
+    reason: str,
+    photo_ids: Sequence[int] = (),
+    storage: ObjectStorage | None = None,
+    photo_limits: PhotoLimits = DEFAULT_PHOTO_LIMITS,
 ) -> OrderRefund:
+    """The buyer asks; `photo_ids` name photos uploaded to the order for it (`refund_photos.add_photo`). Commits.
+
+    With `storage`, the photos uploaded to the order and not named here are deleted."""
     user = require_user(user)
     order = lifecycle.lock_order(session, order_id)
     if order.buyer_id != user.id:
         raise NotFound("order")
+    if order.status == S.COMPLETED:
+        raise Conflict("return_window_closed")
     if order.status not in (S.PAID, S.SHIPPED, S.DELIVERED):
         raise Conflict("order_state", status=order.status.value)
-    if order.status == S.DELIVERED and order.return_window_ends_at and clock.now() >= order.return_window_ends_at:
+    if not lifecycle.refund_window_open(order):
         raise Conflict("return_window_closed")
-    refund = _new_refund(session, order, user, _refund_lines(session, order, items), reason)
+    if not reason.strip():
+        raise ValidationFailed.one("reason", "refund_reason_missing")
+    _refuse_while_disputed(session, order)
+    try:
+        refund = _new_refund(session, order, user.id, _refund_lines(session, order, items), reason)
+        abandoned = refund_photos.attach(session, refund, photo_ids, limits=photo_limits)
+    except BaseException:
+        session.rollback()
+        raise
     session.commit()
+    if storage is not None:
+        delete_objects(storage, abandoned)
     return refund
 
 
+def _refuse_while_disputed(session: Session, order: Order) -> None:
+    """An undecided dispute (a chargeback above all) decides the order's money; a refund beside it could pay the
+    buyer twice."""
+    undecided = select(Dispute.id).where(Dispute.order_id == order.id, Dispute.state.in_(OPEN_DISPUTE_STATES))
+    if session.scalar(undecided.limit(1)) is not None:
+        raise Conflict("dispute_already_open")
+
+
 def _new_refund(
-    session: Session, order: Order, user: User, lines: list[OrderRefundLine], reason: str, *, decided: bool = False
+    session: Session,
+    order: Order,
+    requested_by: int,
+    lines: list[OrderRefundLine],
+    reason: str,
+    *,
+    decided_by: int | None = None,
 ) -> OrderRefund:
+    decided = decided_by is not None
     refund = OrderRefund(
-        order_id=order.id, requested_by=user.id, reason=reason.strip()[:200] or "-",
-        amount=sum(r.amount for r in lines), decided_by=user.id if decided else None,
-        decided_at=clock.now() if decided else None,
+        order_id=order.id, requested_by=requested_by, reason=reason.strip()[:200] or "-",
+        amount=sum(r.amount for r in lines), decided_by=decided_by, decided_at=clock.now() if decided else None,
     )  # fmt: skip
     session.add(refund)
     session.flush()
@@ -140,7 +202,8 @@ def _new_refund(
     return refund
 
 
-def _payment_of(session: Session, order: Order) -> Payment:
+def payment_of(session: Session, order: Order) -> Payment:
+    """The payment of the order's checkout (one payment for all of a checkout's orders)."""
     checkout = session.get(Checkout, order.checkout_id)
     assert checkout is not None
     assert checkout.payment_id is not None
@@ -162,7 +225,7 @@ def submit_refund(session: Session, provider: PaymentProvider, refund_id: int, *
             return refund  # already with the provider
     order = session.get(Order, refund.order_id)
     assert order is not None
-    payment = payments.lock_payment(session, _payment_of(session, order).id)
+    payment = payments.lock_payment(session, payment_of(session, order).id)
     provider_refund = payments.request_refund(
         session, provider, payment, amount=refund.amount, reference_id=refund.id,
         reason=refund.reason, notify_url=notify_url,
@@ -198,21 +261,25 @@ def decide_refund(
     order = session.get(Order, refund.order_id)
     assert order is not None
     require_brand_member(session, user, order.brand_id)
-    payments.lock_payment(session, _payment_of(session, order).id)  # lock order: payment, order, refund
+    payments.lock_payment(session, payment_of(session, order).id)  # lock order: payment, order, refund
     order = lifecycle.lock_order(session, refund.order_id)
     refund = session.get(OrderRefund, refund_id, with_for_update=True, populate_existing=True)
     assert refund is not None
     if refund.status != RefundState.REQUESTED:
         raise Conflict("refund_not_open")
+    if approve:
+        _refuse_while_disputed(session, order)
     refund.decided_by, refund.decided_at, refund.decision_note = user.id, clock.now(), note.strip()[:200] or None
     if not approve:
         refund.status = RefundState.REJECTED
+        notices.refund_decided(session, order, refund)
         session.commit()
         return refund
     actor = Actor.of("brand", user)
     approve_refund_money(session, order, refund)
     _after_approval(session, order, actor)
     submit_refund(session, provider, refund.id, notify_url=notify_url)
+    notices.refund_decided(session, order, refund)
     session.commit()
     return refund
 
@@ -230,7 +297,7 @@ def cancel_order(
     if order.status == S.PENDING_PAYMENT:
         if role == "brand":
             raise Conflict("order_state", status=order.status.value)
-        payment = payments.lock_payment(session, _payment_of(session, order).id)
+        payment = payments.lock_payment(session, payment_of(session, order).id)
         for o in lifecycle.lock_checkout_orders(session, order.checkout_id):
             lifecycle.cancel_unpaid(session, o, actor, reason or "cancelled")
         # Close it at the provider; if the buyer paid in the meantime the late payment is refunded automatically.
@@ -238,17 +305,18 @@ def cancel_order(
         session.commit()
         session.refresh(order)
         return order
-    payments.lock_payment(session, _payment_of(session, order).id)
+    payments.lock_payment(session, payment_of(session, order).id)
     order = lifecycle.lock_order(session, order_id)
     if order.status != S.PAID:
         raise Conflict("order_state", status=order.status.value)
+    _refuse_while_disputed(session, order)
     items = [
         RefundItem(line.id, quantity=line.quantity - line.refunded_quantity)
         for line in order.lines
         if line.paid_amount > line.refunded_amount
     ]
-    _approved_refund(session, order, user=user, actor=actor, items=items, reason=reason or "cancelled before shipping",
-                     provider=provider, notify_url=notify_url)  # fmt: skip
+    approved_refund(session, order, requested_by=user.id, decided_by=user.id, actor=actor, items=items,
+                    reason=reason or "cancelled before shipping", provider=provider, notify_url=notify_url)  # fmt: skip
     session.commit()
     return order
 
@@ -269,27 +337,32 @@ def force_refund(
     order = session.get(Order, order_id)
     if order is None:
         raise NotFound("order")
-    payments.lock_payment(session, _payment_of(session, order).id)
+    payments.lock_payment(session, payment_of(session, order).id)
     order = lifecycle.lock_order(session, order_id)
     if order.status not in (S.PAID, S.SHIPPED, S.DELIVERED, S.COMPLETED):
         raise Conflict("order_state", status=order.status.value)
-    refund = _approved_refund(session, order, user=user, actor=Actor.of("admin", user), items=items, reason=reason,
-                              provider=provider, notify_url=notify_url)  # fmt: skip
+    _refuse_while_disputed(session, order)
+    refund = approved_refund(session, order, requested_by=user.id, decided_by=user.id, actor=Actor.of("admin", user),
+                             items=items, reason=reason, provider=provider, notify_url=notify_url)  # fmt: skip
     session.commit()
     return refund
 
 
-def _approved_refund(
+def approved_refund(
     session: Session,
     order: Order,
     *,
-    user: User,
+    requested_by: int,
+    decided_by: int | None,
     actor: Actor,
     items: Sequence[RefundItem],
     reason: str,
-    provider: PaymentProvider,
+    provider: PaymentProvider | None,
     notify_url: str,
 ) -> OrderRefund:
+    """A refund decided now (a cancellation, a dispute), on a locked order: shares reversed (clawed back once
+    settled) and, given a provider, the money asked back from it; without one the caller accounts for how the
+    buyer is paid (a chargeback the provider already keeps). Flushes, does not commit."""
     # Requests the buyer had open are superseded: the decision is being made here.
     for open_refund in session.scalars(
         select(OrderRefund).where(OrderRefund.order_id == order.id, OrderRefund.status == RefundState.REQUESTED)
@@ -298,10 +371,11 @@ def _approved_refund(
         open_refund.decision_note = f"superseded: {reason.strip()[:180]}"
     session.flush()
     refund_lines = _refund_lines(session, order, items, exclude_open=False)
-    refund = _new_refund(session, order, user, refund_lines, reason, decided=True)
+    refund = _new_refund(session, order, requested_by, refund_lines, reason, decided_by=decided_by)
     approve_refund_money(session, order, refund)
     _after_approval(session, order, actor)
-    submit_refund(session, provider, refund.id, notify_url=notify_url)
+    if provider is not None:
+        submit_refund(session, provider, refund.id, notify_url=notify_url)
     return refund
 
 

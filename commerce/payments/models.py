@@ -44,6 +44,8 @@ class Payment(Base):
     pay_url: Mapped[str] = mapped_column(String(500), default="")
     # Set when the provider reported something we refuse to apply (e.g. a different amount): a human looks.
     review_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Why the buyer's last attempt failed while the payment is still open for another (e.g. "declined").
+    last_failure: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     succeeded_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)

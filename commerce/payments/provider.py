@@ -1,9 +1,10 @@
 """The payment provider interface, shaped after WeChat Pay, Alipay and Stripe.
 
-Every real provider offers the same five things: create a payment the buyer
+Every real provider offers the same things: create a payment the buyer
 completes on the provider's page (or app), tell us the outcome later in a
 signed asynchronous notification, answer a status query, refund part or all of
-a captured payment, and transfer money out (payouts). Notifications can arrive
+a captured payment, transfer money out (payouts), and tell us of chargebacks,
+which we may concede. Notifications can arrive
 late, twice, or out of order; the caller (`commerce.payments.service`) copes
 with that, the provider only proves they are authentic.
 """
@@ -41,6 +42,14 @@ class EventType(enum.StrEnum):
     PAYMENT_FAILED = "payment.failed"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
+    # Chargebacks (拒付): the buyer's bank or wallet claims money back; the provider decides and, when the
+    # merchant loses (or concedes), keeps that money for the buyer.
+    DISPUTE_OPENED = "dispute.opened"
+    DISPUTE_WON = "dispute.won"
+    DISPUTE_LOST = "dispute.lost"
+
+
+DISPUTE_EVENTS = frozenset({EventType.DISPUTE_OPENED, EventType.DISPUTE_WON, EventType.DISPUTE_LOST})
 
 
 class ProviderStatus(enum.StrEnum):
@@ -75,6 +84,8 @@ class PaymentState:
     amount: int
     currency: str
     fee: int = 0
+    # Why the buyer's last attempt failed while the payment stays open for another (Stripe's `last_payment_error`).
+    last_failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,8 @@ class Notification:
     provider_refund_id: str | None = None
     refund_ref: str | None = None
     failure_reason: str | None = None
+    dispute_id: str | None = None  # the provider's chargeback case
+    reason: str | None = None  # why the buyer's side disputes the payment
 
 
 class PaymentProvider(Protocol):
@@ -143,3 +156,7 @@ class PaymentProvider(Protocol):
     def refund(self, req: RefundRequest) -> ProviderRefund: ...
 
     def transfer(self, req: TransferRequest) -> TransferResult: ...
+
+    def accept_dispute(self, provider_dispute_id: str) -> None:
+        """Concede a chargeback: the provider keeps the money for the buyer and notifies `dispute.lost`."""
+        ...

@@ -5,6 +5,10 @@ tables, serves a hosted pay page through our web app (`/sandbox/pay/<id>`),
 and tells us outcomes the way real providers do: asynchronous, HMAC-signed
 notifications with a timestamp (`Sandbox-Signature: t=<unix>,v1=<hex>`, like
 Stripe's), delivered over HTTP with retries until our endpoint answers 2xx.
+A declined attempt leaves the payment open, as Stripe's payment intents and
+WeChat Pay's orders stay payable: the buyer may try again until it expires;
+the decline is reported (a `payment.failed` notification, and `last_failure`
+in status queries) but is not final.
 It charges a fee in basis points on captures and gives it back pro rata on
 refunds, like WeChat Pay and Alipay.
 """
@@ -59,6 +63,7 @@ register_messages(
 SIGNATURE_HEADER = "Sandbox-Signature"
 DELIVER_TASK = "payments.deliver_sandbox_notifications"
 MAX_DELIVERY_ATTEMPTS = 15
+DECLINED = "declined"
 
 
 class SandboxPayment(Base):
@@ -75,6 +80,7 @@ class SandboxPayment(Base):
     fee: Mapped[int] = mapped_column(default=0)
     refunded: Mapped[int] = mapped_column(default=0)
     fee_refunded: Mapped[int] = mapped_column(default=0)
+    last_failure: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
@@ -102,6 +108,20 @@ class SandboxTransfer(Base):
     status: Mapped[ProviderStatus] = mapped_column(str_enum(ProviderStatus, 16))
     failure_reason: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+class SandboxDispute(Base):
+    """A chargeback the sandbox's "bank" raised; the money leaves the merchant only when it is lost."""
+
+    __tablename__ = "sandbox_disputes"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("sandbox_payments.id"), index=True)
+    amount: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | won | lost
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class SandboxNotification(Base):
@@ -144,6 +164,7 @@ def _state(p: SandboxPayment) -> PaymentState:
         amount=p.amount,
         currency=p.currency,
         fee=p.fee,
+        last_failure=p.last_failure,
     )
 
 
@@ -178,7 +199,7 @@ class SandboxProvider:
             {"id": short_id("sbxpay_"), "merchant_ref": req.merchant_ref, "amount": req.amount,
              "currency": req.currency, "description": req.description[:200], "notify_url": req.notify_url,
              "return_url": req.return_url, "status": ProviderStatus.PENDING, "fee": 0, "refunded": 0,
-             "fee_refunded": 0, "created_at": clock.now(), "expires_at": req.expires_at},
+             "fee_refunded": 0, "last_failure": None, "created_at": clock.now(), "expires_at": req.expires_at},
         ).scalar()  # fmt: skip
         if created is None:
             created = self.session.scalar(
@@ -220,6 +241,8 @@ class SandboxProvider:
                 provider_refund_id=data.get("refund_id"),
                 refund_ref=data.get("refund_ref"),
                 failure_reason=data.get("failure_reason"),
+                dispute_id=data.get("dispute_id"),
+                reason=data.get("reason"),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise WebhookRejected("webhook_malformed") from exc
@@ -291,13 +314,55 @@ class SandboxProvider:
             self.session.flush()
         return TransferResult(existing.id, existing.status, existing.failure_reason)
 
+    def accept_dispute(self, provider_dispute_id: str) -> None:
+        self.resolve_chargeback(provider_dispute_id, lost=True)
+
+    # -- chargebacks (test hooks with a real-world shape: the buyer's bank raises them, its rules decide) ------
+
+    def open_chargeback(self, provider_payment_id: str, *, amount: int, reason: str) -> str:
+        p = self._payment(provider_payment_id, lock=True)
+        disputed = sum(
+            d.amount
+            for d in self.session.scalars(select(SandboxDispute).where(SandboxDispute.payment_id == p.id))
+            if d.status != "won"
+        )
+        if p.status != ProviderStatus.SUCCEEDED or not 0 < amount <= p.amount - p.refunded - disputed:
+            raise Conflict("sandbox_refund_too_large")
+        dispute = SandboxDispute(id=short_id("sbxdp_"), payment_id=p.id, amount=amount, reason=reason[:200])
+        self.session.add(dispute)
+        self.session.flush()
+        self._notify(EventType.DISPUTE_OPENED, p.notify_url, self._dispute_data(p, dispute))
+        return dispute.id
+
+    def resolve_chargeback(self, provider_dispute_id: str, *, lost: bool) -> None:
+        """The bank's decision (or the merchant conceding): once, then the merchant is told."""
+        dispute = self.session.get(SandboxDispute, provider_dispute_id, with_for_update=True)
+        if dispute is None:
+            raise NotFound("dispute")
+        if dispute.status != "open":
+            return
+        p = self._payment(dispute.payment_id, lock=True)
+        dispute.status, dispute.finished_at = ("lost" if lost else "won"), clock.now()
+        if lost:
+            p.refunded += dispute.amount
+        self.session.flush()
+        event = EventType.DISPUTE_LOST if lost else EventType.DISPUTE_WON
+        self._notify(event, p.notify_url, self._dispute_data(p, dispute))
+
+    @staticmethod
+    def _dispute_data(p: SandboxPayment, dispute: SandboxDispute) -> dict[str, Any]:
+        return {"payment_id": p.id, "merchant_ref": p.merchant_ref, "amount": dispute.amount, "currency": p.currency,
+                "dispute_id": dispute.id, "reason": dispute.reason}  # fmt: skip
+
     # -- the hosted pay page ------------------------------------------------------------------------------
 
     def get_payment(self, provider_payment_id: str) -> SandboxPayment:
         return self._payment(provider_payment_id)
 
     def complete(self, provider_payment_id: str, *, succeed: bool) -> Row[Any]:
-        """The buyer confirmed (or the tester failed) the payment on the hosted page. Returns the payment's row."""
+        """The buyer confirmed (or the tester declined) the payment on the hosted page. Returns the payment's row.
+
+        A decline is one failed attempt: the payment stays open for another until it expires."""
         p = self.session.execute(_LOCK_PAYMENT, {"payment": provider_payment_id}).first()
         if p is None:
             raise NotFound("payment")
@@ -305,23 +370,20 @@ class SandboxProvider:
         if p.status == ProviderStatus.PENDING and p.expires_at <= now:
             p = self._set(p.id, status=ProviderStatus.CLOSED, fee=p.fee, finished_at=now)
         if p.status != ProviderStatus.PENDING:
-            if (p.status == ProviderStatus.SUCCEEDED) == succeed:
+            if succeed == (p.status == ProviderStatus.SUCCEEDED):
                 return p  # a double click on the pay button pays once
+            if not succeed:
+                return p  # nothing left to decline
             raise Conflict("sandbox_payment_closed")
-        fee = apply_bp(p.amount, self.fee_bp) if succeed else 0
-        p = self._set(
-            p.id, status=ProviderStatus.SUCCEEDED if succeed else ProviderStatus.FAILED, fee=fee, finished_at=now
-        )
-        data: dict[str, Any] = {
-            "payment_id": p.id,
-            "merchant_ref": p.merchant_ref,
-            "amount": p.amount,
-            "currency": p.currency,
-            "fee": p.fee,
-        }
-        if not succeed:
-            data["failure_reason"] = "declined"
-        self._notify(EventType.PAYMENT_SUCCEEDED if succeed else EventType.PAYMENT_FAILED, p.notify_url, data)
+        data: dict[str, Any] = {"payment_id": p.id, "merchant_ref": p.merchant_ref, "amount": p.amount,
+                                "currency": p.currency}  # fmt: skip
+        if succeed:
+            p = self._set(p.id, status=ProviderStatus.SUCCEEDED, fee=apply_bp(p.amount, self.fee_bp), finished_at=now)
+            self._notify(EventType.PAYMENT_SUCCEEDED, p.notify_url, {**data, "fee": p.fee})
+            return p
+        p = self.session.execute(_SET_FAILURE, {"payment": p.id, "reason": DECLINED}).one()
+        expire_loaded(self.session, SandboxPayment, [p.id])
+        self._notify(EventType.PAYMENT_FAILED, p.notify_url, {**data, "fee": 0, "failure_reason": DECLINED})
         return p
 
     def _set(self, provider_payment_id: str, *, status: ProviderStatus, fee: int, finished_at: dt.datetime) -> Row[Any]:
@@ -383,6 +445,12 @@ _SET_OUTCOME = (
     update(_payments)
     .where(_payments.c.id == bindparam("payment"))
     .values(status=bindparam("new_status"), fee=bindparam("new_fee"), finished_at=bindparam("at", type_=UTCDateTime()))
+    .returning(_payments)
+)
+_SET_FAILURE = (
+    update(_payments)
+    .where(_payments.c.id == bindparam("payment"))
+    .values(last_failure=bindparam("reason"))
     .returning(_payments)
 )
 _INSERT_NOTIFICATION = insert(SandboxNotification.__table__)

@@ -7,7 +7,8 @@ order, so nothing trusts arrival order:
 
 - a success is final: a failure reported after it is stale and ignored;
 - a failure is checked with a status query first (the provider may since
-  have taken the money, or may still let the buyer retry);
+  have taken the money, or may still let the buyer retry: then the payment,
+  and its orders' reservation, stay open and only the failure is noted);
 - a refund notification for a payment whose success we have not seen yet
   first asks the provider for the payment's state and applies it.
 
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from commerce.ledger import AccountKind, AccountRef, Leg, post
 from commerce.payments.models import Payment, PaymentEvent, PaymentRefund, PaymentStatus, RefundStatus
 from commerce.payments.provider import (
+    DISPUTE_EVENTS,
     CreatePayment,
     EventType,
     Notification,
@@ -69,6 +71,10 @@ class PaymentHandler(Protocol):
     def on_refund_succeeded(self, session: Session, refund: PaymentRefund) -> None: ...
 
     def on_refund_failed(self, session: Session, refund: PaymentRefund) -> None: ...
+
+    def on_dispute(self, session: Session, payment: Payment, note: Notification) -> str:
+        """A chargeback was opened, won or lost; returns the outcome recorded with the event."""
+        ...
 
 
 _HANDLERS: dict[str, PaymentHandler] = {}
@@ -117,8 +123,8 @@ def start_payment(
         "purpose": purpose, "reference_id": reference_id, "payer_id": payer_id, "provider": provider.name,
         "merchant_ref": merchant_ref, "amount": amount, "currency": CURRENCY, "status": PaymentStatus.PENDING,
         "fee": 0, "refunded_amount": 0, "provider_payment_id": created.provider_payment_id,
-        "pay_url": created.pay_url, "review_reason": None, "created_at": clock.now(), "succeeded_at": None,
-        "finished_at": None,
+        "pay_url": created.pay_url, "review_reason": None, "last_failure": None, "created_at": clock.now(),
+        "succeeded_at": None, "finished_at": None,
     }  # fmt: skip
     payment_id = session.execute(_INSERT_PAYMENT, row).scalar_one()
     return adopt(session, Payment(id=payment_id, **row))
@@ -179,7 +185,14 @@ def _apply_state(session: Session, payment: Payment, state: PaymentState) -> str
         return _apply_failure(session, payment, PaymentStatus.FAILED)
     if state.status == ProviderStatus.CLOSED:
         return _apply_failure(session, payment, PaymentStatus.CLOSED)
+    _note_failure(payment, state.last_failure)
     return "pending"
+
+
+def _note_failure(payment: Payment, reason: str | None) -> None:
+    """A failed attempt on a payment that stays open: remembered for the buyer's pages, nothing else changes."""
+    if reason and payment.status == PaymentStatus.PENDING:
+        payment.last_failure = reason[:64]
 
 
 @dataclass(frozen=True)
@@ -295,15 +308,24 @@ def _succeed_at_once(session: Session, provider: str, note: Notification) -> Pay
 def _apply_notification(session: Session, provider: PaymentProvider, payment: Payment, note: Notification) -> str:
     if note.type == EventType.PAYMENT_SUCCEEDED:
         return _apply_success(session, payment, amount=note.amount, currency=note.currency, fee=note.fee)
+    if note.type in DISPUTE_EVENTS:
+        return _apply_dispute_notification(session, payment, note)
     if note.type == EventType.PAYMENT_FAILED:
         if payment.status != PaymentStatus.PENDING:
             return "stale"  # decided already (a success is final)
         # Out-of-order safety: ask the provider what is true now before giving up on the payment.
         state = provider.query_payment(note.provider_payment_id)
         if state.status == ProviderStatus.PENDING:
+            _note_failure(payment, state.last_failure or note.failure_reason)
             return "pending"  # the buyer may still retry on the provider's page
         return _apply_state(session, payment, state)
     return _apply_refund_notification(session, provider, payment, note)
+
+
+def _apply_dispute_notification(session: Session, payment: Payment, note: Notification) -> str:
+    if payment.status != PaymentStatus.SUCCEEDED or not note.dispute_id or note.currency != payment.currency:
+        return "rejected"
+    return _handler(payment).on_dispute(session, payment, note)
 
 
 def _apply_refund_notification(
@@ -346,6 +368,19 @@ def close_payment(session: Session, provider: PaymentProvider, payment: Payment)
     return _apply_state(session, payment, provider.close_payment(payment.provider_payment_id))
 
 
+def _claim_refundable(session: Session, payment: Payment, amount: int) -> None:
+    """Count `amount` as given back, in one guarded statement: what is refunded never exceeds what was paid."""
+    claimed = session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.refunded_amount + amount <= Payment.amount)
+        .values(refunded_amount=Payment.refunded_amount + amount)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("payment_not_refundable")
+    session.refresh(payment, ["refunded_amount"])
+
+
 def request_refund(
     session: Session,
     provider: PaymentProvider,
@@ -359,15 +394,7 @@ def request_refund(
     """Ask the provider to give `amount` back. Flushes, does not commit."""
     if payment.status != PaymentStatus.SUCCEEDED or amount <= 0:
         raise Conflict("payment_not_refundable")
-    claimed = session.execute(
-        update(Payment)
-        .where(Payment.id == payment.id, Payment.refunded_amount + amount <= Payment.amount)
-        .values(refunded_amount=Payment.refunded_amount + amount)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("payment_not_refundable")
-    session.refresh(payment, ["refunded_amount"])
+    _claim_refundable(session, payment, amount)
     refund = PaymentRefund(
         payment_id=payment.id, refund_ref=short_id("xlr", 10), reference_id=reference_id, amount=amount
     )
@@ -389,6 +416,26 @@ def request_refund(
     return refund
 
 
+def record_chargeback(
+    session: Session, payment: Payment, *, amount: int, reference_id: int, case: str
+) -> PaymentRefund:
+    """The provider is keeping `amount` for the buyer (a chargeback conceded or lost): a refund we did not ask
+    for, recorded like one so that nothing can refund that money a second time. Pending until the provider
+    confirms (`chargeback_taken`). Flushes, does not commit."""
+    _claim_refundable(session, payment, amount)
+    refund = PaymentRefund(
+        payment_id=payment.id, refund_ref=f"cb:{case}:{reference_id}"[:64], reference_id=reference_id, amount=amount
+    )
+    session.add(refund)
+    session.flush()
+    return refund
+
+
+def chargeback_taken(session: Session, payment: Payment, refund: PaymentRefund, *, case: str) -> str:
+    """The provider says the chargeback is lost: the money left it, like a refund paid (no fee comes back)."""
+    return _refund_succeeded(session, payment, refund, 0, case)
+
+
 def _refund_succeeded(
     session: Session, payment: Payment, refund: PaymentRefund, fee_back: int, provider_refund_id: str | None
 ) -> str:
@@ -399,12 +446,17 @@ def _refund_succeeded(
     refund.provider_refund_id = provider_refund_id or refund.provider_refund_id
     refund.finished_at = clock.now()
     # The money leaves the provider: the refund liability and the cash both shrink; the fee comes back.
+    # The fee comes back pro rata to the cumulative refund, so the last fen of a full refund can bring back
+    # as much fee as it refunds: then no cash moves, and that leg is left out.
     legs = [
-        Leg(AccountRef.platform(AccountKind.REFUNDS), -refund.amount),
-        Leg(AccountRef.platform(AccountKind.CLEARING), refund.amount - fee_back),
+        leg
+        for leg in (
+            Leg(AccountRef.platform(AccountKind.REFUNDS), -refund.amount),
+            Leg(AccountRef.platform(AccountKind.CLEARING), refund.amount - fee_back),
+            Leg(AccountRef.platform(AccountKind.PROVIDER_FEES), fee_back),
+        )
+        if leg.amount
     ]
-    if fee_back:
-        legs.append(Leg(AccountRef.platform(AccountKind.PROVIDER_FEES), fee_back))
     post(session, key=f"refund:{refund.id}:paid", kind="refund_paid", legs=legs, memo=f"payment {payment.id}")
     _handler(payment).on_refund_succeeded(session, refund)
     return "applied"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from commerce.ledger import AccountKind, AccountRef, InsufficientFunds, LedgerAccount, Leg, drop_zero_legs, post
+from commerce.ledger import AccountKind, AccountRef, InsufficientFunds, Leg, drop_zero_legs, lock_balances, post
 from commerce.owners import Owner, require_owner
 from commerce.payments.provider import PaymentProvider, ProviderStatus, TransferRequest
 from commerce.payouts.models import Payout, PayoutAccount, PayoutMethod, PayoutStatus
@@ -74,16 +74,6 @@ def payout_account(session: Session, owner: Owner) -> PayoutAccount | None:
     )
 
 
-def _lock_balance(session: Session, ref: AccountRef) -> int:
-    balance = session.scalar(
-        select(LedgerAccount.balance)
-        .where(LedgerAccount.owner_kind == ref.owner_kind, LedgerAccount.owner_id == ref.owner_id,
-               LedgerAccount.kind == ref.kind)
-        .with_for_update()
-    )  # fmt: skip
-    return int(balance or 0)
-
-
 def request_payout(session: Session, actor: User | None, owner: Owner, *, amount: int, policy: MoneyPolicy) -> Payout:
     """Withdraw `amount` fen of available balance. Commits; the transfer task is sent after the commit."""
     actor = require_owner(session, actor, owner, manage=True)
@@ -99,12 +89,12 @@ def request_payout(session: Session, actor: User | None, owner: Owner, *, amount
     )
     if in_flight is not None:
         raise Conflict("payout_in_flight")
-    # Lock order: the available balance row first, then the payout row; every payout path takes them so.
-    available = _lock_balance(session, owner.account(AccountKind.AVAILABLE))
-    if amount > available:
+    # Lock order: the balance rows first, then the payout row; every payout path takes them so.
+    locked = lock_balances(session, [owner.account(AccountKind.AVAILABLE), owner.account(AccountKind.CLAWBACK)])
+    if amount > locked[owner.account(AccountKind.AVAILABLE)]:
         session.rollback()
         raise InsufficientFunds()
-    owed = max(0, -_lock_balance(session, owner.account(AccountKind.CLAWBACK)))
+    owed = max(0, -locked[owner.account(AccountKind.CLAWBACK)])
     deducted = min(owed, amount)
     payout = Payout(
         owner_kind=owner.kind,

@@ -16,6 +16,7 @@ from core.accounts.models import ApiToken, Brand, BrandMember, BrandRole, LoginA
 from core.accounts.permissions import require_admin, require_brand_member
 from core.errors import Conflict, DomainError, NotAuthenticated, NotFound, RateLimited, ValidationFailed
 from core.ids import sha256_hex, token
+from core.retention import delete_in_batches
 
 SignupRole = Literal["viewer", "artist", "brand"]
 
@@ -221,3 +222,8 @@ def set_user_active(session: Session, actor: User, user_id: int, *, active: bool
         user.auth_version += 1
     session.commit()
     return user
+
+
+def prune_login_attempts(session: Session, *, older_than: dt.datetime) -> int:
+    """Sign-in attempts older than the retention say nothing about a throttle any more. Commits."""
+    return delete_in_batches(session, LoginAttempt, LoginAttempt.at < older_than)

@@ -14,8 +14,10 @@ from commerce.orders.coupons import create_coupon
 from commerce.orders.lifecycle import SYSTEM, cancel_unpaid, events
 from commerce.orders.models import CouponKind, Earning, EarningRole, OrderRefund, OrderStatus, RefundState
 from commerce.orders.refunds import submit_refund, unsubmitted
+from commerce.payments import service as payments
 from commerce.payments.models import PaymentStatus
 from commerce.payments.provider import ProviderStatus
+from commerce.payments.sandbox import SandboxPayment
 from core.clock import FrozenClock
 from core.errors import Conflict, ValidationFailed
 from tests import factories
@@ -27,6 +29,7 @@ from tests.commerce.money import (
     assert_books_balanced,
     deliver,
     escrow,
+    ledger_transactions,
     orders_of,
     pay,
     payment_of,
@@ -183,13 +186,64 @@ def test_successful_payment_splits_the_money_by_largest_remainder(market: Market
     assert (purchase.video_id, purchase.reference) == (m.video.id, f"order-line:{order.lines[0].id}")
 
 
-def test_failed_payment_releases_the_reservation(market: Market) -> None:
+def test_a_declined_payment_keeps_the_order_open_and_the_buyer_retries(market: Market) -> None:
     m = market
     checkout = place(m, qty=3)
-    assert pay(m, checkout, succeed=False) == ["applied"]
+    posted = ledger_transactions(m.session)
+    # The card is declined: the provider reports it, but the payment (and the reservation) stay open.
+    assert pay(m, checkout, succeed=False) == ["pending"]
     (order,) = orders_of(m, checkout)
-    assert order.status == OrderStatus.CANCELLED
-    assert order.cancel_reason == "payment_failed"
+    assert status(m, order) == OrderStatus.PENDING_PAYMENT
+    payment = payment_of(m, checkout)
+    m.session.refresh(payment)
+    assert (payment.status, payment.last_failure) == (PaymentStatus.PENDING, "declined")
+    m.session.refresh(m.sku)
+    assert m.sku.stock == 7  # still reserved for this buyer
+    assert ledger_transactions(m.session) == posted  # a decline moves no money
+    assert m.session.scalar(select(Earning).where(Earning.order_id == order.id)) is None
+    # The buyer tries again on the same hosted page, and pays.
+    assert pay(m, checkout) == ["applied"]
+    assert status(m, order) == OrderStatus.PAID
+    m.session.refresh(m.sku)
+    assert m.sku.stock == 7
+    assert_books_balanced(m.session)
+
+
+def test_a_declined_payment_not_retried_is_cancelled_when_the_reservation_expires(
+    market: Market, frozen: FrozenClock
+) -> None:
+    m = market
+    checkout = place(m, qty=3)
+    posted = ledger_transactions(m.session)
+    assert pay(m, checkout, succeed=False) == ["pending"]
+    frozen.advance(minutes=14)
+    assert expiry.expire_unpaid(m.session, m.provider) == 0
+    assert status(m, orders_of(m, checkout)[0]) == OrderStatus.PENDING_PAYMENT
+    frozen.advance(minutes=1)
+    assert expiry.expire_unpaid(m.session, m.provider) == 1
+    (order,) = orders_of(m, checkout)
+    assert (order.status, order.cancel_reason) == (OrderStatus.CANCELLED, "payment_expired")
+    m.session.refresh(m.sku)
+    assert m.sku.stock == 10  # every unit back on sale
+    assert payment_of(m, checkout).status == PaymentStatus.CLOSED
+    assert ledger_transactions(m.session) == posted  # no half order: nothing was ever posted
+    assert m.session.scalar(select(Earning).where(Earning.order_id == order.id)) is None
+    with pytest.raises(Conflict):  # too late to retry on the hosted page
+        m.provider.complete(payment_of(m, checkout).provider_payment_id or "", succeed=True)
+
+
+def test_a_payment_that_fails_for_good_releases_the_reservation(market: Market) -> None:
+    """A provider that reports a final failure (no retry on its side) cancels the orders at once."""
+    m = market
+    checkout = place(m, qty=3)
+    payment = payment_of(m, checkout)
+    sandbox_payment = m.session.get(SandboxPayment, payment.provider_payment_id)
+    assert sandbox_payment is not None
+    sandbox_payment.status = ProviderStatus.FAILED
+    m.session.commit()
+    payments.sync_payment(m.session, m.provider, payment.id)
+    (order,) = orders_of(m, checkout)
+    assert (order.status, order.cancel_reason) == (OrderStatus.CANCELLED, "payment_failed")
     m.session.refresh(m.sku)
     assert m.sku.stock == 10
 

@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from commerce.ledger import AccountKind, AccountRef, balance
+from commerce.ledger import AccountKind, AccountRef, InsufficientFunds, balance
 from commerce.orders import lifecycle, refunds, settlement
 from commerce.orders.models import Earning, EarningRole, EarningStatus, OrderStatus, RefundState
 from commerce.orders.refunds import RefundItem
 from commerce.owners import Owner
 from commerce.payouts import service as payouts
-from commerce.payouts.models import PayoutMethod, PayoutStatus
+from commerce.payouts.models import PayoutMethod
 from core.clock import FrozenClock
 from core.errors import Conflict, ValidationFailed
 from tests.commerce.money import (
@@ -132,6 +132,23 @@ def test_a_partial_refund_reverses_every_share_in_proportion(market: Market, fro
     assert_books_balanced(m.session)
 
 
+def test_the_last_fen_of_a_full_refund_can_bring_back_only_fee(market: Market, frozen: FrozenClock) -> None:
+    """The fee (60 fen on 10 000) comes back pro rata: 59 with the first 9 999 fen, the last 1 with the last fen."""
+    m = market
+    order = _paid_order(m, frozen)
+    (line,) = order.lines
+    ship_and_deliver(m, order)
+    for amount in (9_999, 1):
+        refund = refunds.request_refund(m.session, m.buyer, order.id, items=[RefundItem(line.id, amount=amount)],
+                                        reason="坏了")  # fmt: skip
+        _decide(m, refund.id)
+        assert deliver(m) == ["applied"]
+        m.session.refresh(refund)
+        assert refund.status == RefundState.REFUNDED
+    assert balance(m.session, AccountRef.platform(AccountKind.PROVIDER_FEES)).balance == 0
+    assert_books_balanced(m.session)
+
+
 def test_odd_amounts_refund_without_losing_a_fen(market: Market, frozen: FrozenClock) -> None:
     m = market
     m.sku.price_fen = 3_333
@@ -169,7 +186,9 @@ def test_a_full_refund_nets_every_participant_to_zero(market: Market, frozen: Fr
     assert_books_balanced(m.session)
 
 
-def test_a_refund_after_settlement_is_a_clawback_the_next_payout_deducts(market: Market, frozen: FrozenClock) -> None:
+def test_a_refund_after_settlement_is_a_clawback_the_next_settlement_repays(
+    market: Market, frozen: FrozenClock
+) -> None:
     m = market
     first = _paid_order(m, frozen)
     ship_and_deliver(m, first)
@@ -191,21 +210,23 @@ def test_a_refund_after_settlement_is_a_clawback_the_next_payout_deducts(market:
                          reason="dispute", provider=m.provider, notify_url=NOTIFY_URL)  # fmt: skip
     assert deliver(m) == ["applied"]
     assert owner_balances(m.session, sharer)[CLAWBACK] == -500
-    assert owner_balances(m.session, Owner.user(m.artist.id))[CLAWBACK] == -1000
-    assert owner_balances(m.session, Owner.brand(m.brand.id))[CLAWBACK] == -3250
+    # The artist and the brand had not withdrawn: their shares come out of available, not as a debt.
+    assert owner_balances(m.session, Owner.user(m.artist.id))[CLAWBACK] == 0
+    assert owner_balances(m.session, Owner.user(m.artist.id))[AVAILABLE] == 2000 - 1000
+    # The brand had not withdrawn: its share comes out of its available balance, not as a debt.
+    assert owner_balances(m.session, Owner.brand(m.brand.id))[CLAWBACK] == 0
+    assert owner_balances(m.session, Owner.brand(m.brand.id))[AVAILABLE] == 6500 - 3250
     assert balance(m.session, AccountRef.platform(AccountKind.REVENUE)).balance == 250  # its own fee, straight back
     assert owner_balances(m.session, sharer)[AVAILABLE] == 0  # nothing went negative
-    # The sharer's next sale settles; the next payout repays the clawback first.
+    # The sharer's next sale settles and repays the clawback first; only the rest can be withdrawn.
     second = _paid_order(m, frozen)
     ship_and_deliver(m, second)
     frozen.advance(days=8)
     settlement.settle_due(m.session)
-    payout2 = payouts.request_payout(m.session, m.sharer, sharer, amount=1000, policy=m.policy)
-    assert (payout2.clawback_deducted, payout2.net_amount) == (500, 500)
-    payouts.execute_payout(m.session, m.provider, payout2.id)
-    assert payout2.status == PayoutStatus.PAID
+    assert owner_balances(m.session, sharer)[AVAILABLE] == 500
     assert owner_balances(m.session, sharer)[CLAWBACK] == 0
-    assert owner_balances(m.session, sharer)[AVAILABLE] == 0
+    with pytest.raises(InsufficientFunds):
+        payouts.request_payout(m.session, m.sharer, sharer, amount=1000, policy=m.policy)
     assert_books_balanced(m.session)
 
 

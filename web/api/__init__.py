@@ -15,8 +15,9 @@ def init_app(app: Flask) -> None:
     import web.api.campaigns
     import web.api.catalog
     import web.api.comments
+    import web.api.commissions
     import web.api.links
     import web.api.notifications  # noqa: F401
-    from web.api import accounts, discovery, docs, orders, payments, reports, shares, videos, wallet  # noqa: F401
+    from web.api import accounts, discovery, disputes, docs, orders, payments, reports, shares, videos, wallet  # noqa: F401
 
     app.register_blueprint(bp)

@@ -121,7 +121,8 @@ class ArtistOut(OutModel):
 
 
 class ProfileIn(ApiModel):
-    """Only the fields sent change; null clears an optional one (region, unavailable_until, declared numbers)."""
+    """Only the fields sent change; null clears an optional one (region, unavailable_until, declared numbers) and
+    leaves the others as they are (send [] to clear categories or tags)."""
 
     bio: str | None = Field(default=None, max_length=2000)
     categories: list[str] | None = Field(default=None, max_length=20)

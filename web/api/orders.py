@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from flask import request
 from pydantic import AwareDatetime, Field
+from werkzeug.datastructures import FileStorage
 
-from commerce.orders import cart, checkout, coupons, lifecycle, refunds, review
+from commerce.orders import cart, checkout, coupons, lifecycle, refund_photos, refunds, review
 from commerce.orders.models import (
     Checkout,
     Coupon,
@@ -23,14 +24,15 @@ from commerce.orders.models import (
 )
 from commerce.payments import notify_url, open_provider
 from commerce.payments.models import Payment
-from core import extensions
+from core import extensions, metrics
 from core.errors import ValidationFailed
 from web.api.blueprint import bp
-from web.api.catalog import PageQuery
+from web.api.catalog import PageQuery, read_upload
 from web.api.endpoint import ApiModel, OutModel, endpoint
 from web.auth import current_user
 from web.device import device_hash
 from web.money_pages import CLICK_COOKIE
+from web.observability import count_outcome
 
 TAGS = ["orders"]
 
@@ -202,8 +204,19 @@ class RefundLineIn(ApiModel):
 
 
 class RefundIn(ApiModel):
-    lines: list[RefundLineIn] = Field(min_length=1, max_length=cart.MAX_ITEMS)
-    reason: str = Field(min_length=1, max_length=200)
+    lines: list[RefundLineIn] = Field(max_length=cart.MAX_ITEMS)
+    reason: str = Field(max_length=200)
+    photo_ids: list[int] = Field(
+        default_factory=list,
+        max_length=refund_photos.DEFAULT_PHOTO_LIMITS.per_request,
+        description="photos uploaded to the order for this request (POST /orders/{id}/refund-photos)",
+    )
+
+
+class RefundPhotoOut(OutModel):
+    id: int
+    url: str = Field(description="presigned, expires in an hour")
+    thumb_url: str
 
 
 class RefundLineOut(OutModel):
@@ -223,6 +236,14 @@ class RefundOut(OutModel):
     decided_at: dt.datetime | None
     finished_at: dt.datetime | None
     lines: list[RefundLineOut]
+    photos: list[RefundPhotoOut] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, refund: OrderRefund) -> RefundOut:
+        """With presigned photo URLs (the caller has been allowed to see the refund)."""
+        fields = {name: getattr(refund, name) for name in cls.model_fields if name != "photos"}
+        photos = [vars(u) for u in refund_photos.urls(extensions.storage(), refund.photos)]
+        return cls.model_validate({**fields, "photos": photos})
 
 
 class DecisionIn(ApiModel):
@@ -311,6 +332,7 @@ def delete_cart_item(item_id: int) -> tuple[None, int]:
 @bp.post("/checkouts")
 @endpoint(summary="Place orders (one per brand) and start the payment", tags=TAGS, body=CheckoutIn,
           response=CheckoutOut, status=201, auth="required", idempotent=True, errors=[409, 422])  # fmt: skip
+@count_outcome(lambda **_: metrics.CHECKOUTS.labels)
 def create_checkout(body: CheckoutIn) -> tuple[CheckoutOut, int]:
     """Stock is reserved for the reservation period (15 min by default). Prices, discounts, commission rates and
     attribution are fixed on every line now. Send the buyer to `pay_url`. Requires an `Idempotency-Key`."""
@@ -399,13 +421,28 @@ def cancel_order(order_id: int, body: ReasonIn) -> OrderOut:
     return OrderOut.of(order)
 
 
+@bp.post("/orders/<int:order_id>/refund-photos")
+@endpoint(summary="Upload a photo for a refund request you are about to make (buyer)", tags=TAGS, upload="file",
+          response=RefundPhotoOut, status=201, auth="required", errors=[404, 409, 413, 422])  # fmt: skip
+def upload_refund_photo(order_id: int, file: FileStorage) -> tuple[RefundPhotoOut, int]:
+    """JPEG, PNG, WebP or GIF, checked by its bytes. Kept privately as JPEGs without EXIF (no GPS reaches the
+    brand); name its id in `photo_ids` of the refund request. Photos not named in the next request are deleted."""
+    limits = refund_photos.DEFAULT_PHOTO_LIMITS
+    data = read_upload(file, limits.max_bytes, "image_too_large")
+    storage = extensions.storage()
+    photo = refund_photos.add_photo(extensions.session(), current_user(), order_id, data, storage=storage,
+                                    limits=limits)  # fmt: skip
+    return RefundPhotoOut(**vars(refund_photos.urls(storage, [photo])[0])), 201
+
+
 @bp.post("/orders/<int:order_id>/refunds")
 @endpoint(summary="Ask for a refund of some units or an amount per line (buyer)", tags=TAGS, body=RefundIn,
           response=RefundOut, status=201, auth="required", idempotent=True, errors=[404, 409, 422])  # fmt: skip
-def request_refund(order_id: int, body: RefundIn) -> tuple[OrderRefund, int]:
+def request_refund(order_id: int, body: RefundIn) -> tuple[RefundOut, int]:
     items = [refunds.RefundItem(x.order_line_id, x.quantity, x.amount) for x in body.lines]
-    return refunds.request_refund(extensions.session(), current_user(), order_id, items=items,
-                                  reason=body.reason), 201  # fmt: skip
+    refund = refunds.request_refund(extensions.session(), current_user(), order_id, items=items, reason=body.reason,
+                                    photo_ids=body.photo_ids, storage=extensions.storage())  # fmt: skip
+    return RefundOut.of(refund), 201
 
 
 @bp.get("/orders/<int:order_id>/refunds")
@@ -413,25 +450,25 @@ def request_refund(order_id: int, body: RefundIn) -> tuple[OrderRefund, int]:
 def list_refunds(order_id: int) -> list[RefundOut]:
     session = extensions.session()
     order = lifecycle.get_order(session, current_user(), order_id)
-    return [RefundOut.model_validate(r) for r in refunds.list_refunds(session, order.id)]
+    return [RefundOut.of(r) for r in refunds.list_refunds(session, order.id)]
 
 
-def _decide(refund_id: int, approve: bool, note: str) -> OrderRefund:
-    return refunds.decide_refund(extensions.session(), current_user(), refund_id, approve=approve, note=note,
-                                 provider=_provider(), notify_url=_notify_url())  # fmt: skip
+def _decide(refund_id: int, approve: bool, note: str) -> RefundOut:
+    return RefundOut.of(refunds.decide_refund(extensions.session(), current_user(), refund_id, approve=approve,
+                                              note=note, provider=_provider(), notify_url=_notify_url()))  # fmt: skip
 
 
 @bp.post("/refunds/<int:refund_id>/approve")
 @endpoint(summary="Approve a refund request (brand): shares are reversed and the buyer is paid back", tags=TAGS,
           body=DecisionIn, response=RefundOut, auth="required", idempotent=True, errors=[403, 404, 409])  # fmt: skip
-def approve_refund(refund_id: int, body: DecisionIn) -> OrderRefund:
+def approve_refund(refund_id: int, body: DecisionIn) -> RefundOut:
     return _decide(refund_id, True, body.note)
 
 
 @bp.post("/refunds/<int:refund_id>/reject")
 @endpoint(summary="Reject a refund request (brand)", tags=TAGS, body=DecisionIn, response=RefundOut,
           auth="required", idempotent=True, errors=[403, 404, 409])  # fmt: skip
-def reject_refund(refund_id: int, body: DecisionIn) -> OrderRefund:
+def reject_refund(refund_id: int, body: DecisionIn) -> RefundOut:
     return _decide(refund_id, False, body.note)
 
 
@@ -450,15 +487,15 @@ class BrandRefundsQuery(PageQuery):
 def list_brand_refunds(brand_id: int, query: BrandRefundsQuery) -> RefundPage:
     rows, cursor = refunds.list_brand_refunds(extensions.session(), current_user(), brand_id, status=query.status,
                                               cursor=query.cursor, limit=query.limit)  # fmt: skip
-    return RefundPage(items=[RefundOut.model_validate(r) for r in rows], next_cursor=cursor)
+    return RefundPage(items=[RefundOut.of(r) for r in rows], next_cursor=cursor)
 
 
 @bp.post("/admin/refunds/<int:refund_id>/retry")
 @endpoint(summary="Resubmit a refund the provider refused (admin)", tags=["admin"], response=RefundOut,
           auth="required", idempotent=True, errors=[403, 404, 409])  # fmt: skip
-def retry_refund(refund_id: int) -> OrderRefund:
-    return refunds.retry_refund(extensions.session(), current_user(), refund_id, provider=_provider(),
-                                notify_url=_notify_url())  # fmt: skip
+def retry_refund(refund_id: int) -> RefundOut:
+    return RefundOut.of(refunds.retry_refund(extensions.session(), current_user(), refund_id, provider=_provider(),
+                                             notify_url=_notify_url()))  # fmt: skip
 
 
 @bp.get("/admin/reviews")

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import Any
 
 from flask import request
 
-from commerce.payments import open_provider
+from commerce.payments import PROVIDERS, open_provider
 from commerce.payments import service as payments
 from commerce.payments.models import Payment
-from core import extensions
+from core import extensions, metrics
 from core.errors import DomainError, NotFound
 from web.api.blueprint import bp
 from web.api.endpoint import OutModel, endpoint
 from web.auth import require_current_user
+from web.observability import count_outcome
 
 TAGS = ["payments"]
 
@@ -42,9 +46,15 @@ class PaymentOut(OutModel):
     succeeded_at: dt.datetime | None
 
 
+def _webhook_counter(provider: str) -> Callable[[str], Any]:
+    known = provider if provider in PROVIDERS else "unknown"  # the path is the caller's: never a label as such
+    return functools.partial(metrics.WEBHOOKS.labels, known)
+
+
 @bp.post("/payments/webhooks/<provider>")
 @endpoint(summary="Asynchronous payment notification (signed by the provider)", tags=TAGS, response=WebhookOut,
           errors=[400, 404, 422])  # fmt: skip
+@count_outcome(_webhook_counter)
 def payment_webhook(provider: str) -> WebhookOut:
     """The body is verified byte for byte against the provider's signature and timestamp, then applied once per
     event id. A replay answers `duplicate`; a stale failure after a success answers `stale`; an amount or currency

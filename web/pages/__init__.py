@@ -11,7 +11,7 @@ Pages read through the same services as the API; their scripts call the API for 
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, Response, current_app, render_template, send_from_directory
 
 bp = Blueprint("pages", __name__, template_folder="../templates")
 
@@ -19,6 +19,13 @@ bp = Blueprint("pages", __name__, template_folder="../templates")
 @bp.get("/login")
 def login() -> str:
     return render_template("login.html")
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for it at the root whatever the page links, so it is served here rather than a 404."""
+    assert current_app.static_folder is not None
+    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=7 * 86400)
 
 
 def init_app(app: Flask) -> None:

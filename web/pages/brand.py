@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from commerce import reports
 from commerce.catalog import affiliate, categories, products
-from commerce.orders import lifecycle, refunds
+from commerce.orders import lifecycle, refund_photos, refunds
 from commerce.orders.models import OrderStatus, RefundState
 from core import clock, extensions
 from core.accounts.models import Brand, User
@@ -67,9 +67,10 @@ def overview(user: User, brand_id: int) -> str | Response:
     asked, more_refunds = refunds.list_brand_refunds(session, user, brand_id, status=RefundState.REQUESTED, limit=50)
     until = clock.now().date()
     report = reports.brand_report(session, user, brand_id, reports.Period(until - dt.timedelta(days=29), until))
+    photos = {r.id: refund_photos.urls(extensions.storage(), r.photos) for r in asked}
     return _render(
         "brand/overview.html", user, brand_id, "overview", to_ship=to_ship, more_orders=more_orders, refunds=asked,
-        more_refunds=more_refunds, sales=report.sales, carriers=CARRIERS,
+        more_refunds=more_refunds, sales=report.sales, carriers=CARRIERS, photos=photos,
     )  # fmt: skip
 
 

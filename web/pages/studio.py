@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from sqlalchemy import select
 
 from commerce import reports
+from commerce.orders import commissions
 from core import clock, extensions
 from core.accounts.models import Brand, User
 from media import videos
@@ -58,4 +59,5 @@ def earnings(user: User) -> str:
     period = reports.Period(since=until - dt.timedelta(days=CHART_DAYS - 1), until=until)
     session = extensions.session()
     report = ReportOut.of(reports.creator_report(session, user, period).with_names(session), period)
-    return render_template("studio/earnings.html", report=report)
+    earned, more = commissions.list_commissions(session, user, cursor=request.args.get("cursor"), limit=20)
+    return render_template("studio/earnings.html", report=report, commissions=earned, next_cursor=more)
