@@ -44,7 +44,7 @@ def test_ctrl_c_stops_web_workers_and_beat_cleanly(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            ready = sum("celery.apps.worker:" in line and line.rstrip().endswith(" ready.") for line in lines)
+            ready = sum("celery.apps.worker" in line and line.rstrip().endswith(" ready.") for line in lines)
             try:
                 healthy = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["status"] == "ok"
             except (requests.RequestException, ValueError):
