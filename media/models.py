@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, true
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
@@ -107,6 +107,30 @@ class VideoComment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     removed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+
+
+class VideoFingerprint(Base):
+    """A video's perceptual fingerprint (`media.pipelines.fingerprint`) and the earlier upload of another
+    account it matched, if any: what a reviewer is shown when the copy is held."""
+
+    __tablename__ = "video_fingerprints"
+
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True)
+    frames: Mapped[bytes] = mapped_column(LargeBinary)
+    informative: Mapped[int] = mapped_column(Integer)
+    match_video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"), default=None)
+    match_similarity: Mapped[float | None] = mapped_column(default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+class VideoFingerprintKey(Base):
+    """Locality-sensitive lookup keys: the candidates for a match are the videos sharing keys with it."""
+
+    __tablename__ = "video_fingerprint_keys"
+    __table_args__ = (Index("ix_video_fingerprint_keys_video", "video_id"),)
+
+    key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True)
 
 
 class UploadStatus(enum.StrEnum):

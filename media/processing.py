@@ -46,8 +46,10 @@ from core.accounts.permissions import require_user
 from core.errors import Conflict, PermissionDenied, register_messages
 from core.storage import ObjectMissing, ObjectStorage, StorageError
 from core.tasks import enqueue_after_commit
+from media import duplicates
 from media.models import Upload, Video, VideoStatus
 from media.pipelines.config import PIPELINE_VERSION, PipelineConfig
+from media.pipelines.fingerprint import Fingerprint
 from media.pipelines.runner import FFmpegError, FFmpegTimeout
 from media.pipelines.tools import Tools, find_tools
 from media.pipelines.transcode import TranscodeFailed, transcode
@@ -469,7 +471,7 @@ def _run(
     manifest["urls"] = manifest_urls(storage, manifest)
     result = _flip_ready(
         session, video_id, token, manifest=manifest, display=run.info.video.display_size, duration=run.info.duration,
-        sweep_at=clock.now() + SUPERSEDED_GRACE if old_prefix else None,
+        fingerprint=run.fingerprint, sweep_at=clock.now() + SUPERSEDED_GRACE if old_prefix else None,
     )  # fmt: skip
     return result
 
@@ -519,6 +521,7 @@ def _flip_ready(
     manifest: dict[str, Any],
     display: tuple[int, int],
     duration: float,
+    fingerprint: Fingerprint | None = None,
     sweep_at: dt.datetime | None = None,
 ) -> Result:
     """Ready, manifest and publication in one transaction, only while this run holds the claim.
@@ -561,6 +564,12 @@ def _flip_ready(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         return Result(Outcome.SUPERSEDED)
+    if fingerprint is not None:
+        video = session.get(Video, video_id)
+        assert video is not None
+        match = duplicates.record(session, video, fingerprint)
+        if match is not None:
+            log.info("video %s: matches video %s (similarity %.2f)", video_id, match.video_id, match.similarity)
     _emit_current(session, video_id)
     session.commit()
     return Result(Outcome.READY)

@@ -5,7 +5,8 @@
                                               │                            └─ scale 540 ─ ... (cascade)
                                               ├─ fps N/dur ─ scale ─ JPEG   (poster candidates)
                                               ├─ fps 1/interval ─ scale ─ JPEG (storyboard tiles)
-                                              └─ trim ─ fps ─ scale ─ animated WebP (preview)
+                                              ├─ trim ─ fps ─ scale ─ animated WebP (preview)
+                                              └─ fps 2 ─ crop ─ 32x32 gray ─ raw  (fingerprint frames)
     source audio ─ stereo downmix ─ loudnorm (measured values) ─ 48 kHz ─ AAC ─ HLS fMP4
 
 Every rung gets the same fixed GOP and forced keyframes on the same timestamps,
@@ -25,6 +26,7 @@ from typing import Any
 
 import ffmpeg
 
+from media.pipelines import fingerprint
 from media.pipelines.config import PipelineConfig
 from media.pipelines.ladder import Rendition, fit, gop_frames
 from media.pipelines.loudness import Loudness, apply_filters
@@ -67,6 +69,10 @@ class Layout:
     @property
     def audio_dir(self) -> Path:
         return self.out / "audio"
+
+    @property
+    def fingerprint(self) -> Path:
+        return self.scratch / "fingerprint.gray"
 
     def make(self, renditions: list[Rendition], with_audio: bool) -> None:
         self.scratch.mkdir(parents=True, exist_ok=True)
@@ -252,7 +258,7 @@ def build(
         video = _hdr_to_sdr(video)
         picture = replace(picture, matrix="bt709", full_range=False)
     # The extras branch off the full-rate picture; the rungs cascade (below).
-    fan_out = video.filter_multi_output("split", 4) if extras is not None else None
+    fan_out = video.filter_multi_output("split", 5) if extras is not None else None
     top = fan_out.stream(0) if fan_out is not None else video
     threads = thread_budget(renditions, cpu_count())
     current = picture
@@ -310,6 +316,9 @@ def build(
                 str(layout.out / "preview.webp"),
                 **{"c:v": "libwebp_anim", "quality": 60, "compression_level": 3, "loop": 0, **NO_METADATA},
             )
+        )
+        outputs.append(
+            ffmpeg.output(fingerprint.sample(fan_out.stream(4)), str(layout.fingerprint), **fingerprint.RAW_OUTPUT)
         )
     cmd = ffmpeg.merge_outputs(*outputs).global_args(
         "-hide_banner", "-nostats", "-loglevel", "level+error", "-progress", "pipe:1", "-stats_period", "0.5"

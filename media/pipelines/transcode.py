@@ -17,6 +17,7 @@ from typing import Any
 
 from media.pipelines import graph, hls, images
 from media.pipelines.config import PIPELINE_VERSION, PipelineConfig
+from media.pipelines.fingerprint import Fingerprint, read_raw
 from media.pipelines.ladder import Rendition, output_frame_rate, plan
 from media.pipelines.runner import FFmpegError, FFmpegTimeout, Progress, run_ffmpeg
 from media.pipelines.tools import Tools
@@ -49,6 +50,7 @@ class TranscodeResult:
     manifest: dict[str, Any]
     out_dir: Path
     info: MediaInfo
+    fingerprint: Fingerprint
 
 
 def _noop(_stage: str, _done: float, _speed: float | None, _eta: float | None) -> None:
@@ -116,7 +118,7 @@ def transcode(
     sink("packaging", 0.0, None, None)
     manifest = package(tools, layout, info, renditions=renditions, fps=fps, extras=extras, config=config)
     sink("packaging", 1.0, None, 0.0)
-    return TranscodeResult(manifest=manifest, out_dir=layout.out, info=info)
+    return TranscodeResult(manifest=manifest, out_dir=layout.out, info=info, fingerprint=read_raw(layout.fingerprint))
 
 
 @dataclass(frozen=True)

@@ -46,23 +46,6 @@ from tests.media.test_pipeline_inputs import REJECTED
 from tests.media.verify import check_ladder
 
 
-@pytest.fixture
-def storage(tmp_path: Path) -> LocalStorage:
-    return LocalStorage(tmp_path / "storage", secret=b"s" * 32, base_url="http://cdn.test")
-
-
-@pytest.fixture
-def options(tmp_path: Path) -> ProcessingOptions:
-    return ProcessingOptions(
-        pipeline=SMALL,
-        work_dir=tmp_path / "work",
-        heartbeat_seconds=0.0,
-        stall_seconds=60.0,
-        queue_stale_seconds=600.0,
-        max_attempts=5,
-    )
-
-
 def _video(db: Session, storage: LocalStorage, source: Path, **kw: Any) -> Video:
     # Committed (to the test's SAVEPOINT): the service rolls back when it declines to work.
     v = factories.uploaded_video(db, storage, uploader=factories.user(db, artist=True), source=source, **kw)
