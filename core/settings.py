@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -18,12 +18,19 @@ VAR_DIR = PROJECT_ROOT / "var"
 
 GiB = 1024**3
 
+# The development SECRET_KEY: fine on a laptop, refused with ENV=production (see `_refuse_development_secrets`).
+DEVELOPMENT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - public on purpose, that is why production refuses it
+
+
+class InsecureSettings(RuntimeError):
+    """ENV=production with a secret anyone can read in this repository; the message names each setting to set."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     env: Literal["development", "test", "production"] = "development"
-    secret_key: str = Field(default="dev-insecure-change-me", min_length=16)
+    secret_key: str = Field(default=DEVELOPMENT_SECRET_KEY, min_length=16)
     # Signed share links carry a key id so keys rotate: "kid:secret,kid:secret"; the first signs.
     link_signing_keys: str = ""
 
@@ -150,6 +157,34 @@ class Settings(BaseSettings):
             if v.startswith(prefix):
                 return "postgresql+psycopg://" + v[len(prefix) :]
         return v
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets(self) -> Settings:
+        # Raised as is (not a ValueError, which pydantic would fold into a ValidationError): one message for all.
+        if self.env == "production" and (problems := self.development_secrets()):
+            raise InsecureSettings(
+                "ENV=production refuses to start with development secrets; set each of these to its own long random "
+                "value:\n" + "\n".join(f"  {name}: {why}" for name, why in problems.items())
+            )
+        return self
+
+    def development_secrets(self) -> dict[str, str]:
+        """Each setting whose secret is the development one or derived from it -> why it is refused."""
+        dev = DEVELOPMENT_SECRET_KEY.encode()
+        dev_key = self.secret_key == DEVELOPMENT_SECRET_KEY
+        problems: list[tuple[str, str]] = []
+        if dev_key:
+            problems.append(("SECRET_KEY", "is the development key (it signs sessions and local storage URLs)"))
+        if dev_key and not self.link_signing_keys.strip():
+            problems.append(("LINK_SIGNING_KEYS", "is unset, so share links are signed with the development key"))
+        elif any(secret == dev for _, secret in self.signing_keys()):
+            problems.append(("LINK_SIGNING_KEYS", "holds the development key"))
+        if dev_key and not self.sandbox_webhook_secrets.strip():
+            why = "is unset, so payment webhooks are signed with a secret derived from the development key"
+            problems.append(("SANDBOX_WEBHOOK_SECRETS", why))
+        elif any(secret in (dev, b"sandbox:" + dev) for secret in self.sandbox_secrets()):
+            problems.append(("SANDBOX_WEBHOOK_SECRETS", "holds the development key or the secret derived from it"))
+        return dict(problems)
 
     @property
     def is_sqlite(self) -> bool:

@@ -7,9 +7,9 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-from flask import Flask, g, redirect, request, session
+from flask import Flask, current_app, g, redirect, request, session
 
 from core import extensions
 from core.accounts import service as accounts
@@ -18,7 +18,15 @@ from core.accounts.permissions import require_user
 from core.errors import DomainError, NotAuthenticated, register_messages
 from core.ids import sha256_hex
 
-register_messages({"invalid_token": ("访问令牌无效或已过期", "The access token is invalid or expired")})
+register_messages(
+    {
+        "invalid_token": ("访问令牌无效或已过期", "The access token is invalid or expired"),
+        "cross_origin": (
+            "这个请求来自其他网站，已被拒绝。请回到本站页面重试",
+            "This request came from another website and was refused; please retry from our own page",
+        ),
+    }
+)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
@@ -27,6 +35,18 @@ CSRF_HEADER = "X-CSRF-Token"
 class CsrfFailed(DomainError):
     status = 403
     default_code = "csrf_failed"
+
+
+class CrossOrigin(DomainError):
+    status = 403
+    default_code = "cross_origin"
+
+
+def signed_request(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks a view that its caller authenticates by a signature of its own (payment webhooks, presigned storage
+    URLs), never by the browser's cookie: the Origin check does not apply, the signature does."""
+    view.signed_request = True  # type: ignore[attr-defined]
+    return view
 
 
 def current_user() -> User | None:
@@ -103,6 +123,42 @@ def client_ip_hash() -> str:
     return sha256_hex(f"{extensions.settings().secret_key}:{ip}")
 
 
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an absolute http(s) URL, lower-cased and without the scheme's default port."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}"
+
+
+def allowed_origins() -> set[str]:
+    """PUBLIC_BASE_URL's origin and the origin this request was addressed to."""
+    return {o for o in (origin_of(extensions.settings().public_base_url), origin_of(request.host_url)) if o}
+
+
+def _check_origin() -> None:
+    # A browser names the page a request comes from in Origin (or, failing that, Referer); a page on another site
+    # may not change state here even with a CSRF token it obtained somehow. Bearer tokens are never sent by
+    # browsers on their own, and signed requests (webhooks, presigned storage) carry their own proof.
+    if request.method in SAFE_METHODS or request.headers.get("Authorization"):
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, "signed_request", False):
+        return
+    sent = request.headers.get("Origin") or request.headers.get("Referer")
+    if sent is None:
+        return  # not a browser (curl, SDKs): nothing to compare; cookie sessions still need the CSRF token
+    if origin_of(sent) not in allowed_origins():
+        raise CrossOrigin()
+
+
 def _check_csrf() -> None:
     # Only cookie sessions are exposed to cross-site requests; bearer tokens are not sent by browsers on their own.
     if request.method in SAFE_METHODS or request.headers.get("Authorization"):
@@ -116,6 +172,7 @@ def _check_csrf() -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_check_origin)
     app.before_request(_check_csrf)
 
     @app.context_processor

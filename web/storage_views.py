@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, request, send_file
 from core import extensions
 from core.storage import StorageError
 from core.storage.local import LocalStorage
+from web.auth import signed_request
 
 bp = Blueprint("storage", __name__, url_prefix="/storage")
 
@@ -51,6 +52,7 @@ def get_object(key: str) -> Response:
 
 
 @bp.put("/o/<path:key>")
+@signed_request
 def put_object(key: str) -> Response:
     _verified("put", key)
     try:
@@ -61,6 +63,7 @@ def put_object(key: str) -> Response:
 
 
 @bp.put("/part/<path:key>")
+@signed_request
 def put_part(key: str) -> Response:
     upload_id = request.args.get("upload_id", "")
     try:

@@ -16,7 +16,7 @@ from core import extensions, metrics
 from core.errors import DomainError, NotFound
 from web.api.blueprint import bp
 from web.api.endpoint import OutModel, endpoint
-from web.auth import require_current_user
+from web.auth import require_current_user, signed_request
 from web.observability import count_outcome
 
 TAGS = ["payments"]
@@ -52,6 +52,7 @@ def _webhook_counter(provider: str) -> Callable[[str], Any]:
 
 
 @bp.post("/payments/webhooks/<provider>")
+@signed_request
 @endpoint(summary="Asynchronous payment notification (signed by the provider)", tags=TAGS, response=WebhookOut,
           errors=[400, 404, 422])  # fmt: skip
 @count_outcome(_webhook_counter)
