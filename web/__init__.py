@@ -45,9 +45,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     commerce.init_app(app)
     workers.init_app(app)
 
-    from web import api, auth, cli, health, i18n, money_pages, observability, pages, problems, storage_views
+    from web import api, auth, cli, headers, health, i18n, money_pages, observability, pages, problems, storage_views
 
     observability.init_app(app)
+    headers.init_app(app)
     problems.init_app(app)
     auth.init_app(app)
     i18n.init_app(app)

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from flask import Flask, current_app, g, redirect, request, session
 
@@ -17,6 +17,7 @@ from core.accounts.models import User
 from core.accounts.permissions import require_user
 from core.errors import DomainError, NotAuthenticated, register_messages
 from core.ids import sha256_hex
+from core.urls import origin_of
 
 register_messages(
     {
@@ -121,21 +122,6 @@ def safe_next_path(raw: object, default: str = "/") -> str:
 def client_ip_hash() -> str:
     ip = request.remote_addr or "unknown"
     return sha256_hex(f"{extensions.settings().secret_key}:{ip}")
-
-
-def origin_of(url: str) -> str | None:
-    """`scheme://host[:port]` of an absolute http(s) URL, lower-cased and without the scheme's default port."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
-        host = f"{host}:{port}"
-    return f"{parts.scheme}://{host}"
 
 
 def allowed_origins() -> set[str]:

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 from core.ids import short_id
 from core.storage import ObjectMissing, PartInfo, StorageError, check_key
+from core.urls import origin_of
 
 _MULTIPART_DIR = ".multipart"
 _COPY_CHUNK = 1024 * 1024
@@ -213,6 +214,10 @@ class LocalStorage:
         except ObjectMissing:
             return
         shutil.rmtree(d, ignore_errors=True)
+
+    def browser_origins(self) -> list[str]:
+        origin = origin_of(self.base_url)
+        return [origin] if origin else []
 
     def ping(self) -> None:
         probe = self.root / ".healthcheck"

@@ -10,6 +10,7 @@ from botocore.client import Config
 from botocore.exceptions import ClientError
 
 from core.storage import ObjectMissing, PartInfo, StorageError, check_key
+from core.urls import origin_of
 
 
 class S3Storage:
@@ -213,6 +214,12 @@ class S3Storage:
         except ClientError as exc:
             if _code(exc) != "NoSuchUpload":
                 raise
+
+    def browser_origins(self) -> list[str]:
+        # Presigned URLs are path-style on the client's endpoint; public ones on the CDN, the endpoint or, on AWS
+        # with neither, the bucket's virtual host (see `public_url`).
+        urls = [str(self.client.meta.endpoint_url), self.public_url("k")]
+        return sorted({o for o in map(origin_of, urls) if o})
 
     def ping(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
