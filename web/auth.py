@@ -132,7 +132,8 @@ def allowed_origins() -> set[str]:
 def _check_origin() -> None:
     # A browser names the page a request comes from in Origin (or, failing that, Referer); a page on another site
     # may not change state here even with a CSRF token it obtained somehow. Bearer tokens are never sent by
-    # browsers on their own, and signed requests (webhooks, presigned storage) carry their own proof.
+    # browsers on their own, and signed requests (webhooks, presigned storage) carry their own proof. Signed-out
+    # requests are checked too: a foreign page must not sign the visitor in to an account of its choosing.
     if request.method in SAFE_METHODS or request.headers.get("Authorization"):
         return
     view = current_app.view_functions.get(request.endpoint or "")

@@ -1,17 +1,18 @@
-"""The OpenAPI document and an interactive docs page (Swagger UI, served from the wheel, no CDN)."""
+"""The OpenAPI document and an interactive docs page (Swagger UI 5, which reads OpenAPI 3.1, served from the
+flask-swagger-ui wheel's copy of its dist: no CDN, no inline script)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import swagger_ui_bundle
+import flask_swagger_ui
 from flask import Response, current_app, send_from_directory
 
 from web.api.blueprint import bp
 from web.api.endpoint import json_response
 from web.api.openapi import build_openapi
 
-_SWAGGER_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+_SWAGGER_DIR = Path(flask_swagger_ui.__file__).parent / "dist"
 
 _DOCS_HTML = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>星炼 xinglian API</title>
