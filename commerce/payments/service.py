@@ -56,6 +56,14 @@ register_messages(
             "支付金额或币种与订单不符，已转人工核对",
             "The paid amount or currency does not match the order; held for review",
         ),
+        "payment_reference_mismatch": (
+            "支付通知中的商户订单号与该支付不符，未予处理",
+            "The notification's merchant reference does not match the payment it names; it was not applied",
+        ),
+        "payment_state_mismatch": (
+            "支付通知与该支付的当前状态不符，已保存待人工核对",
+            "The notification does not fit the payment's current state; it was kept for review",
+        ),
         "payment_not_refundable": ("该支付不可退款", "This payment cannot be refunded"),
     }
 )
@@ -199,6 +207,7 @@ def _note_failure(payment: Payment, reason: str | None) -> None:
 class WebhookResult:
     event_id: str
     outcome: str  # applied | duplicate | stale | pending | ignored | rejected | already_applied
+    reason: str | None = None  # why a rejected notification was refused: amount_mismatch | reference_mismatch | ...
 
     @property
     def rejected(self) -> bool:
@@ -225,27 +234,45 @@ def handle_notification(
             _handler(payment).on_succeeded(session, payment)
             outcome = "applied"
         else:
-            first = session.scalar(
-                select(PaymentEvent.outcome).where(
+            first = session.execute(
+                select(PaymentEvent.outcome, PaymentEvent.detail).where(
                     PaymentEvent.provider == provider.name, PaymentEvent.event_id == note.event_id
                 )
-            )
+            ).first()
             if first is not None:
                 session.rollback()
-                return WebhookResult(note.event_id, "rejected" if first == "rejected" else "duplicate")
+                if first.outcome == "rejected":
+                    return WebhookResult(note.event_id, "rejected", first.detail)
+                return WebhookResult(note.event_id, "duplicate")
             payment = session.scalar(
                 select(Payment)
                 .where(Payment.provider == provider.name, Payment.provider_payment_id == note.provider_payment_id)
                 .with_for_update()
                 .execution_options(populate_existing=True)
             )
-            outcome = "ignored" if payment is None else _apply_notification(session, provider, payment, note)
-            _record(session, provider.name, note, payment, outcome=outcome, body=body)
+            if payment is None:
+                outcome, reason = "ignored", "unknown payment"
+            elif payment.merchant_ref != note.merchant_ref:
+                outcome, reason = "rejected", _reference_mismatch(payment, note)
+            else:
+                outcome = _apply_notification(session, provider, payment, note)
+                reason = "amount_mismatch" if note.type == EventType.PAYMENT_SUCCEEDED else "state_mismatch"
+            _record(session, provider.name, note, payment, outcome=outcome, body=body, detail=reason)
         session.commit()
     except _EventSeen:
         session.rollback()  # the same event, delivered twice at once: the other delivery applied it
         return WebhookResult(note.event_id, "duplicate")
-    return WebhookResult(note.event_id, outcome)
+    return WebhookResult(note.event_id, outcome, reason if outcome == "rejected" else None)
+
+
+def _reference_mismatch(payment: Payment, note: Notification) -> str:
+    """A signed notification that names one payment by the provider's id and another by ours: a provider-side
+    mix-up or a replayed event stitched to another payment. Neither payment can be trusted to it, so nothing
+    moves; the payment is flagged for review and the event kept as evidence."""
+    log.error("payment %s: %s event %s carries merchant reference %r, expected %r", payment.id, note.type.value,
+              note.event_id, note.merchant_ref, payment.merchant_ref)  # fmt: skip
+    payment.review_reason = "reference_mismatch"
+    return "reference_mismatch"
 
 
 class _EventSeen(Exception):
@@ -253,14 +280,21 @@ class _EventSeen(Exception):
 
 
 def _record(
-    session: Session, provider: str, note: Notification, payment: Payment | None, *, outcome: str, body: bytes
+    session: Session,
+    provider: str,
+    note: Notification,
+    payment: Payment | None,
+    *,
+    outcome: str,
+    body: bytes,
+    detail: str | None = None,
 ) -> None:
     try:
         session.execute(
             _INSERT_EVENT,
             {"provider": provider, "event_id": note.event_id, "type": note.type.value,
              "payment_id": payment.id if payment else None, "amount": note.amount, "currency": note.currency,
-             "occurred_at": note.occurred_at, "outcome": outcome, "detail": None if payment else "unknown payment",
+             "occurred_at": note.occurred_at, "outcome": outcome, "detail": detail,
              "body": body.decode(errors="replace")},
         )  # fmt: skip
     except IntegrityError as exc:
@@ -274,6 +308,7 @@ _SUCCEED = (
     .where(
         _payments.c.provider == bindparam("by_provider"),
         _payments.c.provider_payment_id == bindparam("by_id"),
+        _payments.c.merchant_ref == bindparam("by_ref"),
         _payments.c.status == PaymentStatus.PENDING,
         _payments.c.amount == bindparam("expected_amount"),
         _payments.c.currency == bindparam("expected_currency"),
@@ -299,7 +334,7 @@ def _succeed_at_once(session: Session, provider: str, note: Notification) -> Pay
         return None
     row = session.execute(
         _SUCCEED,
-        {"by_provider": provider, "by_id": note.provider_payment_id, "expected_amount": note.amount,
+        {"by_provider": provider, "by_id": note.provider_payment_id, "by_ref": note.merchant_ref, "expected_amount": note.amount,
          "expected_currency": note.currency, "event_id": note.event_id, "new_fee": note.fee, "now": clock.now()},
     ).first()  # fmt: skip
     return None if row is None else adopt(session, Payment(**row._mapping))

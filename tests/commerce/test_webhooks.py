@@ -122,6 +122,33 @@ def test_a_wrong_amount_or_currency_is_not_applied_and_flags_the_payment(
     assert m.session.scalar(select(PaymentEvent.outcome)) == "rejected"
 
 
+@pytest.mark.parametrize("event_type", [EventType.PAYMENT_SUCCEEDED, EventType.PAYMENT_FAILED])
+def test_a_signed_event_whose_merchant_reference_is_another_payments_moves_nothing(
+    market: Market, event_type: EventType
+) -> None:
+    m = market
+    checkout, other = place(m), place(m)
+    pid = payment_of(m, checkout).provider_payment_id or ""
+    before = ledger_transactions(m.session)
+    body = _event(m, pid, event_type, merchant_ref=payment_of(m, other).merchant_ref)
+    for _ in range(2):  # a replay is refused the same way
+        result = _send(m, body)
+        assert (result.outcome, result.reason) == ("rejected", "reference_mismatch")
+    for c in (checkout, other):
+        payment = payment_of(m, c)
+        m.session.refresh(payment)
+        assert payment.status == PaymentStatus.PENDING
+        assert status(m, orders_of(m, c)[0]) == OrderStatus.PENDING_PAYMENT
+    assert payment_of(m, checkout).review_reason == "reference_mismatch"
+    assert ledger_transactions(m.session) == before
+    assert m.session.execute(select(PaymentEvent.outcome, PaymentEvent.detail)).one() == (
+        "rejected",
+        "reference_mismatch",
+    )
+    # The true event for the payment still applies afterwards.
+    assert _send(m, _event(m, pid, EventType.PAYMENT_SUCCEEDED)).outcome == "applied"
+
+
 def test_replays_add_nothing(market: Market) -> None:
     m = market
     checkout = place(m)

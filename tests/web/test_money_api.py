@@ -191,6 +191,13 @@ def test_webhook_endpoint_checks_signature_and_amount(m: Market, client: FlaskCl
     wrong = client.post(url, data=body, headers={SIGNATURE_HEADER: signature_header(secret, body)})
     assert wrong.status_code == 422
     assert wrong.get_json()["code"] == "payment_amount_mismatch"
+    other_ref = provider.event_body(EventType.PAYMENT_SUCCEEDED, {"payment_id": pid, "merchant_ref": "xlp_someoneelse",
+                                                                  "amount": payment.amount, "currency": "CNY", "fee": 0})  # fmt: skip
+    mixed = client.post(url, data=other_ref, headers={SIGNATURE_HEADER: signature_header(secret, other_ref)})
+    assert mixed.status_code == 422
+    assert mixed.headers["Content-Type"] == "application/problem+json"
+    assert mixed.get_json()["code"] == "payment_reference_mismatch"
+    assert "商户订单号" in mixed.get_json()["title"] or "merchant reference" in mixed.get_json()["title"]
     assert client.post("/api/v1/payments/webhooks/paypal", data=body).status_code == 404
     assert (
         client.get(f"/api/v1/payments/{checkout['payment_id']}", headers=bearer(m.session, m.sharer)).status_code == 404

@@ -64,7 +64,7 @@ def payment_webhook(provider: str) -> WebhookOut:
     gateway = open_provider(extensions.settings(), session, provider)
     result = payments.handle_notification(session, gateway, dict(request.headers), request.get_data(cache=True))
     if result.rejected:
-        raise PaymentRejected()
+        raise PaymentRejected(f"payment_{result.reason or 'amount_mismatch'}")
     return WebhookOut(event_id=result.event_id, outcome=result.outcome)
 
 
