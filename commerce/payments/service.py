@@ -334,8 +334,9 @@ def _succeed_at_once(session: Session, provider: str, note: Notification) -> Pay
         return None
     row = session.execute(
         _SUCCEED,
-        {"by_provider": provider, "by_id": note.provider_payment_id, "by_ref": note.merchant_ref, "expected_amount": note.amount,
-         "expected_currency": note.currency, "event_id": note.event_id, "new_fee": note.fee, "now": clock.now()},
+        {"by_provider": provider, "by_id": note.provider_payment_id, "by_ref": note.merchant_ref,
+         "expected_amount": note.amount, "expected_currency": note.currency, "event_id": note.event_id,
+         "new_fee": note.fee, "now": clock.now()},
     ).first()  # fmt: skip
     return None if row is None else adopt(session, Payment(**row._mapping))
 
