@@ -130,6 +130,19 @@ class Settings(BaseSettings):
     # Redis redelivers an unacknowledged task this long after it was handed out (must exceed the longest task).
     celery_visibility_timeout: int = 3 * 3600
 
+    # Rate limits (web.ratelimit, Flask-Limiter). memory:// counts per web process, enough on one machine;
+    # several processes or hosts share one count through redis://host:6379/N.
+    rate_limits_enabled: bool = True
+    rate_limit_storage_url: str = "memory://"
+    rate_limit_key_prefix: str = "xl"  # namespaces the counters, so deployments (or test runs) share a Redis
+    # Limit strings in Flask-Limiter's notation; per signed-in account, or per address for anonymous calls.
+    rate_limit_signup: str = "10 per hour;50 per day"  # per address: sign-ups are anonymous
+    rate_limit_share_links: str = "30 per minute;500 per day"
+    rate_limit_checkout: str = "20 per minute;200 per day"
+    rate_limit_withdrawals: str = "5 per hour;20 per day"
+    rate_limit_uploads: str = "30 per hour;300 per day"
+    rate_limit_webhook_errors: str = "30 per minute"  # per address; only refused notifications count
+
     # Bookings (commerce.booking.policy.BookingPolicy carries these to services).
     booking_reply_hours: int = 72  # no answer within this lets an invitation, quote or acceptance expire
     booking_max_revisions: int = 2  # default revision rounds for new campaigns

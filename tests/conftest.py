@@ -111,6 +111,9 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("var")
 
 
+RATE_LIMITED = ("signup", "share_links", "checkout", "withdrawals", "uploads", "webhook_errors")
+
+
 def make_settings(var_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "env": "test",
@@ -124,6 +127,9 @@ def make_settings(var_dir: Path, **overrides: object) -> Settings:
         "password_hash_memory_kib": 1024,
         "password_hash_time_cost": 1,
     }
+    # The limiter stays on, so every test goes through it; but one app serves the whole session from one
+    # address, so its limits are out of reach here (tests/web/test_rate_limits.py tries the real ones).
+    values.update({f"rate_limit_{kind}": "100000 per minute" for kind in RATE_LIMITED})
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

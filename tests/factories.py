@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku, VideoProduct
 from core.accounts import passwords
+from core.accounts import service as accounts
 from core.accounts.models import Brand, BrandMember, BrandRole, User
 from core.storage import ObjectStorage
 from media.models import Video, VideoStatus
@@ -183,3 +184,8 @@ def uploaded_video(
     )
     session.flush()
     return v
+
+
+def bearer(session: Session, user: User) -> dict[str, str]:
+    """An Authorization header for the user (a fresh API token; committing only releases a SAVEPOINT)."""
+    return {"Authorization": f"Bearer {accounts.issue_token(session, user)}"}

@@ -45,7 +45,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     commerce.init_app(app)
     workers.init_app(app)
 
-    from web import api, auth, cli, headers, health, i18n, money_pages, observability, pages, problems, storage_views
+    from web import (
+        api,
+        auth,
+        cli,
+        headers,
+        health,
+        i18n,
+        money_pages,
+        observability,
+        pages,
+        problems,
+        ratelimit,
+        storage_views,
+    )
 
     observability.init_app(app)
     headers.init_app(app)
@@ -59,4 +72,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.storage_url.startswith("file:"):
         app.register_blueprint(storage_views.bp)
     cli.init_app(app)
+    ratelimit.init_app(app)  # last: it wraps the views every blueprint registered
     return app

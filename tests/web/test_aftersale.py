@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from commerce.orders.models import Order, OrderRefund, RefundPhoto, RefundState
 from commerce.policy import MoneyPolicy
-from core.accounts import service as accounts
 from core.accounts.models import User
 from core.clock import FrozenClock, use_clock
 from core.settings import Settings
@@ -23,6 +22,7 @@ from tests import factories
 from tests.commerce.catalog.test_images import assert_no_exif, camera_jpeg
 from tests.commerce.conftest import START, use_policy
 from tests.commerce.money import Market, make_market
+from tests.factories import bearer
 from tests.web.test_money_api import ADDRESS, webhooks
 
 
@@ -37,10 +37,6 @@ def clock() -> Iterator[FrozenClock]:
 def m(db_session: Session, clock: FrozenClock, client: FlaskClient) -> Market:
     use_policy(MoneyPolicy())
     return make_market(db_session)
-
-
-def bearer(session: Session, user: User) -> dict[str, str]:
-    return {"Authorization": f"Bearer {accounts.issue_token(session, user)}"}
 
 
 def place(client: FlaskClient, m: Market, key: str = "order-1", qty: int = 1) -> dict:  # type: ignore[type-arg]

@@ -17,12 +17,11 @@ from commerce.attribution.models import ShareClick
 from commerce.ledger import verify
 from commerce.payments.sandbox import SIGNATURE_HEADER, deliver_due, signature_header
 from commerce.policy import MoneyPolicy
-from core.accounts import service as accounts
-from core.accounts.models import User
 from core.clock import FrozenClock, use_clock
 from core.settings import Settings
 from tests.commerce.conftest import START, use_policy
 from tests.commerce.money import Market, make_market
+from tests.factories import bearer
 
 ADDRESS = {"name": "王五", "phone": "13700000000", "province": "北京市", "city": "北京市", "district": "朝阳区",
            "detail": "建国路 88 号"}  # fmt: skip
@@ -39,10 +38,6 @@ def clock() -> Iterator[FrozenClock]:
 def m(db_session: Session, clock: FrozenClock, client: FlaskClient) -> Market:
     use_policy(MoneyPolicy())
     return make_market(db_session)
-
-
-def bearer(session: Session, user: User) -> dict[str, str]:
-    return {"Authorization": f"Bearer {accounts.issue_token(session, user)}"}
 
 
 def webhooks(client: FlaskClient, settings: Settings, session: Session) -> list[int]:

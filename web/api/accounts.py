@@ -14,6 +14,7 @@ from core.accounts.models import BrandRole, User
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, endpoint
 from web.auth import client_ip_hash, require_current_user, sign_in, sign_out
+from web.ratelimit import rate_limited
 
 TAGS = ["accounts"]
 
@@ -113,6 +114,7 @@ def _login_policy() -> accounts.LoginPolicy:
 
 
 @bp.post("/auth/register")
+@rate_limited("signup", key="address")
 @endpoint(
     summary="Create an account (viewer, artist or brand)",
     tags=TAGS,

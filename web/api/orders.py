@@ -33,6 +33,7 @@ from web.auth import current_user
 from web.device import device_hash
 from web.money_pages import CLICK_COOKIE
 from web.observability import count_outcome
+from web.ratelimit import rate_limited
 
 TAGS = ["orders"]
 
@@ -330,6 +331,7 @@ def delete_cart_item(item_id: int) -> tuple[None, int]:
 
 
 @bp.post("/checkouts")
+@rate_limited("checkout")
 @endpoint(summary="Place orders (one per brand) and start the payment", tags=TAGS, body=CheckoutIn,
           response=CheckoutOut, status=201, auth="required", idempotent=True, errors=[409, 422])  # fmt: skip
 @count_outcome(lambda **_: metrics.CHECKOUTS.labels)

@@ -18,6 +18,7 @@ from web.api.blueprint import bp
 from web.api.endpoint import OutModel, endpoint
 from web.auth import require_current_user, signed_request
 from web.observability import count_outcome
+from web.ratelimit import rate_limited
 
 TAGS = ["payments"]
 
@@ -52,6 +53,7 @@ def _webhook_counter(provider: str) -> Callable[[str], Any]:
 
 
 @bp.post("/payments/webhooks/<provider>")
+@rate_limited("webhook_errors", key="address", failures_only=True)
 @signed_request
 @endpoint(summary="Asynchronous payment notification (signed by the provider)", tags=TAGS, response=WebhookOut,
           errors=[400, 404, 422])  # fmt: skip

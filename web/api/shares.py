@@ -14,6 +14,7 @@ from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, endpoint
 from web.auth import current_user
 from web.device import device_hash
+from web.ratelimit import rate_limited
 
 
 class ShareLinkIn(ApiModel):
@@ -34,6 +35,7 @@ class ShareLinkOut(OutModel):
 
 
 @bp.post("/share-links")
+@rate_limited("share_links")
 @endpoint(summary="Create a signed share link for a video or product", tags=["attribution"], body=ShareLinkIn,
           response=ShareLinkOut, status=201, auth="required", errors=[404])  # fmt: skip
 def create_share_link(body: ShareLinkIn) -> ShareLinkOut:

@@ -18,6 +18,7 @@ from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, QueryModel, endpoint, json_response
 from web.auth import current_user, require_current_user
 from web.i18n import get_locale
+from web.ratelimit import rate_limited
 
 TAGS = ["videos"]
 Hashtag = Annotated[str, Field(max_length=50)]
@@ -223,6 +224,7 @@ def _is_manager(video: Video, user: User | None) -> bool:
 
 
 @bp.post("/uploads")
+@rate_limited("uploads")
 @endpoint(
     summary="Start a resumable upload (artists and brand members)",
     tags=TAGS,

@@ -15,6 +15,7 @@ from core import extensions
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, QueryModel, endpoint
 from web.auth import current_user, require_current_user
+from web.ratelimit import rate_limited
 
 TAGS = ["wallet"]
 
@@ -94,6 +95,7 @@ def set_payout_account(body: PayoutAccountIn) -> tuple[None, int]:
 
 
 @bp.post("/wallet/payouts")
+@rate_limited("withdrawals")
 @endpoint(summary="Withdraw available balance (one withdrawal in flight at a time)", tags=TAGS, body=PayoutIn,
           response=PayoutOut, status=201, auth="required", idempotent=True, errors=[403, 409, 422])  # fmt: skip
 def request_payout(body: PayoutIn) -> Payout:
