@@ -16,6 +16,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "malformed_json": ("请求体不是有效的 JSON", "The request body is not valid JSON"),
     "validation_failed": ("提交的数据有误", "Some fields are invalid"),
     "not_found": ("找不到{what}", "{what} not found"),
+    "path_not_found": ("这个地址没有内容：{what}", "Nothing is at {what}"),
     "not_authenticated": ("请先登录", "Please sign in first"),
     "permission_denied": ("没有权限执行此操作", "You are not allowed to do this"),
     "conflict": ("操作与当前状态冲突", "This conflicts with the current state"),

@@ -18,7 +18,7 @@ _HTTP_CODES = {
     400: "bad_request",
     401: "not_authenticated",
     403: "permission_denied",
-    404: "not_found",
+    404: "path_not_found",
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
@@ -36,7 +36,8 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
 
 
 def _wants_html() -> bool:
-    if request.path.startswith(("/api/", "/healthz", "/storage/")):
+    # Files and machine endpoints answer machines (curl sends */*, which would otherwise pick the HTML page).
+    if request.path.startswith(("/api/", "/healthz", "/storage/", "/static/")):
         return False
     best = request.accept_mimetypes.best_match(["text/html", "application/json", PROBLEM_JSON])
     return best == "text/html"

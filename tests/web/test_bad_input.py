@@ -72,7 +72,7 @@ def test_oversize_json_is_413(client: FlaskClient) -> None:
 
 
 def test_unknown_route_and_wrong_method_are_problems(client: FlaskClient) -> None:
-    assert problem(client.get("/api/v1/nope"))["code"] == "not_found"
+    assert problem(client.get("/api/v1/nope"))["code"] == "path_not_found"
     r = client.get("/api/v1/auth/login")
     assert r.status_code == 405
     assert problem(r)["code"] == "method_not_allowed"
