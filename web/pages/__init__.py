@@ -13,12 +13,20 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, render_template, send_from_directory
 
+from web.device import device_for_browser, set_device_cookie
+
 bp = Blueprint("pages", __name__, template_folder="../templates")
 
 
 @bp.get("/login")
-def login() -> str:
-    return render_template("login.html")
+def login() -> Response:
+    """The sign-in page gives a browser seen for the first time its device id, so its first sign-in already makes
+    the device a known source for the sign-in throttle (core.accounts.service.LoginPolicy)."""
+    raw_device, _, new_device = device_for_browser()
+    response = Response(render_template("login.html"), mimetype="text/html")
+    if new_device:
+        set_device_cookie(response, raw_device)
+    return response
 
 
 @bp.get("/favicon.ico")
