@@ -6,21 +6,16 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM_ARGS, LiveServer, chromium_path, live_server
+from tests.browser import LiveServer, chromium_path, launch_chromium, live_server
 from tests.conftest import free_port, make_settings, migrate
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
+    if chromium_path() is None:
         pytest.fail("Chromium is not installed; `make test` installs Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
