@@ -16,7 +16,7 @@ from honcho.environ import parse_procfile
 
 from core.settings import PROJECT_ROOT, Settings
 
-COMPOSE = PROJECT_ROOT / "compose.yaml"
+COMPOSE = PROJECT_ROOT / "deploy" / "compose.yaml"
 APP_SERVICES = ("migrate", "web", "worker-media", "worker-default", "worker-search", "beat")
 _REQUIRED = re.compile(r"\$\{(\w+):\?[^}]*\}")
 _DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
@@ -45,7 +45,7 @@ def test_compose_runs_the_engines_migrations_web_every_queue_and_beat() -> None:
     services = _services(SECRETS)
     assert {"postgres", "redis", "minio", "storage-setup", "opensearch", *APP_SERVICES} <= set(services)
     for name in APP_SERVICES:
-        assert services[name]["build"] == "."
+        assert services[name]["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
         assert services[name]["image"] == "xinglian:latest"
     assert "alembic upgrade head" in " ".join(services["migrate"]["command"])
     for name in ("web", "worker-media", "worker-default", "worker-search", "beat"):
@@ -83,7 +83,7 @@ def test_the_app_environment_is_a_valid_production_configuration_on_the_distribu
 
 
 def test_the_image_is_multi_stage_non_root_with_ffmpeg_and_the_pinned_requirements() -> None:
-    lines = [ln.strip() for ln in (PROJECT_ROOT / "Dockerfile").read_text().splitlines()]
+    lines = [ln.strip() for ln in (PROJECT_ROOT / "deploy" / "Dockerfile").read_text().splitlines()]
     stages = [i for i, ln in enumerate(lines) if ln.startswith("FROM ")]
     assert len(stages) >= 2
     final = "\n".join(lines[stages[-1] :])
@@ -94,5 +94,5 @@ def test_the_image_is_multi_stage_non_root_with_ffmpeg_and_the_pinned_requiremen
     assert "pip install -r /src/requirements.txt" in "\n".join(lines)
     assert "COPY --from=build /opt/venv /opt/venv" in final
     assert '"python:web.gunicorn_conf"' in final
-    ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()
+    ignored = (PROJECT_ROOT / ".dockerignore").read_text().split()  # at the build context's root
     assert {".git", ".venv", "var"} <= set(ignored)
