@@ -150,6 +150,13 @@ class Settings(BaseSettings):
     rate_limit_uploads: str = "30 per hour;300 per day"
     rate_limit_webhook_errors: str = "30 per minute"  # per address; only refused notifications count
 
+    # Content review (moderation.review.ReviewPolicy): who waits for a reviewer before going public.
+    # everyone: every upload; new_accounts: accounts with fewer approved videos than review_trusted_after;
+    # nobody: all public at once. Public-at-once videos are sampled into the queue at review_sample_bp.
+    review_mode: Literal["everyone", "new_accounts", "nobody"] = "new_accounts"
+    review_trusted_after: int = Field(default=3, ge=0)
+    review_sample_bp: int = Field(default=1000, ge=0, le=10_000)
+
     # Bookings (commerce.booking.policy.BookingPolicy carries these to services).
     booking_reply_hours: int = 72  # no answer within this lets an invitation, quote or acceptance expire
     booking_max_revisions: int = 2  # default revision rounds for new campaigns

@@ -5,6 +5,7 @@
 - `studio`: the creator's uploads, processing, product links and earnings.
 - `brand`: the brand dashboard (catalog, affiliate settings, orders, refunds, attributed sales).
 - `booking`: campaigns, matching, bookings and artist profiles.
+- `admin`: the admin console (review queue, reviews, moderation audit log).
 
 Pages read through the same services as the API; their scripts call the API for every change.
 """
@@ -37,8 +38,8 @@ def favicon() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from web.pages import booking, brand, discover, feed, studio
+    from web.pages import admin, booking, brand, discover, feed, studio
 
     app.register_blueprint(bp)
-    for module in (feed, discover, studio, brand, booking):
+    for module in (feed, discover, studio, brand, booking, admin):
         app.register_blueprint(module.bp)
