@@ -17,7 +17,7 @@ from commerce.booking import bookings, campaigns, escrow
 from commerce.booking.brief import range_text
 from commerce.booking.models import BookingState, Party
 from commerce.catalog import products
-from commerce.catalog.models import Product, ProductStatus, VideoProduct
+from commerce.catalog.models import Product, ProductStatus
 from commerce.ledger import AccountKind, OwnerKind, balances
 from commerce.matching import service as matching
 from commerce.matching.explain import explain, label
@@ -250,17 +250,12 @@ def booking_detail(user: User, booking_id: int) -> str | Response:
         session.execute(select(Product.id, Product.name).where(Product.id.in_(campaign.product_ids))).all()
     )
     campaign_products.sort(key=lambda p: campaign.product_ids.index(p.id))
-    carded = (
-        set(session.scalars(select(VideoProduct.product_id).where(VideoProduct.video_id == video.id)))
-        if video
-        else set()
-    )
     # The draft plays for the booking's parties only: this page is where the brand sees a private video.
     playback = videos.playback_urls(extensions.storage(), video) if video and video.deleted_at is None else None
     return render_template(
         "booking/booking.html", b=detail, campaign=campaign, video=video, drafts=drafts,
         brand_balance=brand_balance, playback=playback, campaign_products=campaign_products,
-        draft_product_ids=carded & set(campaign.product_ids), brief_range=range_text(campaign, get_locale()),
+        brief_range=range_text(campaign, get_locale()),
         final=booking.state in (BookingState.PAID, BookingState.RESOLVED, BookingState.DECLINED,
                                 BookingState.EXPIRED, BookingState.CANCELLED),
     )  # fmt: skip
