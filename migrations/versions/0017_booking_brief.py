@@ -24,7 +24,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("min_duration_s", INT, nullable=True))
         batch_op.add_column(sa.Column("max_duration_s", INT, nullable=True))
         batch_op.create_check_constraint(
-            op.f("ck_campaigns_duration_range"), "min_duration_s IS NULL OR max_duration_s IS NULL OR max_duration_s >= min_duration_s"
+            op.f("ck_campaigns_duration_range"),
+            "min_duration_s IS NULL OR max_duration_s IS NULL OR max_duration_s >= min_duration_s",
         )
 
 

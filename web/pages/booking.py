@@ -78,8 +78,6 @@ ACTION_NAMES = {
     "complete": ("在线检查通过", "Live check passed"),
     "pay": ("结算给艺人", "Paid out"),
 }
-PARTY_NAMES = {"brand": ("品牌", "Brand"), "artist": ("艺人", "Artist"), "admin": ("管理员", "Admin"),
-               "system": ("系统", "System")}  # fmt: skip
 
 
 @bp.context_processor
@@ -87,7 +85,6 @@ def _helpers() -> dict[str, Any]:
     return {
         "state_name": lambda s: pick(STATE_NAMES, s),
         "action_name": lambda a: pick(ACTION_NAMES, a),
-        "party_name": lambda p: pick(PARTY_NAMES, p),
         "region_name": lambda code: regions.name(code, get_locale()) if code else "",
         "now_utc": clock.now,
         "part_label": lambda key: label(key, get_locale()),
