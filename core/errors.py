@@ -69,6 +69,11 @@ def register_messages(messages: dict[str, tuple[str, str]]) -> None:
     _MESSAGES.update(messages)
 
 
+def is_registered(code: str) -> bool:
+    """Whether `code` has messages (so text that happens to look like a code is not mistaken for one)."""
+    return code in _MESSAGES
+
+
 def translate(code: str, locale: str, params: dict[str, Any] | None = None) -> str:
     zh, en = _MESSAGES.get(code, _MESSAGES["bad_request"])
     template = en if locale.startswith("en") else zh

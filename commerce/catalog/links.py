@@ -10,7 +10,7 @@ change emits `video` and `product` outbox events so the feed and search follow.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, false, select
@@ -149,7 +149,13 @@ def _window_errors(i: int, spec: LinkSpec, duration: float | None) -> list[Field
 
 
 def _validate(
-    session: Session, video: Video, specs: Sequence[LinkSpec], existing: dict[int, VideoProduct], limits: CatalogLimits
+    session: Session,
+    video: Video,
+    specs: Sequence[LinkSpec],
+    existing: dict[int, VideoProduct],
+    limits: CatalogLimits,
+    *,
+    granted: Collection[int] = (),
 ) -> None:
     if len(specs) > limits.video_max_products:
         raise ValidationFailed.one("links", "too_many_products", max=limits.video_max_products)
@@ -158,6 +164,7 @@ def _validate(
     ids = [s.product_id for s in specs]
     products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids))).unique()}
     allowed = set(session.scalars(select(Product.id).where(Product.id.in_(ids), linkable_condition(session, video))))
+    allowed |= set(granted)
     seen: set[int] = set()
     for i, spec in enumerate(specs):
         field = f"links.{i}.product_id"
@@ -192,13 +199,22 @@ def _ms(value: float | None) -> float | None:
 
 
 def apply_links(
-    session: Session, user: User | None, video_id: int, specs: Sequence[LinkSpec], *, limits: CatalogLimits
+    session: Session,
+    user: User | None,
+    video_id: int,
+    specs: Sequence[LinkSpec],
+    *,
+    limits: CatalogLimits,
+    granted: Collection[int] = (),
 ) -> list[VideoProduct]:
-    """Make the video's cards exactly `specs`, in that order, inside the caller's transaction."""
+    """Make the video's cards exactly `specs`, in that order, inside the caller's transaction.
+
+    `granted` are products another rule lets this video link beyond its own (a booking's campaign products on
+    the artist's draft for it); the caller has checked that rule."""
     video = video_for_editor(session, user, video_id, lock=True)
     current = list(session.scalars(select(VideoProduct).where(VideoProduct.video_id == video.id)).unique())
     existing = {link.product_id: link for link in current}
-    _validate(session, video, specs, existing, limits)
+    _validate(session, video, specs, existing, limits, granted=granted)
     touched: set[int] = set()  # products whose card appeared, went or changed
     reordered = False
     wanted = {s.product_id for s in specs}
