@@ -35,7 +35,8 @@ def test_missing_fields_are_422_with_one_entry_per_field(client: FlaskClient) ->
     fields = {e["field"]: e for e in body["errors"]}
     assert set(fields) == {"password", "display_name"}
     assert fields["password"]["code"] == "missing"
-    assert fields["password"]["message"] == "必填"
+    assert fields["password"]["message"] == "请填写密码"  # a sentence naming the field, not its path
+    assert fields["password"]["label"] == "密码"
 
 
 def test_wrong_types_are_422_and_not_coerced(client: FlaskClient) -> None:
@@ -46,7 +47,7 @@ def test_wrong_types_are_422_and_not_coerced(client: FlaskClient) -> None:
     )
     assert r.status_code == 422
     fields = {e["field"]: e for e in problem(r)["errors"]}
-    assert fields["email"]["message"] == "Must be a string"
+    assert fields["email"]["message"] == "The e-mail address must be text"
     assert fields["password"]["code"] == "string_type"
     assert fields["display_name"]["code"] == "string_type"
     assert fields["role"]["code"] == "literal_error"
