@@ -70,6 +70,7 @@ register_field_labels(
 register_messages(
     {
         "out_of_stock": ("库存不足", "Not enough stock"),
+        "quantity_over_stock": ("{label}超过了现有库存", "{label} is more than the stock left"),
         "coupon_invalid": ("优惠券无效或已过期", "This coupon is not valid"),
         "coupon_min_not_met": ("未达到优惠券使用门槛", "The order does not reach the coupon's minimum"),
         "coupon_exhausted": ("优惠券已被领完", "This coupon has been used up"),
@@ -123,6 +124,10 @@ class Address:
 class PaymentLinks:
     notify_url: str
     return_url: str  # may contain "{checkout_id}"
+
+
+def _over_stock(i: int) -> FieldError:
+    return FieldError(f"items.{i}.quantity", "out_of_stock", says="quantity_over_stock")
 
 
 def _merge(items: Sequence[CheckoutItem]) -> list[CheckoutItem]:
@@ -362,7 +367,7 @@ class _Builder:
         # Gone already: fail before doing the rest. (Only a hint: the conditional decrement in `reserve` decides.)
         for i, w in enumerate(wanted):
             if self.skus[w.sku_id].stock < w.quantity:
-                raise Conflict("out_of_stock", fields=[FieldError(f"items.{i}.quantity", "out_of_stock")])
+                raise Conflict("out_of_stock", fields=[_over_stock(i)])
         return self.skus
 
     def reserve(self, wanted: list[CheckoutItem]) -> None:
@@ -370,7 +375,7 @@ class _Builder:
         for i, w in sorted(enumerate(wanted), key=lambda p: p[1].sku_id):
             reserved = self.session.execute(_RESERVE, {"sku": w.sku_id, "qty": w.quantity, "now": self.now})
             if reserved.rowcount != 1:  # type: ignore[attr-defined]
-                raise Conflict("out_of_stock", fields=[FieldError(f"items.{i}.quantity", "out_of_stock")])
+                raise Conflict("out_of_stock", fields=[_over_stock(i)])
 
     def attribution_context(self, click_ids: Sequence[str]) -> None:
         """The buyer's binding and device's recent checkouts; only without a binding do their recent clicks matter."""
