@@ -108,5 +108,14 @@
     return ok ? raw : "/";
   }
 
-  window.xl = {api, showErrors, t, badge, fen, yuan, toLogin, newKey, safeNext};
+  // Take the part of the page matching `selector` again from the server's rendering (after a change), in place.
+  async function refresh(selector) {
+    const current = document.querySelector(selector);
+    const r = await fetch(location.href, {credentials: "same-origin"});
+    if (!current || !r.ok) return;
+    const fresh = new DOMParser().parseFromString(await r.text(), "text/html").querySelector(selector);
+    if (fresh) current.replaceWith(document.adoptNode(fresh));
+  }
+
+  window.xl = {api, showErrors, t, badge, fen, yuan, toLogin, newKey, safeNext, refresh};
 })();

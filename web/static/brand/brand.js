@@ -83,15 +83,6 @@
         `SKUs: ${d.skus_created} created, ${d.skus_updated} updated, ${d.skus_unchanged} skipped (unchanged)`);
   }
 
-  // The product table is the server's rendering: take it again after an import, leaving the counts on screen.
-  async function refreshProducts() {
-    const current = document.getElementById("products");
-    const r = await fetch(location.href, {credentials: "same-origin"});
-    if (!current || !r.ok) return;
-    const fresh = new DOMParser().parseFromString(await r.text(), "text/html").getElementById("products");
-    if (fresh) current.replaceWith(document.adoptNode(fresh));
-  }
-
   async function send(form, submitter) {
     const spec = (submitter && submitter.dataset.apiAlt) || form.dataset.api;
     const [method, url] = spec.split(" ");
@@ -105,7 +96,8 @@
       if (!r.ok) { showErrors(form, r.data); return; }
       showErrors(form, {title: ""});
       if (form.dataset.next) { location.href = form.dataset.next.replace("{id}", r.data.id); return; }
-      if (form.dataset.done === "import") { importSummary(form, r.data); if (!r.data.dry_run) await refreshProducts(); return; }
+      // After an import the counts stay on screen; the product table below is taken again from the server.
+      if (form.dataset.done === "import") { importSummary(form, r.data); if (!r.data.dry_run) await xl.refresh("#products"); return; }
       location.reload();
     } catch (e) {
       showErrors(form, null);

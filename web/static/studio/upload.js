@@ -25,15 +25,6 @@
     wrap.dataset.percent = String(p);
   }
 
-  // The list below the form is the server's rendering; take it again once the new video is ready to show there.
-  async function refreshList() {
-    const current = document.querySelector("[data-studio-list]");
-    const r = await fetch(location.href, {credentials: "same-origin"});
-    if (!current || !r.ok) return;
-    const fresh = new DOMParser().parseFromString(await r.text(), "text/html").querySelector("[data-studio-list]");
-    if (fresh) current.replaceWith(document.adoptNode(fresh));
-  }
-
   const hashtags = (text) => text.split(/[\s,，#]+/).map((s) => s.trim()).filter(Boolean);
 
   form.addEventListener("submit", async (event) => {
@@ -61,7 +52,7 @@
     try {
       const video = await xl.upload(file, meta, {onProgress: show});
       wrap.dataset.done = "true";
-      xlStudio.watch(after, video.id, {uploadAnother: focusUpload, onReady: refreshList});
+      xlStudio.watch(after, video.id, {uploadAnother: focusUpload, onReady: () => xl.refresh("[data-studio-list]")});
     } catch (e) {
       if (e && e.title) xl.showErrors(form, e);
       else box.textContent = t("上传中断，请重试", "The upload stopped; please try again");
