@@ -25,9 +25,34 @@ from commerce.catalog.tx import unit_of_work
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member
-from core.errors import FieldError, NotFound, ValidationFailed, register_messages
+from core.errors import FieldError, NotFound, ValidationFailed, register_field_labels, register_messages
 from core.pagination import keyset_page
 
+register_field_labels(
+    {
+        "brief": ("需求说明", "The brief"),
+        "product_ids": ("推广商品", "The products to promote"),
+        "product_ids.*": ("第 {0} 个推广商品", "Product {0} to promote"),
+        "audience_interests": ("受众兴趣", "The audience interests"),
+        "audience_interests.*": ("第 {0} 个受众兴趣", "Audience interest {0}"),
+        "audience_regions": ("受众地区", "The audience regions"),
+        "audience_regions.*": ("第 {0} 个受众地区", "Audience region {0}"),
+        "audience_ages": ("受众年龄", "The audience ages"),
+        "audience_ages.*": ("第 {0} 个受众年龄段", "Audience age band {0}"),
+        "budget_min_fen": ("最低预算", "The minimum budget"),
+        "budget_max_fen": ("最高预算", "The maximum budget"),
+        "videos_count": ("视频数量", "The number of videos"),
+        "length_tier": ("视频时长", "The video length"),
+        "deadline": ("截止时间", "The deadline"),
+        "must_hashtags": ("必带话题", "The required hashtags"),
+        "must_hashtags.*": ("第 {0} 个必带话题", "Required hashtag {0}"),
+        "must_link_products": ("必须挂商品", "Must link products"),
+        "max_revisions": ("最多修改次数", "The most revisions"),
+        "artist_id": ("艺人", "The artist"),
+        "fee_fen": ("报价", "The fee"),
+        "message": ("留言", "The message"),
+    }
+)
 register_messages(
     {
         "budget_inverted": ("预算上限不能低于下限", "The budget's maximum cannot be below its minimum"),

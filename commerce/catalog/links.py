@@ -23,10 +23,30 @@ from commerce.catalog.tx import unit_of_work
 from core.accounts.models import BrandMember, User
 from core.accounts.permissions import require_user
 from core.db import is_postgres
-from core.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed, register_messages
+from core.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    register_field_labels,
+    register_messages,
+)
 from core.outbox import emit
 from media.models import Video
 
+register_field_labels(
+    {
+        "links": ("商品卡片", "The product cards"),
+        "links.*.product_id": ("第 {0} 张商品卡片的商品", "Product of card {0}"),
+        "links.*.sku_id": ("第 {0} 张商品卡片的规格", "SKU of card {0}"),
+        "links.*.start_seconds": ("第 {0} 张商品卡片的开始时间", "Start of card {0}"),
+        "links.*.end_seconds": ("第 {0} 张商品卡片的结束时间", "End of card {0}"),
+        "start_seconds": ("开始时间", "The start time"),
+        "end_seconds": ("结束时间", "The end time"),
+        "hashtag": ("话题", "The hashtag"),
+    }
+)
 register_messages(
     {
         "not_video_owner": ("只有视频的上传者可以修改商品链接", "Only the video's uploader can change its products"),

@@ -290,6 +290,62 @@ def test_progress_and_heartbeat_are_written_while_working(
     assert heartbeat >= before
 
 
+class WatchedStorage(LocalStorage):
+    """Calls `hook` when the worker fetches the original: the moment processing has started."""
+
+    def __init__(self, base: LocalStorage, hook: Callable[[], None]) -> None:
+        super().__init__(base.root, secret=b"s" * 32, base_url=base.base_url)
+        self.hook = hook
+
+    def download(self, key: str, path: Path) -> None:
+        self.hook()
+        super().download(key, path)
+
+
+def test_an_eta_is_there_from_the_start_of_processing(
+    db_session: Session, storage: LocalStorage, options: ProcessingOptions, clip: Callable[[str], Path]
+) -> None:
+    """The claim writes an estimate before anything is measured: the default guess at first, then what the
+    latest finished runs took."""
+    seen: list[tuple[str | None, float | None]] = []
+
+    def look() -> None:
+        row = db_session.execute(select(Video.progress_stage, Video.progress_eta_seconds).where(Video.id == v.id)).one()
+        seen.append(tuple(row))  # type: ignore[arg-type]
+
+    watched = WatchedStorage(storage, look)
+    v = _video(db_session, storage, clip("no_audio"))
+    assert processing.first_estimate(db_session) == processing.FIRST_ESTIMATE_SECONDS
+    assert process_video(db_session, watched, options, v.id).outcome is Outcome.READY
+    assert seen == [("downloading", processing.FIRST_ESTIMATE_SECONDS)]
+
+    db_session.refresh(v)
+    assert v.processed_at is not None
+    assert v.processing_started_at is not None
+    took = max(1.0, round((v.processed_at - v.processing_started_at).total_seconds(), 1))
+    assert processing.first_estimate(db_session) == took
+    v = _video(db_session, storage, clip("no_audio"))
+    seen.clear()
+    assert process_video(db_session, watched, options, v.id).outcome is Outcome.READY
+    assert seen == [("downloading", took)]
+
+
+def test_stages_that_measure_nothing_report_what_is_left_of_the_estimate(db_session: Session) -> None:
+    owner = factories.user(db_session, artist=True)
+    v = Video(uploader_id=owner.id, title="t", status=VideoStatus.PROCESSING, processing_token="mine")
+    db_session.add(v)
+    db_session.commit()
+    report = Reporter(db_session, v.id, "mine", interval=0.0, estimate=90.0)
+    report("probing", 0.5, None, None)
+    db_session.refresh(v)
+    assert v.progress_stage == "probing"
+    assert v.progress_eta_seconds is not None
+    assert 1.0 <= v.progress_eta_seconds <= 90.0
+    report("transcoding", 0.5, 2.0, 7.0)  # a measured ETA wins
+    db_session.refresh(v)
+    assert v.progress_eta_seconds == 7.0
+
+
 def test_reporter_maps_stages_to_percent_and_notices_takeover(db_session: Session) -> None:
     owner = factories.user(db_session, artist=True)
     v = Video(uploader_id=owner.id, title="t", status=VideoStatus.PROCESSING, processing_token="mine")
