@@ -120,9 +120,10 @@ class AlipayProvider:
             raise Conflict("payment_provider_refused") from exc
 
     def create_payment(self, req: CreatePayment) -> ProviderPayment:
-        # A WAP payment is a signed link: nothing is sent to Alipay until the buyer opens it.
+        # A WAP payment is a signed link: nothing is sent to Alipay until the buyer opens it. Each Chinese
+        # character of the subject takes 8 characters of the link (\uXXXX, URL-encoded): 60 keep it under 2,000.
         signed = self.client.api_alipay_trade_wap_pay(
-            subject=req.description[:256] or req.merchant_ref,
+            subject=req.description[:60] or req.merchant_ref,
             out_trade_no=req.merchant_ref,
             total_amount=yuan(req.amount),
             return_url=req.return_url,
@@ -251,6 +252,7 @@ class AlipayProvider:
         doc = self._call(
             self.client.api_alipay_trade_fastpay_refund_query, out_request_no=refund_ref, out_trade_no=out_trade_no
         )
-        if doc.get("code") != SUCCESS or doc.get("refund_status", "REFUND_SUCCESS") != "REFUND_SUCCESS":
+        # Alipay answers an unknown refund with success and no refund fields.
+        if doc.get("code") != SUCCESS or "refund_amount" not in doc or doc.get("refund_status") != "REFUND_SUCCESS":
             return 0
         return fen(doc["refund_amount"])

@@ -327,9 +327,10 @@ class AlipaySim:
         self.lock = threading.Lock()
 
     @staticmethod
-    def content(params: dict[str, str]) -> bytes:
-        """What is signed: every parameter but sign and sign_type, sorted, `k=v` joined by `&`."""
-        items = sorted((k, v) for k, v in params.items() if k not in ("sign", "sign_type"))
+    def content(params: dict[str, str], *, request: bool = False) -> bytes:
+        """What is signed: every parameter but `sign` (and, in notifications, `sign_type`), sorted, `k=v&...`."""
+        left_out = ("sign",) if request else ("sign", "sign_type")
+        items = sorted((k, v) for k, v in params.items() if k not in left_out)
         return "&".join(f"{k}={v}" for k, v in items).encode()
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:  # noqa: PLR0911 - a router
@@ -341,7 +342,7 @@ class AlipaySim:
         response_type = api.replace(".", "_") + "_response"
         if params.get("app_id") != self.app_id or params.get("sign_type") != "RSA2":
             return self._error(response_type, "40002", "isv.invalid-app-id")
-        if not rsa_verify(self.app_public, self.content(params), params.get("sign", "")):
+        if not rsa_verify(self.app_public, self.content(params, request=True), params.get("sign", "")):
             return self._error(response_type, "40002", "isv.invalid-signature")
         self.requests.append(api)
         biz = json.loads(params.get("biz_content") or "{}")
