@@ -31,6 +31,16 @@ class VerifyingKey:
     public_key: RSAPublicKey
     not_before: dt.datetime | None = None
     not_after: dt.datetime | None = None
+    serial_number: int | None = None  # a certificate's
+
+    def named_by(self, serial: str) -> bool:
+        """Whether `Wechatpay-Serial` names this key (a certificate's serial compares as a number)."""
+        if self.serial_number is None:
+            return serial == self.key_id
+        try:
+            return int(serial, 16) == self.serial_number
+        except ValueError:
+            return False
 
     def valid_at(self, when: dt.datetime) -> bool:
         after_start = self.not_before is None or self.not_before <= when
@@ -43,14 +53,15 @@ class VerifyingKey:
 
 
 def verifying_key(pem: str, key_id: str = "") -> VerifyingKey:
-    """Load a certificate (its serial is its id) or a public key (its id must be given)."""
+    """Load a certificate (its serial is its id, unless `key_id` spells it) or a public key (its id must be given)."""
     data = pem.encode()
     if b"CERTIFICATE" in data:
         cert = x509.load_pem_x509_certificate(data)
         key = cert.public_key()
         if not isinstance(key, RSAPublicKey):
             raise ValueError("the platform certificate must hold an RSA key")
-        return VerifyingKey(format(cert.serial_number, "X"), key, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        return VerifyingKey(key_id or format(cert.serial_number, "X"), key, cert.not_valid_before_utc,
+                            cert.not_valid_after_utc, cert.serial_number)  # fmt: skip
     key = serialization.load_pem_public_key(data)
     if not isinstance(key, RSAPublicKey):
         raise ValueError("the platform public key must be an RSA key")

@@ -240,7 +240,7 @@ class WeChatPayProvider:
             _header(headers, f"Wechatpay-{part}") for part in ("Signature", "Timestamp", "Nonce", "Serial")
         )
         kind = _header(headers, "Wechatpay-Signature-Type") or SIGNATURE_TYPE
-        if kind != SIGNATURE_TYPE or not (signature and timestamp and nonce) or serial != self.platform_key.key_id:
+        if kind != SIGNATURE_TYPE or not (signature and timestamp and nonce) or not self.platform_key.named_by(serial):
             raise WebhookRejected("webhook_bad_signature")
         try:
             sent = base64.b64decode(signature, validate=True)

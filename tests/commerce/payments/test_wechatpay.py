@@ -375,3 +375,11 @@ def test_an_unconfigured_provider_is_not_offered(settings: Settings, db_session:
     assert r.status_code == 404
     assert r.get_json()["code"] == "FAIL"
     assert json.loads(r.data)["message"] == "not_found"
+
+
+def test_a_certificate_serial_is_compared_as_a_number(m: Market, simulator: Simulator) -> None:
+    """WeChat prints serials as 40 hex digits, leading zeros included; the certificate's number is what counts."""
+    checkout = place(m, links=LINKS)
+    sent = simulator.wechat.pay(_out_trade_no(m, checkout))
+    padded = {**sent.headers, "Wechatpay-Serial": sent.headers["Wechatpay-Serial"].rjust(40, "0").lower()}
+    assert payments.handle_notification(m.session, m.provider, padded, sent.body).outcome == "applied"
