@@ -289,3 +289,16 @@ def test_open_provider_builds_the_adapter_from_settings(configured: Settings, db
     provider = open_provider(configured, db_session, "alipay")
     assert isinstance(provider, AlipayProvider)
     assert (provider.app_id, provider.seller_id) == (ALIPAY_APP_ID, ALIPAY_SELLER)
+
+
+def test_a_trade_closed_unpaid_closes_the_payment_after_asking_alipay(m: Market, simulator: Simulator) -> None:
+    checkout = place(m, links=LINKS)
+    no = _open(m, checkout)
+    trade = simulator.alipay.trades[no]
+    trade.status = "TRADE_CLOSED"  # Alipay closed it at its time_expire, unpaid
+    sent = simulator.alipay._queue(trade, {})
+    assert payments.handle_notification(m.session, m.provider, {}, sent.body).outcome == "applied"
+    assert simulator.alipay.requests[-1] == "alipay.trade.query"  # a failure is checked before it is believed
+    payment = payment_of(m, checkout)
+    m.session.refresh(payment)
+    assert payment.status == PaymentStatus.CLOSED
