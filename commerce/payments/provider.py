@@ -25,6 +25,10 @@ register_messages(
         "webhook_stale": ("通知时间戳过期", "The notification timestamp is outside the allowed window"),
         "webhook_malformed": ("通知内容无法解析", "The notification could not be parsed"),
         "unknown_provider": ("不支持的支付渠道", "Unknown payment provider"),
+        "payment_provider_unavailable": (
+            "支付渠道暂时无法连接，请稍后再试",
+            "The payment provider cannot be reached right now; please try again shortly",
+        ),
         "payment_provider_refused": ("支付渠道拒绝了该请求", "The payment provider refused the request"),
         "payment_provider_unsupported": ("该支付渠道不支持此操作", "The provider does not offer this operation"),
     }

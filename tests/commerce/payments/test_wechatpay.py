@@ -383,3 +383,26 @@ def test_a_certificate_serial_is_compared_as_a_number(m: Market, simulator: Simu
     sent = simulator.wechat.pay(_out_trade_no(m, checkout))
     padded = {**sent.headers, "Wechatpay-Serial": sent.headers["Wechatpay-Serial"].rjust(40, "0").lower()}
     assert payments.handle_notification(m.session, m.provider, padded, sent.body).outcome == "applied"
+
+
+def test_a_checkout_over_http_pays_with_wechat_h5_and_a_provider_outage_is_a_503(
+    m: Market, simulator: Simulator, client: FlaskClient, configured: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.factories import bearer
+
+    monkeypatch.setattr(configured, "payment_provider", "wechatpay")
+    address = {"name": "王五", "phone": "13700000000", "province": "北京市", "city": "北京市", "district": "朝阳区",
+               "detail": "建国路 88 号"}  # fmt: skip
+    body = {"items": [{"sku_id": m.sku.id, "quantity": 1}], "address": address}
+    r = client.post("/api/v1/checkouts", json=body, headers={**bearer(m.session, m.buyer), "Idempotency-Key": "wx-1"})
+    assert r.status_code == 201, r.get_json()
+    assert urlsplit(r.get_json()["pay_url"]).netloc == "wx.tenpay.com"
+    (trade,) = simulator.wechat.trades.values()
+    assert trade.notify_url == configured.public_base_url + WEBHOOK
+    assert trade.kind == "MWEB"  # an H5 payment, for the address the request came from
+    monkeypatch.setattr(configured, "wechatpay_base_url", "http://127.0.0.1:9")  # nothing listens there
+    r = client.post("/api/v1/checkouts", json=body, headers={**bearer(m.session, m.buyer), "Idempotency-Key": "wx-2"})
+    assert r.status_code == 503
+    assert r.get_json()["code"] == "payment_provider_unavailable"
+    assert r.headers["Retry-After"] == "30"
+    assert len(simulator.wechat.trades) == 1
