@@ -1,7 +1,7 @@
 """payments.pay_url holds up to 2,000 characters: an Alipay WAP link carries its whole signed request
 
-Revision ID: 0015_pay_url_length
-Revises: 0014_fingerprints
+Revision ID: 0019_pay_url_length
+Revises: 0018_moderation
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_pay_url_length"
-down_revision: str | Sequence[str] | None = "0014_fingerprints"
+revision: str = "0019_pay_url_length"
+down_revision: str | Sequence[str] | None = "0018_moderation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
