@@ -124,6 +124,8 @@ class Address:
 class PaymentLinks:
     notify_url: str
     return_url: str  # may contain "{checkout_id}"
+    client_ip: str | None = None  # the buyer's address (WeChat Pay's H5 payment needs it)
+    payer_openid: str | None = None  # the buyer inside WeChat (its JSAPI payment needs it)
 
 
 def _over_stock(i: int) -> FieldError:
@@ -287,6 +289,8 @@ def place_order(
             notify_url=links.notify_url,
             return_url=links.return_url.format(checkout_id=checkout_id),
             expires_at=builder.now + policy.reservation,
+            client_ip=links.client_ip,
+            payer_openid=links.payer_openid,
         )
         session.execute(_SET_PAYMENT, {"checkout": checkout_id, "payment": payment.id})
         # The contended rows (stock, coupon uses) are taken last, so their locks are held as briefly as can be (never
