@@ -4,7 +4,7 @@ The audit log is append-only in the database itself: triggers refuse UPDATE and 
 Existing videos were public before review existed, so they start cleared (the column's server default).
 
 Revision ID: 0018_moderation
-Revises: 0015_login_device
+Revises: 0017_booking_brief
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 import core.db
 
 revision: str = "0018_moderation"
-down_revision: str | Sequence[str] | None = "0015_login_device"
+down_revision: str | Sequence[str] | None = "0017_booking_brief"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -24,7 +24,7 @@ from core.storage import StorageError
 from core.storage.local import LocalStorage
 from core.tasks import RecordingSender
 from media import processing
-from media.models import Video, VideoStatus
+from media.models import ReviewState, Video, VideoStatus
 from media.pipelines import transcode as transcode_module
 from media.pipelines.config import PIPELINE_VERSION
 from media.processing import (
@@ -40,6 +40,8 @@ from media.processing import (
     sweep_superseded,
 )
 from media.videos import delete_video, playback_urls
+from moderation import review
+from moderation.review import ReviewPolicy
 from tests import factories
 from tests.media.conftest import SMALL
 from tests.media.test_pipeline_inputs import REJECTED
@@ -74,6 +76,9 @@ def test_upload_becomes_ready_published_and_playable(
     db_session.refresh(v)
     assert v.status is VideoStatus.READY
     assert v.published_at is not None
+    # Ready and published, but not public before the platform screens it (moderation, from the outbox).
+    assert (v.review_state, v.is_live) == (ReviewState.PENDING, False)
+    _screened(db_session, v)
     assert v.is_live
     assert (v.width, v.height, v.duration_seconds) == (540, 960, pytest.approx(5.0, abs=0.05))
     assert v.pipeline_version == PIPELINE_VERSION
@@ -424,12 +429,21 @@ def bump(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
 
 
 def _ready(db: Session, storage: LocalStorage, options: ProcessingOptions, source: Path) -> Video:
-    """Uploaded and processed for real by the pipeline as it is now (which the test then makes the old one)."""
+    """Uploaded, processed for real by the pipeline as it is now (which the test then makes the old one), and
+    cleared by the platform's screening: public, as an upgrade finds a video."""
     v = _video(db, storage, source)
     assert process_video(db, storage, options, v.id).outcome is Outcome.READY
     db.refresh(v)
     assert (v.status, v.pipeline_version) == (VideoStatus.READY, PIPELINE_VERSION)
+    _screened(db, v)
     return v
+
+
+def _screened(db: Session, v: Video) -> None:
+    """What moderation's outbox consumer does with a ready video when nobody needs to wait for a reviewer."""
+    assert review.screen(db, v.id, ReviewPolicy(mode="nobody")) is ReviewState.CLEARED
+    db.commit()
+    db.refresh(v)
 
 
 def test_an_outdated_video_is_upgraded_while_viewers_keep_its_old_version(  # noqa: PLR0917 - pytest fixtures
