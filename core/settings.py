@@ -174,6 +174,8 @@ class Settings(BaseSettings):
     review_trusted_after: int = Field(default=3, ge=0)
     review_sample_bp: int = Field(default=1000, ge=0, le=10_000)
     review_report_threshold: int = Field(default=3, ge=1)  # different reporters that send a subject to the queue
+    # Products in regulated categories (cosmetics, food, health food) go on sale once the brand's papers are approved.
+    qualifications_required: bool = True
 
     # Bookings (commerce.booking.policy.BookingPolicy carries these to services).
     booking_reply_hours: int = 72  # no answer within this lets an invitation, quote or acceptance expire

@@ -20,6 +20,7 @@ class QueueReason(enum.StrEnum):
     RESUBMITTED = "resubmitted"  # the creator made the changes a reviewer asked for
     EVERYONE = "everyone"  # the policy pre-moderates every upload
     REPORTED = "reported"  # enough different users reported it
+    SUBMITTED = "submitted"  # a brand's document, waiting for its check
 
 
 class Subject(enum.StrEnum):
@@ -29,6 +30,7 @@ class Subject(enum.StrEnum):
     COMMENT = "comment"
     PRODUCT = "product"
     ARTIST = "artist"  # the account behind an artist profile
+    QUALIFICATION = "qualification"  # a brand's business licence or category qualification
 
 
 class ReportReason(enum.StrEnum):

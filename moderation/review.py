@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from commerce.catalog.models import VideoProduct
 from core import clock
-from core.accounts.models import User
+from core.accounts.models import BrandQualification, User
 from core.accounts.permissions import require_admin, require_user
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, register_messages
 from core.outbox import Message
@@ -234,6 +234,7 @@ class ReviewDetail:
     links: list[VideoProduct]
     reports: list[Report]
     actions: list[ModerationAction]
+    document: BrandQualification | None = None  # a brand's submitted licence or qualification
 
 
 def review_detail(session: Session, actor: User | None, item_id: int) -> ReviewDetail:
@@ -266,6 +267,9 @@ def review_detail(session: Session, actor: User | None, item_id: int) -> ReviewD
         links=list(cards),
         reports=reports.of_subject(session, item.subject_type, item.subject_id),
         actions=list(log),
+        document=session.get(BrandQualification, item.subject_id)
+        if item.subject_type is Subject.QUALIFICATION
+        else None,
     )
 
 

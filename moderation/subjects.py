@@ -13,13 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commerce.catalog.models import Product, ProductStatus
-from commerce.catalog.products import changed, set_status
+from commerce.catalog.products import QUALIFICATION_NAMES, changed, set_status
 from commerce.notifications.service import notify, register_templates
-from core.accounts.models import BrandMember, User
+from core.accounts.models import Brand, BrandMember, BrandQualification, User
 from core.errors import NotFound, ValidationFailed, register_messages
 from media import comments
 from media.models import ReviewState, Video, VideoComment
 from media.videos import video_changed
+from moderation import qualifications
 from moderation.models import Decision, Subject
 
 register_messages(
@@ -44,6 +45,11 @@ register_templates(
             "The product “{title}” was taken off sale: {reason}",
         ),
         "account_banned": ("你的账号已被封禁：{reason}", "Your account was banned: {reason}"),
+        "qualification_approved": ("资质「{title}」已通过审核", "Your document “{title}” was approved"),
+        "qualification_rejected": (
+            "资质「{title}」未通过审核：{reason}",
+            "Your document “{title}” was not approved: {reason}",
+        ),
     }
 )
 
@@ -82,7 +88,18 @@ def _artist(session: Session, subject_id: int) -> SubjectInfo | None:
     )
 
 
-_DESCRIBE = {Subject.VIDEO: _video, Subject.COMMENT: _comment, Subject.PRODUCT: _product, Subject.ARTIST: _artist}
+def _qualification(session: Session, subject_id: int) -> SubjectInfo | None:
+    doc = session.get(BrandQualification, subject_id)
+    brand = session.get(Brand, doc.brand_id) if doc else None
+    if doc is None or brand is None:
+        return None
+    members = session.scalars(select(BrandMember.user_id).where(BrandMember.brand_id == doc.brand_id))
+    title = f"{brand.name} · {QUALIFICATION_NAMES[doc.kind][0]} {doc.licence_number}"
+    return SubjectInfo(title, list(members), "/brand#qualifications")
+
+
+_DESCRIBE = {Subject.VIDEO: _video, Subject.COMMENT: _comment, Subject.PRODUCT: _product, Subject.ARTIST: _artist,
+             Subject.QUALIFICATION: _qualification}  # fmt: skip
 
 
 def describe(session: Session, subject: Subject, subject_id: int) -> SubjectInfo | None:
@@ -116,6 +133,11 @@ def apply(
     elif decision is Decision.REJECT and subject is Subject.ARTIST:
         ban(session, subject_id)
         notify(session, info.owner_ids, "account_banned", params)
+    elif subject is Subject.QUALIFICATION:
+        approved = decision is Decision.APPROVE
+        qualifications.decide(session, subject_id, approve=approved, note=reason)
+        kind = "qualification_approved" if approved else "qualification_rejected"
+        notify(session, info.owner_ids, kind, params, link=info.link)
 
 
 _VIDEO_OUTCOME = {

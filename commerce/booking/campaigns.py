@@ -43,6 +43,8 @@ register_field_labels(
         "budget_max_fen": ("最高预算", "The maximum budget"),
         "videos_count": ("视频数量", "The number of videos"),
         "length_tier": ("视频时长", "The video length"),
+        "min_duration_s": ("草稿最短时长", "The draft's shortest length"),
+        "max_duration_s": ("草稿最长时长", "The draft's longest length"),
         "deadline": ("截止时间", "The deadline"),
         "must_hashtags": ("必带话题", "The required hashtags"),
         "must_hashtags.*": ("第 {0} 个必带话题", "Required hashtag {0}"),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.accounts.models import QualificationKind
+
 
 @dataclass(frozen=True)
 class Category:
@@ -141,3 +143,41 @@ def codes_under(code: str) -> list[str]:
     if c is None:
         return []
     return [code] if c.is_leaf else [child.code for child in c.children]
+
+
+# Regulated leaves need the brand's qualification for their group (and its business licence) before a product
+# in them goes on sale (core.accounts.qualifications; moderation reviews the documents).
+_REGULATED = {
+    "beauty": QualificationKind.COSMETICS,
+    "food": QualificationKind.FOOD,
+    "baby.feeding": QualificationKind.FOOD,  # infant formula
+    "health.supplements": QualificationKind.HEALTH_FOOD,
+}
+
+# Never sold here, whatever papers a brand has: refused by name (code or path), with what they are.
+PROHIBITED: dict[str, tuple[str, str]] = {
+    "tobacco": ("烟草及电子烟", "Tobacco and e-cigarettes"),
+    "health.prescription": ("处方药", "Prescription drugs"),
+    "weapons": ("管制刀具及武器", "Controlled knives and weapons"),
+    "wildlife": ("野生动物及制品", "Wildlife and wildlife products"),
+}
+_PROHIBITED_NAMES = {name.casefold(): code for code, names in PROHIBITED.items() for name in (code, *names)} | {
+    "电子烟": "tobacco",
+    "香烟": "tobacco",
+    "e-cigarettes": "tobacco",
+    "健康/处方药": "health.prescription",
+}
+
+
+def required_qualification(code: str) -> QualificationKind | None:
+    """The qualification a leaf needs (its own entry, else its top level's), or None."""
+    return _REGULATED.get(code) or _REGULATED.get(code.split(".", 1)[0])
+
+
+def prohibited(text: str) -> tuple[str, str] | None:
+    """The (zh, en) name of the prohibited category `text` names (a code, a path or a name), or None."""
+    key = text.strip().casefold()
+    code = _PROHIBITED_NAMES.get(key) or next(
+        (c for c in PROHIBITED if key == c or key.startswith(c + ".") or key.startswith(c + "/")), None
+    )
+    return PROHIBITED.get(code) if code else None

@@ -26,6 +26,7 @@ from commerce.catalog import categories
 from commerce.catalog.limits import CatalogLimits
 from commerce.catalog.models import Product, ProductStatus, Sku
 from commerce.catalog.products import (
+    QUALIFICATION_NAMES,
     changed,
     check_code,
     code_conflict,
@@ -34,7 +35,8 @@ from commerce.catalog.products import (
     sku_errors,
 )
 from commerce.catalog.tx import unit_of_work
-from core.accounts.models import User
+from core.accounts import qualifications
+from core.accounts.models import QualificationKind, User
 from core.accounts.permissions import require_brand_member
 from core.errors import FieldError, PayloadTooLarge, ValidationFailed, register_messages
 from core.money import MoneyError, format_yuan, parse_yuan
@@ -371,7 +373,11 @@ def _product_from(errors: _Errors, row: int, code: str, cells: dict[str, str]) -
         errors.add(row, "name", "string_too_long")
         ok = False
     category = categories.resolve(cells.get("category", ""))
-    if category is None:
+    banned = categories.prohibited(cells.get("category", "")) if cells.get("category") else None
+    if banned is not None:
+        errors.add(row, "category", "category_prohibited", name_zh=banned[0], name_en=banned[1])
+        ok = False
+    elif category is None:
         if cells.get("category"):
             errors.add(row, "category", "unknown_category", says="csv_unknown_category", value=cells["category"])
         else:
@@ -452,9 +458,11 @@ def import_catalog(
         )
         # Problems only the catalog reveals are reported together with the file's own.
         _check_against_catalog(parsed, existing, owners, limits, errors)
+        if limits.require_qualifications:
+            _check_qualified(session, brand_id, parsed, existing, errors)
         errors.raise_if_any()
         for rows in parsed:
-            _apply(session, brand_id, rows, existing.get(rows.code), summary)
+            _apply(session, brand_id, rows, existing.get(rows.code), summary, limits=limits)
         if dry_run:
             session.rollback()
     return summary
@@ -484,7 +492,34 @@ def _check_against_catalog(
             errors.add(rows.row, "status", "active_needs_sku")
 
 
-def _apply(session: Session, brand_id: int, rows: ProductRows, product: Product | None, summary: ImportSummary) -> None:
+def _check_qualified(
+    session: Session, brand_id: int, parsed: list[ProductRows], existing: dict[str, Product], errors: _Errors
+) -> None:
+    """Rows that would put a regulated product on sale before the brand's papers for it are approved."""
+    missing: dict[QualificationKind, list[QualificationKind]] = {}
+    for rows in parsed:
+        product = existing.get(rows.code)
+        status = rows.status or (product.status if product else ProductStatus.DRAFT)
+        needed = categories.required_qualification(rows.category) if rows.category else None
+        if status != ProductStatus.ACTIVE or needed is None:
+            continue
+        if needed not in missing:
+            missing[needed] = qualifications.missing_for(session, brand_id, needed)
+        if missing[needed]:
+            names = [QUALIFICATION_NAMES[k] for k in missing[needed]]
+            errors.add(rows.row, "status", "qualification_required", what_zh="和".join(n[0] for n in names),
+                       what_en=" and ".join(n[1] for n in names))  # fmt: skip
+
+
+def _apply(
+    session: Session,
+    brand_id: int,
+    rows: ProductRows,
+    product: Product | None,
+    summary: ImportSummary,
+    *,
+    limits: CatalogLimits,
+) -> None:
     """Create or update the product and its SKUs; what the file has exactly as stored is left alone (and counted
     as unchanged), so importing an export back changes nothing and tells the search index nothing."""
     created = product is None
@@ -517,7 +552,7 @@ def _apply(session: Session, brand_id: int, rows: ProductRows, product: Product 
     session.flush()
     status = rows.status or product.status or ProductStatus.DRAFT
     if status != product.status:
-        set_status(session, product, status)
+        set_status(session, product, status, limits=limits)
         touched = True
     if created:
         summary.products_created += 1

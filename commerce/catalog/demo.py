@@ -16,7 +16,8 @@ from commerce.catalog import affiliate, images, products, showcase
 from commerce.catalog.limits import CatalogLimits
 from commerce.catalog.models import Product, ProductStatus
 from commerce.catalog.products import SkuSpec
-from core.accounts.models import User
+from core import clock
+from core.accounts.models import BrandQualification, QualificationKind, QualificationStatus, User
 from core.storage import ObjectStorage
 
 
@@ -112,6 +113,16 @@ def product_picture(colour: tuple[int, int, int], size: int = 800) -> bytes:
     return out.getvalue()
 
 
+def _demo_papers(session: Session, brand_id: int) -> None:
+    """The demo brand's licence and category papers, on record as checked: without them its cosmetics and food
+    could not go on sale. Real brands submit theirs for review (moderation.qualifications)."""
+    for kind in QualificationKind:
+        session.add(BrandQualification(brand_id=brand_id, kind=kind, licence_number=f"DEMO-{kind.value}",
+                                       document_key="", content_type="", status=QualificationStatus.APPROVED,
+                                       review_note="demo brand", decided_at=clock.now()))  # fmt: skip
+    session.flush()
+
+
 def seed_demo_catalog(
     session: Session,
     storage: ObjectStorage,
@@ -123,6 +134,7 @@ def seed_demo_catalog(
 ) -> list[str]:
     """Create the demo products for `brand_id`; the artist (if given) carries the ones open for affiliation."""
     limits = limits or CatalogLimits()
+    _demo_papers(session, brand_id)
     created: list[Product] = []
     for demo in DEMO_PRODUCTS:
         product = products.create_product(

@@ -22,6 +22,8 @@ class CatalogLimits:
     video_max_products: int = 6
     # Prices above this are typos (a million yuan), not products.
     price_max_fen: int = 100_000_000
+    # Regulated categories (cosmetics, food, health food) need the brand's approved papers to go on sale.
+    require_qualifications: bool = True
 
     @classmethod
     def from_settings(cls, s: Settings) -> CatalogLimits:
@@ -35,4 +37,5 @@ class CatalogLimits:
             rate_min_bp=s.affiliate_rate_min_bp,
             rate_max_bp=s.affiliate_rate_max_bp,
             video_max_products=s.video_max_products,
+            require_qualifications=s.qualifications_required,
         )

@@ -18,7 +18,8 @@ from commerce.catalog.limits import CatalogLimits
 from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku
 from commerce.catalog.tx import unit_of_work
 from core import clock, ids
-from core.accounts.models import User
+from core.accounts import qualifications
+from core.accounts.models import QualificationKind, User
 from core.accounts.permissions import require_brand_member
 from core.db import is_postgres
 from core.errors import Conflict, FieldError, NotFound, ValidationFailed, register_field_labels, register_messages
@@ -30,6 +31,15 @@ register_messages(
         "unknown_category": (
             "没有这个类目（请用类目树中的叶子类目）",
             "Unknown category (use a leaf of the category tree)",
+        ),
+        "category_prohibited": (
+            "「{name_zh}」属于禁售类目，不能在星炼销售",
+            "{name_en} may not be sold on xinglian",
+        ),
+        "qualification_required": (
+            "这个类目的商品要先通过资质审核才能上架：请在品牌后台提交{what_zh}",
+            "Products in this category go on sale once your papers are approved: submit your {what_en} "
+            "on the brand dashboard",
         ),
         "product_code_taken": ("本品牌已有相同商家编码的商品", "This brand already has a product with this code"),
         "sku_code_taken": ("本品牌已有相同编码的 SKU", "This brand already has a SKU with this code"),
@@ -119,8 +129,31 @@ def sku_errors(
 
 
 def _check_category(code: str, field_name: str = "category") -> None:
+    banned = categories.prohibited(code)
+    if banned is not None:
+        raise ValidationFailed.one(field_name, "category_prohibited", name_zh=banned[0], name_en=banned[1])
     if categories.leaf(code) is None:
         raise ValidationFailed.one(field_name, "unknown_category")
+
+
+QUALIFICATION_NAMES = {
+    QualificationKind.BUSINESS_LICENCE: ("营业执照", "business licence"),
+    QualificationKind.COSMETICS: ("化妆品经营资质", "cosmetics qualification"),
+    QualificationKind.FOOD: ("食品经营许可证", "food business licence"),
+    QualificationKind.HEALTH_FOOD: ("保健食品批准证书", "health food approval"),
+}
+
+
+def _check_qualified(session: Session, product: Product, limits: CatalogLimits | None) -> None:
+    """A product in a regulated category goes on sale only once its brand's papers for it are approved."""
+    needed = categories.required_qualification(product.category)
+    if needed is None or (limits is not None and not limits.require_qualifications):
+        return
+    missing = qualifications.missing_for(session, product.brand_id, needed)
+    if missing:
+        names = [QUALIFICATION_NAMES[k] for k in missing]
+        raise ValidationFailed.one("status", "qualification_required", what_zh="和".join(n[0] for n in names),
+                                   what_en=" and ".join(n[1] for n in names))  # fmt: skip
 
 
 # -- reading ----------------------------------------------------------------------------------------
@@ -338,15 +371,20 @@ def create_product(
             _new_sku(session, product, spec, limits=limits, prefix=f"skus.{i}.", found=errors)
         if errors:
             raise ValidationFailed(fields=errors)
-        set_status(session, product, status)
+        set_status(session, product, status, limits=limits)
         session.flush()
         changed(session, product)
     return product
 
 
-def set_status(session: Session, product: Product, status: ProductStatus) -> None:
+def set_status(
+    session: Session, product: Product, status: ProductStatus, *, limits: CatalogLimits | None = None
+) -> None:
+    """`limits` carries the deployment's qualification policy; without it, regulated categories are checked."""
     if status == ProductStatus.ACTIVE and not product.active_skus():
         raise ValidationFailed.one("status", "active_needs_sku")
+    if status == ProductStatus.ACTIVE:
+        _check_qualified(session, product, limits)
     if status == ProductStatus.ARCHIVED and product.id is not None:
         # An off-sale product cannot be promoted: its affiliate offer closes with it.
         offer = current_offer(session, product.id)
@@ -365,6 +403,7 @@ def update_product(
     category: str | None = None,
     code: str | None = None,
     status: ProductStatus | None = None,
+    limits: CatalogLimits | None = None,
 ) -> Product:
     with unit_of_work(session, code_conflict):
         product = product_for_member(session, user, product_id, lock=True)
@@ -379,7 +418,9 @@ def update_product(
         if description is not None:
             product.description = description
         if status is not None and status != product.status:
-            set_status(session, product, status)
+            set_status(session, product, status, limits=limits)
+        elif category is not None and product.status == ProductStatus.ACTIVE:
+            _check_qualified(session, product, limits)  # moved on sale into a regulated category
         changed(session, product)
     return product
 

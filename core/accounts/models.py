@@ -115,3 +115,40 @@ class LoginAttempt(Base):
     device_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     succeeded: Mapped[bool]
     at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+class QualificationKind(enum.StrEnum):
+    """A brand's papers (资质): the business licence, and one qualification per regulated group of categories."""
+
+    BUSINESS_LICENCE = "business_licence"  # 营业执照
+    COSMETICS = "cosmetics"  # 化妆品生产/经营许可或备案
+    FOOD = "food"  # 食品经营许可证
+    HEALTH_FOOD = "health_food"  # 保健食品批准证书
+
+
+class QualificationStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class BrandQualification(Base):
+    """One document a brand submitted, and the platform's decision (moderation reviews it; catalog reads it)."""
+
+    __tablename__ = "brand_qualifications"
+    __table_args__ = (Index("ix_brand_qualifications_brand_kind", "brand_id", "kind", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    kind: Mapped[QualificationKind] = mapped_column(str_enum(QualificationKind, 24))
+    licence_number: Mapped[str] = mapped_column(String(64))
+    expires_on: Mapped[dt.date | None] = mapped_column(default=None)
+    document_key: Mapped[str] = mapped_column(String(300))  # private object storage: reviewers get a signed URL
+    content_type: Mapped[str] = mapped_column(String(40))
+    status: Mapped[QualificationStatus] = mapped_column(
+        str_enum(QualificationStatus, 16), default=QualificationStatus.PENDING
+    )
+    review_note: Mapped[str | None] = mapped_column(String(500), default=None)
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -351,6 +351,7 @@ def patch_product(product_id: int, body: ProductPatch) -> ProductOut:
         category=body.category,
         code=body.code,
         status=ProductStatus(body.status) if body.status else None,
+        limits=limits(),
     )
     return product_out(product)
 

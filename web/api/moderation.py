@@ -7,10 +7,13 @@ import datetime as dt
 from typing import Any, Literal
 
 from pydantic import Field
+from werkzeug.datastructures import FileStorage
 
+from commerce.catalog.products import QUALIFICATION_NAMES
 from core import extensions
+from core.accounts.models import BrandQualification, QualificationKind, QualificationStatus
 from media.models import ReviewState
-from moderation import audit, bans, reports, review
+from moderation import audit, bans, qualifications, reports, review
 from moderation.models import Decision, ModerationAction, QueueReason, Report, ReportReason, ReviewItem, Subject
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, QueryModel, endpoint
@@ -28,12 +31,14 @@ REASONS = {
     QueueReason.RESUBMITTED: ("创作者已按要求修改", "The creator made the changes asked for"),
     QueueReason.EVERYONE: ("所有视频公开前都需审核", "Every video is reviewed before it goes public"),
     QueueReason.REPORTED: ("多位用户举报", "Reported by several users"),
+    QueueReason.SUBMITTED: ("品牌提交的证照，待核验", "A brand's document, waiting to be checked"),
 }
 SUBJECTS = {
     Subject.VIDEO: ("视频", "Video"),
     Subject.COMMENT: ("评论", "Comment"),
     Subject.PRODUCT: ("商品", "Product"),
     Subject.ARTIST: ("艺人", "Artist"),
+    Subject.QUALIFICATION: ("品牌资质", "Brand document"),
 }
 REPORT_REASONS = {
     ReportReason.SPAM: ("垃圾广告", "Spam"),
@@ -141,6 +146,28 @@ class ActionOut(OutModel):
                    subject_id=a.subject_id, reason=a.reason, details=a.details or {})  # fmt: skip
 
 
+class QualificationOut(OutModel):
+    id: int
+    brand_id: int
+    kind: QualificationKind
+    kind_text: str
+    licence_number: str
+    expires_on: dt.date | None
+    status: QualificationStatus
+    review_note: str | None
+    created_at: dt.datetime
+    content_type: str
+    document_url: str | None = Field(description="Reviewers only: a link valid for 10 minutes")
+
+    @classmethod
+    def of(cls, q: BrandQualification, *, signed: bool = False) -> QualificationOut:
+        url = extensions.storage().presigned_get_url(q.document_key, expires=600) if signed else None
+        return cls(id=q.id, brand_id=q.brand_id, kind=q.kind, kind_text=_say(QUALIFICATION_NAMES, q.kind),
+                   licence_number=q.licence_number, expires_on=q.expires_on, status=q.status,
+                   review_note=q.review_note, created_at=q.created_at, content_type=q.content_type,
+                   document_url=url)  # fmt: skip
+
+
 class DetailOut(OutModel):
     item: ItemOut
     video: VideoOut | None = Field(description="The video under review, or the one a reported comment is on")
@@ -150,6 +177,7 @@ class DetailOut(OutModel):
     products: list[LinkOut]
     reports: list[ReportOut]
     actions: list[ActionOut]
+    document: QualificationOut | None = Field(description="A brand's submitted document, with a signed link")
 
     @classmethod
     def of(cls, d: review.ReviewDetail) -> DetailOut:
@@ -170,6 +198,7 @@ class DetailOut(OutModel):
             products=[LinkOut.of(lk) for lk in d.links],
             reports=[ReportOut.of(r, title) for r in d.reports],
             actions=[ActionOut.of(a) for a in d.actions],
+            document=QualificationOut.of(d.document, signed=True) if d.document else None,
         )
 
 
@@ -243,6 +272,32 @@ def my_reports(query: QueueQuery) -> ReportPage:
     return ReportPage(items=[ReportOut.of(r, titles[r.id]) for r in items], next_cursor=cursor)
 
 
+class QualificationQuery(QueryModel):
+    kind: QualificationKind
+    licence_number: str = Field(min_length=1, max_length=64)
+    expires_on: dt.date | None = None
+
+
+@bp.post("/brands/<int:brand_id>/qualifications")
+@endpoint(summary="Submit a business licence or category qualification for review (brand members)", tags=TAGS,
+          query=QualificationQuery, upload="file", response=QualificationOut, status=201, auth="required",
+          errors=[403, 404, 413, 422])  # fmt: skip
+def submit_qualification(brand_id: int, query: QualificationQuery, file: FileStorage) -> QualificationOut:
+    """The file (JPG, PNG or PDF, up to 10 MB) goes in the multipart field `file`."""
+    doc = qualifications.submit(extensions.session(), extensions.storage(), require_current_user(), brand_id,
+                                kind=query.kind, licence_number=query.licence_number, expires_on=query.expires_on,
+                                data=file.read(qualifications.MAX_BYTES + 1))  # fmt: skip
+    return QualificationOut.of(doc)
+
+
+@bp.get("/brands/<int:brand_id>/qualifications")
+@endpoint(summary="The brand's submitted documents and their review (brand members)", tags=TAGS,
+          response=list[QualificationOut], auth="required", errors=[403, 404])  # fmt: skip
+def list_qualifications(brand_id: int) -> list[QualificationOut]:
+    return [QualificationOut.of(q) for q in qualifications.of_brand(extensions.session(), require_current_user(),
+                                                                    brand_id)]  # fmt: skip
+
+
 class BanIn(ApiModel):
     reason: str = Field(min_length=1, max_length=500)
 
@@ -270,7 +325,7 @@ def unban_user(user_id: int, body: BanIn) -> AccountOut:
 
 
 class AuditQuery(QueryModel):
-    subject_type: Literal["video", "comment", "product", "artist", "user", "brand"] | None = None
+    subject_type: Literal["video", "comment", "product", "artist", "qualification", "user", "brand"] | None = None
     subject_id: int | None = Field(default=None, ge=1)
     cursor: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=50, ge=1, le=200)

@@ -15,11 +15,14 @@ from sqlalchemy import select
 
 from commerce import reports
 from commerce.catalog import affiliate, categories, products
+from commerce.catalog.products import QUALIFICATION_NAMES
 from commerce.orders import lifecycle, refund_photos, refunds
 from commerce.orders.models import OrderStatus, RefundState
 from core import clock, extensions
-from core.accounts.models import Brand, User
+from core.accounts.models import Brand, QualificationKind, User
 from core.errors import NotFound, ValidationFailed
+from moderation import qualifications
+from web.api.moderation import QualificationOut
 from web.auth import signed_in_page
 from web.i18n import pick
 from web.i18n import t as _t
@@ -86,6 +89,15 @@ def catalog(user: User, brand_id: int) -> str | Response:
         "brand/catalog.html", user, brand_id, "catalog", items=items, offers=offers, next_cursor=cursor, q=q or "",
         categories=categories.ROOTS,
     )  # fmt: skip
+
+
+@bp.get("/brand/<int:brand_id>/papers")
+@signed_in_page
+def papers(user: User, brand_id: int) -> str | Response:
+    """The brand's licence and category papers: what each regulated category needs, what was submitted, decided."""
+    docs = qualifications.of_brand(extensions.session(), user, brand_id)
+    return _render("brand/papers.html", user, brand_id, "papers", docs=[QualificationOut.of(d) for d in docs],
+                   kinds=list(QualificationKind), names=QUALIFICATION_NAMES)  # fmt: skip
 
 
 @bp.get("/brand/<int:brand_id>/products/<int:product_id>")

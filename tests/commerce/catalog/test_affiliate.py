@@ -16,7 +16,7 @@ from tests import factories
 from tests.commerce.catalog.conftest import Shop
 from tests.commerce.catalog.helpers import bearer, events_since, outbox_mark, problem_fields
 
-LIMITS = CatalogLimits()  # 100–5000 bp
+LIMITS = CatalogLimits(require_qualifications=False)  # 100–5000 bp; papers: tests/moderation/test_qualifications.py
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from tests import factories
 from tests.commerce.catalog.conftest import Shop
 from tests.commerce.catalog.helpers import bearer, events_since, outbox_mark, problem_fields
 
-LIMITS = CatalogLimits()
+LIMITS = CatalogLimits(require_qualifications=False)  # papers: tests/moderation/test_qualifications.py
 HEADER = "product_code,name,category,status,description,sku_code,attributes,price,list_price,stock\n"
 GOOD = HEADER + (
     "DRESS-1,法式碎花连衣裙,服饰/女装,active,夏季雪纺,DR-S,颜色:蓝;尺码:S,259.00,399.00,10\n"

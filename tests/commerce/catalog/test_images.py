@@ -20,7 +20,7 @@ from tests import factories
 from tests.commerce.catalog.conftest import Shop
 from tests.commerce.catalog.helpers import bearer, events_since, outbox_mark
 
-LIMITS = CatalogLimits()
+LIMITS = CatalogLimits(require_qualifications=False)  # papers: tests/moderation/test_qualifications.py
 GPS_IFD = ExifTags.IFD.GPSInfo
 
 

@@ -15,7 +15,7 @@ from tests import factories
 from tests.commerce.catalog.conftest import Shop
 from tests.commerce.catalog.helpers import bearer, events_since, outbox_mark, problem_fields
 
-LIMITS = CatalogLimits()
+LIMITS = CatalogLimits(require_qualifications=False)  # papers: tests/moderation/test_qualifications.py
 
 
 def test_artist_links_own_brand_and_showcase_products_only(

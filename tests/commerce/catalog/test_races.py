@@ -19,7 +19,7 @@ from core.errors import DomainError
 from tests import factories
 
 pytestmark = pytest.mark.postgres
-LIMITS = CatalogLimits()
+LIMITS = CatalogLimits(require_qualifications=False)  # papers: tests/moderation/test_qualifications.py
 
 
 def run_together(db: Database, calls: list[Callable[..., object]]) -> list[object]:

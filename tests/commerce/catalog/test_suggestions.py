@@ -18,7 +18,7 @@ from tests import factories
 from tests.commerce.catalog.conftest import Shop
 from tests.commerce.catalog.helpers import bearer
 
-LIMITS = CatalogLimits()
+LIMITS = CatalogLimits(require_qualifications=False)  # papers: tests/moderation/test_qualifications.py
 
 # (key, name, category, description)
 CATALOG = [

@@ -45,9 +45,11 @@
   const reason = root.querySelector("[data-reason-input]");
   const rejected = {video: t("已驳回，创作者会看到原因", "Rejected: the creator sees the reason"),
     comment: t("评论已删除", "The comment is taken down"), product: t("商品已下架", "The product is off sale"),
-    artist: t("账号已封禁", "The account is banned")};
-  const done = {approve: root.dataset.subject === "video" ? t("已通过，视频已公开", "Approved: the video is public")
-    : t("已通过，内容保留", "Approved: it stays"), reject: rejected[root.dataset.subject],
+    artist: t("账号已封禁", "The account is banned"),
+    qualification: t("未通过，品牌会看到原因", "Not approved: the brand sees the reason")};
+  const approved = {video: t("已通过，视频已公开", "Approved: the video is public"),
+    qualification: t("已通过，品牌可以上架该类目的商品", "Approved: the brand may sell in these categories")};
+  const done = {approve: approved[root.dataset.subject] || t("已通过，内容保留", "Approved: it stays"), reject: rejected[root.dataset.subject],
     request_changes: t("已要求修改，创作者会看到原因", "Sent back for changes: the creator sees the reason")};
   root.querySelectorAll("[data-decision]").forEach((button) => {
     button.addEventListener("click", async () => {

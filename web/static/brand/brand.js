@@ -1,7 +1,7 @@
 // Brand dashboard forms: every <form data-api="METHOD /api/v1/..."> is sent to the JSON API.
 // Field names nest on dots ("skus.0.price_yuan"); "*_yuan" fields are sent as "*_fen", "*_pct" as "*_bp";
 // data-type="int|bool|attrs|status" converts; empty fields are left out. data-upload="field" sends the file as
-// multipart instead. After success: data-done="reload", data-next="/url/{id}", or data-done="import" (summary).
+// multipart instead, with the form's [data-query-value] fields in the query string. After success: data-done="reload", data-next="/url/{id}", or data-done="import" (summary).
 (function () {
   "use strict";
   const {api, showErrors, t, fen} = window.xl;
@@ -57,6 +57,9 @@
   function query(form) {
     const params = [];
     form.querySelectorAll("[data-query]").forEach((el) => { if (el.checked) params.push(`${el.name}=true`); });
+    form.querySelectorAll("[data-query-value]").forEach((el) => {
+      if (el.value.trim()) params.push(`${el.name}=${encodeURIComponent(el.value.trim())}`);
+    });
     if (document.documentElement.lang === "en") params.push("lang=en");
     return params.length ? "?" + params.join("&") : "";
   }
