@@ -71,7 +71,9 @@ def test_a_brand_sells_cosmetics_once_its_papers_are_approved(
     site, brand_id = papers_site
     _sign_in(page, site, "owner@example.com", f"/brand/{brand_id}/catalog")
     form = _new_product(page, "丝绒雾面口红", "beauty.makeup")
-    form.get_by_text("这个类目的商品要先通过资质审核才能上架：请在品牌后台提交营业执照和化妆品经营资质").first.wait_for()
+    form.get_by_text(
+        "这个类目的商品要先通过资质审核才能上架：请在品牌后台提交营业执照和化妆品经营资质"
+    ).first.wait_for()
     page.screenshot(path=screenshot_path("brand-papers-needed"), full_page=True)
 
     page.goto(f"{site.url}/brand/{brand_id}/papers")
