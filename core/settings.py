@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     login_ip_max_failures: int = 30
     password_hash_memory_kib: int = 19 * 1024
     password_hash_time_cost: int = 2
+    # Phone sign-in (core.accounts.phone.SmsPolicy carries these to services) and password reset by e-mail.
+    sms_provider: Literal["sandbox"] = "sandbox"
+    mail_provider: Literal["sandbox"] = "sandbox"
+    sms_code_ttl_seconds: int = Field(default=300, ge=60)
+    sms_code_max_attempts: int = Field(default=5, ge=1)
+    sms_resend_seconds: int = Field(default=60, ge=1)  # per phone number
+    sms_per_phone_per_day: int = Field(default=10, ge=1)
+    password_reset_ttl_minutes: int = Field(default=60, ge=5)
 
     upload_max_bytes: int = 2 * GiB
     upload_chunk_max_bytes: int = 64 * 1024 * 1024
@@ -142,6 +150,8 @@ class Settings(BaseSettings):
     rate_limit_withdrawals: str = "5 per hour;20 per day"
     rate_limit_uploads: str = "30 per hour;300 per day"
     rate_limit_webhook_errors: str = "30 per minute"  # per address; only refused notifications count
+    rate_limit_sms: str = "5 per minute;50 per day"  # per address; each phone number has its own limit too
+    rate_limit_password_reset: str = "5 per hour;20 per day"  # per address
 
     # Bookings (commerce.booking.policy.BookingPolicy carries these to services).
     booking_reply_hours: int = 72  # no answer within this lets an invitation, quote or acceptance expire
