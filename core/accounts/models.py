@@ -126,7 +126,7 @@ class SmsCode(Base):
     ip_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[dt.datetime]
-    attempts: Mapped[int] = mapped_column(default=0)  # wrong tries so far
+    attempts: Mapped[int] = mapped_column(default=0)  # tries so far (the right one included)
     used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 

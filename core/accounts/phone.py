@@ -163,14 +163,21 @@ def _consume_code(session: Session, *, phone: str, code: str, policy: SmsPolicy)
     if row is None:
         session.rollback()
         raise ValidationFailed("sms_code_invalid", fields=[FieldError("code", "sms_code_invalid")])
-    if row.attempts >= policy.max_attempts:
+    # Every try is counted first, in the database and only while tries are left, so parallel guesses cannot each
+    # read the old count and all get a go.
+    counted = session.execute(
+        update(SmsCode)
+        .where(SmsCode.id == row.id, SmsCode.used_at.is_(None), SmsCode.attempts < policy.max_attempts)
+        .values(attempts=SmsCode.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if counted.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise ValidationFailed("sms_code_locked", fields=[FieldError("code", "sms_code_locked")])
+    tries = session.scalar(select(SmsCode.attempts).where(SmsCode.id == row.id)) or policy.max_attempts
     if not hmac.compare_digest(row.code_hash, _hash(policy, phone, code.strip())):
-        # Counted in the database, so parallel guesses cannot each see the old count and all get a try.
-        session.execute(update(SmsCode).where(SmsCode.id == row.id).values(attempts=SmsCode.attempts + 1))
         session.commit()
-        left = policy.max_attempts - row.attempts - 1
+        left = policy.max_attempts - tries
         if left <= 0:
             raise ValidationFailed("sms_code_locked", fields=[FieldError("code", "sms_code_locked")])
         raise ValidationFailed("sms_code_wrong", fields=[FieldError("code", "sms_code_wrong", params={"left": left})],
@@ -178,8 +185,9 @@ def _consume_code(session: Session, *, phone: str, code: str, policy: SmsPolicy)
     # Single use even under a race: only one request flips used_at from NULL.
     used = session.execute(
         update(SmsCode)
-        .where(SmsCode.id == row.id, SmsCode.used_at.is_(None), SmsCode.attempts < policy.max_attempts)
+        .where(SmsCode.id == row.id, SmsCode.used_at.is_(None))
         .values(used_at=now)
+        .execution_options(synchronize_session=False)
     )
     if used.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
