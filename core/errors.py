@@ -44,6 +44,7 @@ _FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "bool_parsing": ("应为布尔值", "Must be true or false"),
     "string_too_short": ("太短", "Too short"),
     "string_too_long": ("太长", "Too long"),
+    "string_pattern_mismatch": ("格式不正确", "Not in the right format"),
     "greater_than_equal": ("数值太小", "Too small"),
     "less_than_equal": ("数值太大", "Too large"),
     "greater_than": ("数值太小", "Too small"),

@@ -112,7 +112,8 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 RATE_LIMITED = (
-    "signup", "share_links", "checkout", "withdrawals", "uploads", "webhook_errors", "sms", "password_reset",
+    *("signup", "share_links", "checkout", "withdrawals", "uploads", "webhook_errors"),
+    *("sms", "password_reset"),
 )
 
 

@@ -1,0 +1,169 @@
+"""Signing up and in as people do, in Chromium at a phone's size, starting from /login: sign up by e-mail, sign in
+with a phone number and the SMS code read off the sandbox page, reset a forgotten password through the e-mailed
+link, and become a creator from the studio."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+
+from core.accounts import service as accounts
+from tests.browser import LiveServer, screenshot_path
+
+pytestmark = pytest.mark.browser
+
+EN = {
+    "signup_link": "New here? Create an account",
+    "name": "Display name",
+    "email": "E-mail",
+    "password": "Password",
+    "signup": "Sign up",
+    "creator": "create videos and sell as a creator",
+    "phone_link": "Sign in with a phone number",
+    "phone": "Phone number",
+    "send": "Send code",
+    "code": "Code",
+    "verify": "Verify and sign in",
+    "forgot_link": "Forgot password?",
+    "send_link": "Send reset link",
+    "new": "New password",
+    "again": "Once more",
+    "save": "Save new password",
+    "reset_done": "Your new password is set",
+    "sign_in": "Sign in",
+    "sent": "Code sent to",
+    "wrong": "That code is not right; 4 more tries",
+    "too_short": "Too short",
+    "if_exists": "If this address has a xinglian account",
+}
+ZH = {
+    "signup_link": "没有账号？注册", "name": "昵称", "email": "邮箱", "password": "密码", "signup": "注册",
+    "creator": "做创作者，发视频带货", "phone_link": "手机号验证码登录", "phone": "手机号", "send": "获取验证码",
+    "code": "验证码", "verify": "验证并登录", "forgot_link": "忘记密码？", "send_link": "发送重置链接",
+    "new": "新密码", "again": "再输一次", "save": "保存新密码", "reset_done": "新密码已设置", "sign_in": "登录",
+    "sent": "验证码已发送至", "wrong": "验证码不正确，还可以再试 4 次", "too_short": "太短",
+    "if_exists": "如果这个邮箱注册过星炼",
+}  # fmt: skip
+LANGS = [pytest.param(ZH, "", id="zh-CN"), pytest.param(EN, "&lang=en", id="en")]
+
+
+def unique_phone() -> str:
+    return "137" + f"{uuid.uuid4().int % 10**8:08d}"
+
+
+def read_sandbox(page: Any, site: LiveServer, channel: str, recipient: str) -> str:
+    """The newest message to `recipient`, read in another tab the way a developer reads the sandbox page."""
+    tab = page.context.new_page()
+    tab.goto(f"{site.url}/sandbox/{channel}")
+    body = tab.locator(f'li[data-recipient="{recipient}"] [data-body]').first.inner_text()
+    tab.close()
+    return str(body)
+
+
+@pytest.mark.parametrize(("t", "lang"), LANGS)
+def test_sign_up_from_the_login_page(page: Any, site: LiveServer, t: dict[str, str], lang: str) -> None:
+    email = f"new-{uuid.uuid4().hex[:8]}@example.com"
+    page.goto(f"{site.url}/login?next=/studio{lang}")
+    page.get_by_role("link", name=t["signup_link"]).click()
+    page.wait_for_url(re.compile(r"/signup\?next=/studio"))
+    page.get_by_label(t["name"]).fill("新朋友")
+    page.get_by_label(t["email"]).fill(email)
+    page.get_by_label(t["password"]).fill("short")
+    page.get_by_label(t["creator"]).check()
+    page.get_by_role("button", name=t["signup"], exact=True).click()
+    alert = page.get_by_role("alert")
+    alert.filter(has_text=t["too_short"]).wait_for()
+    assert "password" not in alert.inner_text()  # a label people read, never the field's name
+    page.screenshot(path=screenshot_path(f"signup-error-{'en' if lang else 'zh'}"))
+    page.get_by_label(t["password"]).fill("a good long password")
+    page.get_by_role("button", name=t["signup"], exact=True).click()
+    page.wait_for_url(f"{site.url}/studio")
+    page.locator("form[data-studio-upload]").wait_for()  # signed up as a creator: the upload form is there
+    page.screenshot(path=screenshot_path(f"signup-done-{'en' if lang else 'zh'}"))
+    me = page.request.get(f"{site.url}/api/v1/me").json()
+    assert me["email"] == email
+    assert "artist" in me["roles"]
+    page.goto(f"{site.url}/signup?next=/me{lang}")  # and the way back to sign-in keeps where to go
+    page.get_by_role("link", name=re.compile("Sign in$|登录$")).first.click()
+    page.wait_for_url(re.compile(r"/login\?next=/me"))
+
+
+@pytest.mark.parametrize(("t", "lang"), LANGS)
+def test_sign_in_with_a_phone_and_the_sandbox_code(page: Any, site: LiveServer, t: dict[str, str], lang: str) -> None:
+    number = unique_phone()
+    page.goto(f"{site.url}/login?next=/me{lang}")
+    page.get_by_role("link", name=t["phone_link"]).click()
+    page.wait_for_url(re.compile(r"/login/phone\?next=/me"))
+    page.get_by_label(t["phone"]).fill(f"{number[:3]} {number[3:7]} {number[7:]}")
+    page.get_by_role("button", name=t["send"]).click()
+    page.get_by_role("status").filter(has_text=t["sent"]).wait_for()
+    assert f"{number[:3]}****{number[-4:]}" in page.get_by_role("status").inner_text()
+    page.screenshot(path=screenshot_path(f"phone-code-sent-{'en' if lang else 'zh'}"))
+    text = read_sandbox(page, site, "sms", f"+86{number}")
+    found = re.search(r"\b(\d{6})\b", text)
+    assert found is not None, text
+    code = found.group(1)
+    page.get_by_label(t["code"], exact=True).fill(f"{(int(code) + 1) % 10**6:06d}")
+    page.get_by_role("button", name=t["verify"]).click()
+    page.get_by_role("alert").filter(has_text=t["wrong"]).wait_for()
+    page.get_by_label(t["code"], exact=True).fill(code)
+    page.get_by_label(re.compile(t["name"])).fill("手机用户")
+    page.get_by_role("button", name=t["verify"]).click()
+    page.wait_for_url(f"{site.url}/me")
+    page.get_by_text("手机用户").first.wait_for()
+    page.screenshot(path=screenshot_path(f"phone-signed-in-{'en' if lang else 'zh'}"))
+    me = page.request.get(f"{site.url}/api/v1/me").json()
+    assert me["phone"] == f"+86{number}"
+
+
+@pytest.mark.parametrize(("t", "lang"), LANGS)
+def test_forgot_password_reset_link_then_sign_in(page: Any, site: LiveServer, t: dict[str, str], lang: str) -> None:
+    email = f"forgot-{uuid.uuid4().hex[:8]}@example.com"
+    with site.app.extensions["db"].session() as s:
+        accounts.register(s, email=email, password="the old password", display_name="健忘")
+    page.goto(f"{site.url}/login?next=/me{lang}")
+    page.get_by_role("link", name=t["forgot_link"]).click()
+    page.get_by_label(t["email"]).fill(email)
+    page.get_by_role("button", name=t["send_link"]).click()
+    page.get_by_role("status").filter(has_text=t["if_exists"]).wait_for()
+    mail = read_sandbox(page, site, "mail", email)
+    found = re.search(r"(http://\S+/reset-password\?token=\S+)", mail)
+    assert found is not None, mail
+    page.goto(found.group(1))
+    page.get_by_label(t["new"]).fill("the new password")
+    page.get_by_label(t["again"]).fill("the new password")
+    page.get_by_role("button", name=t["save"]).click()
+    page.wait_for_url(re.compile(r"/login\?reset=1"))
+    page.get_by_role("status").filter(has_text=t["reset_done"]).wait_for()
+    page.screenshot(path=screenshot_path(f"reset-done-{'en' if lang else 'zh'}"))
+    page.get_by_label(t["email"]).fill(email)
+    page.get_by_label(t["password"]).fill("the new password")
+    page.get_by_role("button", name=t["sign_in"], exact=True).click()
+    page.wait_for_url(f"{site.url}/")
+    assert page.request.get(f"{site.url}/api/v1/me").json()["email"] == email
+    page.goto(found.group(1))  # the link worked once
+    page.get_by_label(t["new"]).fill("yet another password")
+    page.get_by_label(t["again"]).fill("yet another password")
+    page.get_by_role("button", name=t["save"]).click()
+    page.get_by_role("alert").filter(has_text=re.compile("已用过|already used")).wait_for()
+
+
+@pytest.mark.parametrize(("t", "lang"), LANGS)
+def test_a_viewer_becomes_a_creator_from_the_studio(page: Any, site: LiveServer, t: dict[str, str], lang: str) -> None:
+    email = f"viewer-{uuid.uuid4().hex[:8]}@example.com"
+    with site.app.extensions["db"].session() as s:
+        accounts.register(s, email=email, password="viewer password", display_name="观众")
+    page.goto(f"{site.url}/studio{'?lang=en' if lang else ''}")
+    page.wait_for_url(re.compile(r"/login\?next=/studio"))
+    page.get_by_label(t["email"]).fill(email)
+    page.get_by_label(t["password"]).fill("viewer password")
+    page.get_by_role("button", name=t["sign_in"], exact=True).click()
+    page.wait_for_url(re.compile(r"/studio"))
+    assert page.locator("form[data-studio-upload]").count() == 0
+    page.get_by_role("button", name=re.compile("^(成为创作者|Become a creator)$")).click()
+    page.locator("form[data-studio-upload]").wait_for()
+    page.screenshot(path=screenshot_path(f"became-creator-{'en' if lang else 'zh'}"))
+    assert "artist" in page.request.get(f"{site.url}/api/v1/me").json()["roles"]

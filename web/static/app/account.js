@@ -1,0 +1,109 @@
+// The sign-up, phone sign-in, forgot-password and reset-password forms (one of them per page).
+// Problems are shown as sentences: the problem's title, then each field's message under the field's own label.
+(function () {
+  "use strict";
+  const t = xl.t;
+
+  function say(form, problem) {
+    const box = form.querySelector("[data-errors]");
+    form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+    box.textContent = "";
+    const lines = [];
+    if (!problem) lines.push(t("网络错误，请重试", "Network error, please retry"));
+    else {
+      lines.push(problem.title || "");
+      (problem.errors || []).forEach((e) => {
+        const input = form.querySelector(`[name="${e.field.split(".")[0]}"]`);
+        if (input) input.setAttribute("aria-invalid", "true");
+        if (e.message === problem.title) return;
+        const label = input && input.closest("label") ? input.closest("label").firstChild.textContent.trim() : "";
+        lines.push(label ? `${label}：${e.message}` : e.message);
+      });
+    }
+    lines.forEach((line) => { const p = document.createElement("div"); p.textContent = line; box.appendChild(p); });
+  }
+
+  function clear(form) { form.querySelector("[data-errors]").textContent = ""; }
+
+  function onSubmit(form, handler) {
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const button = form.querySelector('button[type="submit"]');
+      button.disabled = true;
+      try { await handler(new FormData(form)); } finally { button.disabled = false; }
+    });
+  }
+
+  const signup = document.getElementById("signup-form");
+  if (signup) onSubmit(signup, async (f) => {
+    const r = await xl.api("POST", "/api/v1/auth/register", {
+      display_name: f.get("display_name"), email: f.get("email"), password: f.get("password"), role: f.get("role"),
+    });
+    if (r.ok) { location.href = xl.safeNext(); return; }
+    say(signup, r.data);
+  });
+
+  const phone = document.getElementById("phone-form");
+  if (phone) {
+    const send = phone.querySelector("[data-send-code]");
+    const status = phone.querySelector("[data-code-status]");
+    const label = send.textContent;
+    let timer = null;
+    const countdown = (seconds) => {
+      clearInterval(timer);
+      send.disabled = true;
+      let left = seconds;
+      const tick = () => {
+        if (left <= 0) { clearInterval(timer); send.disabled = false; send.textContent = label; return; }
+        send.textContent = t(`${left} 秒后重发`, `Resend in ${left} s`);
+        left -= 1;
+      };
+      tick();
+      timer = setInterval(tick, 1000);
+    };
+    send.addEventListener("click", async () => {
+      clear(phone);
+      status.textContent = "";
+      send.disabled = true;
+      const r = await xl.api("POST", "/api/v1/auth/sms/code", {phone: phone.elements.phone.value});
+      if (r.ok) {
+        status.textContent = t(`验证码已发送至 ${r.data.sent_to}，${Math.round(r.data.expires_in / 60)} 分钟内有效`,
+          `Code sent to ${r.data.sent_to}, valid for ${Math.round(r.data.expires_in / 60)} minutes`);
+        countdown(r.data.resend_after);
+        phone.elements.code.focus();
+        return;
+      }
+      send.disabled = false;
+      say(phone, r.data);
+    });
+    onSubmit(phone, async (f) => {
+      const name = String(f.get("display_name") || "").trim();
+      const r = await xl.api("POST", "/api/v1/auth/sms/login", {
+        phone: f.get("phone"), code: String(f.get("code") || "").trim(), display_name: name || null,
+      });
+      if (r.ok) { location.href = xl.safeNext(); return; }
+      say(phone, r.data);
+    });
+  }
+
+  const forgot = document.getElementById("forgot-form");
+  if (forgot) onSubmit(forgot, async (f) => {
+    const done = forgot.querySelector("[data-done]");
+    done.textContent = "";
+    const r = await xl.api("POST", "/api/v1/auth/password/forgot", {email: f.get("email")});
+    if (r.ok) { clear(forgot); done.textContent = r.data.message; return; }
+    say(forgot, r.data);
+  });
+
+  const reset = document.getElementById("reset-form");
+  if (reset) onSubmit(reset, async (f) => {
+    if (f.get("new_password") !== f.get("again")) {
+      say(reset, {title: t("两次输入的密码不一样", "The two passwords differ")});
+      return;
+    }
+    const token = new URLSearchParams(location.search).get("token") || "";
+    const r = await xl.api("POST", "/api/v1/auth/password/reset", {token, new_password: f.get("new_password")});
+    if (r.ok) { location.href = "/login?reset=1" + (document.documentElement.lang === "en" ? "&lang=en" : ""); return; }
+    say(reset, r.data);
+  });
+})();
