@@ -12,7 +12,17 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.accounts import passwords
-from core.accounts.models import ApiToken, Brand, BrandMember, BrandRole, LoginAttempt, User
+from core.accounts.models import (
+    ApiToken,
+    Brand,
+    BrandMember,
+    BrandRole,
+    LoginAttempt,
+    PasswordResetToken,
+    SandboxMessage,
+    SmsCode,
+    User,
+)
 from core.accounts.permissions import require_admin, require_brand_member
 from core.errors import Conflict, DomainError, NotAuthenticated, NotFound, RateLimited, ValidationFailed
 from core.ids import sha256_hex, token
@@ -227,3 +237,12 @@ def set_user_active(session: Session, actor: User, user_id: int, *, active: bool
 def prune_login_attempts(session: Session, *, older_than: dt.datetime) -> int:
     """Sign-in attempts older than the retention say nothing about a throttle any more. Commits."""
     return delete_in_batches(session, LoginAttempt, LoginAttempt.at < older_than)
+
+
+def prune_sign_in_codes(session: Session, *, older_than: dt.datetime) -> int:
+    """SMS codes, reset links and sandbox deliveries older than the retention (well past their use, and past the
+    day a number's code count looks back over). Commits."""
+    return sum(
+        delete_in_batches(session, model, model.created_at < older_than)
+        for model in (SmsCode, PasswordResetToken, SandboxMessage)
+    )

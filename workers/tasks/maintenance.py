@@ -36,3 +36,10 @@ def prune_login_attempts(self: AppTask) -> int:
     days = settings().login_attempts_retention_days
     with self.session() as session:
         return accounts.prune_login_attempts(session, older_than=retention.cutoff(days=days))
+
+
+@shared_task(name="maintenance.prune_sign_in_codes", **_LIMITS)
+def prune_sign_in_codes(self: AppTask) -> int:
+    days = settings().login_attempts_retention_days
+    with self.session() as session:
+        return accounts.prune_sign_in_codes(session, older_than=retention.cutoff(days=days))
