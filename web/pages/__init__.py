@@ -17,7 +17,8 @@ from flask import Blueprint, Flask, Response, abort, current_app, render_templat
 
 from core import extensions
 from core.accounts.delivery import SandboxOutbox
-from web.auth import safe_next_path
+from core.accounts.models import User
+from web.auth import safe_next_path, signed_in_page
 
 bp = Blueprint("pages", __name__, template_folder="../templates")
 
@@ -38,7 +39,14 @@ def login() -> str:
 @bp.get("/login/phone")
 def login_phone() -> str:
     """Phone number + SMS code; the first verified code creates the account."""
-    return _account_page("login_phone.html")
+    return _account_page("login_phone.html", bind=False)
+
+
+@bp.get("/me/phone")
+@signed_in_page
+def bind_phone(user: User) -> str:
+    """A signed-in account adds the phone number it will sign in with, proven by a code."""
+    return _account_page("login_phone.html", bind=True)
 
 
 @bp.get("/signup")

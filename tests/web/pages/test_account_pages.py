@@ -4,6 +4,7 @@ link, and become a creator from the studio."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from core.accounts import service as accounts
+from core.clock import FrozenClock, use_clock
 from tests.browser import LiveServer, screenshot_path
 
 pytestmark = pytest.mark.browser
@@ -167,3 +169,43 @@ def test_a_viewer_becomes_a_creator_from_the_studio(page: Any, site: LiveServer,
     page.locator("form[data-studio-upload]").wait_for()
     page.screenshot(path=screenshot_path(f"became-creator-{'en' if lang else 'zh'}"))
     assert "artist" in page.request.get(f"{site.url}/api/v1/me").json()["roles"]
+
+
+def test_a_signed_in_user_adds_a_phone_then_signs_in_with_it(page: Any, site: LiveServer) -> None:
+    """The number is the account's from then on. The site runs on a frozen clock here: a number's second code
+    needs a minute to have passed, and the test moves time rather than waits."""
+    with use_clock(FrozenClock(dt.datetime.now(dt.UTC))) as clock:
+        assert isinstance(clock, FrozenClock)
+        email = f"bind-{uuid.uuid4().hex[:8]}@example.com"
+        number = unique_phone()
+        with site.app.extensions["db"].session() as s:
+            accounts.register(s, email=email, password="bind password", display_name="绑定者")
+        page.goto(f"{site.url}/me")
+        page.get_by_label("邮箱").fill(email)
+        page.get_by_label("密码").fill("bind password")
+        page.get_by_role("button", name="登录", exact=True).click()
+        page.wait_for_url(f"{site.url}/me")
+        page.get_by_role("link", name="绑定手机号，以后用验证码登录").click()
+        page.wait_for_url(f"{site.url}/me/phone")
+        page.get_by_label("手机号").fill(number)
+        page.get_by_role("button", name="获取验证码").click()
+        page.get_by_role("status").filter(has_text="验证码已发送至").wait_for()
+        found = re.search(r"\b(\d{6})\b", read_sandbox(page, site, "sms", f"+86{number}"))
+        assert found is not None
+        page.get_by_label("验证码", exact=True).fill(found.group(1))
+        page.get_by_role("button", name="验证并绑定").click()
+        page.wait_for_url(f"{site.url}/me")
+        page.get_by_text(f"{number[:3]}****{number[-4:]}").wait_for()
+        page.context.clear_cookies()  # signed out; the number now signs in to the same account
+        clock.advance(seconds=61)
+        page.goto(f"{site.url}/login/phone")
+        page.get_by_label("手机号").fill(number)
+        page.get_by_role("button", name="获取验证码").click()
+        page.get_by_role("status").filter(has_text="验证码已发送至").wait_for()
+        text = read_sandbox(page, site, "sms", f"+86{number}")
+        code = re.search(r"\b(\d{6})\b", text)
+        assert code is not None
+        page.get_by_label("验证码", exact=True).fill(code.group(1))
+        page.get_by_role("button", name="验证并登录").click()
+        page.wait_for_url(f"{site.url}/")
+        assert page.request.get(f"{site.url}/api/v1/me").json()["email"] == email

@@ -77,9 +77,16 @@
       say(phone, r.data);
     });
     onSubmit(phone, async (f) => {
+      const code = String(f.get("code") || "").trim();
+      if (phone.hasAttribute("data-bind")) {
+        const r = await xl.api("POST", "/api/v1/me/phone", {phone: f.get("phone"), code});
+        if (r.ok) { location.href = "/me" + (document.documentElement.lang === "en" ? "?lang=en" : ""); return; }
+        say(phone, r.data);
+        return;
+      }
       const name = String(f.get("display_name") || "").trim();
       const r = await xl.api("POST", "/api/v1/auth/sms/login", {
-        phone: f.get("phone"), code: String(f.get("code") || "").trim(), display_name: name || null,
+        phone: f.get("phone"), code, display_name: name || null,
       });
       if (r.ok) { location.href = xl.safeNext(); return; }
       say(phone, r.data);
