@@ -144,7 +144,7 @@ def test_forgot_password_reset_link_then_sign_in(page: Any, site: LiveServer, t:
     page.get_by_label(t["email"]).fill(email)
     page.get_by_label(t["password"]).fill("the new password")
     page.get_by_role("button", name=t["sign_in"], exact=True).click()
-    page.wait_for_url(f"{site.url}/")
+    page.wait_for_url(f"{site.url}/", wait_until="commit")  # the feed itself need not finish loading
     assert page.request.get(f"{site.url}/api/v1/me").json()["email"] == email
     page.goto(found.group(1))  # the link worked once
     page.get_by_label(t["new"]).fill("yet another password")
@@ -207,5 +207,5 @@ def test_a_signed_in_user_adds_a_phone_then_signs_in_with_it(page: Any, site: Li
         assert code is not None
         page.get_by_label("验证码", exact=True).fill(code.group(1))
         page.get_by_role("button", name="验证并登录").click()
-        page.wait_for_url(f"{site.url}/")
+        page.wait_for_url(f"{site.url}/", wait_until="commit")  # the feed itself need not finish loading
         assert page.request.get(f"{site.url}/api/v1/me").json()["email"] == email
