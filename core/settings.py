@@ -55,9 +55,16 @@ class Settings(BaseSettings):
     # How many reverse proxies in front of us set X-Forwarded-For (0: trust none).
     proxy_fix_hops: int = 0
     api_token_ttl_days: int = 30
-    login_max_failures: int = 5
-    login_window_seconds: int = 900
-    login_ip_max_failures: int = 30
+    # The sign-in throttle (core.accounts.service.LoginPolicy): failures each scope lets through before it backs off
+    # exponentially from its latest failure, base × 2^(failures − free) capped at the max; failures count this long.
+    login_free_failures: int = Field(default=3, ge=0)  # one account from one source (device or IP)
+    login_account_free_failures: int = Field(default=20, ge=0)  # one account from every unknown source
+    login_ip_free_failures: int = Field(default=30, ge=0)  # one IP across accounts
+    login_backoff_base_seconds: int = Field(default=1, ge=1)
+    login_backoff_max_seconds: int = Field(default=900, ge=1)
+    login_window_seconds: int = Field(default=86400, ge=1)
+    # A device or IP that signed in to an account this recently is never held back by others' failures.
+    login_known_source_days: int = Field(default=90, ge=0)
     password_hash_memory_kib: int = 19 * 1024
     password_hash_time_cost: int = 2
     # Phone sign-in (core.accounts.phone.SmsPolicy carries these to services) and password reset by e-mail.
@@ -152,6 +159,13 @@ class Settings(BaseSettings):
     rate_limit_webhook_errors: str = "30 per minute"  # per address; only refused notifications count
     rate_limit_sms: str = "5 per minute;50 per day"  # per address; each phone number has its own limit too
     rate_limit_password_reset: str = "5 per hour;20 per day"  # noqa: S105 - a limit, not a password; per address
+
+    # Content review (moderation.review.ReviewPolicy): who waits for a reviewer before going public.
+    # everyone: every upload; new_accounts: accounts with fewer approved videos than review_trusted_after;
+    # nobody: all public at once. Public-at-once videos are sampled into the queue at review_sample_bp.
+    review_mode: Literal["everyone", "new_accounts", "nobody"] = "new_accounts"
+    review_trusted_after: int = Field(default=3, ge=0)
+    review_sample_bp: int = Field(default=1000, ge=0, le=10_000)
 
     # Bookings (commerce.booking.policy.BookingPolicy carries these to services).
     booking_reply_hours: int = 72  # no answer within this lets an invitation, quote or acceptance expire

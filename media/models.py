@@ -21,6 +21,16 @@ class VideoStatus(enum.StrEnum):
     FAILED = "failed"  # rejected or broken input; failure_code says why, the original is kept
 
 
+class ReviewState(enum.StrEnum):
+    """The platform's review of a video (moderation/ decides; media only carries it). Only CLEARED is live."""
+
+    PENDING = "pending"  # not decided yet: new videos wait here until moderation sees their ready event
+    HELD = "held"  # pre-moderated: in the review queue, not public until approved
+    CLEARED = "cleared"  # approved, or post-moderated (public at once, may be sampled into the queue)
+    CHANGES_REQUESTED = "changes_requested"  # the reviewer asked the creator to fix something
+    REJECTED = "rejected"  # out of every listing; the files stay for an appeal
+
+
 class Visibility(enum.StrEnum):
     PUBLIC = "public"  # in the feed and search once published
     PRIVATE = "private"  # only the uploader (and, for booking drafts, the brand) sees it
@@ -59,6 +69,12 @@ class Video(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[dt.datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
+    # The platform's review. Rows from before review existed were public already: the server default clears them.
+    review_state: Mapped[ReviewState] = mapped_column(
+        str_enum(ReviewState), default=ReviewState.PENDING, server_default=ReviewState.CLEARED.value
+    )
+    review_note: Mapped[str | None] = mapped_column(String(500), default=None)  # the reason the creator sees
+
     # -- added by the media pipeline ------------------------------------------------
     # Publish as soon as processing succeeds (the uploader's choice at upload time).
     publish_on_ready: Mapped[bool] = mapped_column(default=True, server_default=true())
@@ -88,6 +104,7 @@ class Video(Base):
             and self.visibility == Visibility.PUBLIC
             and self.published_at is not None
             and self.deleted_at is None
+            and self.review_state == ReviewState.CLEARED
         )
 
 

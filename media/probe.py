@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from media.pipelines.config import Limits, PipelineConfig
-from media.pipelines.loudness import Loudness, measure_filter, parse_measurement
+from media.pipelines.loudness import Loudness, measure_graph, parse_measurement
 from media.pipelines.runner import FFmpegError, FFmpegTimeout, run_ffmpeg, run_tool
 from media.pipelines.tools import Tools
 from media.rejections import MediaRejected
@@ -332,8 +332,8 @@ def analyse(tools: Tools, path: Path, info: MediaInfo, config: PipelineConfig) -
     # The decoded tail comes first so `frame=` in the progress output counts its frames.
     args += ["-map", f"0:{info.video.selector}", "-an", "-sn", "-dn", "-f", "null", "-"]
     if info.audio is not None:
-        args += ["-map", f"1:{info.audio.selector}", "-vn", "-sn", "-dn"]
-        args += ["-af", measure_filter(), "-f", "null", "-"]
+        graph, loudness_out = measure_graph(f"1:{info.audio.selector}", config)
+        args += ["-filter_complex", graph, "-map", f"[{loudness_out}]", "-f", "null", "-"]
     try:
         stderr, last = run_ffmpeg(args, timeout=config.timeout_for(info.duration), stall_timeout=config.stall_seconds)
     except FFmpegTimeout:
@@ -345,7 +345,7 @@ def analyse(tools: Tools, path: Path, info: MediaInfo, config: PipelineConfig) -
     errors = [line for line in stderr.splitlines() if _ERROR_LINE.search(line)]
     if any("partial file" in e for e in errors) or last is None or last.frame == 0:
         raise MediaRejected("truncated", "the file ends early: its last part is missing or cannot be decoded")
-    loudness = parse_measurement(stderr) if info.audio is not None else None
+    loudness = parse_measurement(stderr, config) if info.audio is not None else None
     return MediaInfo(**{**info.__dict__, "loudness": loudness})
 
 

@@ -31,6 +31,7 @@ MODEL_MODULES = (
     "commerce.artists.models",
     "commerce.booking.models",
     "commerce.notifications.models",
+    "moderation.models",
 )
 
 config = context.config

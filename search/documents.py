@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from commerce.catalog import categories
 from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, ShowcaseItem, VideoProduct
 from core.accounts.models import Brand, User
-from media.models import Video, VideoStatus, Visibility
+from media.models import ReviewState, Video, VideoStatus, Visibility
 from search import ranking
 from search.models import EngagementEvent, EngagementKind, Follow, VideoStats
 from search.schema import Field, FieldType, IndexSchema
@@ -145,6 +145,7 @@ def live_video_filter() -> Any:
     return (
         (func.coalesce(Video.status, VideoStatus.READY) == VideoStatus.READY)
         & (Video.visibility == Visibility.PUBLIC)
+        & (Video.review_state == ReviewState.CLEARED)
         & Video.published_at.is_not(None)
         & Video.deleted_at.is_(None)
     )

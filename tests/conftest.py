@@ -32,6 +32,9 @@ from core.tasks import SENDER, RecordingSender
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+# As migration 0018_moderation creates it.
+SQLITE_NO_DELETE_TRIGGER = """CREATE TRIGGER moderation_actions_no_delete BEFORE DELETE ON moderation_actions
+           BEGIN SELECT RAISE(ABORT, 'moderation_actions is append-only'); END"""
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 
 # The property tests check properties, not speed: on a loaded 2-core CI machine one example can stall past
@@ -133,6 +136,9 @@ def make_settings(var_dir: Path, **overrides: object) -> Settings:
     # The limiter stays on, so every test goes through it; but one app serves the whole session from one
     # address, so its limits are out of reach here (tests/web/test_rate_limits.py tries the real ones).
     values.update({f"rate_limit_{kind}": "100000 per minute" for kind in RATE_LIMITED})
+    # Uploads go public at once, as journeys other than review expect; tests/moderation and the console's
+    # browser test run the default policy (new accounts wait for a reviewer).
+    values["review_mode"] = "nobody"
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -206,8 +212,11 @@ def committed_db(database_url: str) -> Iterator[Database]:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         else:
             conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+            # The audit log refuses deletes (PostgreSQL's TRUNCATE does not fire row triggers; SQLite's DELETE does).
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS moderation_actions_no_delete")
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
+            conn.exec_driver_sql(SQLITE_NO_DELETE_TRIGGER)
     db.dispose()
 
 

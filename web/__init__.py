@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     import commerce
     import core
     import media
+    import moderation
     import search
     import workers
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     search.init_app(app)
     media.init_app(app)
     commerce.init_app(app)
+    moderation.init_app(app)
     workers.init_app(app)
 
     from web import (

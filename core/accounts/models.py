@@ -105,11 +105,17 @@ class LoginAttempt(Base):
     __table_args__ = (
         Index("ix_login_attempts_email_at", "email", "at"),
         Index("ix_login_attempts_ip_at", "ip_hash", "at"),
+        # The sign-in throttle's per-source questions: this account's failures and successes from one IP, or
+        # from one device (core.accounts.service.authenticate).
+        Index("ix_login_attempts_email_ip_at", "email", "ip_hash", "at"),
+        Index("ix_login_attempts_email_device_at", "email", "device_hash", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     ip_hash: Mapped[str] = mapped_column(String(64))
+    # The keyed hash of the device id (web.device), when the client sent one.
+    device_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     succeeded: Mapped[bool]
     at: Mapped[dt.datetime] = mapped_column(default=clock.now)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,9 +34,34 @@ SignupRole = Literal["viewer", "artist", "brand"]
 
 @dataclass(frozen=True)
 class LoginPolicy:
-    max_failures: int = 5
-    ip_max_failures: int = 30
-    window_seconds: int = 900
+    """The sign-in throttle: exponential backoff per account and source, and wider backoffs that spare known sources.
+
+    Each scope lets its first `*free_failures` failures through; after that the next attempt waits
+    `backoff_base_seconds × 2^(failures − free)` (at most `backoff_max_seconds`) from the scope's latest failure.
+    Failures count for `window_seconds`; a refused attempt is not a failure (the password is never checked).
+
+    - source: this account from this source — the device when it has signed in to this account before, else the
+      IP. A success from the source clears it. It applies to everyone, known or not.
+    - account: this account's failures from every source (guessing spread over many IPs).
+    - ip: this IP's failures across accounts (credential stuffing).
+    The account and IP scopes never hold back a known source: a device or an IP that signed in to this account
+    within `known_source_days`, so nobody else's failures keep its owner out.
+    """
+
+    free_failures: int = 3
+    account_free_failures: int = 20
+    ip_free_failures: int = 30
+    backoff_base_seconds: int = 1
+    backoff_max_seconds: int = 900
+    window_seconds: int = 86400
+    known_source_days: int = 90
+
+    def delay_seconds(self, failures: int, free: int) -> int:
+        """How long after the latest of `failures` the next attempt waits, for a scope that lets `free` through."""
+        if failures < free:
+            return 0
+        doublings: int = min(failures - free, 40)
+        return min(self.backoff_max_seconds, self.backoff_base_seconds << doublings)
 
 
 def normalise_email(email: str) -> str:
@@ -82,37 +108,23 @@ def register(
     return user
 
 
-def authenticate(session: Session, *, email: str, password: str, ip_hash: str, policy: LoginPolicy) -> User:
-    """Check a password; too many recent failures for the e-mail or the IP lock sign-in out for a while."""
+def authenticate(
+    session: Session, *, email: str, password: str, ip_hash: str, device_hash: str | None, policy: LoginPolicy
+) -> User:
+    """Check a password, unless the sign-in throttle (`LoginPolicy`) says this source must wait first."""
     email = normalise_email(email)
     now = clock.now()
-    since = now - dt.timedelta(seconds=policy.window_seconds)
-    by_email = (
-        session.scalar(
-            select(func.count()).where(
-                LoginAttempt.email == email, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False)
-            )
-        )
-        or 0
-    )
-    by_ip = (
-        session.scalar(
-            select(func.count()).where(
-                LoginAttempt.ip_hash == ip_hash, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False)
-            )
-        )
-        or 0
-    )
-    if by_email >= policy.max_failures or by_ip >= policy.ip_max_failures:
+    retry_after = _sign_in_wait(session, email=email, ip_hash=ip_hash, device_hash=device_hash, policy=policy, now=now)
+    if retry_after > 0:
         session.rollback()
-        raise RateLimited(retry_after=policy.window_seconds)
+        raise RateLimited(retry_after=retry_after)
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
         passwords.burn_time(password)
         ok = False
     else:
         ok = passwords.verify_password(user.password_hash, password)
-    session.add(LoginAttempt(email=email, ip_hash=ip_hash, succeeded=ok, at=now))
+    session.add(LoginAttempt(email=email, ip_hash=ip_hash, device_hash=device_hash, succeeded=ok, at=now))
     if ok and user is not None and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     session.commit()
@@ -121,6 +133,49 @@ def authenticate(session: Session, *, email: str, password: str, ip_hash: str, p
     if not user.is_active:
         raise DomainError("account_disabled")
     return user
+
+
+def _sign_in_wait(
+    session: Session, *, email: str, ip_hash: str, device_hash: str | None, policy: LoginPolicy, now: dt.datetime
+) -> int:
+    """Whole seconds until this source may try this account's password again (0: now)."""
+    since = now - dt.timedelta(seconds=policy.window_seconds)
+    succeeded = select(LoginAttempt.id).where(
+        LoginAttempt.email == email,
+        LoginAttempt.succeeded.is_(True),
+        LoginAttempt.at >= now - dt.timedelta(days=policy.known_source_days),
+    )
+    known_device = (
+        device_hash is not None
+        and session.scalar(succeeded.where(LoginAttempt.device_hash == device_hash).limit(1)) is not None
+    )
+    known = known_device or session.scalar(succeeded.where(LoginAttempt.ip_hash == ip_hash).limit(1)) is not None
+    # A device that signed in here before is its own source, wherever it connects from: failures of others behind
+    # its IP are not its own. Any other client is its IP, whatever device id it sends (new ids buy nothing).
+    source = LoginAttempt.device_hash == device_hash if known_device else LoginAttempt.ip_hash == ip_hash
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.id)).where(
+            LoginAttempt.email == email, source, LoginAttempt.succeeded.is_(True), LoginAttempt.at >= since
+        )
+    )
+    scopes = [
+        (policy.free_failures, [LoginAttempt.email == email, source, LoginAttempt.id > (last_success or 0)]),
+    ]
+    if not known:
+        scopes.append((policy.account_free_failures, [LoginAttempt.email == email]))
+        scopes.append((policy.ip_free_failures, [LoginAttempt.ip_hash == ip_hash]))
+    wait = 0
+    for free, where in scopes:
+        failures, latest = session.execute(
+            select(func.count(), func.max(LoginAttempt.at)).where(
+                *where, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since
+            )
+        ).one()
+        if latest is None:
+            continue
+        allowed_at = latest + dt.timedelta(seconds=policy.delay_seconds(int(failures), free))
+        wait = max(wait, math.ceil((allowed_at - now).total_seconds()))
+    return wait
 
 
 def issue_token(session: Session, user: User, *, name: str = "api", ttl_days: int = 30) -> str:
@@ -234,9 +289,20 @@ def set_user_active(session: Session, actor: User, user_id: int, *, active: bool
     return user
 
 
-def prune_login_attempts(session: Session, *, older_than: dt.datetime) -> int:
-    """Sign-in attempts older than the retention say nothing about a throttle any more. Commits."""
-    return delete_in_batches(session, LoginAttempt, LoginAttempt.at < older_than)
+def prune_login_attempts(
+    session: Session, *, older_than: dt.datetime, successes_older_than: dt.datetime | None = None
+) -> int:
+    """Sign-in attempts older than the retention say nothing about a throttle any more. Successes may be kept
+    longer (`successes_older_than`, never shorter): they are what makes a device or IP a known source. Commits."""
+    keep_successes_until = min(older_than, successes_older_than or older_than)
+    return delete_in_batches(
+        session,
+        LoginAttempt,
+        or_(
+            and_(LoginAttempt.succeeded.is_(False), LoginAttempt.at < older_than),
+            and_(LoginAttempt.succeeded.is_(True), LoginAttempt.at < keep_successes_until),
+        ),
+    )
 
 
 def prune_sign_in_codes(session: Session, *, older_than: dt.datetime) -> int:

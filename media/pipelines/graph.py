@@ -7,7 +7,7 @@
                                               ├─ fps 1/interval ─ scale ─ JPEG (storyboard tiles)
                                               ├─ trim ─ fps ─ scale ─ animated WebP (preview)
                                               └─ fps 2 ─ crop ─ 32x32 gray ─ raw  (fingerprint frames)
-    source audio ─ stereo downmix ─ loudnorm (measured values) ─ 48 kHz ─ AAC ─ HLS fMP4
+    source audio ─ stereo downmix ─ gain (measured) ─ 192 kHz ─ true-peak limiter ─ 48 kHz ─ AAC ─ HLS fMP4
 
 Every rung gets the same fixed GOP and forced keyframes on the same timestamps,
 so segments line up across renditions; rotation is applied by ffmpeg's

@@ -176,12 +176,13 @@ def package(
     extras: graph.ExtrasPlan,
     config: PipelineConfig,
 ) -> dict[str, Any]:
-    """Master playlist, progressive MP4, poster, storyboard; returns the manifest (paths relative to out)."""
+    """Master playlist (after folding short last segments into the one before), progressive MP4, poster,
+    storyboard; returns the manifest (paths relative to out)."""
     out = layout.out
     variants = []
     for r in renditions:
         d = layout.rendition_dir(r.name)
-        playlist = hls.read_playlist(d / "index.m3u8")
+        playlist = hls.merge_short_tail(d)
         _check_duration(r.name, playlist.duration, info.duration)
         variants.append(
             hls.VariantInfo(
@@ -194,7 +195,7 @@ def package(
         )
     audio_rate = None
     if info.audio is not None:
-        audio_playlist = hls.read_playlist(layout.audio_dir / "index.m3u8")
+        audio_playlist = hls.merge_short_tail(layout.audio_dir)
         audio_rate = hls.segment_rates(layout.audio_dir, audio_playlist)
     # The shareable MP4 and the first variant a player tries: the rung closest to 720p from below.
     start = min(

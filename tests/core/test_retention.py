@@ -45,6 +45,35 @@ def test_idempotency_records_and_login_attempts_go_after_their_retention(db_sess
         assert idempotency.prune(s, older_than=retention.cutoff(hours=48)) == 0
 
 
+def test_successful_sign_ins_stay_as_long_as_they_make_a_known_source(db_session: Session) -> None:
+    s = db_session
+    with use_clock(FrozenClock(T0)) as clock:
+        assert isinstance(clock, FrozenClock)
+        for ok in (False, True):
+            s.add(LoginAttempt(email="a@example.com", ip_hash="ip", succeeded=ok, at=clock.now()))
+        s.commit()
+        clock.advance(days=31)
+
+        def prune() -> int:
+            return accounts.prune_login_attempts(
+                s, older_than=retention.cutoff(days=30), successes_older_than=retention.cutoff(days=90)
+            )
+
+        assert prune() == 1  # the failure is past its 30 days; the success makes "ip" a known source for 90
+        assert list(s.scalars(select(LoginAttempt.succeeded))) == [True]
+        clock.advance(days=60)
+        assert prune() == 1
+        assert _count(s, LoginAttempt) == 0
+        # Never shorter than the retention: a success is kept at least as long as a failure.
+        s.add(LoginAttempt(email="a@example.com", ip_hash="ip", succeeded=True, at=clock.now()))
+        s.commit()
+        clock.advance(days=10)
+        assert (
+            accounts.prune_login_attempts(s, older_than=retention.cutoff(days=30), successes_older_than=clock.now())
+            == 0
+        )
+
+
 def test_delivered_outbox_events_go_but_each_entitys_latest_and_undelivered_ones_stay(db_session: Session) -> None:
     s = db_session
     with use_clock(FrozenClock(T0)) as clock:

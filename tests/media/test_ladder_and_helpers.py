@@ -13,7 +13,7 @@ import pytest
 from media.pipelines import hls
 from media.pipelines.config import DEFAULT_LADDER, PipelineConfig, Rung, parse_ladder
 from media.pipelines.ladder import Rendition, gop_frames, output_frame_rate, plan
-from media.pipelines.loudness import apply_filters, parse_measurement
+from media.pipelines.loudness import GAIN_GRID, apply_filters, parse_measurement, solve_gain
 from media.pipelines.runner import parse_progress_block
 from media.pipelines.tools import STATIC_SUBDIR, ToolMissing, find_tool
 from media.videos import normalise_hashtags
@@ -107,20 +107,47 @@ EBUR128_SUMMARY = """[Parsed_ebur128_1 @ 0x3b995380] [info] Summary:
 """
 
 
+def _candidate_summaries(loudness: list[float]) -> str:
+    """What the candidate meters print (ebur128 without true peak), one per gain of the grid."""
+    return "".join(
+        f"[Parsed_ebur128_{5 + 4 * i} @ 0x3b9a{i:04x}] [info] Summary:\n\n  Integrated loudness:\n"
+        f"    I:         {value:.1f} LUFS\n    Threshold: {value - 10:.1f} LUFS\n\n"
+        for i, value in enumerate(loudness)
+    )
+
+
 def test_loudness_measurement_and_second_pass() -> None:
-    m = parse_measurement("[info] size=N/A time=00:00:30.00\n" + EBUR128_SUMMARY)
+    config = PipelineConfig()
+    # The candidates lose 2 LU to the limiter around the gain the target wants (+13.6 plain): +15.6 lands on it.
+    candidates = [g - 27.6 - max(0.0, min(2.0, g - 9.0)) for g in GAIN_GRID]
+    m = parse_measurement("[info] size=N/A time=00:00:30.00\n" + EBUR128_SUMMARY + _candidate_summaries(candidates),
+                          config)  # fmt: skip
     assert m is not None
     assert (m.input_i, m.input_thresh, m.input_lra, m.input_tp) == (-27.6, -38.2, 18.1, -4.5)
-    chain = dict(apply_filters(PipelineConfig(), m, 3.0))
-    assert chain["loudnorm"]["measured_I"] == "-27.60"
-    assert chain["loudnorm"]["measured_thresh"] == "-38.20"
-    assert chain["loudnorm"]["linear"] == "true"
-    assert chain["loudnorm"]["I"] == "-14"
+    assert m.gain_db == pytest.approx(15.6)
+    chain = dict(apply_filters(config, m, 3.0))
+    assert "loudnorm" not in chain
+    assert chain["volume"]["volume"] == "15.60dB"
+    # A true-peak limiter at 4x the output rate, its ceiling under -1.5 dBTP, with no make-up gain or delay.
+    assert chain["aresample"]["out_sample_rate"] == "48000"  # the last resample: back to the output rate
+    assert 10 ** (-2.6 / 20) < float(chain["alimiter"]["limit"]) < 10 ** (-1.5 / 20)
+    assert (chain["alimiter"]["level"], chain["alimiter"]["latency"]) == ("disabled", "enabled")
+    names = [name for name, _ in apply_filters(config, m, 3.0)]
+    assert names.index("volume") < names.index("alimiter") < names.index("asetpts")
+    assert ("aresample", {"out_sample_rate": "192000"}) in apply_filters(config, m, 3.0)
     assert chain["atrim"]["end"] == "3.000000"  # the track is cut or padded to the video's length
-    silent = parse_measurement(EBUR128_SUMMARY.replace("-27.6 LUFS", "-70.0 LUFS").replace("-4.5 dBFS", "-inf dBFS"))
+    # No limiting anywhere (no candidates lose anything): the plain gain; a click track: at most 6 dB over it.
+    assert solve_gain(config, -27.6, [(g, g - 27.6) for g in GAIN_GRID]) == pytest.approx(13.6)
+    assert solve_gain(config, -27.6, [(g, -30.0) for g in GAIN_GRID]) == pytest.approx(19.6)
+    # Quieter than the grid reaches: the plain gain plus the loss at the top of the grid.
+    assert solve_gain(config, -60.0, [(g, g - 61.0) for g in GAIN_GRID]) == pytest.approx(47.0)
+    silent = parse_measurement(
+        EBUR128_SUMMARY.replace("-27.6 LUFS", "-70.0 LUFS").replace("-4.5 dBFS", "-inf dBFS"), config
+    )
     assert silent is not None
-    assert "loudnorm" not in dict(apply_filters(PipelineConfig(), silent, 3.0))
-    assert parse_measurement("no summary here") is None
+    assert silent.gain_db == 0.0
+    assert not {"volume", "alimiter"} & set(dict(apply_filters(config, silent, 3.0)))
+    assert parse_measurement("no summary here", config) is None
 
 
 def test_progress_block_parsing() -> None:

@@ -1,17 +1,24 @@
-"""Accounts over HTTP: the role × operation matrix, brand isolation, rate limiting, tampering."""
+"""Accounts over HTTP: the role × operation matrix, brand isolation, the sign-in throttle (sources, devices,
+proxies), tampering."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from core.accounts.models import User
+from core.clock import FrozenClock, use_clock
+from core.db import Database
 from tests import factories
+from tests.conftest import make_settings
 
 
 @dataclass
@@ -43,6 +50,13 @@ def token_for(client: FlaskClient, user: User) -> dict[str, str]:
     r = client.post("/api/v1/auth/tokens", json={"email": user.email, "password": factories.PASSWORD})
     assert r.status_code == 201, r.get_json()
     return {"Authorization": f"Bearer {r.get_json()['token']}"}
+
+
+@pytest.fixture
+def clock() -> Iterator[FrozenClock]:
+    with use_clock(FrozenClock(dt.datetime(2026, 3, 1, tzinfo=dt.UTC))) as c:
+        assert isinstance(c, FrozenClock)
+        yield c
 
 
 Operation = Callable[[FlaskClient, World, dict[str, str]], int]
@@ -149,36 +163,132 @@ def test_duplicate_email_is_a_conflict(client: FlaskClient, world: World) -> Non
     assert r.get_json()["code"] == "email_taken"
 
 
-def test_wrong_password_is_rate_limited_per_email(app_ctx: Flask, world: World) -> None:
-    client = app_ctx.test_client()
-    limit = app_ctx.config["SETTINGS"].login_max_failures
-    for _ in range(limit):
-        r = client.post("/api/v1/auth/login", json={"email": world.viewer.email, "password": "wrong-password"})
+def login(
+    app: Flask, email: str, password: str, *, ip: str = "198.51.100.1", path: str = "/api/v1/auth/login",
+    headers: dict[str, str] | None = None, device_cookie: str | None = None,
+) -> TestResponse:  # fmt: skip
+    """One sign-in from a fresh client (a signed-in cookie session would want a CSRF token for the next one)."""
+    client = app.test_client()
+    if device_cookie:
+        client.set_cookie("xl_did", device_cookie)
+    return client.post(path, json={"email": email, "password": password}, headers=headers or {},
+                       environ_base={"REMOTE_ADDR": ip})  # fmt: skip
+
+
+def test_wrong_passwords_back_off_that_account_from_that_source_only(
+    app_ctx: Flask, world: World, clock: FrozenClock
+) -> None:
+    for _ in range(app_ctx.config["SETTINGS"].login_free_failures):
+        r = login(app_ctx, world.viewer.email, "wrong-password")
         assert r.status_code == 401
         assert r.get_json()["code"] == "invalid_credentials"
-    # Locked now: even the right password waits out the window.
-    r = client.post("/api/v1/auth/login", json={"email": world.viewer.email, "password": factories.PASSWORD})
+    # Backing off now: even the right password waits, and is told for how long.
+    r = login(app_ctx, world.viewer.email, factories.PASSWORD)
+    assert r.status_code == 429
+    assert r.get_json()["code"] == "rate_limited"
+    assert r.headers["Retry-After"] == "1"
+    # Another account from the same IP is fine, and so is this account from another IP.
+    assert login(app_ctx, world.artist.email, factories.PASSWORD).status_code == 200
+    assert login(app_ctx, world.viewer.email, factories.PASSWORD, ip="198.51.100.2").status_code == 200
+
+
+def test_backoff_ends_after_retry_after_and_grows_with_each_failure(
+    app_ctx: Flask, world: World, clock: FrozenClock
+) -> None:
+    for _ in range(app_ctx.config["SETTINGS"].login_free_failures):
+        login(app_ctx, world.viewer.email, "nope-nope")
+    waits = []
+    for _ in range(3):
+        r = login(app_ctx, world.viewer.email, "nope-nope")
+        assert r.status_code == 429
+        waits.append(int(r.headers["Retry-After"]))
+        clock.advance(seconds=waits[-1])
+        assert login(app_ctx, world.viewer.email, "nope-nope").status_code == 401
+    assert waits == [1, 2, 4]
+    r = login(app_ctx, world.viewer.email, factories.PASSWORD)
+    assert r.headers["Retry-After"] == "8"
+    clock.advance(seconds=8)
+    assert login(app_ctx, world.viewer.email, factories.PASSWORD).status_code == 200
+
+
+def test_the_owners_known_device_signs_in_while_an_attacker_guesses_from_many_ips(
+    app_ctx: Flask, world: World, clock: FrozenClock
+) -> None:
+    settings = app_ctx.config["SETTINGS"]
+    phone = {"X-Device-Id": "owner-phone-0123456789"}
+    assert login(app_ctx, world.victim.email, factories.PASSWORD, ip="203.0.113.7", headers=phone).status_code == 200
+    laptop = "owner-laptop-0123456789"  # the H5 app's cookie, as the /login page issues it
+    assert (
+        login(app_ctx, world.victim.email, factories.PASSWORD, ip="203.0.113.7", device_cookie=laptop).status_code
+        == 200
+    )
+    failed = 0
+    while failed < settings.login_account_free_failures + 5:  # spread over many IPs, none past its own free failures
+        r = login(app_ctx, world.victim.email, "guess", ip=f"192.0.2.{failed}")
+        if r.status_code == 429:
+            clock.advance(seconds=int(r.headers["Retry-After"]))
+            continue
+        assert r.status_code == 401
+        failed += 1
+    # A new source waits ...
+    r = login(app_ctx, world.victim.email, factories.PASSWORD, ip="192.0.2.250")
     assert r.status_code == 429
     assert int(r.headers["Retry-After"]) > 0
-    # Another account from the same IP is still fine.
-    r = client.post("/api/v1/auth/login", json={"email": world.artist.email, "password": factories.PASSWORD})
+    # ... the owner's phone, from a network it never used, does not; nor the laptop's cookie, nor for a token.
+    assert login(app_ctx, world.victim.email, factories.PASSWORD, ip="100.64.0.9", headers=phone).status_code == 200
+    assert (
+        login(app_ctx, world.victim.email, factories.PASSWORD, ip="100.64.0.10", device_cookie=laptop).status_code
+        == 200
+    )
+    r = login(app_ctx, world.victim.email, factories.PASSWORD, ip="100.64.0.11", path="/api/v1/auth/tokens",
+              headers=phone)  # fmt: skip
+    assert r.status_code == 201
+
+
+def test_a_forged_x_forwarded_for_does_not_change_the_source_without_proxy_fix(
+    app_ctx: Flask, world: World, clock: FrozenClock
+) -> None:
+    assert app_ctx.config["SETTINGS"].proxy_fix_hops == 0
+    for n in range(app_ctx.config["SETTINGS"].login_free_failures):
+        login(app_ctx, world.viewer.email, "wrong", ip="198.51.100.9", headers={"X-Forwarded-For": f"10.9.9.{n}"})
+    r = login(app_ctx, world.viewer.email, "wrong", ip="198.51.100.9", headers={"X-Forwarded-For": "10.9.9.200"})
+    assert r.status_code == 429  # still the socket's address: a fresh forwarded one escapes nothing
+    # Nor the per-IP backoff: credential stuffing across e-mails, a new X-Forwarded-For on every request.
+    for n in range(app_ctx.config["SETTINGS"].login_ip_free_failures - 3):
+        r = login(
+            app_ctx, f"leaked{n}@example.com", "wrong", ip="198.51.100.9", headers={"X-Forwarded-For": f"10.8.{n}.1"}
+        )
+        assert r.status_code == 401
+    r = login(
+        app_ctx, world.artist.email, factories.PASSWORD, ip="198.51.100.9", headers={"X-Forwarded-For": "10.7.0.1"}
+    )
+    assert r.status_code == 429
+
+
+@pytest.fixture
+def behind_one_proxy(database_url: str, db_session: Session, tmp_path: Path) -> Iterator[Flask]:
+    from web import create_app
+
+    app = create_app(make_settings(tmp_path, database_url=database_url, proxy_fix_hops=1))
+    database: Database = app.extensions["db"]
+    database.session_factory, database.owns_sessions = (lambda: db_session), False
+    yield app
+    database.dispose()
+
+
+def test_with_one_proxy_hop_the_forwarded_address_is_the_source(
+    behind_one_proxy: Flask, world: World, clock: FrozenClock
+) -> None:
+    app, proxy = behind_one_proxy, "10.0.0.2"
+    assert app.config["SETTINGS"].proxy_fix_hops == 1
+    for _ in range(app.config["SETTINGS"].login_free_failures):
+        r = login(app, world.viewer.email, "wrong", ip=proxy, headers={"X-Forwarded-For": "203.0.113.5"})
+        assert r.status_code == 401
+    r = login(app, world.viewer.email, factories.PASSWORD, ip=proxy, headers={"X-Forwarded-For": "203.0.113.5"})
+    assert r.status_code == 429
+    # Another client behind the same proxy is another source; the proxy's own address is not what counts.
+    r = login(app, world.viewer.email, factories.PASSWORD, ip=proxy, headers={"X-Forwarded-For": "203.0.113.6"})
     assert r.status_code == 200
-
-
-def test_rate_limit_window_expires(app_ctx: Flask, world: World) -> None:
-    import datetime as dt
-
-    from core.clock import FrozenClock, use_clock
-
-    client = app_ctx.test_client()
-    with use_clock(FrozenClock(dt.datetime(2026, 3, 1, tzinfo=dt.UTC))) as clock:
-        for _ in range(app_ctx.config["SETTINGS"].login_max_failures):
-            client.post("/api/v1/auth/login", json={"email": world.viewer.email, "password": "nope-nope"})
-        r = client.post("/api/v1/auth/login", json={"email": world.viewer.email, "password": factories.PASSWORD})
-        assert r.status_code == 429
-        clock.advance(seconds=app_ctx.config["SETTINGS"].login_window_seconds + 1)
-        r = client.post("/api/v1/auth/login", json={"email": world.viewer.email, "password": factories.PASSWORD})
-        assert r.status_code == 200
 
 
 def test_tampered_session_cookie_is_rejected(app_ctx: Flask, world: World) -> None:
@@ -257,3 +367,15 @@ def test_english_messages_on_request(client: FlaskClient) -> None:
     assert r.get_json()["title"] == "Please sign in first"
     r = client.get("/api/v1/me")
     assert r.get_json()["title"] == "请先登录"
+
+
+def test_the_login_page_gives_a_new_browser_its_device_id_once(client: FlaskClient) -> None:
+    r = client.get("/login")
+    assert r.status_code == 200
+    issued = client.get_cookie("xl_did")
+    assert issued is not None
+    assert len(issued.value) >= 8
+    assert issued.http_only
+    again = client.get("/login")
+    assert "xl_did" not in again.headers.get("Set-Cookie", "")  # kept, not replaced
+    assert client.get_cookie("xl_did").value == issued.value  # type: ignore[union-attr]

@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     import web.api.comments
     import web.api.commissions
     import web.api.links
+    import web.api.moderation
     import web.api.notifications  # noqa: F401
     from web.api import accounts, discovery, disputes, docs, orders, payments, reports, shares, videos, wallet  # noqa: F401
 

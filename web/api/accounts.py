@@ -17,6 +17,7 @@ from core.accounts.models import BrandRole, User
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, endpoint
 from web.auth import client_ip_hash, require_current_user, sign_in, sign_out
+from web.device import device_hash
 from web.i18n import get_locale, t
 from web.ratelimit import rate_limited
 
@@ -151,9 +152,26 @@ class ResetIn(ApiModel):
 def _login_policy() -> accounts.LoginPolicy:
     s = extensions.settings()
     return accounts.LoginPolicy(
-        max_failures=s.login_max_failures,
-        ip_max_failures=s.login_ip_max_failures,
+        free_failures=s.login_free_failures,
+        account_free_failures=s.login_account_free_failures,
+        ip_free_failures=s.login_ip_free_failures,
+        backoff_base_seconds=s.login_backoff_base_seconds,
+        backoff_max_seconds=s.login_backoff_max_seconds,
         window_seconds=s.login_window_seconds,
+        known_source_days=s.login_known_source_days,
+    )
+
+
+def _authenticate(body: LoginIn) -> User:
+    """The caller's source for the sign-in throttle: the client IP (as ProxyFix, when configured, resolved it)
+    and the device id the H5 app keeps (`web.device`)."""
+    return accounts.authenticate(
+        extensions.session(),
+        email=body.email,
+        password=body.password,
+        ip_hash=client_ip_hash(),
+        device_hash=device_hash(),
+        policy=_login_policy(),
     )
 
 
@@ -195,9 +213,7 @@ def register(body: RegisterIn) -> SessionOut:
 @endpoint(summary="Sign in with a cookie session", tags=TAGS, body=LoginIn, response=SessionOut, errors=[401, 429])
 def login(body: LoginIn) -> SessionOut:
     """Send the returned `csrf_token` as `X-CSRF-Token` on every state-changing request made with the cookie."""
-    user = accounts.authenticate(
-        extensions.session(), email=body.email, password=body.password, ip_hash=client_ip_hash(), policy=_login_policy()
-    )
+    user = _authenticate(body)
     return SessionOut(user=UserOut.of(user), csrf_token=sign_in(user))
 
 
@@ -273,9 +289,7 @@ def logout() -> tuple[None, int]:
 )
 def create_token(body: TokenIn) -> TokenOut:
     s = extensions.session()
-    user = accounts.authenticate(
-        s, email=body.email, password=body.password, ip_hash=client_ip_hash(), policy=_login_policy()
-    )
+    user = _authenticate(body)
     plain = accounts.issue_token(s, user, name=body.name, ttl_days=extensions.settings().api_token_ttl_days)
     return TokenOut(token=plain, user=UserOut.of(user))
 

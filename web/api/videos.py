@@ -13,7 +13,7 @@ from core.accounts.models import User
 from core.errors import ValidationFailed, translate
 from media import processing, uploads
 from media import videos as video_service
-from media.models import Upload, UploadMode, Video, VideoStatus, Visibility
+from media.models import ReviewState, Upload, UploadMode, Video, VideoStatus, Visibility
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, QueryModel, endpoint, json_response
 from web.auth import current_user, require_current_user
@@ -122,6 +122,8 @@ class VideoOut(OutModel):
     processing_attempts: int | None = Field(description="Owners only")
     stalled: bool | None = Field(description="Owners only: processing stopped reporting progress")
     manifest: dict[str, Any] | None = Field(description="Owners only: everything the pipeline produced")
+    review_state: ReviewState = Field(description="The platform's review; only `cleared` videos are public")
+    review_note: str | None = Field(description="Owners only: why a reviewer rejected it or what to change")
 
     @classmethod
     def of(cls, video: Video, *, owner: bool) -> VideoOut:
@@ -167,6 +169,8 @@ class VideoOut(OutModel):
             processing_attempts=video.processing_attempts if owner else None,
             stalled=processing.is_stalled(video, stall) if owner else None,
             manifest=video.manifest if owner else None,
+            review_state=video.review_state,
+            review_note=video.review_note if owner else None,
         )
 
 

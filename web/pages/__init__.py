@@ -5,6 +5,7 @@
 - `studio`: the creator's uploads, processing, product links and earnings.
 - `brand`: the brand dashboard (catalog, affiliate settings, orders, refunds, attributed sales).
 - `booking`: campaigns, matching, bookings and artist profiles.
+- `admin`: the admin console (review queue, reviews, moderation audit log).
 
 Pages read through the same services as the API; their scripts call the API for every change.
 """
@@ -19,6 +20,7 @@ from core import extensions
 from core.accounts.delivery import SandboxOutbox
 from core.accounts.models import User
 from web.auth import safe_next_path, signed_in_page
+from web.device import device_for_browser, set_device_cookie
 
 bp = Blueprint("pages", __name__, template_folder="../templates")
 
@@ -32,8 +34,14 @@ def _account_page(template: str, **context: object) -> str:
 
 
 @bp.get("/login")
-def login() -> str:
-    return _account_page("login.html")
+def login() -> Response:
+    """The sign-in page gives a browser seen for the first time its device id, so its first sign-in already makes
+    the device a known source for the sign-in throttle (core.accounts.service.LoginPolicy)."""
+    raw_device, _, new_device = device_for_browser()
+    response = Response(_account_page("login.html"), mimetype="text/html")
+    if new_device:
+        set_device_cookie(response, raw_device)
+    return response
 
 
 @bp.get("/login/phone")
@@ -83,8 +91,8 @@ def favicon() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from web.pages import booking, brand, discover, feed, studio
+    from web.pages import admin, booking, brand, discover, feed, studio
 
     app.register_blueprint(bp)
-    for module in (feed, discover, studio, brand, booking):
+    for module in (feed, discover, studio, brand, booking, admin):
         app.register_blueprint(module.bp)

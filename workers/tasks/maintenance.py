@@ -33,9 +33,13 @@ def prune_views(self: AppTask) -> int:
 
 @shared_task(name="maintenance.prune_login_attempts", **_LIMITS)
 def prune_login_attempts(self: AppTask) -> int:
-    days = settings().login_attempts_retention_days
+    s = settings()
     with self.session() as session:
-        return accounts.prune_login_attempts(session, older_than=retention.cutoff(days=days))
+        return accounts.prune_login_attempts(
+            session,
+            older_than=retention.cutoff(days=s.login_attempts_retention_days),
+            successes_older_than=retention.cutoff(days=s.login_known_source_days),
+        )
 
 
 @shared_task(name="maintenance.prune_sign_in_codes", **_LIMITS)

@@ -1,26 +1,22 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser import CHROMIUM_ARGS, LiveServer, chromium_path, live_server
+from tests.browser import LiveServer, chromium_path, launch_chromium, live_server
 from tests.conftest import free_port, make_settings, migrate
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
+    if chromium_path() is None:
         pytest.fail("Chromium is not installed; `make test` installs Debian's chromium package")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -54,6 +50,12 @@ def worker_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     """The site as `make run` serves it: embedded defaults (SQLite, local storage, embedded search, Celery over a
     SQLite broker) with a real Celery worker process behind it, so uploads transcode, the outbox reaches the search
     index and payments settle exactly as in production, not by the test calling services itself."""
+    with running_worker_site(tmp_path_factory) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_worker_site(tmp_path_factory: pytest.TempPathFactory, **overrides: Any) -> Iterator[LiveServer]:
     from tests.celery_worker import celery_worker
     from web import create_app
 
@@ -67,6 +69,7 @@ def worker_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         public_base_url=f"http://127.0.0.1:{port}",
         celery_broker_url=f"sqla+sqlite:///{var / 'broker.sqlite3'}",
         media_ladder="540:1600,360:700",  # two renditions keep each transcode a few seconds on a 2-core machine
+        **overrides,
     )
     app = create_app(settings)
     with celery_worker(settings, queues="default,search,media", name="site"), live_server(app, port) as server:

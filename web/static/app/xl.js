@@ -63,5 +63,41 @@
     return ok ? raw : "/";
   }
 
-  window.xl = {api, showErrors, t, badge, fen, yuan, toLogin, newKey, safeNext};
+  // Play a <video data-hls data-mp4>: hls.js where the browser has MSE, native HLS (Safari), else the MP4.
+  function attachPlayer(player) {
+    const hls = player.dataset.hls, mp4 = player.dataset.mp4;
+    if (hls && window.Hls && Hls.isSupported()) {
+      const h = new Hls({capLevelToPlayerSize: true});
+      h.on(Hls.Events.ERROR, (_e, data) => { if (data.fatal) { h.destroy(); player.src = mp4; } });
+      h.loadSource(hls);
+      h.attachMedia(player);
+      player.dataset.engine = "hls.js";
+    } else if (hls && player.canPlayType("application/vnd.apple.mpegurl")) {
+      player.src = hls;
+      player.dataset.engine = "native";
+    } else {
+      player.src = mp4;
+      player.dataset.engine = "mp4";
+    }
+  }
+
+  // The storyboard's WebVTT as cues {start, end, url, x, y, w, h}: one thumbnail tile per span of the video.
+  const boards = {};
+  function storyboard(url) {
+    if (!boards[url]) {
+      boards[url] = fetch(url).then((r) => r.text()).then((text) => {
+        const cues = [];
+        const toSec = (s) => s.split(":").reduce((acc, part) => acc * 60 + parseFloat(part), 0);
+        text.split(/\r?\n\r?\n/).forEach((block) => {
+          const m = block.match(/([\d:.]+)\s*-->\s*([\d:.]+)\s*\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)/);
+          if (m) cues.push({start: toSec(m[1]), end: toSec(m[2]), url: new URL(m[3], url).href,
+            x: +m[4], y: +m[5], w: +m[6], h: +m[7]});
+        });
+        return cues;
+      }).catch(() => []);
+    }
+    return boards[url];
+  }
+
+  window.xl = {api, showErrors, t, badge, fen, yuan, toLogin, newKey, safeNext, attachPlayer, storyboard};
 })();

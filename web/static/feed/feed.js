@@ -282,21 +282,7 @@
 
   // -- scrubbing with storyboard thumbnails -----------------------------------------------------------------
 
-  async function storyboard(video) {
-    if (video._board) return video._board;
-    video._board = fetch(video.dataset.storyboard).then((r) => r.text()).then((text) => {
-      const cues = [];
-      const base = video.dataset.storyboard;
-      const toSec = (s) => s.split(":").reduce((acc, part) => acc * 60 + parseFloat(part), 0);
-      text.split(/\r?\n\r?\n/).forEach((block) => {
-        const m = block.match(/([\d:.]+)\s*-->\s*([\d:.]+)\s*\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)/);
-        if (m) cues.push({start: toSec(m[1]), end: toSec(m[2]), url: new URL(m[3], base).href,
-          x: +m[4], y: +m[5], w: +m[6], h: +m[7]});
-      });
-      return cues;
-    }).catch(() => []);
-    return video._board;
-  }
+  function storyboard(video) { return xl.storyboard(video.dataset.storyboard); }
 
   async function preview(slide, time) {
     const video = slide.querySelector("video");

@@ -17,23 +17,7 @@
   let hashtags = JSON.parse(root.dataset.hashtags || "[]");
 
   // -- the player
-  function play() {
-    const hls = player.dataset.hls, mp4 = player.dataset.mp4;
-    if (hls && window.Hls && Hls.isSupported()) {
-      const h = new Hls({capLevelToPlayerSize: true});
-      h.on(Hls.Events.ERROR, (_e, data) => { if (data.fatal) { h.destroy(); player.src = mp4; } });
-      h.loadSource(hls);
-      h.attachMedia(player);
-      player.dataset.engine = "hls.js";
-    } else if (hls && player.canPlayType("application/vnd.apple.mpegurl")) {
-      player.src = hls;
-      player.dataset.engine = "native";
-    } else {
-      player.src = mp4;
-      player.dataset.engine = "mp4";
-    }
-  }
-  play();
+  xl.attachPlayer(player);
   const now = root.querySelector("[data-now]");
   player.addEventListener("timeupdate", () => { now.textContent = player.currentTime.toFixed(1); });
   const playhead = () => Math.round(player.currentTime * 10) / 10;
