@@ -56,13 +56,17 @@ class Mailer(Protocol):
 class SandboxOutbox:
     """Both sandbox channels: each message becomes a `sandbox_messages` row (committed) and a log line."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, log_bodies: bool = True) -> None:
         self.session = session
+        self.log_bodies = log_bodies  # never in production: a code in a log is a key to someone's account
 
     def _keep(self, channel: str, recipient: str, subject: str, body: str) -> None:
         self.session.add(SandboxMessage(channel=channel, recipient=recipient, subject=subject, body=body))
         self.session.commit()
-        log.info("sandbox %s to %s: %s %s", channel, recipient, subject, body)
+        if self.log_bodies:
+            log.info("sandbox %s to %s: %s %s", channel, recipient, subject, body)
+        else:
+            log.warning("sandbox %s provider in production: a message to %s went nowhere", channel, recipient)
 
     def send_sms(self, phone: str, text: str) -> None:
         self._keep("sms", phone, "", text)
@@ -77,11 +81,11 @@ class SandboxOutbox:
 
 def open_sms_provider(settings: Settings, session: Session) -> SmsProvider:
     if settings.sms_provider == "sandbox":  # keep SMS_PROVIDERS in step
-        return SandboxOutbox(session)
+        return SandboxOutbox(session, log_bodies=settings.env != "production")
     raise NotFound("sms provider")
 
 
 def open_mailer(settings: Settings, session: Session) -> Mailer:
     if settings.mail_provider == "sandbox":  # keep MAILERS in step
-        return SandboxOutbox(session)
+        return SandboxOutbox(session, log_bodies=settings.env != "production")
     raise NotFound("mailer")

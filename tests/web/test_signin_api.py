@@ -169,3 +169,17 @@ def test_sms_codes_from_one_address_are_limited(tmp_path: Path, database_url: st
         assert statuses == [202, 202, 429]
     finally:
         database.dispose()
+
+
+def test_the_sandbox_logs_codes_in_development_but_never_in_production(
+    tmp_path: Path, db_session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    from core.accounts.delivery import open_sms_provider
+
+    for env, shows in (("development", True), ("production", False)):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="core.accounts.delivery"):
+            settings = make_settings(tmp_path, env=env, public_base_url="https://xl.example")
+            open_sms_provider(settings, db_session).send_sms("+8613800138000", "验证码 123456")
+        assert ("123456" in caplog.text) is shows
+        assert "+8613800138000" in caplog.text
