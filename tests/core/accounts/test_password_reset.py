@@ -14,19 +14,12 @@ from core.accounts import reset as resets
 from core.accounts import service as accounts
 from core.accounts.delivery import SandboxOutbox
 from core.accounts.models import User
-from core.clock import FrozenClock, use_clock
+from core.clock import FrozenClock
 from core.errors import ValidationFailed
 from tests import factories
 
 HOUR = dt.timedelta(hours=1)
 BASE = "https://xl.example"
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    with use_clock(FrozenClock()) as c:
-        assert isinstance(c, FrozenClock)
-        yield c
 
 
 def ask(session: Session, email: str, locale: str = "zh-CN") -> str | None:

@@ -11,19 +11,12 @@ from sqlalchemy.orm import Session
 from core.accounts import phone as phones
 from core.accounts.delivery import SandboxOutbox
 from core.accounts.models import SmsCode, User
-from core.clock import FrozenClock, use_clock
+from core.clock import FrozenClock
 from core.errors import Conflict, RateLimited, ValidationFailed, translate
 from tests import factories
 
 POLICY = phones.SmsPolicy(secret="test-secret-key-0123456789abcdef")
 PHONE = "+8613800138000"
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    with use_clock(FrozenClock()) as c:
-        assert isinstance(c, FrozenClock)
-        yield c
 
 
 def send(session: Session, phone: str = PHONE) -> str:
