@@ -219,3 +219,17 @@ def test_a_signed_in_user_adds_a_phone_then_signs_in_with_it(page: Any, site: Li
         page.get_by_role("button", name="验证并登录").click()
         page.wait_for_url(f"{site.url}/", wait_until="commit")  # the feed itself need not finish loading
         assert page.request.get(f"{site.url}/api/v1/me").json()["email"] == email
+
+
+@pytest.mark.parametrize("target", ["//other.example/", "javascript:document.title='owned'"])
+def test_sign_up_never_follows_a_next_that_leaves_the_site(page: Any, site: LiveServer, target: str) -> None:
+    from urllib.parse import quote
+
+    page.goto(f"{site.url}/signup?next={quote(target)}")
+    assert page.get_by_role("link", name="已有账号？登录").get_attribute("href") == "/login"  # not carried along
+    page.get_by_label("昵称").fill("跳转")
+    page.get_by_label("邮箱").fill(f"next-{uuid.uuid4().hex[:8]}@example.com")
+    page.get_by_label("密码").fill("a good long password")
+    page.get_by_role("button", name="注册", exact=True).click()
+    page.wait_for_url(f"{site.url}/", wait_until="commit")
+    assert page.title() != "owned"
