@@ -1,7 +1,8 @@
 """Forgotten passwords: a single-use, expiring link by e-mail, then a new password that signs out everywhere.
 
-Asking for a link answers the same whether or not the address has an account, so the form cannot be used to
-find out who is registered. Only the token's SHA-256 is stored; a new link retires the older ones.
+Asking for a link answers the same, and as fast, whether or not the address has an account, so the form cannot be
+used to find out who is registered: the mail itself goes out from a task. Only the token's SHA-256 is stored; a
+new link retires the older ones.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.accounts.models import PasswordResetToken, User
 from core.accounts.service import normalise_email
 from core.errors import FieldError, ValidationFailed, register_messages, translate
 from core.ids import sha256_hex, token
+from core.tasks import enqueue_after_commit
 
 register_messages(
     {
@@ -41,14 +43,28 @@ RESET_PATH = "/reset-password"
 MAX_LINKS_PER_HOUR = 5  # per account: more requests are answered as usual but send nothing
 
 
-def request_reset(
-    session: Session, mailer: Mailer, *, email: str, base_url: str, ttl: dt.timedelta, locale: str = "zh-CN"
-) -> None:
-    """Mail a reset link when `email` belongs to an active account; silently nothing otherwise."""
+def request_reset(session: Session, *, email: str, locale: str = "zh-CN") -> None:
+    """Queue a reset link for `email` when it belongs to an active account; silently nothing otherwise.
+
+    The request only looks the address up: the token and the mail are made by the `accounts.send_password_reset`
+    task after commit, so a known address answers as fast as an unknown one however slow the mail relay is."""
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_active or user.email is None:
         session.rollback()
         return
+    enqueue_after_commit(session, "accounts.send_password_reset", user.id, locale)
+    session.commit()
+
+
+def send_reset_link(
+    session: Session, mailer: Mailer, *, user_id: int, base_url: str, ttl: dt.timedelta, locale: str = "zh-CN"
+) -> bool:
+    """Make a fresh link (retiring older ones) and mail it; False when nothing was sent (account gone or off, or
+    already sent as many links this hour as one person needs)."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active or user.email is None:
+        session.rollback()
+        return False
     now = clock.now()
     recent = session.scalar(
         select(func.count()).where(
@@ -57,7 +73,7 @@ def request_reset(
     )
     if (recent or 0) >= MAX_LINKS_PER_HOUR:
         session.rollback()
-        return
+        return False
     plain = token(32)
     _retire_links(session, user.id, now)
     session.add(PasswordResetToken(user_id=user.id, token_hash=sha256_hex(plain), created_at=now, expires_at=now + ttl))
@@ -67,6 +83,7 @@ def request_reset(
         link += "&lang=en"
     params = {"name": user.display_name, "minutes": int(ttl.total_seconds() // 60), "link": link}
     mailer.send_mail(user.email, translate("reset_mail_subject", locale), translate("reset_mail_body", locale, params))
+    return True
 
 
 def reset_password(session: Session, *, reset_token: str, new_password: str) -> User:

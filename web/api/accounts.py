@@ -12,7 +12,7 @@ from core import extensions
 from core.accounts import phone as phones
 from core.accounts import reset as resets
 from core.accounts import service as accounts
-from core.accounts.delivery import open_mailer, open_sms_provider
+from core.accounts.delivery import open_sms_provider
 from core.accounts.models import BrandRole, User
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, endpoint
@@ -245,17 +245,8 @@ def sms_login(body: PhoneLoginIn) -> PhoneSessionOut:
 @endpoint(summary="E-mail a password reset link", tags=TAGS, body=ForgotIn, response=ForgotOut, status=202)
 def forgot_password(body: ForgotIn) -> tuple[ForgotOut, int]:
     """Answers the same whether or not the address has an account; the link is valid once, for an hour."""
-    settings = extensions.settings()
-    session = extensions.session()
-    minutes = settings.password_reset_ttl_minutes
-    resets.request_reset(
-        session,
-        open_mailer(settings, session),
-        email=body.email,
-        base_url=settings.public_base_url,
-        ttl=dt.timedelta(minutes=minutes),
-        locale=get_locale(),
-    )
+    minutes = extensions.settings().password_reset_ttl_minutes
+    resets.request_reset(extensions.session(), email=body.email, locale=get_locale())
     sentence = t(
         f"如果这个邮箱注册过星炼，重置密码的链接已经发过去了，{minutes} 分钟内有效。",
         f"If this address has a xinglian account, a link to reset its password is on its way (valid {minutes} min).",

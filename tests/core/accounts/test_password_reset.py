@@ -16,6 +16,7 @@ from core.accounts.delivery import SandboxOutbox
 from core.accounts.models import User
 from core.clock import FrozenClock
 from core.errors import ValidationFailed
+from core.tasks import SENDER, RecordingSender
 from tests import factories
 
 HOUR = dt.timedelta(hours=1)
@@ -23,10 +24,17 @@ BASE = "https://xl.example"
 
 
 def ask(session: Session, email: str, locale: str = "zh-CN") -> str | None:
-    """Ask for a link; the token of the mail that arrived, or None when nothing was sent."""
+    """Ask for a link and run the mail task the request queued, as the worker would; the token of the mail that
+    arrived, or None when nothing was sent."""
+    sender: RecordingSender = session.info[SENDER]
+    queued = len(sender.sent)
+    resets.request_reset(session, email=email, locale=locale)
     outbox = SandboxOutbox(session)
     before = [m.id for m in outbox.latest("email")]
-    resets.request_reset(session, outbox, email=email, base_url=BASE, ttl=HOUR, locale=locale)
+    for name, args, _ in sender.sent[queued:]:
+        assert name == "accounts.send_password_reset"
+        user_id, task_locale = args
+        resets.send_reset_link(session, outbox, user_id=user_id, base_url=BASE, ttl=HOUR, locale=task_locale)
     new = [m for m in outbox.latest("email") if m.id not in before]
     if not new:
         return None
@@ -78,12 +86,30 @@ def test_a_new_link_retires_the_old_one(db_session: Session, clock: FrozenClock)
     resets.reset_password(db_session, reset_token=second, new_password="a brand new pw")
 
 
-def test_unknown_and_disabled_addresses_answer_alike_and_get_nothing(db_session: Session, clock: FrozenClock) -> None:
+def test_unknown_and_disabled_addresses_answer_alike_and_get_nothing(
+    db_session: Session, clock: FrozenClock, sender: RecordingSender
+) -> None:
     off = factories.user(db_session, email="off@example.com", is_active=False)
-    assert resets.request_reset(db_session, SandboxOutbox(db_session), email="nobody@example.com", base_url=BASE,
-                                ttl=HOUR) is None  # fmt: skip
+    assert resets.request_reset(db_session, email="nobody@example.com") is None
     assert ask(db_session, "nobody@example.com") is None
     assert ask(db_session, off.email or "") is None
+    assert sender.sent == []  # not even a task: the answer costs what it costs for a known address
+
+
+def test_the_request_only_queues_the_mail_for_after_commit(
+    db_session: Session, clock: FrozenClock, sender: RecordingSender
+) -> None:
+    user = factories.user(db_session)
+    assert user.email is not None
+    resets.request_reset(db_session, email=user.email.upper(), locale="en")
+    assert sender.sent == [("accounts.send_password_reset", (user.id, "en"), {})]
+    assert [m for m in SandboxOutbox(db_session).latest("email") if m.recipient == user.email] == []
+
+
+def test_the_mail_task_sends_nothing_for_an_account_disabled_since(db_session: Session, clock: FrozenClock) -> None:
+    user = factories.user(db_session, is_active=False)
+    outbox = SandboxOutbox(db_session)
+    assert not resets.send_reset_link(db_session, outbox, user_id=user.id, base_url=BASE, ttl=HOUR)
 
 
 def test_many_requests_for_one_account_stop_sending(db_session: Session, clock: FrozenClock) -> None:
