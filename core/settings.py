@@ -96,11 +96,28 @@ class Settings(BaseSettings):
     affiliate_rate_max_bp: int = 5000  # 50 %, also the cap on artist + sharer together
     video_max_products: int = 6
     # Money path (issue 6). Amounts in fen, rates in basis points, windows in whole units.
-    payment_provider: Literal["sandbox"] = "sandbox"
+    payment_provider: Literal["sandbox", "wechatpay", "alipay"] = "sandbox"
     # Signs the built-in sandbox provider's webhooks: "secret" or "secret1,secret0" (rotation; the first signs).
     sandbox_webhook_secrets: str = ""
     sandbox_fee_bp: int = Field(default=60, ge=0, le=1000)
     webhook_tolerance_seconds: int = Field(default=300, ge=30)
+    # WeChat Pay API v3 (commerce.payments.wechatpay): a provider is offered once its merchant id is set.
+    # Keys are PEM text or the path of a PEM file. The platform key is WeChat Pay's public key (then its id,
+    # PUB_KEY_ID_..., goes in WECHATPAY_PLATFORM_KEY_ID) or a platform certificate (its serial is its id).
+    wechatpay_mchid: str = ""
+    wechatpay_appid: str = ""
+    wechatpay_merchant_serial_no: str = ""  # the serial of the merchant's API certificate
+    wechatpay_private_key: str = ""  # apiclient_key.pem
+    wechatpay_apiv3_key: str = ""  # 32 characters: decrypts notifications
+    wechatpay_platform_key: str = ""
+    wechatpay_platform_key_id: str = ""
+    wechatpay_base_url: str = "https://api.mch.weixin.qq.com"
+    # Alipay (commerce.payments.alipay): offered once the app id is set. Keys are PEM text or a PEM file's path.
+    alipay_app_id: str = ""
+    alipay_private_key: str = ""  # the app's private key (signs requests, RSA2)
+    alipay_public_key: str = ""  # Alipay's public key (verifies answers and notifications)
+    alipay_seller_id: str = ""  # the merchant's PID (2088...); when set, notifications for another seller are refused
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
     platform_fee_bp: int = Field(default=500, ge=0, le=5000)
     commission_levels: int = Field(default=1, ge=1, le=2)  # never more than two: no pyramids
     level2_share_bp: int = Field(default=2000, ge=0, le=5000)  # the upstream sharer's part of a commission
@@ -166,6 +183,7 @@ class Settings(BaseSettings):
     review_mode: Literal["everyone", "new_accounts", "nobody"] = "new_accounts"
     review_trusted_after: int = Field(default=3, ge=0)
     review_sample_bp: int = Field(default=1000, ge=0, le=10_000)
+    review_report_threshold: int = Field(default=3, ge=1)  # different reporters that send a subject to the queue
 
     # Bookings (commerce.booking.policy.BookingPolicy carries these to services).
     booking_reply_hours: int = 72  # no answer within this lets an invitation, quote or acceptance expire

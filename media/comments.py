@@ -110,12 +110,19 @@ def remove_comment(session: Session, actor: User | None, comment_id: int) -> Non
         raise NotFound("comment")
     if comment.author_id != actor.id and not can_manage(session, actor, video):
         raise PermissionDenied()
+    take_down(session, comment, by=actor)
+    session.commit()
+
+
+def take_down(session: Session, comment: VideoComment, *, by: User) -> bool:
+    """Mark a comment removed, in the caller's transaction; False when it already was (nothing changes)."""
     # Guarded on removed_at, so two removals at once take one off the count, not two.
     removed = session.execute(
         update(VideoComment)
         .where(VideoComment.id == comment.id, VideoComment.removed_at.is_(None))
-        .values(removed_at=clock.now(), removed_by_id=actor.id)
+        .values(removed_at=clock.now(), removed_by_id=by.id)
     )
-    if removed.rowcount == 1:  # type: ignore[attr-defined]
-        _count(session, video.id, -1)
-    session.commit()
+    if removed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    _count(session, comment.video_id, -1)
+    return True

@@ -146,14 +146,44 @@ class Superseded(Exception):
     """Another run owns the video now; this one must stop without touching it."""
 
 
-class Reporter:
-    """Writes progress and renews the heartbeat, at most every `interval` seconds per stage."""
+# Before any run has finished there is nothing to measure: the first estimate of a run's length.
+FIRST_ESTIMATE_SECONDS = 60.0
+ESTIMATE_HISTORY = 20
 
-    def __init__(self, session: Session, video_id: int, token: str, interval: float) -> None:
+
+def first_estimate(session: Session) -> float:
+    """How long a run will take, before it has measured anything itself: the median of the latest finished runs
+    (claim to ready), or FIRST_ESTIMATE_SECONDS when none has finished yet."""
+    rows = session.execute(
+        select(Video.processing_started_at, Video.processed_at)
+        .where(
+            Video.status == VideoStatus.READY,
+            Video.processing_started_at.is_not(None),
+            Video.processed_at.is_not(None),
+        )
+        .order_by(Video.id.desc())
+        .limit(ESTIMATE_HISTORY)
+    ).all()
+    spans = sorted(
+        max(1.0, (done - start).total_seconds()) for start, done in rows if start is not None and done is not None
+    )
+    return round(spans[len(spans) // 2], 1) if spans else FIRST_ESTIMATE_SECONDS
+
+
+class Reporter:
+    """Writes progress and renews the heartbeat, at most every `interval` seconds per stage. A stage that
+    measures no ETA of its own (downloading, probing, packaging) reports what is left of `estimate`, so the
+    owner sees an ETA from the moment processing starts."""
+
+    def __init__(
+        self, session: Session, video_id: int, token: str, interval: float, estimate: float | None = None
+    ) -> None:
         self.session = session
         self.video_id = video_id
         self.token = token
         self.interval = interval
+        self.estimate = estimate
+        self.started = time.monotonic()
         self.stage = ""
         self.last = 0.0
 
@@ -161,6 +191,8 @@ class Reporter:
         now = time.monotonic()
         if stage == self.stage and now - self.last < self.interval and done < 1.0:
             return
+        if eta is None and self.estimate is not None:
+            eta = max(1.0, self.estimate - (now - self.started))
         lo, hi = BANDS.get(stage, (0.0, 100.0))
         values = {
             "progress_stage": stage,
@@ -209,6 +241,7 @@ def _refusal(video: Video | None, cutoff: dt.datetime) -> Result | None:
 class Claim:
     token: str
     upgrade: bool  # the video stays READY on its old renditions while this run works
+    estimate: float  # seconds the run is expected to take (first_estimate)
 
 
 def _claim(session: Session, video_id: int, options: ProcessingOptions) -> Result | Claim:
@@ -244,6 +277,7 @@ def _claim(session: Session, video_id: int, options: ProcessingOptions) -> Resul
         )
         status = {"status": VideoStatus.PROCESSING}
     token = uuid.uuid4().hex
+    estimate = first_estimate(session)
     claimed = session.execute(
         update(Video)
         .where(Video.id == video_id, Video.deleted_at.is_(None), claimable)
@@ -256,7 +290,7 @@ def _claim(session: Session, video_id: int, options: ProcessingOptions) -> Resul
             progress_stage="downloading",
             progress_percent=0.0,
             progress_speed=None,
-            progress_eta_seconds=None,
+            progress_eta_seconds=estimate,  # shown from the start; measured ETAs replace it
         )
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
@@ -265,7 +299,7 @@ def _claim(session: Session, video_id: int, options: ProcessingOptions) -> Resul
     if not upgrade:  # an upgrade claim changes nothing search shows
         _emit_current(session, video_id)
     session.commit()
-    return Claim(token, upgrade)
+    return Claim(token, upgrade, estimate)
 
 
 def _emit_current(session: Session, video_id: int) -> None:
@@ -415,7 +449,7 @@ def process_video(
     workdir = options.work_dir / f"video-{video_id}-{token[:12]}"
     workdir.mkdir(parents=True)
     try:
-        result = _run(session, storage, options, video_id, token=token, workdir=workdir)
+        result = _run(session, storage, options, video_id, token=token, workdir=workdir, estimate=claim.estimate)
     except Exception as exc:  # mapped to an outcome; anything unexpected is re-raised by _settle
         result = _settle(session, video_id, token, exc, last_try=last_try, upgrade=claim.upgrade)
     finally:
@@ -441,7 +475,14 @@ def _sweep_if_deleted(session: Session, storage: ObjectStorage, video_id: int) -
 
 
 def _run(
-    session: Session, storage: ObjectStorage, options: ProcessingOptions, video_id: int, *, token: str, workdir: Path
+    session: Session,
+    storage: ObjectStorage,
+    options: ProcessingOptions,
+    video_id: int,
+    *,
+    token: str,
+    workdir: Path,
+    estimate: float | None = None,
 ) -> Result:
     video = session.get(Video, video_id)
     assert video is not None
@@ -454,7 +495,7 @@ def _run(
     session.commit()  # never hold a transaction (on SQLite: the write lock) across the heavy work
     if original_key is None:
         raise ObjectMissing("the video has no original file")
-    report = Reporter(session, video_id, token, options.heartbeat_seconds)
+    report = Reporter(session, video_id, token, options.heartbeat_seconds, estimate)
     source = workdir / "original"
     storage.download(original_key, source)
     _verify_original(source, (declared[0], declared[1]) if declared else None)

@@ -33,17 +33,38 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member, require_user
-from core.errors import Conflict, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed, register_messages
+from core.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    ValidationFailed,
+    register_field_labels,
+    register_messages,
+)
 from core.ids import short_id
 from core.storage import MIN_PART_SIZE, ObjectMissing, ObjectStorage, PartInfo, StorageError
 from core.storage.local import LocalStorage
 from core.tasks import enqueue_after_commit
 from media.models import Upload, UploadMode, UploadStatus, Video, VideoStatus, Visibility
-from media.videos import normalise_hashtags, video_changed
+from media.videos import normalise_hashtags, require_title, video_changed
 
 if TYPE_CHECKING:
     from core.settings import Settings
 
+register_field_labels(
+    {
+        "size": ("文件大小", "The file size"),
+        "content_type": ("文件类型", "The file type"),
+        "checksum_sha256": ("文件校验值", "The file checksum"),
+        "filename": ("文件名", "The file name"),
+        "hashtags": ("话题", "The hashtags"),
+        "hashtags.*": ("第 {0} 个话题", "Hashtag {0}"),
+        "visibility": ("谁可以看", "Who can watch"),
+        "publish": ("是否发布", "Publish"),
+        "brand_id": ("发布身份", "Upload as"),
+    }
+)
 register_messages(
     {
         "uploader_only": ("只有艺人和品牌成员可以上传视频", "Only artists and brand members can upload videos"),
@@ -149,6 +170,7 @@ def start_upload(
 ) -> Upload:
     actor = require_user(actor)
     brand = _uploader_brand(session, actor, brand_id)
+    title = require_title(title)
     if size <= 0:
         raise ValidationFailed.one("size", "empty_file")
     if size > policy.max_bytes:
@@ -162,7 +184,7 @@ def start_upload(
     video = Video(
         uploader_id=actor.id,
         brand_id=brand,
-        title=title.strip(),
+        title=title,
         description=description,
         hashtags=normalise_hashtags(hashtags or []),
         status=VideoStatus.UPLOADING,

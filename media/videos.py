@@ -29,11 +29,27 @@ register_messages(
     {
         "too_many_hashtags": ("话题最多 {limit} 个", "At most {limit} hashtags"),
         "hashtag_too_long": ("话题太长", "A hashtag is too long"),
+        "title_required": (
+            "请填写视频标题（不会用文件名代替）",
+            "Give the video a title (the file name is not used instead)",
+        ),
+        "title_too_long": ("视频标题最多 {max} 个字", "The title can be at most {max} characters"),
     }
 )
 
 MAX_HASHTAGS = 20
 MAX_HASHTAG_CHARS = 40
+MAX_TITLE_CHARS = 200
+
+
+def require_title(title: str) -> str:
+    """The title as stored: trimmed, and never empty or only spaces (a video is not published as its file name)."""
+    text = title.strip()
+    if not text:
+        raise ValidationFailed.one("title", "title_required")
+    if len(text) > MAX_TITLE_CHARS:
+        raise ValidationFailed.one("title", "title_too_long", max=MAX_TITLE_CHARS)
+    return text
 
 
 def video_changed(session: Session, video: Video) -> None:
@@ -98,7 +114,7 @@ def update_video(
     """Edit metadata; `publish=True` publishes now when ready (or as soon as it is), False unpublishes."""
     video = get_managed_video(session, actor, video_id)
     if title is not None:
-        video.title = title.strip()
+        video.title = require_title(title)
     if description is not None:
         video.description = description
     if hashtags is not None:

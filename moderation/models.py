@@ -19,6 +19,25 @@ class QueueReason(enum.StrEnum):
     DUPLICATE = "duplicate"  # matches another uploader's video
     RESUBMITTED = "resubmitted"  # the creator made the changes a reviewer asked for
     EVERYONE = "everyone"  # the policy pre-moderates every upload
+    REPORTED = "reported"  # enough different users reported it
+
+
+class Subject(enum.StrEnum):
+    """What can be reviewed (and reported)."""
+
+    VIDEO = "video"
+    COMMENT = "comment"
+    PRODUCT = "product"
+    ARTIST = "artist"  # the account behind an artist profile
+
+
+class ReportReason(enum.StrEnum):
+    SPAM = "spam"
+    FRAUD = "fraud"  # fake sales, misleading claims, counterfeit goods
+    INFRINGEMENT = "infringement"  # someone else's work or trademark
+    INAPPROPRIATE = "inappropriate"  # sexual, violent, hateful or otherwise against the rules
+    PROHIBITED = "prohibited"  # goods that may not be sold
+    OTHER = "other"
 
 
 class Decision(enum.StrEnum):
@@ -28,14 +47,15 @@ class Decision(enum.StrEnum):
 
 
 class ReviewItem(Base):
-    """One video waiting for (or given) a reviewer's decision."""
+    """One video, comment, product or artist waiting for (or given) a reviewer's decision."""
 
     __tablename__ = "review_items"
     __table_args__ = (
-        # At most one open item per video: a second reason to look joins the open one.
+        # At most one open item per subject: a second reason to look joins the open one.
         Index(
-            "uq_review_items_open_video",
-            "video_id",
+            "uq_review_items_open_subject",
+            "subject_type",
+            "subject_id",
             unique=True,
             postgresql_where=text("decided_at IS NULL"),
             sqlite_where=text("decided_at IS NULL"),
@@ -44,7 +64,10 @@ class ReviewItem(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    subject_type: Mapped[Subject] = mapped_column(str_enum(Subject, 16))
+    subject_id: Mapped[int]
+    # Set for video items, so an item goes with its video.
+    video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), default=None)
     reason: Mapped[QueueReason] = mapped_column(str_enum(QueueReason))
     # The earlier video it matched (duplicate reason) and how alike they are, for the reviewer to compare.
     matched_video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"), default=None)
@@ -71,3 +94,34 @@ class ModerationAction(Base):
     subject_id: Mapped[int]
     reason: Mapped[str] = mapped_column(String(500), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Report(Base):
+    """One user's report of something. Reports of one subject by enough different users open a review item;
+    the item's decision resolves them and tells each reporter the outcome."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        # One open report per reporter and subject: reporting again adds nothing.
+        Index(
+            "uq_reports_open_reporter_subject",
+            "reporter_id",
+            "subject_type",
+            "subject_id",
+            unique=True,
+            postgresql_where=text("resolved_at IS NULL"),
+            sqlite_where=text("resolved_at IS NULL"),
+        ),
+        Index("ix_reports_subject", "subject_type", "subject_id", "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    subject_type: Mapped[Subject] = mapped_column(str_enum(Subject, 16))
+    subject_id: Mapped[int]
+    reason: Mapped[ReportReason] = mapped_column(str_enum(ReportReason, 16))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    review_item_id: Mapped[int | None] = mapped_column(ForeignKey("review_items.id"), default=None)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    outcome: Mapped[Decision | None] = mapped_column(str_enum(Decision), default=None)

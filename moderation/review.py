@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from commerce.catalog.models import VideoProduct
-from commerce.notifications.service import notify, register_templates
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_admin, require_user
@@ -28,10 +27,12 @@ from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, 
 from core.outbox import Message
 from core.pagination import keyset_page
 from media import duplicates
-from media.models import ReviewState, Video, VideoStatus
+from media.models import ReviewState, Video, VideoComment, VideoStatus
 from media.videos import video_changed
+from moderation import reports, subjects
 from moderation.audit import record_action
-from moderation.models import Decision, ModerationAction, QueueReason, ReviewItem
+from moderation.items import open_item
+from moderation.models import Decision, ModerationAction, QueueReason, Report, ReviewItem, Subject
 
 Mode = Literal["everyone", "new_accounts", "nobody"]
 TOPIC = "video"
@@ -44,16 +45,6 @@ register_messages(
         "review_not_resubmittable": (
             "只有被要求修改的视频可以重新提交审核",
             "Only a video a reviewer asked you to change can be resubmitted",
-        ),
-    }
-)
-register_templates(
-    {
-        "video_approved": ("你的视频「{title}」已通过审核，已公开", "Your video “{title}” passed review and is public"),
-        "video_rejected": ("你的视频「{title}」未通过审核：{reason}", "Your video “{title}” was rejected: {reason}"),
-        "video_changes_requested": (
-            "你的视频「{title}」需要修改后再提交：{reason}",
-            "Your video “{title}” needs changes before it can go public: {reason}",
         ),
     }
 )
@@ -128,13 +119,9 @@ def screen(session: Session, video_id: int, policy: ReviewPolicy) -> ReviewState
 def _open_item(
     session: Session, video: Video, reason: QueueReason, match: duplicates.DuplicateMatch | None = None
 ) -> ReviewItem:
-    item = session.scalar(select(ReviewItem).where(ReviewItem.video_id == video.id, ReviewItem.decided_at.is_(None)))
-    if item is None:
-        item = ReviewItem(video_id=video.id, reason=reason)
-        session.add(item)
+    item = open_item(session, Subject.VIDEO, video.id, reason)
     if match is not None:
         item.reason, item.matched_video_id, item.similarity = reason, match.video_id, round(match.similarity, 3)
-    session.flush()
     return item
 
 
@@ -183,15 +170,8 @@ def uploader_history(session: Session, uploader: User) -> UploaderHistory:
     )
 
 
-_OUTCOME = {
-    Decision.APPROVE: (ReviewState.CLEARED, "video_approved"),
-    Decision.REJECT: (ReviewState.REJECTED, "video_rejected"),
-    Decision.REQUEST_CHANGES: (ReviewState.CHANGES_REQUESTED, "video_changes_requested"),
-}
-
-
 def decide(session: Session, actor: User | None, item_id: int, decision: Decision, reason: str = "") -> ReviewItem:
-    """A reviewer's decision on one open item. Commits."""
+    """A reviewer's decision on one open item: its effect on the subject, the reports it answers. Commits."""
     reviewer = require_admin(actor)
     reason = reason.strip()
     if decision is not Decision.APPROVE and not reason:
@@ -199,21 +179,17 @@ def decide(session: Session, actor: User | None, item_id: int, decision: Decisio
     item = session.scalar(select(ReviewItem).where(ReviewItem.id == item_id).with_for_update())
     if item is None:
         raise NotFound("review")
-    video = session.scalar(select(Video).where(Video.id == item.video_id).with_for_update())
-    assert video is not None  # the item goes with its video (ON DELETE CASCADE)
-    if video.uploader_id == reviewer.id:
+    info = subjects.describe(session, item.subject_type, item.subject_id)
+    if info is not None and reviewer.id in info.owner_ids:
         raise PermissionDenied("review_own_content")
     if item.decided_at is not None:
         raise Conflict("review_decided")
-    state, notice = _OUTCOME[decision]
+    subjects.apply(session, reviewer, item.subject_type, item.subject_id, decision=decision, reason=reason)
     item.decision, item.decided_by, item.decided_at, item.note = decision, reviewer.id, clock.now(), reason or None
-    video.review_state = state
-    video.review_note = reason or None
-    record_action(session, reviewer, decision.value, "video", video.id, reason=reason,
-                  details={"review_item_id": item.id, "queue_reason": item.reason.value})  # fmt: skip
-    notify(session, [video.uploader_id], notice, {"title": video.title, "reason": reason},
-           link=f"/studio/videos/{video.id}")  # fmt: skip
-    video_changed(session, video)  # out of (or into) the index through the outbox
+    answered = reports.resolve(session, item, decision)
+    record_action(session, reviewer, decision.value, item.subject_type.value, item.subject_id, reason=reason,
+                  details={"review_item_id": item.id, "queue_reason": item.reason.value,
+                           "reports_answered": answered})  # fmt: skip
     session.commit()
     return item
 
@@ -250,40 +226,53 @@ def clear_as_platform(session: Session, video_ids: Sequence[int]) -> int:
 @dataclass(frozen=True)
 class ReviewDetail:
     item: ReviewItem
-    video: Video
-    uploader: User
-    history: UploaderHistory
+    info: subjects.SubjectInfo | None  # None: the subject is gone
+    video: Video | None  # the video itself, or the one a reported comment is on
+    owner: User | None
+    history: UploaderHistory | None
     matched: Video | None
     links: list[VideoProduct]
+    reports: list[Report]
     actions: list[ModerationAction]
 
 
 def review_detail(session: Session, actor: User | None, item_id: int) -> ReviewDetail:
-    """Everything a reviewer weighs: the video, its product cards, the uploader's record, the video it copies."""
+    """Everything a reviewer weighs: the subject (a video with its product cards), its owner's record, the video
+    it copies, and what the reporters said."""
     item = get_item(session, actor, item_id)
-    video = session.get(Video, item.video_id)
-    uploader = session.get(User, video.uploader_id) if video else None
-    assert video is not None
-    assert uploader is not None
+    info = subjects.describe(session, item.subject_type, item.subject_id)
+    video: Video | None = None
+    if item.subject_type is Subject.VIDEO:
+        video = session.get(Video, item.subject_id)
+    elif item.subject_type is Subject.COMMENT:
+        comment = session.get(VideoComment, item.subject_id)
+        video = session.get(Video, comment.video_id) if comment else None
+    owner = session.get(User, info.owner_ids[0]) if info and info.owner_ids else None
     cards = session.scalars(
         select(VideoProduct).where(VideoProduct.video_id == video.id).order_by(VideoProduct.position, VideoProduct.id)
-    ).unique()
+    ).unique() if video is not None and item.subject_type is Subject.VIDEO else []  # fmt: skip
     log = session.scalars(
         select(ModerationAction)
-        .where(ModerationAction.subject_type == "video", ModerationAction.subject_id == video.id)
+        .where(ModerationAction.subject_type == item.subject_type.value, ModerationAction.subject_id == item.subject_id)
         .order_by(ModerationAction.id)
     )
     return ReviewDetail(
         item=item,
+        info=info,
         video=video,
-        uploader=uploader,
-        history=uploader_history(session, uploader),
+        owner=owner,
+        history=uploader_history(session, owner) if owner is not None else None,
         matched=session.get(Video, item.matched_video_id) if item.matched_video_id else None,
         links=list(cards),
+        reports=reports.of_subject(session, item.subject_type, item.subject_id),
         actions=list(log),
     )
 
 
-def titles(session: Session, video_ids: Sequence[int]) -> dict[int, str]:
-    rows = session.execute(select(Video.id, Video.title).where(Video.id.in_(list(video_ids))))
-    return {video_id: title for video_id, title in rows}
+def titles(session: Session, items: Sequence[ReviewItem]) -> dict[int, str]:
+    """Each item's subject as reviewers read it (by item id); a subject that is gone reads as empty."""
+    out = {}
+    for item in items:
+        info = subjects.describe(session, item.subject_type, item.subject_id)
+        out[item.id] = info.title if info else ""
+    return out

@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from commerce.payments.provider import ProviderUnavailable
 from core.errors import DomainError, Problem, problem_from_error, translate
 from web.i18n import get_locale
 
@@ -64,6 +65,17 @@ def handle_http_error(err: HTTPException) -> Response | tuple[str, int] | HTTPEx
     return problem_response(Problem(status=status, code=code, title=translate(code, locale, params)))
 
 
+class PaymentProviderUnavailable(DomainError):
+    status = 503
+    default_code = "payment_provider_unavailable"
+
+
+def handle_provider_unavailable(err: ProviderUnavailable) -> Response | tuple[str, int]:
+    """WeChat Pay or Alipay could not be reached (or answered unverifiably): nothing was kept; try again."""
+    log.warning("payment provider unavailable on %s %s: %s", request.method, request.path, err)
+    return handle_domain_error(PaymentProviderUnavailable(headers={"Retry-After": "30"}))
+
+
 def handle_unexpected(err: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
     locale = get_locale()
@@ -73,4 +85,5 @@ def handle_unexpected(err: Exception) -> Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(ProviderUnavailable, handle_provider_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

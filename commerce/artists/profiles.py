@@ -18,9 +18,29 @@ from commerce.catalog import categories
 from commerce.catalog.tx import unit_of_work
 from core.accounts.models import User
 from core.accounts.permissions import require_artist
-from core.errors import FieldError, NotFound, ValidationFailed, register_messages
+from core.errors import FieldError, NotFound, ValidationFailed, register_field_labels, register_messages
 from core.outbox import emit
 
+register_field_labels(
+    {
+        "bio": ("简介", "The bio"),
+        "categories": ("擅长类目", "The categories"),
+        "categories.*": ("第 {0} 个擅长类目", "Category {0}"),
+        "tags": ("标签", "The tags"),
+        "tags.*": ("第 {0} 个标签", "Tag {0}"),
+        "region": ("地区", "The region"),
+        "rates": ("报价", "The rates"),
+        "rates.s20": ("20 秒以内视频的报价", "The rate for videos up to 20 s"),
+        "rates.s60": ("21–60 秒视频的报价", "The rate for 21–60 s videos"),
+        "rates.s60plus": ("60 秒以上视频的报价", "The rate for videos over 60 s"),
+        "accepting_bookings": ("是否接单", "Accepting bookings"),
+        "unavailable_until": ("暂停接单至", "Unavailable until"),
+        "max_open_bookings": ("同时进行的合作上限", "The most open bookings"),
+        "declared_followers": ("粉丝数", "The follower count"),
+        "declared_avg_views": ("平均播放量", "The average views"),
+        "declared_note": ("数据说明", "The note on the figures"),
+    }
+)
 register_messages(
     {
         "rate_out_of_range": ("报价应在 1 元到 {max_yuan} 元之间", "A rate must be 1 to {max_yuan} yuan"),

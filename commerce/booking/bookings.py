@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from commerce.artists.models import ArtistProfile
-from commerce.booking import escrow, publishing
+from commerce.booking import brief, escrow, publishing
 from commerce.booking.campaigns import is_member
 from commerce.booking.machine import AWAITING_REPLY, TURN, USER_ACTIONS, Action, Rule, anyone_may, rule
 from commerce.booking.models import (
@@ -38,6 +38,7 @@ from commerce.booking.models import (
 )
 from commerce.booking.notices import notify_step
 from commerce.booking.policy import BookingPolicy
+from commerce.catalog import links
 from commerce.catalog.limits import CatalogLimits
 from commerce.payments import open_provider
 from commerce.payments import service as payments
@@ -82,6 +83,7 @@ register_messages(
         "draft_not_private": ("草稿视频必须设为私密，仅品牌可见", "A draft must be private (only the brand sees it)"),
         "draft_not_ready": ("视频还在处理中，处理完成后再提交", "The video is still processing; submit it when ready"),
         "note_required": ("请写明原因", "Say why"),
+        "product_not_in_campaign": ("只能挂本次合作推广的商品", "Link only the products this campaign promotes"),
         "share_required": ("请给出艺人分得的比例", "Give the artist's share"),
     }
 )
@@ -106,6 +108,7 @@ class Step:
     fee_fen: int | None = None  # quote, counter
     note: str = ""  # decline, cancel, request_revision, dispute, resolve: why
     video_id: int | None = None  # submit_draft
+    product_ids: list[int] | None = None  # submit_draft: the campaign's products carded on the draft (None: as is)
     artist_share_bp: int | None = None  # resolve: the artist's share of the escrow
 
 
@@ -150,6 +153,29 @@ def get_for(session: Session, user: User | None, booking_id: int) -> tuple[Booki
     return booking, parties
 
 
+def draft_of(session: Session, booking: Booking) -> Video | None:
+    video = session.get(Video, booking.video_id) if booking.video_id is not None else None
+    return video if video is not None and video.deleted_at is None else None
+
+
+def brief_check(session: Session, booking: Booking) -> brief.Check | None:
+    """The current draft held against the brief, while a draft is under review (None at other times)."""
+    if booking.state != BookingState.DRAFT_SUBMITTED:
+        return None
+    return brief.check(session, booking.campaign, draft_of(session, booking))
+
+
+def turn_of(session: Session, booking: Booking, check: brief.Check | None = None) -> Party | None:
+    """Whose move it is: the state's, except that a draft failing the brief is the artist's to fix (while a
+    revision round is left to do it with) rather than the brand's to review."""
+    turn = TURN.get(booking.state)
+    if booking.state == BookingState.DRAFT_SUBMITTED and booking.revisions_used < booking.max_revisions:
+        check = check or brief_check(session, booking)
+        if check is not None and not check.ok:
+            return Party.ARTIST
+    return turn
+
+
 def timeline(session: Session, booking_id: int) -> list[BookingEvent]:
     return list(
         session.scalars(select(BookingEvent).where(BookingEvent.booking_id == booking_id).order_by(BookingEvent.id))
@@ -184,8 +210,13 @@ def list_for(
     if campaign_id is not None:
         stmt = stmt.where(Booking.campaign_id == campaign_id)
     if my_turn:
-        stmt = stmt.where(Booking.state.in_([s for s, p in TURN.items() if p == side]))
-    return keyset_page(session, stmt, [(Booking.id, True)], lambda b: [b.id], cursor=cursor, limit=limit)
+        # Who must act on a submitted draft depends on its brief check: filtered below, so a page may come short.
+        maybe = {s for s, p in TURN.items() if p == side} | {BookingState.DRAFT_SUBMITTED}
+        stmt = stmt.where(Booking.state.in_(maybe))
+    items, next_cursor = keyset_page(session, stmt, [(Booking.id, True)], lambda b: [b.id], cursor=cursor, limit=limit)
+    if my_turn:
+        items = [b for b in items if turn_of(session, b) == side]
+    return items, next_cursor
 
 
 # -- the transaction around a step ----------------------------------------------------------------------
@@ -415,6 +446,23 @@ def _check_draft(session: Session, booking: Booking, video_id: int | None) -> Vi
     return video
 
 
+def _use_revision_round(booking: Booking) -> None:
+    if booking.revisions_used >= booking.max_revisions:
+        raise Conflict("revisions_exhausted", max=booking.max_revisions)
+    booking.revisions_used += 1
+
+
+def _card_draft(session: Session, artist: User, booking: Booking, product_ids: list[int], deps: Deps) -> None:
+    """Show these campaign products on the draft (the booking lets the artist's draft link the brand's products);
+    cards of other products the artist put there stay."""
+    assert booking.video_id is not None
+    campaign_ids = set(booking.campaign.product_ids)
+    current = {s.product_id: s for s in links.current_specs(session, booking.video_id)}
+    wanted = [current.get(pid) or links.LinkSpec(pid) for pid in dict.fromkeys(product_ids)]
+    others = [s for pid, s in current.items() if pid not in campaign_ids]
+    links.apply_links(session, artist, booking.video_id, wanted + others, limits=deps.limits, granted=campaign_ids)
+
+
 def _prepare(session: Session, booking: Booking, step: Step, policy: BookingPolicy) -> tuple[int | None, str]:
     """Check the step's own input and set what it changes besides the state; returns (fee named, note)."""
     note = step.note.strip()
@@ -428,11 +476,17 @@ def _prepare(session: Session, booking: Booking, step: Step, policy: BookingPoli
         booking.platform_fee_bp = policy.platform_fee_bp
     elif step.action == Action.SUBMIT_DRAFT:
         booking.video_id = _check_draft(session, booking, step.video_id).id
+        if step.product_ids is not None and not set(step.product_ids) <= set(booking.campaign.product_ids):
+            raise ValidationFailed.one("product_ids", "product_not_in_campaign")
+        if booking.state == BookingState.DRAFT_SUBMITTED:  # replacing a draft the brand has not decided on
+            _use_revision_round(booking)
         booking.draft_submitted_at = booking.draft_submitted_at or clock.now()
     elif step.action == Action.REQUEST_REVISION:
-        if booking.revisions_used >= booking.max_revisions:
-            raise Conflict("revisions_exhausted", max=booking.max_revisions)
-        booking.revisions_used += 1
+        _use_revision_round(booking)
+    elif step.action == Action.APPROVE:
+        result = brief.check(session, booking.campaign, draft_of(session, booking))
+        if not result.ok:
+            raise brief.DraftFailsBrief(result)
     elif step.action == Action.RESOLVE and (step.artist_share_bp is None or not 0 <= step.artist_share_bp <= BP_WHOLE):
         raise ValidationFailed.one("artist_share_bp", "share_required")
     return None, note
@@ -451,6 +505,8 @@ def _effects(
     elif step.action == Action.RESOLVE:
         assert step.artist_share_bp is not None
         event.amount_fen = escrow.split(session, booking, step.artist_share_bp)
+    elif step.action == Action.SUBMIT_DRAFT and step.product_ids is not None:
+        _card_draft(session, actor, booking, step.product_ids, deps)
     elif step.action == Action.PUBLISH:
         publishing.publish(session, actor, booking, limits=deps.limits)
         booking.published_at = now

@@ -25,14 +25,41 @@ from commerce.catalog.tx import unit_of_work
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member
-from core.errors import FieldError, NotFound, ValidationFailed, register_messages
+from core.errors import FieldError, NotFound, ValidationFailed, register_field_labels, register_messages
 from core.pagination import keyset_page
 
+register_field_labels(
+    {
+        "brief": ("需求说明", "The brief"),
+        "product_ids": ("推广商品", "The products to promote"),
+        "product_ids.*": ("第 {0} 个推广商品", "Product {0} to promote"),
+        "audience_interests": ("受众兴趣", "The audience interests"),
+        "audience_interests.*": ("第 {0} 个受众兴趣", "Audience interest {0}"),
+        "audience_regions": ("受众地区", "The audience regions"),
+        "audience_regions.*": ("第 {0} 个受众地区", "Audience region {0}"),
+        "audience_ages": ("受众年龄", "The audience ages"),
+        "audience_ages.*": ("第 {0} 个受众年龄段", "Audience age band {0}"),
+        "budget_min_fen": ("最低预算", "The minimum budget"),
+        "budget_max_fen": ("最高预算", "The maximum budget"),
+        "videos_count": ("视频数量", "The number of videos"),
+        "length_tier": ("视频时长", "The video length"),
+        "deadline": ("截止时间", "The deadline"),
+        "must_hashtags": ("必带话题", "The required hashtags"),
+        "must_hashtags.*": ("第 {0} 个必带话题", "Required hashtag {0}"),
+        "must_link_products": ("必须挂商品", "Must link products"),
+        "max_revisions": ("最多修改次数", "The most revisions"),
+        "artist_id": ("艺人", "The artist"),
+        "fee_fen": ("报价", "The fee"),
+        "message": ("留言", "The message"),
+    }
+)
 register_messages(
     {
         "budget_inverted": ("预算上限不能低于下限", "The budget's maximum cannot be below its minimum"),
         "budget_out_of_range": ("预算应在 1 元到 {max_yuan} 元之间", "The budget must be 1 to {max_yuan} yuan"),
         "deadline_in_past": ("截止时间必须晚于现在", "The deadline must be in the future"),
+        "duration_out_of_range": ("时长应在 1 到 {max} 秒之间", "The length must be 1 to {max} s"),
+        "duration_inverted": ("最长时长不能短于最短时长", "The longest length cannot be below the shortest"),
         "campaign_product_not_yours": (
             "只能推广本品牌在售的商品",
             "Only this brand's products on sale can be promoted",
@@ -45,6 +72,7 @@ MAX_VIDEOS = 20
 MAX_PRODUCTS = 6  # a video shows at most this many product cards
 MAX_HASHTAGS = 10
 MAX_TARGETS = 40
+MAX_DURATION_S = 3600
 
 
 @dataclass
@@ -63,6 +91,8 @@ class CampaignSpec:
     audience_ages: list[str] = field(default_factory=list)
     videos_count: int = 1
     length_tier: LengthTier = LengthTier.UP_TO_60S
+    min_duration_s: int | None = None  # the draft's length in seconds; None: no lower bound
+    max_duration_s: int | None = None  # None: the length tier's upper bound, if any
     must_hashtags: list[str] = field(default_factory=list)
     must_link_products: bool = True
     max_revisions: int | None = None  # None: the platform default
@@ -87,6 +117,18 @@ def _list_errors(name: str, values: Sequence[str], valid: set[str] | frozenset[s
     return errors
 
 
+def _duration_errors(spec: CampaignSpec) -> list[FieldError]:
+    errors = [
+        FieldError(name, "duration_out_of_range", params={"max": MAX_DURATION_S})
+        for name in ("min_duration_s", "max_duration_s")
+        if getattr(spec, name) is not None and not 1 <= getattr(spec, name) <= MAX_DURATION_S
+    ]
+    low, high = spec.min_duration_s, spec.max_duration_s
+    if not errors and low is not None and high is not None and high < low:
+        errors.append(FieldError("max_duration_s", "duration_inverted"))
+    return errors
+
+
 def _validate(session: Session, brand_id: int, spec: CampaignSpec, *, new_deadline: bool) -> None:
     errors: list[FieldError] = []
     if not spec.title.strip():
@@ -104,6 +146,7 @@ def _validate(session: Session, brand_id: int, spec: CampaignSpec, *, new_deadli
         errors.append(FieldError("budget_max_fen", "budget_inverted"))
     if not 1 <= spec.videos_count <= MAX_VIDEOS:
         errors.append(FieldError("videos_count", "less_than_equal" if spec.videos_count > 1 else "greater_than_equal"))
+    errors += _duration_errors(spec)
     if new_deadline and spec.deadline <= clock.now():
         errors.append(FieldError("deadline", "deadline_in_past"))
     if spec.max_revisions is not None and not 0 <= spec.max_revisions <= MAX_REVISIONS_CEILING:
@@ -142,6 +185,8 @@ def _apply(campaign: Campaign, spec: CampaignSpec, policy: BookingPolicy) -> Non
     campaign.budget_max_fen = spec.budget_max_fen
     campaign.videos_count = spec.videos_count
     campaign.length_tier = LengthTier(spec.length_tier)
+    campaign.min_duration_s = spec.min_duration_s
+    campaign.max_duration_s = spec.max_duration_s
     campaign.deadline = spec.deadline
     campaign.must_hashtags = list(dict.fromkeys(t for t in map(clean_hashtag, spec.must_hashtags) if t))
     campaign.must_link_products = spec.must_link_products
@@ -167,6 +212,8 @@ def _spec_of(campaign: Campaign) -> CampaignSpec:
         budget_max_fen=campaign.budget_max_fen,
         videos_count=campaign.videos_count,
         length_tier=campaign.length_tier,
+        min_duration_s=campaign.min_duration_s,
+        max_duration_s=campaign.max_duration_s,
         deadline=campaign.deadline,
         must_hashtags=list(campaign.must_hashtags),
         must_link_products=campaign.must_link_products,

@@ -2,6 +2,8 @@
 
     invited/applied → quoted ⇄ countered → accepted → funded → draft_submitted
         → revision_requested (at most N rounds) → draft_submitted … → approved → published
+        (a draft may also be replaced before the brand decides, using a round; only a draft that meets the
+        brief can be approved)
         → completed (after the live check) → paid
     exits: declined, expired (no reply in time), cancelled (escrow refunded by rule), disputed → resolved
 
@@ -64,7 +66,8 @@ def _rules() -> list[Rule]:
         # Agreed: either side may still walk away; once funded the escrow is refunded by rule.
         (A.CANCEL, (S.ACCEPTED, S.FUNDED, S.DRAFT_SUBMITTED, S.REVISION_REQUESTED), S.CANCELLED, (P.BRAND, P.ARTIST)),
         (A.FUND, (S.ACCEPTED,), S.FUNDED, (P.BRAND,)),
-        (A.SUBMIT_DRAFT, (S.FUNDED, S.REVISION_REQUESTED), S.DRAFT_SUBMITTED, (P.ARTIST,)),
+        # A draft the brand has not decided on may be replaced (one revision round): fixing what the brief check found.
+        (A.SUBMIT_DRAFT, (S.FUNDED, S.REVISION_REQUESTED, S.DRAFT_SUBMITTED), S.DRAFT_SUBMITTED, (P.ARTIST,)),
         (A.REQUEST_REVISION, (S.DRAFT_SUBMITTED,), S.REVISION_REQUESTED, (P.BRAND,)),
         (A.APPROVE, (S.DRAFT_SUBMITTED,), S.APPROVED, (P.BRAND,)),
         (A.PUBLISH, (S.APPROVED,), S.PUBLISHED, (P.ARTIST,)),
@@ -90,7 +93,8 @@ _BY_KEY: dict[tuple[Action, BookingState, Party], Rule] = {(r.action, r.source, 
 # States that wait for a person's answer; they carry `reply_due_at` and expire without one.
 AWAITING_REPLY = frozenset({S.INVITED, S.APPLIED, S.QUOTED, S.COUNTERED, S.ACCEPTED})
 
-# Whose move it is in each state (for inboxes and notifications).
+# Whose move it is in each state (for inboxes and notifications); a submitted draft that fails the brief check
+# is the artist's to fix while revision rounds remain (`bookings.turn_of`).
 TURN: dict[BookingState, Party] = {
     S.INVITED: Party.ARTIST,
     S.APPLIED: Party.BRAND,

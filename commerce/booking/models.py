@@ -26,6 +26,10 @@ class Campaign(Base):
     __table_args__ = (
         CheckConstraint("budget_min_fen > 0 AND budget_max_fen >= budget_min_fen", name="budget_range"),
         CheckConstraint("videos_count >= 1", name="videos_count_positive"),
+        CheckConstraint(
+            "min_duration_s IS NULL OR max_duration_s IS NULL OR max_duration_s >= min_duration_s",
+            name="duration_range",
+        ),
         Index("ix_campaigns_brand_id_id", "brand_id", "id"),
         Index("ix_campaigns_status_category", "status", "category"),
     )
@@ -45,6 +49,9 @@ class Campaign(Base):
     budget_max_fen: Mapped[int]
     videos_count: Mapped[int] = mapped_column(default=1)
     length_tier: Mapped[LengthTier] = mapped_column(str_enum(LengthTier, 8), default=LengthTier.UP_TO_60S)
+    # The draft's length the brief asks for, in whole seconds; None on a side: the length tier's bound, if any.
+    min_duration_s: Mapped[int | None] = mapped_column(default=None)
+    max_duration_s: Mapped[int | None] = mapped_column(default=None)
     deadline: Mapped[dt.datetime]  # drafts are due by then
     must_hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
     must_link_products: Mapped[bool] = mapped_column(default=True)

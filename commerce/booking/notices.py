@@ -8,8 +8,45 @@ from sqlalchemy.orm import Session
 from commerce.booking.models import Booking, BookingEvent, Party
 from commerce.notifications.service import notify, register_templates
 from core.accounts.models import BrandMember, User
-from core.errors import translate
+from core.errors import is_registered, register_messages, translate
 from core.money import format_yuan
+
+# The timeline as sentences: who did what, with the amounts in yuan; never an id, a state's code or raw data.
+register_messages(
+    {
+        "party_brand": ("品牌", "Brand"),
+        "party_artist": ("艺人", "Artist"),
+        "party_admin": ("平台", "Platform"),
+        "party_system": ("系统", "System"),
+        "event_invite": ("{who} 发出邀请，出价 ¥{fee}", "{who} sent an invitation at ¥{fee}"),
+        "event_apply": ("{who} 报名参与，报价 ¥{fee}", "{who} applied at ¥{fee}"),
+        "event_quote": ("{who} 报价 ¥{fee}", "{who} quoted ¥{fee}"),
+        "event_counter": ("{who} 还价 ¥{fee}", "{who} countered with ¥{fee}"),
+        "event_accept": ("{who} 接受了 ¥{fee} 的费用", "{who} accepted the fee of ¥{fee}"),
+        "event_decline": ("{who} 拒绝了合作", "{who} declined"),
+        "event_cancel": ("{who} 取消了合作", "{who} cancelled the booking"),
+        "event_cancel_money": (
+            "{who} 取消了合作，担保中的 ¥{amount} 已按规则结清",
+            "{who} cancelled the booking; the ¥{amount} in escrow was settled by the rules",
+        ),
+        "event_fund": ("{who} 将 ¥{amount} 存入担保", "{who} put ¥{amount} in escrow"),
+        "event_submit_draft": ("{who} 提交了草稿「{title}」", "{who} submitted the draft “{title}”"),
+        "event_request_revision": ("{who} 要求修改草稿", "{who} asked for changes to the draft"),
+        "event_approve": ("{who} 通过了草稿", "{who} approved the draft"),
+        "event_publish": ("{who} 发布了视频「{title}」", "{who} published “{title}”"),
+        "event_dispute": ("{who} 发起了争议", "{who} opened a dispute"),
+        "event_resolve": (
+            "{who} 裁决了争议，担保中的 ¥{amount} 已分配",
+            "{who} resolved the dispute; the ¥{amount} in escrow was shared out",
+        ),
+        "event_expire": ("超时未回复，合作已失效", "Nobody replied in time: the booking expired"),
+        "event_complete": ("视频通过了在线检查", "The video passed its live check"),
+        "event_pay": ("¥{amount} 已从担保结算给艺人", "¥{amount} was released from escrow to the artist"),
+        "event_other": ("{who} 更新了合作", "{who} updated the booking"),
+        "untitled_video": ("未命名视频", "an untitled video"),
+        "note_paid_online": ("通过在线支付存入", "Paid online"),
+    }
+)
 
 register_templates(
     {
@@ -70,8 +107,33 @@ def notify_step(session: Session, booking: Booking, event: BookingEvent) -> None
 
 
 def note_text(event: BookingEvent, locale: str) -> str:
-    """A step's note as people read it: the periodic job writes message codes (`note_x:param`), people write text."""
-    if event.party == Party.SYSTEM and event.note.startswith("note_"):
-        code, _, arg = event.note.partition(":")
+    """A step's note as people read it: the system writes message codes (`note_x:param`), people write text."""
+    code, _, arg = event.note.partition(":")
+    if code.startswith("note_") and is_registered(code) and (event.party == Party.SYSTEM or not arg):
         return translate(code, locale, {"hours": arg})
     return event.note
+
+
+def who(event: BookingEvent, actor_name: str | None, locale: str) -> str:
+    party = translate(f"party_{event.party.value}", locale)
+    return f"{party} {actor_name}" if actor_name and event.party != Party.SYSTEM else party
+
+
+def sentence(
+    event: BookingEvent, *, actor_name: str | None, fee_fen: int | None, title: str | None, locale: str
+) -> str:
+    """What this step was, in one sentence: `fee_fen` is the fee agreed (for acceptances, whose event names none),
+    `title` the video's (the draft submitted, the video published)."""
+    action = event.action
+    params = {
+        "who": who(event, actor_name, locale),
+        "fee": format_yuan(event.fee_fen if event.fee_fen is not None else fee_fen or 0),
+        "amount": format_yuan(event.amount_fen or 0),
+        "title": title or translate("untitled_video", locale),
+    }
+    code = f"event_{action}"
+    if action == "cancel" and event.amount_fen:
+        code = "event_cancel_money"
+    if not is_registered(code):
+        code = "event_other"
+    return translate(code, locale, params)

@@ -97,7 +97,7 @@ class BookingPayments:
             found,
             actor_id=payment.payer_id,
             policy=self.policy,
-            note=f"payment {payment.merchant_ref}",
+            note="note_paid_online",
         )
         escrow.fund_from_payment(session, booking, payment, into_escrow=True)
         booking.funded_at = clock.now()

@@ -23,10 +23,17 @@ from commerce.catalog.tx import unit_of_work
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_artist
-from core.errors import Conflict, FieldError, ValidationFailed, register_messages
+from core.errors import Conflict, FieldError, ValidationFailed, register_field_labels, register_messages
 from core.outbox import emit
 from core.pagination import keyset_page
 
+register_field_labels(
+    {
+        "artist_rate_bp": ("艺人佣金", "The artist commission"),
+        "sharer_rate_bp": ("分享者佣金", "The sharer commission"),
+        "product_id": ("商品", "The product"),
+    }
+)
 register_messages(
     {
         "rate_out_of_bounds": (

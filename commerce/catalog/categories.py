@@ -124,6 +124,11 @@ def leaf(code: str) -> Category | None:
     return c if c is not None and c.is_leaf else None
 
 
+def leaves() -> list[Category]:
+    """Every leaf, in tree order."""
+    return [child for root in ROOTS for child in root.children]
+
+
 def resolve(text: str) -> Category | None:
     """A leaf from its code or its Chinese or English path, as people type them in spreadsheets."""
     key = "/".join(part.strip() for part in text.replace("／", "/").replace(">", "/").split("/")).casefold()

@@ -52,9 +52,17 @@ register_messages(
         "csv_too_many_rows": ("最多 {max} 行数据", "At most {max} data rows"),
         "csv_missing_columns": ("缺少列：{columns}", "Missing columns: {columns}"),
         "csv_unknown_columns": ("无法识别的列：{columns}", "Unknown columns: {columns}"),
-        "required": ("必填", "Required"),
-        "invalid_price": ("价格格式无效，应为以元为单位的数字，如 129.00", "Invalid price; use yuan such as 129.00"),
+        "csv_category_codes": ("可用的类目编码：{codes_zh}", "Valid category codes: {codes_en}"),
+        "required": ("请填写{label}", "{label} is required"),
+        "invalid_price": (
+            "{label}格式无效，应为以元为单位的数字，如 129.00",
+            "{label} is not an amount; use yuan such as 129.00",
+        ),
         "invalid_stock": ("库存应为非负整数", "Stock must be a whole number, 0 or more"),
+        "csv_unknown_category": (
+            "没有「{value}」这个类目，请填写下方列出的类目编码",
+            "There is no category \u201c{value}\u201d; use one of the category codes listed below",
+        ),
         "invalid_status": (
             "状态应为 draft/active/archived（草稿/在售/下架）",
             "Status must be draft, active or archived",
@@ -114,6 +122,18 @@ STATUS_NAMES = {
     "archived": ProductStatus.ARCHIVED,
     "下架": ProductStatus.ARCHIVED,
 }
+COLUMN_LABELS = {
+    "product_code": ("商品编码", "Product code"),
+    "name": ("商品名称", "Name"),
+    "category": ("类目", "Category"),
+    "status": ("状态", "Status"),
+    "description": ("描述", "Description"),
+    "sku_code": ("SKU 编码", "SKU code"),
+    "attributes": ("规格", "Attributes"),
+    "price": ("售价", "Price"),
+    "list_price": ("划线价", "List price"),
+    "stock": ("库存", "Stock"),
+}
 MAX_REPORTED = 200
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -142,23 +162,53 @@ class ProductRows:
 
 @dataclass
 class ImportSummary:
+    """What the import did; `*_unchanged`: in the file exactly as the catalog already had them (skipped)."""
+
     products_created: int = 0
     products_updated: int = 0
+    products_unchanged: int = 0
     skus_created: int = 0
     skus_updated: int = 0
+    skus_unchanged: int = 0
     dry_run: bool = False
+
+
+def category_codes(locale: str) -> str:
+    """Every leaf category code with its path, as the import's help and errors list them."""
+    if locale.startswith("en"):
+        return ", ".join(f"{c.code} ({c.path_en})" for c in categories.leaves())
+    return "，".join(f"{c.code}（{c.path_zh}）" for c in categories.leaves())
 
 
 class _Errors:
     def __init__(self) -> None:
         self.items: list[FieldError] = []
 
-    def add(self, row: int, column: str, code: str, **params: object) -> None:
-        self.items.append(FieldError(f"rows.{row}.{column}", code, params=params or None))
+    def add(self, row: int, column: str, code: str, says: str | None = None, **params: object) -> None:
+        """A problem in a cell: said as "第 3 行：售价（price）…", with the row and column for programs."""
+        zh, en = COLUMN_LABELS.get(column, (column, column))
+        self.items.append(
+            FieldError(
+                f"rows.{row}.{column}",
+                code,
+                says=says,
+                params=params or None,
+                label=(f"{zh}（{column}）", f"{en} ({column})"),
+                where=(f"第 {row} 行：", f"Row {row}: "),
+                extra={"row": row, "column": column},
+            )
+        )
 
     def raise_if_any(self) -> None:
-        if self.items:
-            raise ValidationFailed("catalog_import_failed", fields=self.items[:MAX_REPORTED], count=len(self.items))
+        if not self.items:
+            return
+        detail, params = None, {}
+        if any(e.says == "csv_unknown_category" for e in self.items):
+            detail = "csv_category_codes"
+            params = {"codes_zh": category_codes("zh-CN"), "codes_en": category_codes("en")}
+        raise ValidationFailed(
+            "catalog_import_failed", fields=self.items[:MAX_REPORTED], detail=detail, count=len(self.items), **params
+        )
 
 
 def _decode(data: bytes) -> str:
@@ -233,45 +283,62 @@ def _price(errors: _Errors, row: int, column: str, text: str, limits: CatalogLim
     try:
         return parse_yuan(text)
     except MoneyError:
-        errors.add(row, column, "invalid_price")
+        negative = text.strip().startswith("-") and text.strip()[1:].replace(".", "", 1).replace(",", "").isdigit()
+        errors.add(row, column, "price_negative" if negative else "invalid_price")
         return None
 
 
 def parse(data: bytes, limits: CatalogLimits, errors: _Errors) -> list[ProductRows]:
-    """The file's products and SKUs; every bad row is noted in `errors` (file-level problems raise)."""
+    """The file's products and SKUs; every bad cell of every row is noted in `errors` (file-level problems
+    raise). A row whose product is refused still has its SKU cells checked, so one pass reports everything."""
     products: dict[str, ProductRows] = {}
+    refused: set[str] = set()  # product codes whose product columns were refused (reported once)
     sku_rows: dict[str, int] = {}
     for row, cells in _read(data, limits):
-        code = cells.get("product_code", "")
-        if not code:
-            errors.add(row, "product_code", "required")
-            continue
-        if not check_code(code):
-            errors.add(row, "product_code", "invalid_code")
-            continue
-        product = products.get(code)
-        if product is None:
-            product = _product_from(errors, row, code, cells)
-            if product is None:
-                continue
-            products[code] = product
-        else:
-            for f, value in _product_values(cells).items():
-                if value is not None and value != _product_values_of(product)[f]:
-                    errors.add(row, f, "conflicting_product_field", first_row=product.row)
+        product = _row_product(errors, row, cells, products, refused)
         before = len(errors.items)
         sku = _sku_from(errors, row, cells, limits)
-        if sku is not None and sku.code in sku_rows:
+        if sku is None:
+            pass
+        elif sku.code in sku_rows:
             errors.add(row, "sku_code", "duplicate_sku", first_row=sku_rows[sku.code])
-        elif sku is not None and any(s.attributes == sku.attributes for s in product.skus):
+        elif product is None:
+            sku_rows[sku.code] = row
+        elif any(s.attributes == sku.attributes for s in product.skus):
             errors.add(row, "attributes", "duplicate_sku_attributes")
-        elif sku is not None and len(product.skus) >= limits.max_skus:
+        elif len(product.skus) >= limits.max_skus:
             errors.add(row, "sku_code", "too_many_skus", max=limits.max_skus)
-        elif sku is not None:
+        else:
             sku_rows[sku.code] = row
             product.skus.append(sku)
-        product.bad_skus |= len(errors.items) > before
+        if product is not None:
+            product.bad_skus |= len(errors.items) > before
     return list(products.values())
+
+
+def _row_product(
+    errors: _Errors, row: int, cells: dict[str, str], products: dict[str, ProductRows], refused: set[str]
+) -> ProductRows | None:
+    """The product this row belongs to (None when its columns were refused), its problems noted."""
+    code = cells.get("product_code", "")
+    if not code:
+        errors.add(row, "product_code", "required")
+    elif not check_code(code):
+        errors.add(row, "product_code", "invalid_code")
+    product = products.get(code)
+    if product is not None:
+        for f, value in _product_values(cells).items():
+            if value is not None and value != _product_values_of(product)[f]:
+                errors.add(row, f, "conflicting_product_field", first_row=product.row)
+        return product
+    if code in refused:
+        return None  # its product columns were reported on its first row
+    product = _product_from(errors, row, code, cells)
+    if product is None or not check_code(code):
+        refused.add(code)
+        return None
+    products[code] = product
+    return product
 
 
 def _product_values(cells: dict[str, str]) -> dict[str, object]:
@@ -305,7 +372,10 @@ def _product_from(errors: _Errors, row: int, code: str, cells: dict[str, str]) -
         ok = False
     category = categories.resolve(cells.get("category", ""))
     if category is None:
-        errors.add(row, "category", "unknown_category" if cells.get("category") else "required")
+        if cells.get("category"):
+            errors.add(row, "category", "unknown_category", says="csv_unknown_category", value=cells["category"])
+        else:
+            errors.add(row, "category", "required")
         ok = False
     status = None
     if cells.get("status"):
@@ -415,30 +485,47 @@ def _check_against_catalog(
 
 
 def _apply(session: Session, brand_id: int, rows: ProductRows, product: Product | None, summary: ImportSummary) -> None:
+    """Create or update the product and its SKUs; what the file has exactly as stored is left alone (and counted
+    as unchanged), so importing an export back changes nothing and tells the search index nothing."""
+    created = product is None
     if product is None:
         product = Product(brand_id=brand_id, code=rows.code, name=rows.name, category=rows.category)
         session.add(product)
-        summary.products_created += 1
-    else:
-        summary.products_updated += 1
-    product.name, product.category = rows.name, rows.category
-    if rows.description is not None:
-        product.description = rows.description
+    description = (product.description or "") if rows.description is None else rows.description
+    touched = created or (product.name, product.category, product.description) != (
+        rows.name,
+        rows.category,
+        description,
+    )
+    product.name, product.category, product.description = rows.name, rows.category, description
     by_code = {s.code: s for s in product.skus}
     for row in rows.skus:
         sku = by_code.get(row.code)
+        wanted = (row.attributes, row.price_fen, row.list_price_fen, row.stock, True)
         if sku is None:
             sku = Sku(brand_id=brand_id, code=row.code, price_fen=row.price_fen)
             product.skus.append(sku)
             summary.skus_created += 1
+        elif (sku.attributes, sku.price_fen, sku.list_price_fen, sku.stock, sku.is_active) == wanted:
+            summary.skus_unchanged += 1
+            continue
         else:
             summary.skus_updated += 1
+        touched = True
         sku.attributes, sku.price_fen, sku.list_price_fen = row.attributes, row.price_fen, row.list_price_fen
         sku.stock, sku.is_active = row.stock, True
     session.flush()
     status = rows.status or product.status or ProductStatus.DRAFT
     if status != product.status:
         set_status(session, product, status)
+        touched = True
+    if created:
+        summary.products_created += 1
+    elif touched:
+        summary.products_updated += 1
+    else:
+        summary.products_unchanged += 1
+        return
     changed(session, product)
 
 

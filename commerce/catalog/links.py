@@ -10,7 +10,7 @@ change emits `video` and `product` outbox events so the feed and search follow.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, false, select
@@ -23,10 +23,30 @@ from commerce.catalog.tx import unit_of_work
 from core.accounts.models import BrandMember, User
 from core.accounts.permissions import require_user
 from core.db import is_postgres
-from core.errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed, register_messages
+from core.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    register_field_labels,
+    register_messages,
+)
 from core.outbox import emit
 from media.models import Video
 
+register_field_labels(
+    {
+        "links": ("商品卡片", "The product cards"),
+        "links.*.product_id": ("第 {0} 张商品卡片的商品", "Product of card {0}"),
+        "links.*.sku_id": ("第 {0} 张商品卡片的规格", "SKU of card {0}"),
+        "links.*.start_seconds": ("第 {0} 张商品卡片的开始时间", "Start of card {0}"),
+        "links.*.end_seconds": ("第 {0} 张商品卡片的结束时间", "End of card {0}"),
+        "start_seconds": ("开始时间", "The start time"),
+        "end_seconds": ("结束时间", "The end time"),
+        "hashtag": ("话题", "The hashtag"),
+    }
+)
 register_messages(
     {
         "not_video_owner": ("只有视频的上传者可以修改商品链接", "Only the video's uploader can change its products"),
@@ -149,7 +169,13 @@ def _window_errors(i: int, spec: LinkSpec, duration: float | None) -> list[Field
 
 
 def _validate(
-    session: Session, video: Video, specs: Sequence[LinkSpec], existing: dict[int, VideoProduct], limits: CatalogLimits
+    session: Session,
+    video: Video,
+    specs: Sequence[LinkSpec],
+    existing: dict[int, VideoProduct],
+    limits: CatalogLimits,
+    *,
+    granted: Collection[int] = (),
 ) -> None:
     if len(specs) > limits.video_max_products:
         raise ValidationFailed.one("links", "too_many_products", max=limits.video_max_products)
@@ -158,6 +184,7 @@ def _validate(
     ids = [s.product_id for s in specs]
     products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids))).unique()}
     allowed = set(session.scalars(select(Product.id).where(Product.id.in_(ids), linkable_condition(session, video))))
+    allowed |= set(granted)
     seen: set[int] = set()
     for i, spec in enumerate(specs):
         field = f"links.{i}.product_id"
@@ -192,13 +219,22 @@ def _ms(value: float | None) -> float | None:
 
 
 def apply_links(
-    session: Session, user: User | None, video_id: int, specs: Sequence[LinkSpec], *, limits: CatalogLimits
+    session: Session,
+    user: User | None,
+    video_id: int,
+    specs: Sequence[LinkSpec],
+    *,
+    limits: CatalogLimits,
+    granted: Collection[int] = (),
 ) -> list[VideoProduct]:
-    """Make the video's cards exactly `specs`, in that order, inside the caller's transaction."""
+    """Make the video's cards exactly `specs`, in that order, inside the caller's transaction.
+
+    `granted` are products another rule lets this video link beyond its own (a booking's campaign products on
+    the artist's draft for it); the caller has checked that rule."""
     video = video_for_editor(session, user, video_id, lock=True)
     current = list(session.scalars(select(VideoProduct).where(VideoProduct.video_id == video.id)).unique())
     existing = {link.product_id: link for link in current}
-    _validate(session, video, specs, existing, limits)
+    _validate(session, video, specs, existing, limits, granted=granted)
     touched: set[int] = set()  # products whose card appeared, went or changed
     reordered = False
     wanted = {s.product_id for s in specs}

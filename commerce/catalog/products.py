@@ -21,7 +21,7 @@ from core import clock, ids
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member
 from core.db import is_postgres
-from core.errors import Conflict, FieldError, NotFound, ValidationFailed, register_messages
+from core.errors import Conflict, FieldError, NotFound, ValidationFailed, register_field_labels, register_messages
 from core.outbox import emit
 from core.pagination import keyset_page
 
@@ -43,6 +43,7 @@ register_messages(
             "Price must be between 0.01 and {max_yuan} yuan",
         ),
         "stock_negative": ("库存不能为负数", "Stock cannot be negative"),
+        "price_negative": ("价格不能为负数", "The price cannot be negative"),
         "too_many_skus": ("每个商品最多 {max} 个 SKU", "A product has at most {max} SKUs"),
         "product_not_active": ("商品未上架", "The product is not on sale"),
         "active_needs_sku": ("上架前至少需要一个在售 SKU", "An active product needs at least one active SKU"),
@@ -55,6 +56,18 @@ register_messages(
             "Attributes are name: value pairs (name up to 20, value up to 40 characters, at most 5)",
         ),
         "invalid_code": ("编码只能包含字母、数字、-、_、.，最长 64 位", "Codes use letters, digits, - _ . (up to 64)"),
+    }
+)
+
+register_field_labels(
+    {
+        "skus": ("规格", "The SKUs"),
+        "skus.*.price_fen": ("第 {0} 个规格的售价", "Price of SKU {0}"),
+        "skus.*.list_price_fen": ("第 {0} 个规格的划线价", "List price of SKU {0}"),
+        "skus.*.stock": ("第 {0} 个规格的库存", "Stock of SKU {0}"),
+        "skus.*.attributes": ("第 {0} 个规格的属性", "Attributes of SKU {0}"),
+        "skus.*.code": ("第 {0} 个规格的编码", "Code of SKU {0}"),
+        "is_active": ("是否在售", "On sale"),
     }
 )
 
@@ -92,7 +105,9 @@ def sku_errors(
     prefix: str, *, price_fen: int, list_price_fen: int | None, stock: int, limits: CatalogLimits
 ) -> list[FieldError]:
     errors = []
-    if not 0 < price_fen <= limits.price_max_fen:
+    if price_fen < 0:
+        errors.append(FieldError(f"{prefix}price_fen", "price_negative"))
+    elif not 0 < price_fen <= limits.price_max_fen:
         errors.append(
             FieldError(f"{prefix}price_fen", "price_out_of_range", params={"max_yuan": limits.price_max_fen // 100})
         )

@@ -42,14 +42,35 @@ from core import clock
 from core.accounts.models import BrandMember, User
 from core.accounts.permissions import require_user
 from core.db import UTCDateTime, adopt
-from core.errors import Conflict, FieldError, ValidationFailed, register_messages
+from core.errors import Conflict, FieldError, ValidationFailed, register_field_labels, register_messages
 from core.ids import sha256_hex
 from core.money import apply_bp, largest_remainder
 from media.models import Video
 
+register_field_labels(
+    {
+        "address": ("收货地址", "The delivery address"),
+        "address.name": ("收货人姓名", "Recipient's name"),
+        "address.phone": ("收货人手机号", "Recipient's phone number"),
+        "address.province": ("省份", "The province"),
+        "address.city": ("城市", "The city"),
+        "address.district": ("区县", "The district"),
+        "address.detail": ("详细地址", "The street address"),
+        "items": ("商品", "The items"),
+        "items.*.quantity": ("第 {0} 件商品的数量", "Quantity of item {0}"),
+        "items.*.sku_id": ("第 {0} 件商品的规格", "SKU of item {0}"),
+        "items.*.source_video_id": ("第 {0} 件商品的来源视频", "Source video of item {0}"),
+        "items.*.source_artist_id": ("第 {0} 件商品的来源艺人", "Source artist of item {0}"),
+        "coupons": ("优惠券", "The coupons"),
+        "coupons.*": ("优惠券", "The coupon"),
+        "click_id": ("分享链接", "The share link"),
+        "from_cart": ("是否结算购物车", "From the cart"),
+    }
+)
 register_messages(
     {
         "out_of_stock": ("库存不足", "Not enough stock"),
+        "quantity_over_stock": ("{label}超过了现有库存", "{label} is more than the stock left"),
         "coupon_invalid": ("优惠券无效或已过期", "This coupon is not valid"),
         "coupon_min_not_met": ("未达到优惠券使用门槛", "The order does not reach the coupon's minimum"),
         "coupon_exhausted": ("优惠券已被领完", "This coupon has been used up"),
@@ -85,7 +106,9 @@ class Address:
             ("district", self.district, 1, 32), ("detail", self.detail, 2, 200),
         ):  # fmt: skip
             if not low <= len(value.strip()) <= high:
-                errors.append(FieldError(f"address.{field_name}", "string_too_short" if value.strip() else "missing"))
+                size = len(value.strip())
+                kind = "missing" if not size else "string_too_long" if size > high else "string_too_short"
+                errors.append(FieldError(f"address.{field_name}", kind))
         if not _PHONE.match(self.phone.strip()):
             errors.append(FieldError("address.phone", "invalid_phone"))
         if errors:
@@ -101,6 +124,12 @@ class Address:
 class PaymentLinks:
     notify_url: str
     return_url: str  # may contain "{checkout_id}"
+    client_ip: str | None = None  # the buyer's address (WeChat Pay's H5 payment needs it)
+    payer_openid: str | None = None  # the buyer inside WeChat (its JSAPI payment needs it)
+
+
+def _over_stock(i: int) -> FieldError:
+    return FieldError(f"items.{i}.quantity", "out_of_stock", says="quantity_over_stock")
 
 
 def _merge(items: Sequence[CheckoutItem]) -> list[CheckoutItem]:
@@ -260,6 +289,8 @@ def place_order(
             notify_url=links.notify_url,
             return_url=links.return_url.format(checkout_id=checkout_id),
             expires_at=builder.now + policy.reservation,
+            client_ip=links.client_ip,
+            payer_openid=links.payer_openid,
         )
         session.execute(_SET_PAYMENT, {"checkout": checkout_id, "payment": payment.id})
         # The contended rows (stock, coupon uses) are taken last, so their locks are held as briefly as can be (never
@@ -340,7 +371,7 @@ class _Builder:
         # Gone already: fail before doing the rest. (Only a hint: the conditional decrement in `reserve` decides.)
         for i, w in enumerate(wanted):
             if self.skus[w.sku_id].stock < w.quantity:
-                raise Conflict("out_of_stock", fields=[FieldError(f"items.{i}.quantity", "out_of_stock")])
+                raise Conflict("out_of_stock", fields=[_over_stock(i)])
         return self.skus
 
     def reserve(self, wanted: list[CheckoutItem]) -> None:
@@ -348,7 +379,7 @@ class _Builder:
         for i, w in sorted(enumerate(wanted), key=lambda p: p[1].sku_id):
             reserved = self.session.execute(_RESERVE, {"sku": w.sku_id, "qty": w.quantity, "now": self.now})
             if reserved.rowcount != 1:  # type: ignore[attr-defined]
-                raise Conflict("out_of_stock", fields=[FieldError(f"items.{i}.quantity", "out_of_stock")])
+                raise Conflict("out_of_stock", fields=[_over_stock(i)])
 
     def attribution_context(self, click_ids: Sequence[str]) -> None:
         """The buyer's binding and device's recent checkouts; only without a binding do their recent clicks matter."""

@@ -41,7 +41,7 @@ class Payment(Base):
     status: Mapped[PaymentStatus] = mapped_column(str_enum(PaymentStatus, 16), default=PaymentStatus.PENDING)
     fee: Mapped[int] = mapped_column(default=0)
     refunded_amount: Mapped[int] = mapped_column(default=0)
-    pay_url: Mapped[str] = mapped_column(String(500), default="")
+    pay_url: Mapped[str] = mapped_column(String(2000), default="")  # an Alipay link carries its signed request
     # Set when the provider reported something we refuse to apply (e.g. a different amount): a human looks.
     review_reason: Mapped[str | None] = mapped_column(String(64), default=None)
     # Why the buyer's last attempt failed while the payment is still open for another (e.g. "declined").

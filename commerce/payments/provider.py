@@ -25,6 +25,12 @@ register_messages(
         "webhook_stale": ("通知时间戳过期", "The notification timestamp is outside the allowed window"),
         "webhook_malformed": ("通知内容无法解析", "The notification could not be parsed"),
         "unknown_provider": ("不支持的支付渠道", "Unknown payment provider"),
+        "payment_provider_unavailable": (
+            "支付渠道暂时无法连接，请稍后再试",
+            "The payment provider cannot be reached right now; please try again shortly",
+        ),
+        "payment_provider_refused": ("支付渠道拒绝了该请求", "The payment provider refused the request"),
+        "payment_provider_unsupported": ("该支付渠道不支持此操作", "The provider does not offer this operation"),
     }
 )
 
@@ -68,12 +74,18 @@ class CreatePayment:
     notify_url: str  # where the signed notifications go
     return_url: str  # where the buyer's browser goes afterwards
     expires_at: dt.datetime
+    # Who pays from where, for providers that need it: WeChat Pay's JSAPI (inside WeChat) wants the payer's
+    # openid, its H5 payment (any other mobile browser) the buyer's IP address.
+    payer_openid: str | None = None
+    client_ip: str | None = None
 
 
 @dataclass(frozen=True)
 class ProviderPayment:
     provider_payment_id: str
     pay_url: str  # the hosted page (H5) the buyer is sent to
+    # What the page hands to the provider's client instead of a redirect (WeChat's JSAPI `getBrandWCPayRequest`).
+    client_params: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,15 @@ class Notification:
     failure_reason: str | None = None
     dispute_id: str | None = None  # the provider's chargeback case
     reason: str | None = None  # why the buyer's side disputes the payment
+
+
+@dataclass(frozen=True)
+class WebhookReply:
+    """The answer a provider expects to its notification, in its own format (a provider without one gets JSON)."""
+
+    status: int
+    body: bytes
+    content_type: str
 
 
 class PaymentProvider(Protocol):

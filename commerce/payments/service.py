@@ -108,6 +108,8 @@ def start_payment(
     notify_url: str,
     return_url: str,
     expires_at: dt.datetime,
+    client_ip: str | None = None,
+    payer_openid: str | None = None,
 ) -> Payment:
     """Create the payment at the provider, then record it. Writes, does not commit.
 
@@ -125,6 +127,8 @@ def start_payment(
             notify_url=notify_url,
             return_url=return_url,
             expires_at=expires_at,
+            payer_openid=payer_openid,
+            client_ip=client_ip,
         )
     )
     row = {

@@ -18,7 +18,7 @@ from core.accounts import passwords
 from core.accounts.delivery import Mailer
 from core.accounts.models import PasswordResetToken, User
 from core.accounts.service import normalise_email
-from core.errors import FieldError, ValidationFailed, register_messages, translate
+from core.errors import FieldError, ValidationFailed, register_field_labels, register_messages, translate
 from core.ids import sha256_hex, token
 from core.tasks import enqueue_after_commit
 
@@ -38,6 +38,8 @@ register_messages(
         ),
     }
 )
+
+register_field_labels({"token": ("令牌", "The token"), "new_password": ("新密码", "The new password")})
 
 RESET_PATH = "/reset-password"
 MAX_LINKS_PER_HOUR = 5  # per account: more requests are answered as usual but send nothing

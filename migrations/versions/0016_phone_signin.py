@@ -1,7 +1,7 @@
 """phone sign-in: users.phone, nullable e-mail, SMS codes, password reset tokens, the sandbox outbox
 
 Revision ID: 0016_phone_signin
-Revises: 0018_moderation
+Revises: 0019_pay_url_length
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 import core.db
 
 revision: str = "0016_phone_signin"
-down_revision: str | Sequence[str] | None = "0018_moderation"
+down_revision: str | Sequence[str] | None = "0019_pay_url_length"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,10 +1,10 @@
-"""content review: each video's review state and the reason its creator sees, the review queue, the audit log
+"""content review and reports: each video's review state, the review queue, users' reports, the audit log
 
 The audit log is append-only in the database itself: triggers refuse UPDATE and DELETE on every backend.
 Existing videos were public before review existed, so they start cleared (the column's server default).
 
 Revision ID: 0018_moderation
-Revises: 0015_login_device
+Revises: 0017_booking_brief
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 import core.db
 
 revision: str = "0018_moderation"
-down_revision: str | Sequence[str] | None = "0015_login_device"
+down_revision: str | Sequence[str] | None = "0017_booking_brief"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -64,7 +64,13 @@ def upgrade() -> None:
     op.create_table(
         "review_items",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("video_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "subject_type",
+            sa.Enum("video", "comment", "product", "artist", name="subject", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("subject_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("video_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column(
             "reason",
             sa.Enum(
@@ -73,6 +79,7 @@ def upgrade() -> None:
                 "duplicate",
                 "resubmitted",
                 "everyone",
+                "reported",
                 name="queuereason",
                 native_enum=False,
                 length=24,
@@ -105,11 +112,63 @@ def upgrade() -> None:
     with op.batch_alter_table("review_items", schema=None) as batch_op:
         batch_op.create_index("ix_review_items_queue", ["decided_at", "created_at"], unique=False)
         batch_op.create_index(
-            "uq_review_items_open_video",
-            ["video_id"],
+            "uq_review_items_open_subject",
+            ["subject_type", "subject_id"],
             unique=True,
             postgresql_where=sa.text("decided_at IS NULL"),
             sqlite_where=sa.text("decided_at IS NULL"),
+        )
+
+    op.create_table(
+        "reports",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("reporter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "subject_type",
+            sa.Enum("video", "comment", "product", "artist", name="subject", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("subject_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "reason",
+            sa.Enum(
+                "spam",
+                "fraud",
+                "infringement",
+                "inappropriate",
+                "prohibited",
+                "other",
+                name="reportreason",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("note", sa.String(length=500), nullable=False),
+        sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("review_item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("resolved_at", core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "outcome",
+            sa.Enum("approve", "reject", "request_changes", name="decision", native_enum=False, length=24),
+            nullable=True,
+        ),
+        sa.ForeignKeyConstraint(
+            ["reporter_id"], ["users.id"], name=op.f("fk_reports_reporter_id_users"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["review_item_id"], ["review_items.id"], name=op.f("fk_reports_review_item_id_review_items")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reports")),
+    )
+    with op.batch_alter_table("reports", schema=None) as batch_op:
+        batch_op.create_index("ix_reports_subject", ["subject_type", "subject_id", "resolved_at"], unique=False)
+        batch_op.create_index(
+            "uq_reports_open_reporter_subject",
+            ["reporter_id", "subject_type", "subject_id"],
+            unique=True,
+            postgresql_where=sa.text("resolved_at IS NULL"),
+            sqlite_where=sa.text("resolved_at IS NULL"),
         )
 
     with op.batch_alter_table("videos", schema=None) as batch_op:
@@ -143,9 +202,18 @@ def downgrade() -> None:
         batch_op.drop_column("review_note")
         batch_op.drop_column("review_state")
 
+    with op.batch_alter_table("reports", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_reports_open_reporter_subject",
+            postgresql_where=sa.text("resolved_at IS NULL"),
+            sqlite_where=sa.text("resolved_at IS NULL"),
+        )
+        batch_op.drop_index("ix_reports_subject")
+
+    op.drop_table("reports")
     with op.batch_alter_table("review_items", schema=None) as batch_op:
         batch_op.drop_index(
-            "uq_review_items_open_video",
+            "uq_review_items_open_subject",
             postgresql_where=sa.text("decided_at IS NULL"),
             sqlite_where=sa.text("decided_at IS NULL"),
         )

@@ -187,7 +187,12 @@ class MoneyFlow(RuleBasedStateMachine):
     @rule(data=st.data())
     def replay_a_webhook(self, data: st.DataObject) -> None:
         notes = list(
-            self.session.scalars(select(SandboxNotification).where(SandboxNotification.delivered_at.is_not(None)))
+            # Ordered: hypothesis replays choices by position, and PostgreSQL returns unordered rows as it likes.
+            self.session.scalars(
+                select(SandboxNotification)
+                .where(SandboxNotification.delivered_at.is_not(None))
+                .order_by(SandboxNotification.id)
+            )
         )
         if not notes:
             return
@@ -307,7 +312,9 @@ class MoneyFlow(RuleBasedStateMachine):
     @precondition(lambda self: self._paid_orders())
     @rule(data=st.data(), then=st.sampled_from(["concede", "contest", "leave"]))
     def chargeback(self, data: st.DataObject, then: str) -> None:
-        paid = list(self.session.scalars(select(Payment).where(Payment.status == PaymentStatus.SUCCEEDED)))
+        paid = list(
+            self.session.scalars(select(Payment).where(Payment.status == PaymentStatus.SUCCEEDED).order_by(Payment.id))
+        )
         if not paid:
             return
         payment = data.draw(st.sampled_from(paid))
@@ -346,7 +353,11 @@ class MoneyFlow(RuleBasedStateMachine):
 
     @rule(data=st.data(), approve=st.booleans())
     def review_a_hold(self, data: st.DataObject, approve: bool) -> None:
-        held = list(self.session.scalars(select(OrderLine).where(OrderLine.review_status == ReviewStatus.HELD)))
+        held = list(
+            self.session.scalars(
+                select(OrderLine).where(OrderLine.review_status == ReviewStatus.HELD).order_by(OrderLine.id)
+            )
+        )
         if held:
             review.decide_hold(self.session, self.m.admin, data.draw(st.sampled_from(held)).id, approve=approve)
 

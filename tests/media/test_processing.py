@@ -24,7 +24,7 @@ from core.storage import StorageError
 from core.storage.local import LocalStorage
 from core.tasks import RecordingSender
 from media import processing
-from media.models import Video, VideoStatus
+from media.models import ReviewState, Video, VideoStatus
 from media.pipelines import transcode as transcode_module
 from media.pipelines.config import PIPELINE_VERSION
 from media.processing import (
@@ -40,6 +40,8 @@ from media.processing import (
     sweep_superseded,
 )
 from media.videos import delete_video, playback_urls
+from moderation import review
+from moderation.review import ReviewPolicy
 from tests import factories
 from tests.media.conftest import SMALL
 from tests.media.test_pipeline_inputs import REJECTED
@@ -74,6 +76,9 @@ def test_upload_becomes_ready_published_and_playable(
     db_session.refresh(v)
     assert v.status is VideoStatus.READY
     assert v.published_at is not None
+    # Ready and published, but not public before the platform screens it (moderation, from the outbox).
+    assert (v.review_state, v.is_live) == (ReviewState.PENDING, False)
+    _screened(db_session, v)
     assert v.is_live
     assert (v.width, v.height, v.duration_seconds) == (540, 960, pytest.approx(5.0, abs=0.05))
     assert v.pipeline_version == PIPELINE_VERSION
@@ -290,6 +295,62 @@ def test_progress_and_heartbeat_are_written_while_working(
     assert heartbeat >= before
 
 
+class WatchedStorage(LocalStorage):
+    """Calls `hook` when the worker fetches the original: the moment processing has started."""
+
+    def __init__(self, base: LocalStorage, hook: Callable[[], None]) -> None:
+        super().__init__(base.root, secret=b"s" * 32, base_url=base.base_url)
+        self.hook = hook
+
+    def download(self, key: str, path: Path) -> None:
+        self.hook()
+        super().download(key, path)
+
+
+def test_an_eta_is_there_from_the_start_of_processing(
+    db_session: Session, storage: LocalStorage, options: ProcessingOptions, clip: Callable[[str], Path]
+) -> None:
+    """The claim writes an estimate before anything is measured: the default guess at first, then what the
+    latest finished runs took."""
+    seen: list[tuple[str | None, float | None]] = []
+
+    def look() -> None:
+        row = db_session.execute(select(Video.progress_stage, Video.progress_eta_seconds).where(Video.id == v.id)).one()
+        seen.append(tuple(row))  # type: ignore[arg-type]
+
+    watched = WatchedStorage(storage, look)
+    v = _video(db_session, storage, clip("no_audio"))
+    assert processing.first_estimate(db_session) == processing.FIRST_ESTIMATE_SECONDS
+    assert process_video(db_session, watched, options, v.id).outcome is Outcome.READY
+    assert seen == [("downloading", processing.FIRST_ESTIMATE_SECONDS)]
+
+    db_session.refresh(v)
+    assert v.processed_at is not None
+    assert v.processing_started_at is not None
+    took = max(1.0, round((v.processed_at - v.processing_started_at).total_seconds(), 1))
+    assert processing.first_estimate(db_session) == took
+    v = _video(db_session, storage, clip("no_audio"))
+    seen.clear()
+    assert process_video(db_session, watched, options, v.id).outcome is Outcome.READY
+    assert seen == [("downloading", took)]
+
+
+def test_stages_that_measure_nothing_report_what_is_left_of_the_estimate(db_session: Session) -> None:
+    owner = factories.user(db_session, artist=True)
+    v = Video(uploader_id=owner.id, title="t", status=VideoStatus.PROCESSING, processing_token="mine")
+    db_session.add(v)
+    db_session.commit()
+    report = Reporter(db_session, v.id, "mine", interval=0.0, estimate=90.0)
+    report("probing", 0.5, None, None)
+    db_session.refresh(v)
+    assert v.progress_stage == "probing"
+    assert v.progress_eta_seconds is not None
+    assert 1.0 <= v.progress_eta_seconds <= 90.0
+    report("transcoding", 0.5, 2.0, 7.0)  # a measured ETA wins
+    db_session.refresh(v)
+    assert v.progress_eta_seconds == 7.0
+
+
 def test_reporter_maps_stages_to_percent_and_notices_takeover(db_session: Session) -> None:
     owner = factories.user(db_session, artist=True)
     v = Video(uploader_id=owner.id, title="t", status=VideoStatus.PROCESSING, processing_token="mine")
@@ -368,12 +429,21 @@ def bump(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
 
 
 def _ready(db: Session, storage: LocalStorage, options: ProcessingOptions, source: Path) -> Video:
-    """Uploaded and processed for real by the pipeline as it is now (which the test then makes the old one)."""
+    """Uploaded, processed for real by the pipeline as it is now (which the test then makes the old one), and
+    cleared by the platform's screening: public, as an upgrade finds a video."""
     v = _video(db, storage, source)
     assert process_video(db, storage, options, v.id).outcome is Outcome.READY
     db.refresh(v)
     assert (v.status, v.pipeline_version) == (VideoStatus.READY, PIPELINE_VERSION)
+    _screened(db, v)
     return v
+
+
+def _screened(db: Session, v: Video) -> None:
+    """What moderation's outbox consumer does with a ready video when nobody needs to wait for a reviewer."""
+    assert review.screen(db, v.id, ReviewPolicy(mode="nobody")) is ReviewState.CLEARED
+    db.commit()
+    db.refresh(v)
 
 
 def test_an_outdated_video_is_upgraded_while_viewers_keep_its_old_version(  # noqa: PLR0917 - pytest fixtures

@@ -181,7 +181,9 @@ def test_the_outbox_consumer_screens_a_video_that_became_ready(app: Flask, db_se
     db_session.commit()
     app.extensions["outbox"].drain(db_session)
     db_session.refresh(video)
-    assert video.review_state is ReviewState.HELD  # the session app's policy: new accounts wait
+    # Screened by the session app's policy (the suite's: nobody waits), from pending: the consumer ran.
+    assert video.review_state is ReviewState.CLEARED
+    assert _actions(db_session, video) == [(None, "screen_cleared")]
 
 
 def test_the_audit_log_refuses_updates_and_deletes(db_session: Session, admin: User) -> None:

@@ -64,9 +64,10 @@ def test_integers_past_64_bits_in_bodies_are_422_with_a_human_message(
         assert r.status_code == 422, (path, r.get_json())
         error = {e["field"]: e for e in problem(r)["errors"]}[field]
         if big > 0 or error["code"] == "int64_range":
-            assert (error["code"], error["message"]) == ("int64_range", "This number is too large to handle"), path
+            assert error["code"] == "int64_range", path
+            assert error["message"].endswith(" is too large a number to handle"), path
         else:  # a field that must be positive says so first
-            assert error["message"] == "Too small", path
+            assert error["message"].endswith(" is too small"), path
 
 
 def test_nul_characters_in_text_are_refused_before_postgresql_sees_them(

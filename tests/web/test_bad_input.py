@@ -35,7 +35,8 @@ def test_missing_fields_are_422_with_one_entry_per_field(client: FlaskClient) ->
     fields = {e["field"]: e for e in body["errors"]}
     assert set(fields) == {"password", "display_name"}
     assert fields["password"]["code"] == "missing"
-    assert fields["password"]["message"] == "必填"
+    assert fields["password"]["message"] == "请填写密码"  # a sentence naming the field, not its path
+    assert fields["password"]["label"] == "密码"
 
 
 def test_wrong_types_are_422_and_not_coerced(client: FlaskClient) -> None:
@@ -46,7 +47,7 @@ def test_wrong_types_are_422_and_not_coerced(client: FlaskClient) -> None:
     )
     assert r.status_code == 422
     fields = {e["field"]: e for e in problem(r)["errors"]}
-    assert fields["email"]["message"] == "Must be a string"
+    assert fields["email"]["message"] == "The e-mail address must be text"
     assert fields["password"]["code"] == "string_type"
     assert fields["display_name"]["code"] == "string_type"
     assert fields["role"]["code"] == "literal_error"
@@ -101,3 +102,23 @@ def test_arbitrary_json_never_causes_a_500(client: FlaskClient, path: str, body:
     assert r.status_code < 500, r.data
     if r.status_code >= 400:
         problem(r)
+
+
+def test_every_field_of_the_creator_and_brand_requests_has_a_label() -> None:
+    """No field of the forms' requests falls back to "This field": each has a name people know, in both languages."""
+    import web.api  # noqa: F401 - registers every module's labels
+    from core.errors import field_label
+    from web.api.artists import ProfileIn
+    from web.api.campaigns import CampaignIn
+    from web.api.catalog import ProductIn, SkuIn, SkuPatch
+    from web.api.orders import AddressIn, CheckoutIn
+    from web.api.videos import UploadStartIn, VideoPatch
+
+    prefixes = {AddressIn: "address.", SkuIn: "skus.0."}
+    for model in (ProfileIn, CampaignIn, ProductIn, SkuIn, SkuPatch, AddressIn, CheckoutIn, UploadStartIn, VideoPatch):
+        prefix = prefixes.get(model, "")
+        for name in model.model_fields:
+            for locale, unlabelled in (("zh-CN", "此项"), ("en", "This field")):
+                assert field_label(prefix + name, locale) != unlabelled, (model.__name__, prefix + name, locale)
+    assert field_label("rates.s60plus", "zh-CN") == "60 秒以上视频的报价"
+    assert field_label("items.2.quantity", "en") == "Quantity of item 3"

@@ -31,7 +31,7 @@ def test_admins_see_the_queue_and_the_review_with_its_reason_in_words(client: Fl
     detail = client.get(f"/api/v1/admin/reviews/{item_id}", headers=admin).get_json()
     assert detail["video"]["id"] == video_id
     assert detail["review_state"] == "held"
-    assert detail["uploader"]["history"]["videos"] == 1
+    assert detail["owner"]["history"]["videos"] == 1
     assert [a["action"] for a in detail["actions"]] == ["screen_held"]
 
 

@@ -167,6 +167,32 @@ def test_checkout_errors_are_clear(m: Market, client: FlaskClient) -> None:
     assert m.sku.stock == 10
 
 
+def test_checkout_field_errors_are_sentences_naming_the_field_in_both_languages(m: Market, client: FlaskClient) -> None:
+    """Each field error carries the field's human label and a sentence with it, never only the path."""
+    body = checkout_body(m, items=[{"sku_id": m.sku.id, "quantity": 0}], address=dict(ADDRESS, name="  ", city=""))
+    said = {}
+    for n, lang in enumerate(("zh-CN", "en")):
+        h = {**bearer(m.session, m.buyer), "Idempotency-Key": f"labels-{n}", "Accept-Language": lang}
+        r = client.post("/api/v1/checkouts", json=body, headers=h)
+        assert r.status_code == 422
+        said[lang] = {e["field"]: (e["label"], e["message"]) for e in r.get_json()["errors"]}
+    assert said["zh-CN"] == {
+        "items.0.quantity": ("第 1 件商品的数量", "第 1 件商品的数量太小"),
+        "address.name": ("收货人姓名", "请填写收货人姓名"),
+        "address.city": ("城市", "请填写城市"),
+    }
+    assert said["en"] == {
+        "items.0.quantity": ("Quantity of item 1", "Quantity of item 1 is too small"),
+        "address.name": ("Recipient's name", "Recipient's name is required"),
+        "address.city": ("The city", "The city is required"),
+    }
+    h = {**bearer(m.session, m.buyer), "Idempotency-Key": "labels-phone", "Accept-Language": "en"}
+    r = client.post("/api/v1/checkouts", json=checkout_body(m, address=dict(ADDRESS, phone="call me")), headers=h)
+    assert [(e["label"], e["message"]) for e in r.get_json()["errors"]] == [
+        ("Recipient's phone number", "The phone number is not valid")
+    ]
+
+
 def test_webhook_endpoint_checks_signature_and_amount(m: Market, client: FlaskClient, settings: Settings) -> None:
     h = {**bearer(m.session, m.buyer), "Idempotency-Key": "w-1"}
     checkout = client.post("/api/v1/checkouts", json=checkout_body(m), headers=h).get_json()

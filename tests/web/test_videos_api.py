@@ -22,11 +22,13 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.accounts.models import User
 from core.db import Database
+from core.errors import ValidationFailed
 from core.outbox import OutboxEvent
 from core.settings import Settings
 from core.storage import ObjectStorage
 from core.tasks import RecordingSender
 from media import uploads
+from media import videos as video_service
 from media.models import Upload, UploadStatus, Video, VideoStatus, Visibility
 from media.processing import Outcome, ProcessingOptions, process_video, rendition_prefix
 from tests import factories
@@ -124,6 +126,7 @@ def test_chunked_upload_resumes_after_a_dropped_connection_then_plays(  # noqa: 
     assert store.get(row.original_key or "") == data
 
     assert process_video(db_session, store, options, up["video_id"]).outcome is Outcome.READY
+    app.extensions["outbox"].drain(db_session)  # the relay: moderation screens the ready video (nobody waits here)
     r = client.get(f"/api/v1/videos/{up['video_id']}", headers=h)
     body = r.get_json()
     assert (body["status"], body["is_live"], body["width"], body["height"]) == ("ready", True, 540, 960)
@@ -193,6 +196,32 @@ def test_limits_and_bad_input_are_refused_clearly(client: FlaskClient, app: Flas
     r = client.put(f"/api/v1/uploads/{up['id']}/chunk", data=data, headers={**h, "Upload-Offset": "-1"})
     assert r.status_code == 422
     assert client.get(f"/api/v1/uploads/{up['id']}", headers=h).get_json()["offset"] == 0  # nothing was lost
+
+
+@pytest.mark.parametrize("title", ["", "   ", "\u3000\t"])
+def test_a_blank_title_is_refused_and_the_file_name_is_not_used(
+    client: FlaskClient, app: Flask, db_session: Session, artist: User, title: str
+) -> None:
+    h = token_for(client, artist)
+    for lang, sentence in (("zh-CN", "请填写标题"), ("en", "The title is required")):
+        r = _start(client, {**h, "Accept-Language": lang}, b"x" * 100, title=title)
+        assert r.status_code == 422
+        (error,) = r.get_json()["errors"]
+        assert (error["field"], error["message"]) == ("title", sentence)
+    # The service refuses it too, whoever calls it: not stored under the file's name.
+    storage = app.extensions["storage"]
+    policy = uploads.UploadPolicy.from_settings(app.config["SETTINGS"])
+    with pytest.raises(ValidationFailed) as err:
+        uploads.start_upload(db_session, storage, artist, policy=policy, size=100, content_type="video/mp4",
+                             checksum_sha256="a" * 64, title=title, filename="IMG_0001.MOV")  # fmt: skip
+    assert [(f.field, f.code) for f in err.value.fields] == [("title", "title_required")]
+    assert err.value.fields[0].render("zh-CN")["message"] == "请填写视频标题（不会用文件名代替）"
+    assert db_session.scalar(select(Video).where(Video.title == "IMG_0001")) is None
+    video = factories.video(db_session, uploader=artist, title="原标题")
+    with pytest.raises(ValidationFailed):
+        video_service.update_video(db_session, artist, video.id, title=title)
+    r = client.patch(f"/api/v1/videos/{video.id}", json={"title": title}, headers={**h, "Accept-Language": "en"})
+    assert (r.status_code, r.get_json()["errors"][0]["message"]) == (422, "The title is required")
 
 
 def test_cancel_and_abandoned_upload_cleanup(

@@ -9,16 +9,18 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from commerce.booking import bookings, escrow
+from commerce.booking import bookings, brief, escrow
 from commerce.booking import payments as booking_payments
 from commerce.booking.bookings import Deps, Step
-from commerce.booking.machine import TURN, USER_ACTIONS, Action, allowed_actions
+from commerce.booking.brief import range_text
+from commerce.booking.machine import USER_ACTIONS, Action, allowed_actions
 from commerce.booking.models import Booking, BookingEvent, BookingState, Party
-from commerce.booking.notices import note_text
+from commerce.booking.notices import note_text, sentence
 from commerce.payments import notify_url, open_provider
 from core import extensions
 from core.accounts.models import User
 from core.errors import ValidationFailed
+from media.models import Video
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, QueryModel, endpoint
 from web.auth import require_current_user
@@ -39,12 +41,26 @@ class EventOut(OutModel):
     actor_id: int | None
     actor_name: str | None
     action: str
+    text: str = Field(description="the step as one sentence in the caller's language (who did what, amounts in yuan)")
     from_state: BookingState | None
     to_state: BookingState
     note: str
     fee_fen: int | None
     video_id: int | None
     amount_fen: int | None
+
+
+class CheckItemOut(OutModel):
+    key: str = Field(description="duration, hashtags or products")
+    ok: bool
+    code: str
+    message: str
+
+
+class BriefCheckOut(OutModel):
+    ok: bool = Field(description="the draft meets the brief; only then can the brand approve it")
+    duration_range: str = Field(description="the length the brief asks for, in words")
+    items: list[CheckItemOut]
 
 
 class BookingOut(OutModel):
@@ -81,6 +97,7 @@ class BookingOut(OutModel):
 
 class BookingDetailOut(BookingOut):
     timeline: list[EventOut]
+    brief_check: BriefCheckOut | None = Field(description="the submitted draft held against the brief, in review")
     escrow_fen: int = Field(description="what the booking's escrow account holds now")
     pay_url: str | None = Field(description="the pending payment's page at the provider, if the brand started one")
 
@@ -111,6 +128,9 @@ class StepIn(ApiModel):
     fee_fen: int | None = Field(default=None, description="quote, counter: the fee named")
     note: str = Field(default="", max_length=2000, description="why (required to request a revision or dispute)")
     video_id: int | None = Field(default=None, description="submit_draft: your private, processed video")
+    product_ids: list[int] | None = Field(
+        default=None, max_length=6, description="submit_draft: the campaign's products to card on the draft"
+    )
     artist_share_bp: int | None = Field(default=None, description="resolve (admins): the artist's share of escrow")
 
 
@@ -121,12 +141,13 @@ class RatingIn(ApiModel):
 
 def booking_out(session: Session, user: User, booking: Booking, *, detail: bool = False) -> BookingOut:
     parties = bookings.parties_of(session, user, booking)
+    check = bookings.brief_check(session, booking)
     fields = {name: getattr(booking, name) for name in BookingOut.model_fields if hasattr(booking, name)}
     fields.update(
         campaign_title=booking.campaign.title,
         brand_name=booking.campaign.brand.name,
         artist_name=booking.artist.display_name,
-        turn=TURN.get(booking.state),
+        turn=bookings.turn_of(session, booking, check),
         your_parties=sorted(parties),
         your_actions=[a.value for a in allowed_actions(booking.state, parties) if a in USER_ACTIONS],
     )
@@ -139,19 +160,33 @@ def booking_out(session: Session, user: User, booking: Booking, *, detail: bool 
             select(User.id, User.display_name).where(User.id.in_({e.actor_id for e in events if e.actor_id}))
         ).all()
     )
-    timeline = [_event_out(e, names.get(e.actor_id) if e.actor_id else None, locale) for e in events]
+    video_ids = {e.video_id for e in events if e.video_id} | ({booking.video_id} if booking.video_id else set())
+    titles = dict(session.execute(select(Video.id, Video.title).where(Video.id.in_(video_ids))).all())
+    timeline = [_event_out(e, names.get(e.actor_id) if e.actor_id else None, booking, titles, locale) for e in events]
     pending = escrow.pending_payment(session, booking.id) if Party.BRAND in parties else None
     return BookingDetailOut(
         **fields,
         timeline=timeline,
+        brief_check=_check_out(booking, check, locale),
         escrow_fen=escrow.held(session, booking.id),
         pay_url=pending.pay_url if pending else None,
     )
 
 
-def _event_out(e: BookingEvent, actor_name: str | None, locale: str) -> EventOut:
+def _check_out(booking: Booking, check: brief.Check | None, locale: str) -> BriefCheckOut | None:
+    if check is None:
+        return None
+    items = [CheckItemOut(key=i.key, ok=i.ok, code=i.code, message=i.text(locale)) for i in check.items]
+    return BriefCheckOut(ok=check.ok, duration_range=range_text(booking.campaign, locale), items=items)
+
+
+def _event_out(
+    e: BookingEvent, actor_name: str | None, booking: Booking, titles: dict[int, str], locale: str
+) -> EventOut:
+    video_id = e.video_id or (booking.video_id if e.action == Action.PUBLISH else None)
+    text = sentence(e, actor_name=actor_name, fee_fen=booking.fee_fen, title=titles.get(video_id or 0), locale=locale)
     return EventOut(
-        id=e.id, at=e.at, party=e.party, actor_id=e.actor_id, actor_name=actor_name, action=e.action,
+        id=e.id, at=e.at, party=e.party, actor_id=e.actor_id, actor_name=actor_name, action=e.action, text=text,
         from_state=e.from_state, to_state=e.to_state, note=note_text(e, locale), fee_fen=e.fee_fen,
         video_id=e.video_id, amount_fen=e.amount_fen,
     )  # fmt: skip

@@ -41,11 +41,18 @@ class CampaignIn(ApiModel):
     budget_max_fen: int
     videos_count: int = 1
     length_tier: Tier = "s60"
+    min_duration_s: int | None = Field(default=None, description="The draft's shortest length in seconds")
+    max_duration_s: int | None = Field(
+        default=None, description="The draft's longest length in seconds (default: the length tier's bound)"
+    )
     deadline: dt.datetime = Field(description="Drafts are due by then (with a time zone)")
     must_hashtags: list[str] = Field(default_factory=list, max_length=10)
     must_link_products: bool = True
     max_revisions: int | None = Field(default=None, description="Revision rounds (0–5); default from the platform")
     status: Status = "draft"
+
+
+NULLABLE = frozenset({"max_revisions", "min_duration_s", "max_duration_s"})  # a PATCH may set these to null
 
 
 class CampaignPatch(ApiModel):
@@ -62,6 +69,8 @@ class CampaignPatch(ApiModel):
     budget_max_fen: int | None = None
     videos_count: int | None = None
     length_tier: Tier | None = None
+    min_duration_s: int | None = Field(default=None, description="null clears it")
+    max_duration_s: int | None = Field(default=None, description="null clears it")
     deadline: dt.datetime | None = None
     must_hashtags: list[str] | None = Field(default=None, max_length=10)
     must_link_products: bool | None = None
@@ -84,6 +93,8 @@ class CampaignOut(OutModel):
     budget_max_fen: int
     videos_count: int
     length_tier: str
+    min_duration_s: int | None
+    max_duration_s: int | None
     deadline: dt.datetime
     must_hashtags: list[str]
     must_link_products: bool
@@ -269,7 +280,7 @@ def get_campaign(campaign_id: int) -> CampaignOut:
 @endpoint(summary="Edit a brief (brand members); running bookings keep their terms", tags=TAGS, body=CampaignPatch,
           response=CampaignOut, auth="required", errors=[403, 404, 422])  # fmt: skip
 def edit_campaign(campaign_id: int, body: CampaignPatch) -> CampaignOut:
-    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k == "max_revisions"}
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k in NULLABLE}
     campaign = campaigns.update(extensions.session(), current_user(), campaign_id, policy=policy(), **changes)
     return CampaignOut.of(campaign)
 

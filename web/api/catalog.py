@@ -217,8 +217,10 @@ class ImportQuery(QueryModel):
 class ImportOut(OutModel):
     products_created: int
     products_updated: int
+    products_unchanged: int = Field(description="In the file exactly as stored: skipped")
     skus_created: int
     skus_updated: int
+    skus_unchanged: int = Field(description="In the file exactly as stored: skipped")
     dry_run: bool
 
 
@@ -458,8 +460,10 @@ def reorder_images(product_id: int, body: ImageOrderIn) -> list[ImageOut]:
 )
 def import_catalog(brand_id: int, file: FileStorage, query: ImportQuery) -> ImportOut:
     """One row per SKU: product_code, name, category, status, description, sku_code, attributes (颜色:红;尺码:M),
-    price and list_price in yuan (129.00), stock. All or nothing: any bad row is reported as `rows.<row>.<column>`
-    (the header is row 1) and nothing is imported. Chinese headers and GBK files from Excel are accepted."""
+    price and list_price in yuan (129.00), stock. All or nothing: every bad cell of every row is reported (field
+    `rows.<row>.<column>`, with `row`, `column` and a sentence; the header is row 1) and nothing is imported; an
+    unknown category adds the valid codes as the problem's `detail`. Chinese headers and GBK files from Excel are
+    accepted."""
     lim = limits()
     data = read_upload(file, lim.import_max_bytes, "csv_too_large")
     summary = csv_io.import_catalog(

@@ -29,7 +29,6 @@ from core.errors import (
     FieldError,
     PayloadTooLarge,
     ValidationFailed,
-    field_message,
     problem_from_error,
     register_messages,
 )
@@ -129,12 +128,18 @@ class EndpointMeta:
     produces: str | None = None  # media type of a non-JSON response (e.g. text/csv)
 
 
-def _field_errors(exc: ValidationError, locale: str, prefix: str = "") -> list[FieldError]:
+def _field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    """One entry per problem, each rendered later as a sentence naming the field by its registered label."""
     out = []
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"]) or "body"
         kind = str(err["type"])
-        out.append(FieldError(prefix + loc, kind, message=field_message(kind, locale, err["msg"])))
+        params: dict[str, Any] = {"fallback": err["msg"]}
+        if "min_length" in err.get("ctx", {}):
+            params["min_length"] = err["ctx"]["min_length"]
+        # An unknown field has no label: it is named as the caller sent it.
+        label = (str(err["loc"][-1]),) * 2 if kind == "extra_forbidden" and err["loc"] else None
+        out.append(FieldError(prefix + loc, kind, params=params, label=label))
     return out
 
 
@@ -149,7 +154,7 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise BadRequest("malformed_json") from exc
-        raise ValidationFailed(fields=_field_errors(exc, get_locale())) from exc
+        raise ValidationFailed(fields=_field_errors(exc)) from exc
 
 
 def parse_upload(name: str) -> FileStorage:
@@ -174,7 +179,7 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed(fields=_field_errors(exc, get_locale(), "query.")) from exc
+        raise ValidationFailed(fields=_field_errors(exc, "query.")) from exc
 
 
 def to_json(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Content review over HTTP: the queue and decisions (admins), resubmitting after changes (the creator)."""
+"""Moderation over HTTP: the review queue and decisions (admins), reports (anyone signed in), resubmitting a
+video after changes (its uploader), bans and the audit log (admins)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pydantic import Field
 
 from core import extensions
 from media.models import ReviewState
-from moderation import audit, review
-from moderation.models import Decision, ModerationAction, QueueReason, ReviewItem
+from moderation import audit, bans, reports, review
+from moderation.models import Decision, ModerationAction, QueueReason, Report, ReportReason, ReviewItem, Subject
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, QueryModel, endpoint
 from web.api.links import LinkOut
@@ -26,11 +27,26 @@ REASONS = {
     QueueReason.DUPLICATE: ("与其他用户的视频高度相似", "Closely matches another user's video"),
     QueueReason.RESUBMITTED: ("创作者已按要求修改", "The creator made the changes asked for"),
     QueueReason.EVERYONE: ("所有视频公开前都需审核", "Every video is reviewed before it goes public"),
+    QueueReason.REPORTED: ("多位用户举报", "Reported by several users"),
+}
+SUBJECTS = {
+    Subject.VIDEO: ("视频", "Video"),
+    Subject.COMMENT: ("评论", "Comment"),
+    Subject.PRODUCT: ("商品", "Product"),
+    Subject.ARTIST: ("艺人", "Artist"),
+}
+REPORT_REASONS = {
+    ReportReason.SPAM: ("垃圾广告", "Spam"),
+    ReportReason.FRAUD: ("虚假宣传或假货", "Fake claims or counterfeit goods"),
+    ReportReason.INFRINGEMENT: ("侵权或搬运", "Someone else's work or trademark"),
+    ReportReason.INAPPROPRIATE: ("低俗、暴力或仇恨内容", "Sexual, violent or hateful content"),
+    ReportReason.PROHIBITED: ("违禁商品", "Goods that may not be sold"),
+    ReportReason.OTHER: ("其他", "Something else"),
 }
 
 
-def _reason_text(reason: QueueReason) -> str:
-    zh, en = REASONS[reason]
+def _say(table: dict[Any, tuple[str, str]], key: Any) -> str:
+    zh, en = table[key]
     return en if get_locale().startswith("en") else zh
 
 
@@ -41,11 +57,14 @@ class QueueQuery(QueryModel):
 
 class ItemOut(OutModel):
     id: int
-    video_id: int
-    video_title: str
+    subject_type: Subject
+    subject_id: int
+    subject_text: str = Field(description="The kind of subject, in words")
+    title: str = Field(description="The subject as reviewers read it (a video's title, a comment's text, ...)")
+    video_id: int | None
     reason: QueueReason
     reason_text: str
-    public_while_reviewed: bool = Field(description="Sampled: the video stays public while it is reviewed")
+    public_while_reviewed: bool = Field(description="Sampled or reported: it stays public while it is reviewed")
     matched_video_id: int | None
     similarity: float | None
     created_at: dt.datetime
@@ -56,8 +75,10 @@ class ItemOut(OutModel):
     @classmethod
     def of(cls, item: ReviewItem, title: str) -> ItemOut:
         return cls(
-            id=item.id, video_id=item.video_id, video_title=title, reason=item.reason,
-            reason_text=_reason_text(item.reason), public_while_reviewed=item.reason is QueueReason.SAMPLED,
+            id=item.id, subject_type=item.subject_type, subject_id=item.subject_id,
+            subject_text=_say(SUBJECTS, item.subject_type), title=title, video_id=item.video_id, reason=item.reason,
+            reason_text=_say(REASONS, item.reason),
+            public_while_reviewed=item.reason in (QueueReason.SAMPLED, QueueReason.REPORTED),
             matched_video_id=item.matched_video_id, similarity=item.similarity, created_at=item.created_at,
             decision=item.decision, decided_at=item.decided_at, note=item.note,
         )  # fmt: skip
@@ -76,11 +97,32 @@ class HistoryOut(OutModel):
     joined_at: dt.datetime
 
 
-class UploaderOut(OutModel):
+class OwnerOut(OutModel):
     id: int
     display_name: str
     is_artist: bool
+    is_active: bool
     history: HistoryOut
+
+
+class ReportOut(OutModel):
+    id: int
+    subject_type: Subject
+    subject_id: int
+    title: str
+    reason: ReportReason
+    reason_text: str
+    note: str
+    created_at: dt.datetime
+    resolved_at: dt.datetime | None
+    outcome: Literal["upheld", "dismissed"] | None
+
+    @classmethod
+    def of(cls, r: Report, title: str) -> ReportOut:
+        outcome = None if r.outcome is None else ("dismissed" if r.outcome is Decision.APPROVE else "upheld")
+        return cls(id=r.id, subject_type=r.subject_type, subject_id=r.subject_id, title=title, reason=r.reason,
+                   reason_text=_say(REPORT_REASONS, r.reason), note=r.note, created_at=r.created_at,
+                   resolved_at=r.resolved_at, outcome=outcome)  # fmt: skip
 
 
 class ActionOut(OutModel):
@@ -101,16 +143,34 @@ class ActionOut(OutModel):
 
 class DetailOut(OutModel):
     item: ItemOut
-    video: VideoOut
-    review_state: ReviewState
-    uploader: UploaderOut
+    video: VideoOut | None = Field(description="The video under review, or the one a reported comment is on")
+    review_state: ReviewState | None
+    owner: OwnerOut | None = Field(description="Whose content it is, with their review record")
     matched_video: VideoOut | None
     products: list[LinkOut]
+    reports: list[ReportOut]
     actions: list[ActionOut]
 
     @classmethod
     def of(cls, d: review.ReviewDetail) -> DetailOut:
-        return _detail_out(d)
+        title = d.info.title if d.info else ""
+        owner = None
+        if d.owner is not None and d.history is not None:
+            h = d.history
+            history = HistoryOut(videos=h.videos, approved=h.approved, rejected=h.rejected,
+                                 changes_requested=h.changes_requested, joined_at=h.joined_at)  # fmt: skip
+            owner = OwnerOut(id=d.owner.id, display_name=d.owner.display_name, is_artist=d.owner.is_artist,
+                             is_active=d.owner.is_active, history=history)  # fmt: skip
+        return cls(
+            item=ItemOut.of(d.item, title),
+            video=VideoOut.of(d.video, owner=True) if d.video else None,
+            review_state=d.video.review_state if d.video and d.item.subject_type is Subject.VIDEO else None,
+            owner=owner,
+            matched_video=VideoOut.of(d.matched, owner=True) if d.matched else None,
+            products=[LinkOut.of(lk) for lk in d.links],
+            reports=[ReportOut.of(r, title) for r in d.reports],
+            actions=[ActionOut.of(a) for a in d.actions],
+        )
 
 
 class DecisionIn(ApiModel):
@@ -121,42 +181,27 @@ class DecisionIn(ApiModel):
 @bp.get("/admin/reviews")
 @endpoint(summary="The review queue, oldest first (admins)", tags=TAGS, query=QueueQuery, response=QueuePage,
           auth="required", errors=[403])  # fmt: skip
-def video_review_queue(query: QueueQuery) -> QueuePage:
+def review_queue_page(query: QueueQuery) -> QueuePage:
     s = extensions.session()
     items, cursor = review.queue(s, require_current_user(), cursor=query.cursor, limit=query.limit)
-    titles = review.titles(s, [i.video_id for i in items])
-    return QueuePage(items=[ItemOut.of(i, titles.get(i.video_id, "")) for i in items], next_cursor=cursor)
+    titles = review.titles(s, items)
+    return QueuePage(items=[ItemOut.of(i, titles[i.id]) for i in items], next_cursor=cursor)
 
 
 @bp.get("/admin/reviews/<int:item_id>")
-@endpoint(summary="One review: the video, its products, the uploader's record, the match (admins)", tags=TAGS,
-          response=DetailOut, auth="required", errors=[403, 404])  # fmt: skip
-def video_review(item_id: int) -> DetailOut:
+@endpoint(summary="One review: the subject, its products, its owner's record, the match, the reports (admins)",
+          tags=TAGS, response=DetailOut, auth="required", errors=[403, 404])  # fmt: skip
+def review_detail_page(item_id: int) -> DetailOut:
     return DetailOut.of(review.review_detail(extensions.session(), require_current_user(), item_id))
 
 
-def _detail_out(d: review.ReviewDetail) -> DetailOut:
-    h = d.history
-    return DetailOut(
-        item=ItemOut.of(d.item, d.video.title),
-        video=VideoOut.of(d.video, owner=True),
-        review_state=d.video.review_state,
-        uploader=UploaderOut(id=d.uploader.id, display_name=d.uploader.display_name, is_artist=d.uploader.is_artist,
-                             history=HistoryOut(videos=h.videos, approved=h.approved, rejected=h.rejected,
-                                                changes_requested=h.changes_requested, joined_at=h.joined_at)),
-        matched_video=VideoOut.of(d.matched, owner=True) if d.matched else None,
-        products=[LinkOut.of(lk) for lk in d.links],
-        actions=[ActionOut.of(a) for a in d.actions],
-    )  # fmt: skip
-
-
 @bp.post("/admin/reviews/<int:item_id>/decision")
-@endpoint(summary="Approve, reject (with a reason the creator sees) or ask for changes (admins)", tags=TAGS,
+@endpoint(summary="Approve, reject (with a reason its owner sees) or ask for changes (videos) (admins)", tags=TAGS,
           body=DecisionIn, response=ItemOut, auth="required", errors=[403, 404, 409, 422])  # fmt: skip
-def decide_video_review(item_id: int, body: DecisionIn) -> ItemOut:
+def decide_review_item(item_id: int, body: DecisionIn) -> ItemOut:
     s = extensions.session()
     item = review.decide(s, require_current_user(), item_id, Decision(body.decision), body.reason)
-    return ItemOut.of(item, review.titles(s, [item.video_id]).get(item.video_id, ""))
+    return ItemOut.of(item, review.titles(s, [item])[item.id])
 
 
 @bp.post("/videos/<int:video_id>/resubmit")
@@ -166,8 +211,66 @@ def resubmit_video(video_id: int) -> VideoOut:
     return VideoOut.of(review.resubmit(extensions.session(), require_current_user(), video_id), owner=True)
 
 
+class ReportIn(ApiModel):
+    subject_type: Subject
+    subject_id: int = Field(ge=1)
+    reason: ReportReason
+    note: str = Field(default="", max_length=500)
+
+
+@bp.post("/reports")
+@endpoint(summary="Report a video, comment, product or artist", tags=TAGS, body=ReportIn, response=ReportOut,
+          status=201, auth="required", errors=[404, 409, 422])  # fmt: skip
+def create_report(body: ReportIn) -> ReportOut:
+    s = extensions.session()
+    report = reports.file_report(s, require_current_user(), body.subject_type, body.subject_id, reason=body.reason,
+                                 note=body.note, threshold=extensions.settings().review_report_threshold)  # fmt: skip
+    return ReportOut.of(report, reports.subject_titles(s, [report])[report.id])
+
+
+class ReportPage(OutModel):
+    items: list[ReportOut]
+    next_cursor: str | None
+
+
+@bp.get("/me/reports")
+@endpoint(summary="My reports and what came of them", tags=TAGS, query=QueueQuery, response=ReportPage,
+          auth="required")  # fmt: skip
+def my_reports(query: QueueQuery) -> ReportPage:
+    s = extensions.session()
+    items, cursor = reports.mine(s, require_current_user(), cursor=query.cursor, limit=query.limit)
+    titles = reports.subject_titles(s, items)
+    return ReportPage(items=[ReportOut.of(r, titles[r.id]) for r in items], next_cursor=cursor)
+
+
+class BanIn(ApiModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class AccountOut(OutModel):
+    id: int
+    display_name: str
+    is_active: bool
+
+
+@bp.post("/admin/users/<int:user_id>/ban")
+@endpoint(summary="Ban an account: signed out everywhere, it can no longer sign in (admins)", tags=TAGS, body=BanIn,
+          response=AccountOut, auth="required", errors=[403, 404, 409])  # fmt: skip
+def ban_user(user_id: int, body: BanIn) -> AccountOut:
+    user = bans.ban(extensions.session(), require_current_user(), user_id, body.reason)
+    return AccountOut(id=user.id, display_name=user.display_name, is_active=user.is_active)
+
+
+@bp.post("/admin/users/<int:user_id>/unban")
+@endpoint(summary="Lift a ban (admins)", tags=TAGS, body=BanIn, response=AccountOut, auth="required",
+          errors=[403, 404])  # fmt: skip
+def unban_user(user_id: int, body: BanIn) -> AccountOut:
+    user = bans.unban(extensions.session(), require_current_user(), user_id, body.reason)
+    return AccountOut(id=user.id, display_name=user.display_name, is_active=user.is_active)
+
+
 class AuditQuery(QueryModel):
-    subject_type: Literal["video", "comment", "product", "user", "brand"] | None = None
+    subject_type: Literal["video", "comment", "product", "artist", "user", "brand"] | None = None
     subject_id: int | None = Field(default=None, ge=1)
     cursor: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=50, ge=1, le=200)

@@ -33,9 +33,15 @@ PROBLEM_SCHEMA = {
             "items": {
                 "type": "object",
                 "properties": {
-                    "field": {"type": "string"},
+                    "field": {"type": "string", "description": "Path of the field, for programs (not for people)"},
                     "code": {"type": "string"},
-                    "message": {"type": "string"},
+                    "label": {"type": "string", "description": "The field's human name in the caller's language"},
+                    "message": {
+                        "type": "string",
+                        "description": "A sentence in the caller's language naming the field by its label",
+                    },
+                    "row": {"type": "integer", "description": "CSV import: the spreadsheet row (header = 1)"},
+                    "column": {"type": "string", "description": "CSV import: the column"},
                 },
             },
         },

@@ -360,6 +360,7 @@ def create_checkout(body: CheckoutIn) -> tuple[CheckoutOut, int]:
         links=checkout.PaymentLinks(
             notify_url=_notify_url(),
             return_url=settings.public_base_url.rstrip("/") + "/pay/return/{checkout_id}",
+            client_ip=request.remote_addr,
         ),
         coupon_codes=coupon_codes,
         click_ids=click_ids,

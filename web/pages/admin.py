@@ -30,8 +30,8 @@ def home(user: User) -> Response:
 def queue(user: User) -> str:
     session = extensions.session()
     items, _ = review.queue(session, user, limit=100)
-    titles = review.titles(session, [i.video_id for i in items])
-    return render_template("admin/queue.html", items=[ItemOut.of(i, titles.get(i.video_id, "")) for i in items])
+    titles = review.titles(session, items)
+    return render_template("admin/queue.html", items=[ItemOut.of(i, titles[i.id]) for i in items])
 
 
 @bp.get("/admin/reviews/<int:item_id>")

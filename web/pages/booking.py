@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from commerce.artists import profiles, regions
 from commerce.booking import bookings, campaigns, escrow
-from commerce.booking.machine import TURN
+from commerce.booking.brief import range_text
 from commerce.booking.models import BookingState, Party
 from commerce.catalog import products
-from commerce.catalog.models import ProductStatus
+from commerce.catalog.models import Product, ProductStatus
 from commerce.ledger import AccountKind, OwnerKind, balances
 from commerce.matching import service as matching
 from commerce.matching.explain import explain, label
@@ -78,8 +78,6 @@ ACTION_NAMES = {
     "complete": ("在线检查通过", "Live check passed"),
     "pay": ("结算给艺人", "Paid out"),
 }
-PARTY_NAMES = {"brand": ("品牌", "Brand"), "artist": ("艺人", "Artist"), "admin": ("管理员", "Admin"),
-               "system": ("系统", "System")}  # fmt: skip
 
 
 @bp.context_processor
@@ -87,7 +85,6 @@ def _helpers() -> dict[str, Any]:
     return {
         "state_name": lambda s: pick(STATE_NAMES, s),
         "action_name": lambda a: pick(ACTION_NAMES, a),
-        "party_name": lambda p: pick(PARTY_NAMES, p),
         "region_name": lambda code: regions.name(code, get_locale()) if code else "",
         "now_utc": clock.now,
         "part_label": lambda key: label(key, get_locale()),
@@ -216,7 +213,7 @@ def inbox(user: User) -> str | Response:
     disputes = [BookingState.DISPUTED] if side == Party.ADMIN else None  # admins come here to resolve disputes
     items, _ = bookings.list_for(session, user, side=side, states=disputes, limit=100)
     rows = [booking_out(session, user, b) for b in items]
-    return render_template("booking/inbox.html", rows=rows, sides=sides, side=side, turn=TURN)
+    return render_template("booking/inbox.html", rows=rows, sides=sides, side=side)
 
 
 @bp.get("/bookings/<int:booking_id>")
@@ -245,11 +242,17 @@ def booking_detail(user: User, booking_id: int) -> str | Response:
             ).all()
         )  # fmt: skip
     video = session.get(Video, booking.video_id) if booking.video_id else None
+    campaign = booking.campaign
+    campaign_products = list(
+        session.execute(select(Product.id, Product.name).where(Product.id.in_(campaign.product_ids))).all()
+    )
+    campaign_products.sort(key=lambda p: campaign.product_ids.index(p.id))
     # The draft plays for the booking's parties only: this page is where the brand sees a private video.
     playback = videos.playback_urls(extensions.storage(), video) if video and video.deleted_at is None else None
     return render_template(
-        "booking/booking.html", b=detail, campaign=booking.campaign, video=video, drafts=drafts,
-        brand_balance=brand_balance, playback=playback,
+        "booking/booking.html", b=detail, campaign=campaign, video=video, drafts=drafts,
+        brand_balance=brand_balance, playback=playback, campaign_products=campaign_products,
+        brief_range=range_text(campaign, get_locale()),
         final=booking.state in (BookingState.PAID, BookingState.RESOLVED, BookingState.DECLINED,
                                 BookingState.EXPIRED, BookingState.CANCELLED),
     )  # fmt: skip

@@ -26,8 +26,14 @@ def top_up(session: Session, brand_id: int, fen: int) -> None:
     fund(session, Owner.brand(brand_id), fen, key=f"test-top-up:{next(_top_ups)}")
 
 
-def draft(session: Session, market: Market, title: str = "草稿") -> Video:
-    v = factories.video(session, uploader=market.artist, title=title, published=False, visibility=Visibility.PRIVATE)
+def draft(session: Session, market: Market, title: str = "草稿", *, meets_brief: bool = True) -> Video:
+    """A private, processed video of the artist's; by default it meets the conftest brief (30 s, its hashtags, cards of
+    both products), as a draft must to be approved."""
+    v = factories.video(session, uploader=market.artist, title=title, published=False, visibility=Visibility.PRIVATE,
+                        hashtags=["花西子", "秋冬底妆"] if meets_brief else [])  # fmt: skip
+    if meets_brief:
+        for p in market.products:
+            factories.video_link(session, video=v, product=p)
     session.commit()
     return v
 

@@ -89,9 +89,15 @@ def test_bad_rows_are_each_reported_and_nothing_is_imported(
         "rows.7.stock": "stock_negative",
         "rows.8.sku_code": "sku_of_other_product",
     }
-    assert fields["rows.5.sku_code"]["message"] == "Duplicate SKU code (first used on row 2)"
-    assert fields["rows.8.sku_code"]["message"] == "This SKU code already belongs to product OLD"
-    assert fields["rows.3.price"]["message"] == "Invalid price; use yuan such as 129.00"
+    assert fields["rows.5.sku_code"]["message"] == "Row 5: Duplicate SKU code (first used on row 2)"
+    assert fields["rows.8.sku_code"]["message"] == "Row 8: This SKU code already belongs to product OLD"
+    assert fields["rows.3.price"]["message"] == "Row 3: Price (price) is not an amount; use yuan such as 129.00"
+    assert (fields["rows.3.price"]["row"], fields["rows.3.price"]["column"]) == (3, "price")
+    assert fields["rows.4.category"]["message"] == (
+        "Row 4: There is no category \u201c美妆/不存在\u201d; use one of the category codes listed below"
+    )
+    assert body["detail"].startswith("Valid category codes: beauty.skincare (Beauty/Skincare), beauty.makeup")
+    assert "food.snacks (Food/Snacks)" in body["detail"]
     # Not even the good row 2 went in.
     assert (count(db_session, Product), count(db_session, Sku)) == (products_before, skus_before)
     assert events_since(db_session, mark) == []
@@ -174,9 +180,12 @@ def test_export_imports_back_unchanged_and_reimport_updates_in_place(
         for s in db_session.scalars(select(Sku))
     }
 
+    mark = outbox_mark(db_session)
     summary = csv_io.import_catalog(db_session, shop.owner_a, shop.brand_a.id, exported, limits=LIMITS)
     assert (summary.products_created, summary.skus_created) == (0, 0)
-    assert (summary.products_updated, summary.skus_updated) == (4, 4)
+    assert (summary.products_updated, summary.skus_updated) == (0, 0)
+    assert (summary.products_unchanged, summary.skus_unchanged) == (4, 4)  # skipped: nothing differs
+    assert events_since(db_session, mark) == []
     assert {
         (p.code, p.name, p.description, p.status, p.category) for p in db_session.scalars(select(Product))
     } == before
@@ -191,7 +200,8 @@ def test_export_imports_back_unchanged_and_reimport_updates_in_place(
 
     changed = text.replace("DR-M,颜色:蓝;尺码:M,259.00", "DR-M,颜色:蓝;尺码:M,199.00")
     mark = outbox_mark(db_session)
-    csv_io.import_catalog(db_session, shop.owner_a, shop.brand_a.id, changed.encode(), limits=LIMITS)
+    summary = csv_io.import_catalog(db_session, shop.owner_a, shop.brand_a.id, changed.encode(), limits=LIMITS)
+    assert (summary.products_updated, summary.skus_updated, summary.skus_unchanged) == (1, 1, 3)
     dress = db_session.scalar(select(Product).where(Product.code == "DRESS-1"))
     assert dress is not None
     assert (dress.price_min_fen, dress.price_max_fen) == (19900, 25900)
@@ -211,8 +221,10 @@ def test_dry_run_reports_without_writing(client: FlaskClient, db_session: Sessio
     assert r.get_json() == {
         "products_created": 3,
         "products_updated": 0,
+        "products_unchanged": 0,
         "skus_created": 3,
         "skus_updated": 0,
+        "skus_unchanged": 0,
         "dry_run": True,
     }
     assert count(db_session, Product) == before
@@ -232,3 +244,53 @@ def test_other_brands_cannot_import_or_export(client: FlaskClient, shop: Shop) -
     r = client.post(f"/api/v1/brands/{shop.brand_a.id}/catalog/import", json={}, headers=bearer(client, shop.owner_a))
     assert r.status_code == 400
     assert r.get_json()["code"] == "multipart_required"
+
+
+def test_every_bad_cell_of_every_row_is_reported_in_both_languages(
+    client: FlaskClient, db_session: Session, shop: Shop
+) -> None:
+    bad = HEADER + (
+        "坏 编码,,美妆/不存在,maybe,,S 1,颜色,-5.00,,x\n"  # row 2: every column wrong at once
+        "OK-1,好商品,beauty.skincare,active,,OK-1-S,,-0.5,,1\n"  # row 3: a negative price
+        "OK-2,好商品,food.snacks,draft,,,,,,\n"  # row 4: fine
+        "NO-CAT,无类目,,draft,,NC-1,,abc,,2\n"  # row 5: no category, a price that is not a number
+    )
+
+    def send(lang: str) -> dict:
+        r = client.post(
+            f"/api/v1/brands/{shop.brand_a.id}/catalog/import",
+            data={"file": (io.BytesIO(bad.encode()), "catalog.csv")},
+            headers={**bearer(client, shop.owner_a), "Accept-Language": lang},
+            content_type="multipart/form-data",
+        )
+        assert r.status_code == 422
+        return r.get_json()
+
+    en = send("en")
+    assert {(e["row"], e["column"], e["code"]) for e in en["errors"]} == {
+        (2, "product_code", "invalid_code"),
+        (2, "name", "required"),
+        (2, "category", "unknown_category"),
+        (2, "status", "invalid_status"),
+        (2, "sku_code", "invalid_code"),
+        (2, "attributes", "invalid_attributes"),
+        (2, "price", "price_negative"),
+        (2, "stock", "invalid_stock"),
+        (3, "price", "price_negative"),
+        (5, "category", "required"),
+        (5, "price", "invalid_price"),
+    }
+    said = {(e["row"], e["column"]): e["message"] for e in en["errors"]}
+    assert said[(3, "price")] == "Row 3: The price cannot be negative"
+    assert said[(2, "name")] == "Row 2: Name (name) is required"
+    assert en["title"] == "The CSV has 11 problem(s); nothing was imported. Fix them and retry"
+    assert "beauty.skincare (Beauty/Skincare)" in en["detail"]
+
+    zh = send("zh-CN")
+    said = {(e["row"], e["column"]): e["message"] for e in zh["errors"]}
+    assert said[(3, "price")] == "第 3 行：价格不能为负数"
+    assert said[(2, "name")] == "第 2 行：请填写商品名称（name）"
+    assert said[(5, "price")] == "第 5 行：售价（price）格式无效，应为以元为单位的数字，如 129.00"
+    assert said[(2, "category")] == "第 2 行：没有「美妆/不存在」这个类目，请填写下方列出的类目编码"
+    assert zh["detail"].startswith("可用的类目编码：beauty.skincare（美妆/护肤），")
+    assert count(db_session, Product) == 0

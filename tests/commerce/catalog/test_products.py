@@ -167,6 +167,12 @@ def test_product_validation_reports_each_field(client: FlaskClient, shop: Shop) 
     assert fields["skus.0.price_fen"]["code"] == "price_out_of_range"
     assert fields["skus.1.list_price_fen"]["message"] == "The list price cannot be below the price"
     assert fields["skus.1.stock"]["code"] == "stock_negative"
+    bad["skus"][0]["price_fen"] = -500
+    for lang, label, sentence in (("zh-CN", "第 1 个规格的售价", "价格不能为负数"),
+                                  ("en", "Price of SKU 1", "The price cannot be negative")):  # fmt: skip
+        r = client.post(f"/api/v1/brands/{shop.brand_a.id}/products", json=bad, headers={**h, "Accept-Language": lang})
+        error = problem_fields(r)["skus.0.price_fen"]
+        assert (error["code"], error["label"], error["message"]) == ("price_negative", label, sentence)
     r = client.post(
         f"/api/v1/brands/{shop.brand_a.id}/products",
         json={"name": "无SKU", "category": "beauty.makeup", "status": "active"},

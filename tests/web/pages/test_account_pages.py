@@ -39,7 +39,7 @@ EN = {
     "sign_in": "Sign in",
     "sent": "Code sent to",
     "wrong": "That code is not right; 4 more tries",
-    "too_short": "Too short",
+    "too_short": "The password is too short",
     "if_exists": "If this address has a xinglian account",
 }
 ZH = {
@@ -47,7 +47,7 @@ ZH = {
     "creator": "做创作者，发视频带货", "phone_link": "手机号验证码登录", "phone": "手机号", "send": "获取验证码",
     "code": "验证码", "verify": "验证并登录", "forgot_link": "忘记密码？", "send_link": "发送重置链接",
     "new": "新密码", "again": "再输一次", "save": "保存新密码", "reset_done": "新密码已设置", "sign_in": "登录",
-    "sent": "验证码已发送至", "wrong": "验证码不正确，还可以再试 4 次", "too_short": "太短",
+    "sent": "验证码已发送至", "wrong": "验证码不正确，还可以再试 4 次", "too_short": "密码太短",
     "if_exists": "如果这个邮箱注册过星炼",
 }  # fmt: skip
 LANGS = [pytest.param(ZH, "", id="zh-CN"), pytest.param(EN, "&lang=en", id="en")]
@@ -94,7 +94,7 @@ def test_sign_up_from_the_login_page(page: Any, site: LiveServer, t: dict[str, s
     page.get_by_role("button", name=t["signup"], exact=True).click()
     alert = page.get_by_role("alert")
     alert.filter(has_text=t["too_short"]).wait_for()
-    assert "password" not in alert.inner_text()  # a label people read, never the field's name
+    assert "body" not in alert.inner_text()  # a sentence with the field's label, never the request's field path
     page.screenshot(path=screenshot_path(f"signup-error-{'en' if lang else 'zh'}"))
     page.get_by_label(t["password"]).fill("a good long password")
     page.get_by_role("button", name=t["signup"], exact=True).click()

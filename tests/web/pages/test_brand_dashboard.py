@@ -160,7 +160,7 @@ def test_a_brand_manages_its_catalog(page: Any, site: LiveServer, tmp_path: Path
     page.goto(f"{site.url}/brand/{brand_id}/catalog")
     page.get_by_label("CSV 文件").set_input_files(str(csv))
     page.get_by_role("button", name="导入", exact=True).click()
-    page.locator("[data-errors]").filter(has_text="第 2 行 price").wait_for()
+    page.locator("[data-errors]").filter(has_text="第 2 行：售价（price）格式无效").wait_for()
     rows = page.locator("#products tbody tr[data-product-id]")
     assert rows.count() == 1
     assert "玻尿酸面膜" in rows.first.inner_text()

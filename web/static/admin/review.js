@@ -43,8 +43,11 @@
   const outcome = root.querySelector("[data-outcome]");
   const errors = root.querySelector("[data-errors]");
   const reason = root.querySelector("[data-reason-input]");
-  const done = {approve: t("已通过，视频已公开", "Approved: the video is public"),
-    reject: t("已驳回，创作者会看到原因", "Rejected: the creator sees the reason"),
+  const rejected = {video: t("已驳回，创作者会看到原因", "Rejected: the creator sees the reason"),
+    comment: t("评论已删除", "The comment is taken down"), product: t("商品已下架", "The product is off sale"),
+    artist: t("账号已封禁", "The account is banned")};
+  const done = {approve: root.dataset.subject === "video" ? t("已通过，视频已公开", "Approved: the video is public")
+    : t("已通过，内容保留", "Approved: it stays"), reject: rejected[root.dataset.subject],
     request_changes: t("已要求修改，创作者会看到原因", "Sent back for changes: the creator sees the reason")};
   root.querySelectorAll("[data-decision]").forEach((button) => {
     button.addEventListener("click", async () => {

@@ -1,27 +1,10 @@
 // The sign-up, phone sign-in, forgot-password and reset-password forms (one of them per page).
-// Problems are shown as sentences: the problem's title, then each field's message under the field's own label.
 (function () {
   "use strict";
   const t = xl.t;
 
-  function say(form, problem) {
-    const box = form.querySelector("[data-errors]");
-    form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
-    box.textContent = "";
-    const lines = [];
-    if (!problem) lines.push(t("网络错误，请重试", "Network error, please retry"));
-    else {
-      lines.push(problem.title || "");
-      (problem.errors || []).forEach((e) => {
-        const input = form.querySelector(`[name="${e.field.split(".")[0]}"]`);
-        if (input) input.setAttribute("aria-invalid", "true");
-        if (e.message === problem.title) return;
-        const label = input && input.closest("label") ? input.closest("label").firstChild.textContent.trim() : "";
-        lines.push(label ? `${label}：${e.message}` : e.message);
-      });
-    }
-    lines.forEach((line) => { const p = document.createElement("div"); p.textContent = line; box.appendChild(p); });
-  }
+  // Problems read as sentences: the title, then each field's sentence next to its field (xl.showErrors).
+  const say = (form, problem) => xl.showErrors(form, problem);
 
   function clear(form) { form.querySelector("[data-errors]").textContent = ""; }
 

@@ -19,33 +19,78 @@
     return {ok: r.ok, status: r.status, data};
   }
 
+  // The input a field error is about: the path itself ("skus.0.price_fen", sent from "skus.0.price_yuan"), else
+  // its last name ("address.name" -> name="name"), else its first.
+  function inputFor(scope, path) {
+    const parts = path.split(".");
+    const names = [path, parts[parts.length - 1], parts[0]];
+    for (const name of names) {
+      for (const n of [name, name.replace(/_fen$/, "_yuan"), name.replace(/_bp$/, "_pct")]) {
+        const el = scope.querySelector(`[name="${CSS.escape(n)}"]`);
+        if (el && el.type !== "hidden") return el;
+      }
+    }
+    return null;
+  }
+
+  // A problem+json as people read it: its title and detail, then each field's sentence in a list, and the same
+  // sentence next to the field it is about. The API's field paths are for programs and never shown.
   function showErrors(scope, problem) {
     const box = scope.querySelector("[data-errors]");
     scope.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+    scope.querySelectorAll("[data-field-error]").forEach((el) => el.remove());
+    scope.querySelectorAll('[aria-describedby^="xl-err-"]').forEach((el) => el.removeAttribute("aria-describedby"));
     if (!box) return;
     box.textContent = "";
     if (!problem) { box.textContent = t("网络错误，请重试", "Network error, please retry"); return; }
-    const lines = [problem.title || ""];
-    (problem.errors || []).forEach((e) => {
-      lines.push(`${e.field}: ${e.message}`);
-      const name = e.field.split(".")[0];
-      const input = scope.querySelector(`[name="${name}"], [name="${name.replace(/_fen$/, "_yuan")}"]`);
-      if (input) input.setAttribute("aria-invalid", "true");
-    });
-    lines.forEach((line) => { const p = document.createElement("div"); p.textContent = line; box.appendChild(p); });
+    const add = (tag, text, cls) => {
+      const node = document.createElement(tag);
+      if (cls) node.className = cls;
+      node.textContent = text;
+      return node;
+    };
+    if (problem.title) box.appendChild(add("div", problem.title));
+    const errors = problem.errors || [];
+    if (errors.length) {
+      const list = add("ul", "", "xl-error-list");
+      const marked = new Set();
+      errors.forEach((e, i) => {
+        const sentence = e.message || e.label || problem.title || "";
+        if (sentence !== problem.title || errors.length > 1) {  // a lone sentence the title already says: once
+          const item = add("li", sentence);
+          if (e.row != null) item.dataset.row = String(e.row);
+          list.appendChild(item);
+        }
+        const input = e.field ? inputFor(scope, e.field) : null;
+        if (!input) return;
+        input.setAttribute("aria-invalid", "true");
+        if (marked.has(input)) { document.getElementById(input.getAttribute("aria-describedby")).textContent += " " + sentence; return; }
+        marked.add(input);
+        const near = add("div", sentence, "xl-field-error");
+        near.dataset.fieldError = "";
+        near.id = `xl-err-${Date.now().toString(36)}-${i}`;
+        // After the field's label (outside it, so the field keeps its name), tied to the field for screen readers.
+        (input.closest("label") || input).insertAdjacentElement("afterend", near);
+        input.setAttribute("aria-describedby", near.id);
+      });
+      if (list.children.length) box.appendChild(list);
+    }
+    if (problem.detail) box.appendChild(add("div", problem.detail, "xl-error-detail"));
   }
 
   function t(zh, en) { return lang === "en" ? en : zh; }
 
   function badge(text) { const s = document.createElement("span"); s.className = "bk-badge"; s.textContent = text; return s; }
 
-  // "12.5" -> 1250 fen; null when empty; NaN when not an amount (the API then names the field).
+  // "12.5" -> 1250 fen, "-3" -> -300 (the API says a price cannot be negative); null when empty; NaN when not
+  // an amount (the API then names the field).
   function fen(value) {
-    const v = String(value || "").trim().replace(/[,，¥]/g, "");
+    const v = String(value || "").trim().replace(/[,，¥]/g, "").replace(/^[−－]/, "-");
     if (!v) return null;
-    if (!/^\d+(\.\d{1,2})?$/.test(v)) return NaN;
-    const [whole, part = ""] = v.split(".");
-    return Number(whole) * 100 + Number((part + "00").slice(0, 2));
+    if (!/^-?\d+(\.\d{1,2})?$/.test(v)) return NaN;
+    const sign = v.startsWith("-") ? -1 : 1;
+    const [whole, part = ""] = v.replace(/^-/, "").split(".");
+    return sign * (Number(whole) * 100 + Number((part + "00").slice(0, 2)));
   }
 
   // 1250 fen -> "¥12.50"
@@ -99,5 +144,15 @@
     return boards[url];
   }
 
-  window.xl = {api, showErrors, t, badge, fen, yuan, toLogin, newKey, safeNext, attachPlayer, storyboard};
+
+  // Take the part of the page matching `selector` again from the server's rendering (after a change), in place.
+  async function refresh(selector) {
+    const current = document.querySelector(selector);
+    const r = await fetch(location.href, {credentials: "same-origin"});
+    if (!current || !r.ok) return;
+    const fresh = new DOMParser().parseFromString(await r.text(), "text/html").querySelector(selector);
+    if (fresh) current.replaceWith(document.adoptNode(fresh));
+  }
+
+  window.xl = {api, showErrors, t, badge, fen, yuan, toLogin, newKey, safeNext, refresh, attachPlayer, storyboard};
 })();

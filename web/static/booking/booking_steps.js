@@ -32,6 +32,8 @@
       if (f.fee_yuan) { const v = xl.fen(f.fee_yuan.value); body.fee_fen = Number.isNaN(v) || v === null ? -1 : v; }
       if (f.note) body.note = f.note.value;
       if (f.video_id) body.video_id = f.video_id.value ? Number(f.video_id.value) : null;
+      const cards = Array.from(form.querySelectorAll('input[name="product_ids"]'));
+      if (cards.length) body.product_ids = cards.filter((b) => b.checked).map((b) => Number(b.value));
       if (f.artist_share_pct) body.artist_share_bp = Math.round(Number(f.artist_share_pct.value) * 100);
       panel.querySelectorAll("button").forEach((b) => { b.disabled = true; });
       const r = await xl.api("POST", `/api/v1/bookings/${panel.dataset.booking}/${form.dataset.action}`, body,

@@ -21,6 +21,8 @@
       budget_max_fen: budget("budget_max_yuan"),
       videos_count: Number(f.videos_count.value || 1),
       length_tier: f.length_tier.value,
+      min_duration_s: f.min_duration_s.value ? Number(f.min_duration_s.value) : null,
+      max_duration_s: f.max_duration_s.value ? Number(f.max_duration_s.value) : null,
       deadline: f.deadline.value ? f.deadline.value + ":00+08:00" : null,
       must_hashtags: f.must_hashtags.value.split(/[,，\s]+/).filter(Boolean),
       must_link_products: f.must_link_products.checked,

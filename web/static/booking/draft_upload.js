@@ -8,6 +8,11 @@
   const status = form.querySelector("[data-upload-status]");
   const say = (zh, en) => { status.textContent = xl.t(zh, en); };
   const pct = (sent, total) => Math.floor(100 * sent / (total || 1));
+  // The campaign products ticked to show on the draft (undefined when the brief asks for none: cards stay as they are).
+  const cards = (scope) => {
+    const boxes = Array.from(scope.querySelectorAll('input[name="product_ids"]'));
+    return boxes.length ? boxes.filter((b) => b.checked).map((b) => Number(b.value)) : undefined;
+  };
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -16,8 +21,11 @@
     form.querySelector("button").disabled = true;
     try {
       say("校验文件…", "Checking the file…");
-      const video = await xl.upload(file, {title: form.elements.draft_title.value || file.name, publish: false,
-        visibility: "private"}, {onProgress: (sent, total) => say(`上传中 ${pct(sent, total)}%`,
+      // The title viewers will read once it is published: the artist's, else the campaign's (never a file name).
+      const f = form.elements;
+      const meta = {title: f.draft_title.value.trim() || form.dataset.defaultTitle, description: f.draft_caption.value,
+        hashtags: f.draft_hashtags.value.split(/[,，\s#＃]+/).filter(Boolean), publish: false, visibility: "private"};
+      const video = await xl.upload(file, meta, {onProgress: (sent, total) => say(`上传中 ${pct(sent, total)}%`,
         `Uploading ${pct(sent, total)}%`)});
       await xl.watchProcessing(video.id, (v) => {
         const p = v.progress && v.progress.percent != null ? ` ${Math.floor(v.progress.percent)}%` : "";
@@ -25,7 +33,8 @@
       });
       say("提交草稿…", "Submitting the draft…");
       const s = await xl.api("POST", `/api/v1/bookings/${panel.dataset.booking}/submit_draft`,
-        {video_id: video.id, expected_version: Number(panel.dataset.version)}, {idempotent: true});
+        {video_id: video.id, expected_version: Number(panel.dataset.version), product_ids: cards(form)},
+        {idempotent: true});
       if (s.ok) { location.reload(); return; }
       xl.showErrors(panel, s.data);
     } catch (e) {

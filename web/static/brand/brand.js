@@ -73,21 +73,14 @@
     return {ok: r.ok, status: r.status, data: json};
   }
 
-  // CSV errors name "rows.<row>.<column>" (the header is row 1): say it the way a spreadsheet user reads it.
-  function byRow(problem) {
-    if (!problem || !problem.errors) return problem;
-    const errors = problem.errors.map((e) => {
-      const m = /^rows\.(\d+)\.(.+)$/.exec(e.field);
-      return m ? {...e, field: t(`第 ${m[1]} 行 ${m[2]}`, `Row ${m[1]} ${m[2]}`)} : e;
-    });
-    return {...problem, errors};
-  }
-
+  // The import's counts, kept on the page: created, updated, and skipped (rows exactly as the catalog has them).
   function importSummary(form, d) {
     const box = form.querySelector("[data-result]");
-    box.textContent = (d.dry_run ? t("检查通过：", "Checked: ") : t("已导入：", "Imported: ")) +
-      t(`新建商品 ${d.products_created}，更新商品 ${d.products_updated}，新建规格 ${d.skus_created}，更新规格 ${d.skus_updated}`,
-        `${d.products_created} products created, ${d.products_updated} updated, ${d.skus_created} SKUs created, ${d.skus_updated} updated`);
+    box.textContent = (d.dry_run ? t("检查通过，可以导入：", "Checked, ready to import: ") : t("导入成功：", "Imported: ")) +
+      t(`商品新建 ${d.products_created}、更新 ${d.products_updated}、未变跳过 ${d.products_unchanged}；` +
+        `规格新建 ${d.skus_created}、更新 ${d.skus_updated}、未变跳过 ${d.skus_unchanged}`,
+        `products: ${d.products_created} created, ${d.products_updated} updated, ${d.products_unchanged} skipped (unchanged); ` +
+        `SKUs: ${d.skus_created} created, ${d.skus_updated} updated, ${d.skus_unchanged} skipped (unchanged)`);
   }
 
   async function send(form, submitter) {
@@ -100,10 +93,11 @@
     try {
       const r = form.dataset.upload ? await upload(url, form)
         : await api(method, url, method === "DELETE" ? undefined : jsonBody(form), {idempotent: "idempotent" in form.dataset});
-      if (!r.ok) { showErrors(form, form.dataset.done === "import" ? byRow(r.data) : r.data); return; }
+      if (!r.ok) { showErrors(form, r.data); return; }
       showErrors(form, {title: ""});
       if (form.dataset.next) { location.href = form.dataset.next.replace("{id}", r.data.id); return; }
-      if (form.dataset.done === "import") { importSummary(form, r.data); if (!r.data.dry_run) setTimeout(() => location.reload(), 1500); return; }
+      // After an import the counts stay on screen; the product table below is taken again from the server.
+      if (form.dataset.done === "import") { importSummary(form, r.data); if (!r.data.dry_run) await xl.refresh("#products"); return; }
       location.reload();
     } catch (e) {
       showErrors(form, null);

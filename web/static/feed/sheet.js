@@ -188,6 +188,14 @@
       const when = el("time", "comment-time", new Date(c.created_at).toLocaleString(en ? "en" : "zh-CN"));
       when.dateTime = c.created_at;
       li.append(el("span", "comment-author", c.author_name), when, el("p", "comment-body", c.body));
+      if (!c.removable) {
+        const report = el("button", "comment-report", t("举报", "Report"));
+        report.type = "button";
+        report.dataset.reportSubject = "comment";
+        report.dataset.reportId = String(c.id);
+        report.setAttribute("aria-label", t("举报这条评论", "Report this comment"));
+        li.appendChild(report);
+      }
       if (c.removable) {
         const remove = el("button", "comment-remove", t("删除", "Remove"));
         remove.type = "button";

@@ -22,8 +22,8 @@
     return s < 60 ? t(`${s} 秒`, `${s} s`) : t(`${Math.floor(s / 60)} 分 ${s % 60} 秒`, `${Math.floor(s / 60)} min ${s % 60} s`);
   }
 
-  // The worker reports an ETA while it transcodes; between reports (or before the first) estimate one from how
-  // fast the percentage has been moving.
+  // The worker reports an ETA from the start (an estimate from earlier runs until it measures its own); without
+  // one, estimate from how fast the percentage has been moving.
   function etaOf(video, samples) {
     const p = video.progress;
     if (p && p.eta_seconds != null) return p.eta_seconds;
@@ -53,7 +53,12 @@
       const eta = etaOf(v, samples);
       const parts = [t(stage[0], stage[1])];
       if (pct != null) parts.push(`${pct}%`);
-      if (eta != null && pct != null && pct < 100) parts.push(t(`预计还需 ${duration(eta)}`, `about ${duration(eta)} left`));
+      // From the moment processing starts (the server's first estimate), not only once progress has moved.
+      line.dataset.eta = "";
+      if (v.status === "processing" && (pct == null || pct < 100)) {
+        if (eta != null) { parts.push(t(`预计还需 ${duration(eta)}`, `about ${duration(eta)} left`)); line.dataset.eta = String(Math.round(eta)); }
+        else parts.push(t("正在估算剩余时间", "estimating the time left"));
+      }
       if (v.stalled) parts.push(t("处理似乎停住了", "processing seems stuck"));
       line.textContent = parts.join(" · ");
     }).then((v) => {

@@ -25,24 +25,23 @@
     wrap.dataset.percent = String(p);
   }
 
-  // The list below the form is the server's rendering; take it again once the new video is ready to show there.
-  async function refreshList() {
-    const current = document.querySelector("[data-studio-list]");
-    const r = await fetch(location.href, {credentials: "same-origin"});
-    if (!current || !r.ok) return;
-    const fresh = new DOMParser().parseFromString(await r.text(), "text/html").querySelector("[data-studio-list]");
-    if (fresh) current.replaceWith(document.adoptNode(fresh));
-  }
-
   const hashtags = (text) => text.split(/[\s,，#]+/).map((s) => s.trim()).filter(Boolean);
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const file = form.elements.file.files[0];
     const box = form.querySelector("[data-errors]");
-    box.textContent = "";
-    if (!file) { box.textContent = t("请选择视频文件", "Choose a video file"); form.elements.file.setAttribute("aria-invalid", "true"); return; }
-    const title = form.elements.title.value.trim() || file.name.replace(/\.[^.]*$/, "");
+    // Checked here as the API checks them, with the same sentences: a video is never published as its file name.
+    const title = form.elements.title.value.trim();
+    const missing = [];
+    if (!file) missing.push({field: "file", message: t("请选择视频文件", "Choose a video file")});
+    if (!title) missing.push({field: "title", message: t("请填写视频标题（不会用文件名代替）", "Give the video a title (the file name is not used instead)")});
+    if (missing.length) {
+      xl.showErrors(form, {title: t("提交的数据有误", "Some fields are invalid"), errors: missing});
+      (form.querySelector("[aria-invalid]") || form).focus();
+      return;
+    }
+    xl.showErrors(form, {title: ""});
     const meta = {title, description: form.elements.description.value, hashtags: hashtags(form.elements.hashtags.value),
       visibility: form.elements.visibility.value, publish: form.elements.visibility.value === "public"};
     if (form.elements.brand_id && form.elements.brand_id.value) meta.brand_id = Number(form.elements.brand_id.value);
@@ -53,7 +52,7 @@
     try {
       const video = await xl.upload(file, meta, {onProgress: show});
       wrap.dataset.done = "true";
-      xlStudio.watch(after, video.id, {uploadAnother: focusUpload, onReady: refreshList});
+      xlStudio.watch(after, video.id, {uploadAnother: focusUpload, onReady: () => xl.refresh("[data-studio-list]")});
     } catch (e) {
       if (e && e.title) xl.showErrors(form, e);
       else box.textContent = t("上传中断，请重试", "The upload stopped; please try again");
