@@ -25,11 +25,21 @@ from core.accounts.models import (
     User,
 )
 from core.accounts.permissions import require_admin, require_brand_member
-from core.errors import Conflict, DomainError, NotAuthenticated, NotFound, RateLimited, ValidationFailed
+from core.errors import (
+    Conflict,
+    DomainError,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+    register_field_labels,
+)
 from core.ids import sha256_hex, token
 from core.retention import delete_in_batches
 
 SignupRole = Literal["viewer", "artist", "brand"]
+
+register_field_labels({"role": ("账号身份", "The account type"), "brand_name": ("品牌名称", "The brand name")})
 
 
 @dataclass(frozen=True)

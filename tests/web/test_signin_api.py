@@ -197,3 +197,14 @@ def test_the_sandbox_logs_codes_in_development_but_never_in_production(
             open_sms_provider(settings, db_session).send_sms("+8613800138000", "验证码 123456")
         assert ("123456" in caplog.text) is shows
         assert "+8613800138000" in caplog.text
+
+
+def test_every_field_of_the_sign_in_requests_has_a_label() -> None:
+    """A refused sign-up, code or reset names its field the way people do, never "This field"."""
+    from core.errors import field_label
+    from web.api.accounts import ForgotIn, PhoneBindIn, PhoneLoginIn, RegisterIn, ResetIn, SmsCodeIn
+
+    for model in (RegisterIn, SmsCodeIn, PhoneLoginIn, PhoneBindIn, ForgotIn, ResetIn):
+        for name in model.model_fields:
+            for locale, unlabelled in (("zh-CN", "此项"), ("en", "This field")):
+                assert field_label(name, locale) != unlabelled, (model.__name__, name, locale)
