@@ -45,6 +45,7 @@ _FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "bool_parsing": ("{label}应为“是”或“否”", "{label} must be true or false"),
     "string_too_short": ("{label}太短", "{label} is too short"),
     "string_too_long": ("{label}太长", "{label} is too long"),
+    "string_pattern_mismatch": ("{label}的格式不正确", "{label} is not in the right format"),
     "greater_than_equal": ("{label}太小", "{label} is too small"),
     "less_than_equal": ("{label}太大", "{label} is too large"),
     "greater_than": ("{label}太小", "{label} is too small"),

@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     login_known_source_days: int = Field(default=90, ge=0)
     password_hash_memory_kib: int = 19 * 1024
     password_hash_time_cost: int = 2
+    # Phone sign-in (core.accounts.phone.SmsPolicy carries these to services) and password reset by e-mail.
+    sms_provider: Literal["sandbox"] = "sandbox"
+    mail_provider: Literal["sandbox"] = "sandbox"
+    sms_code_ttl_seconds: int = Field(default=300, ge=60)
+    sms_code_max_attempts: int = Field(default=5, ge=1)
+    sms_resend_seconds: int = Field(default=60, ge=1)  # per phone number
+    sms_per_phone_per_day: int = Field(default=10, ge=1)
+    password_reset_ttl_minutes: int = Field(default=60, ge=5)
 
     upload_max_bytes: int = 2 * GiB
     upload_chunk_max_bytes: int = 64 * 1024 * 1024
@@ -166,6 +174,8 @@ class Settings(BaseSettings):
     rate_limit_withdrawals: str = "5 per hour;20 per day"
     rate_limit_uploads: str = "30 per hour;300 per day"
     rate_limit_webhook_errors: str = "30 per minute"  # per address; only refused notifications count
+    rate_limit_sms: str = "5 per minute;50 per day"  # per address; each phone number has its own limit too
+    rate_limit_password_reset: str = "5 per hour;20 per day"  # noqa: S105 - a limit, not a password; per address
 
     # Content review (moderation.review.ReviewPolicy): who waits for a reviewer before going public.
     # everyone: every upload; new_accounts: accounts with fewer approved videos than review_trusted_after;

@@ -114,7 +114,10 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("var")
 
 
-RATE_LIMITED = ("signup", "share_links", "checkout", "withdrawals", "uploads", "webhook_errors")
+RATE_LIMITED = (
+    *("signup", "share_links", "checkout", "withdrawals", "uploads", "webhook_errors"),
+    *("sms", "password_reset"),
+)
 
 
 def make_settings(var_dir: Path, **overrides: object) -> Settings:

@@ -174,7 +174,8 @@ def signed_in_page(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         user = current_user()
         if user is None:
-            return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}")
+            lang = "&lang=en" if request.args.get("lang") == "en" else ""  # the sign-in page in the page's language
+            return redirect(f"/login?next={quote(request.full_path.rstrip('?'))}{lang}")
         return view(user, *args, **kwargs)
 
     return wrapper

@@ -34,4 +34,5 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "prune-outbox": {"task": "maintenance.prune_outbox", "schedule": 3600.0},
         "prune-views": {"task": "maintenance.prune_views", "schedule": 3600.0},
         "prune-login-attempts": {"task": "maintenance.prune_login_attempts", "schedule": 3600.0},
+        "prune-sign-in-codes": {"task": "maintenance.prune_sign_in_codes", "schedule": 3600.0},
     }

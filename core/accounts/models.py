@@ -29,9 +29,12 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    # Accounts made by phone sign-in have no e-mail (and no password) until they add one.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True, default=None)
+    # E.164 (+86...), proven by an SMS code; unique when present.
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True, default=None)
     display_name: Mapped[str] = mapped_column(String(64))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255), default="")  # "" matches no password
     is_artist: Mapped[bool] = mapped_column(default=False)
     is_admin: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -152,3 +155,49 @@ class BrandQualification(Base):
     submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class SmsCode(Base):
+    """A one-time sign-in code sent to a phone. Only a keyed hash of the code is kept."""
+
+    __tablename__ = "sms_codes"
+    __table_args__ = (Index("ix_sms_codes_phone_created", "phone", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    ip_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[dt.datetime]
+    attempts: Mapped[int] = mapped_column(default=0)  # tries so far (the right one included)
+    used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class PasswordResetToken(Base):
+    """A single-use link sent by e-mail to set a new password. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class SandboxMessage(Base):
+    """What the built-in sandbox SMS provider and mailer "delivered": the phone and inbox of development.
+
+    Real providers keep nothing here; `/sandbox/sms` and `/sandbox/mail` list these outside production.
+    """
+
+    __tablename__ = "sandbox_messages"
+    __table_args__ = (Index("ix_sandbox_messages_channel_id", "channel", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8))  # "sms" or "email"
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(String(4000))
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)

@@ -13,13 +13,33 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.accounts import passwords
-from core.accounts.models import ApiToken, Brand, BrandMember, BrandRole, LoginAttempt, User
+from core.accounts.models import (
+    ApiToken,
+    Brand,
+    BrandMember,
+    BrandRole,
+    LoginAttempt,
+    PasswordResetToken,
+    SandboxMessage,
+    SmsCode,
+    User,
+)
 from core.accounts.permissions import require_admin, require_brand_member
-from core.errors import Conflict, DomainError, NotAuthenticated, NotFound, RateLimited, ValidationFailed
+from core.errors import (
+    Conflict,
+    DomainError,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+    register_field_labels,
+)
 from core.ids import sha256_hex, token
 from core.retention import delete_in_batches
 
 SignupRole = Literal["viewer", "artist", "brand"]
+
+register_field_labels({"role": ("账号身份", "The account type"), "brand_name": ("品牌名称", "The brand name")})
 
 
 @dataclass(frozen=True)
@@ -292,4 +312,13 @@ def prune_login_attempts(
             and_(LoginAttempt.succeeded.is_(False), LoginAttempt.at < older_than),
             and_(LoginAttempt.succeeded.is_(True), LoginAttempt.at < keep_successes_until),
         ),
+    )
+
+
+def prune_sign_in_codes(session: Session, *, older_than: dt.datetime) -> int:
+    """SMS codes, reset links and sandbox deliveries older than the retention (well past their use, and past the
+    day a number's code count looks back over). Commits."""
+    return sum(
+        delete_in_batches(session, model, model.created_at < older_than)
+        for model in (SmsCode, PasswordResetToken, SandboxMessage)
     )

@@ -1,7 +1,7 @@
 """brand qualifications: each submitted business licence or category qualification and the platform's decision
 
 Revision ID: 0020_qualifications
-Revises: 0019_pay_url_length
+Revises: 0016_phone_signin
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 import core.db
 
 revision: str = "0020_qualifications"
-down_revision: str | Sequence[str] | None = "0019_pay_url_length"
+down_revision: str | Sequence[str] | None = "0016_phone_signin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

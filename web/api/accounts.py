@@ -1,4 +1,4 @@
-"""Sign-up, sign-in (cookie session or bearer token), the caller's profile, brands and admin."""
+"""Sign-up, sign-in (password, or phone + SMS code), password reset, the caller's profile, brands and admin."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ from flask import request
 from pydantic import Field
 
 from core import extensions
+from core.accounts import phone as phones
+from core.accounts import reset as resets
 from core.accounts import service as accounts
+from core.accounts.delivery import open_sms_provider
 from core.accounts.models import BrandRole, User
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, endpoint
 from web.auth import client_ip_hash, require_current_user, sign_in, sign_out
 from web.device import device_hash
+from web.i18n import get_locale, t
 from web.ratelimit import rate_limited
 
 TAGS = ["accounts"]
@@ -46,7 +50,8 @@ class BrandRef(OutModel):
 
 class UserOut(OutModel):
     id: int
-    email: str
+    email: str | None  # None for accounts made by phone sign-in
+    phone: str | None  # E.164, once proven with a code
     display_name: str
     roles: list[str]
     brands: list[BrandRef]
@@ -57,6 +62,7 @@ class UserOut(OutModel):
         return cls(
             id=user.id,
             email=user.email,
+            phone=user.phone,
             display_name=user.display_name,
             roles=sorted(r.value for r in user.roles()),
             brands=[BrandRef(brand_id=m.brand_id, role=m.role) for m in user.memberships],
@@ -105,6 +111,44 @@ class UserActiveIn(ApiModel):
     is_active: bool
 
 
+class SmsCodeIn(ApiModel):
+    phone: str = Field(min_length=1, max_length=32, description="A mainland China mobile number, +86 optional")
+
+
+class SmsCodeOut(OutModel):
+    sent_to: str = Field(description="The number, masked as apps show it: 138****8000")
+    expires_in: int = Field(description="Seconds the code stays valid")
+    resend_after: int = Field(description="Seconds before another code may be asked for")
+
+
+class PhoneLoginIn(ApiModel):
+    phone: str = Field(min_length=1, max_length=32)
+    code: str = Field(min_length=1, max_length=12)
+    display_name: str | None = Field(default=None, max_length=64, description="Used only when this creates the account")
+
+
+class PhoneSessionOut(SessionOut):
+    created: bool = Field(description="True when this code created the account")
+
+
+class PhoneBindIn(ApiModel):
+    phone: str = Field(min_length=1, max_length=32)
+    code: str = Field(min_length=1, max_length=12)
+
+
+class ForgotIn(ApiModel):
+    email: str = Email
+
+
+class ForgotOut(OutModel):
+    message: str = Field(description="The same sentence whether or not the address has an account")
+
+
+class ResetIn(ApiModel):
+    token: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
 def _login_policy() -> accounts.LoginPolicy:
     s = extensions.settings()
     return accounts.LoginPolicy(
@@ -128,6 +172,17 @@ def _authenticate(body: LoginIn) -> User:
         ip_hash=client_ip_hash(),
         device_hash=device_hash(),
         policy=_login_policy(),
+    )
+
+
+def _sms_policy() -> phones.SmsPolicy:
+    s = extensions.settings()
+    return phones.SmsPolicy(
+        secret=s.secret_key,
+        ttl_seconds=s.sms_code_ttl_seconds,
+        max_attempts=s.sms_code_max_attempts,
+        resend_seconds=s.sms_resend_seconds,
+        per_day=s.sms_per_phone_per_day,
     )
 
 
@@ -160,6 +215,51 @@ def login(body: LoginIn) -> SessionOut:
     """Send the returned `csrf_token` as `X-CSRF-Token` on every state-changing request made with the cookie."""
     user = _authenticate(body)
     return SessionOut(user=UserOut.of(user), csrf_token=sign_in(user))
+
+
+@bp.post("/auth/sms/code")
+@rate_limited("sms", key="address")
+@endpoint(summary="Text a 6-digit sign-in code to a phone", tags=TAGS, body=SmsCodeIn, response=SmsCodeOut,
+          status=202, errors=[422, 503])  # fmt: skip
+def send_sms_code(body: SmsCodeIn) -> tuple[SmsCodeOut, int]:
+    """The code is valid for a few minutes, once; a number gets one code a minute and a few a day. The sandbox
+    provider shows sent codes on `/sandbox/sms` (outside production)."""
+    session = extensions.session()
+    sent = phones.send_code(session, open_sms_provider(extensions.settings(), session), phone=body.phone,
+                            ip_hash=client_ip_hash(), policy=_sms_policy(), locale=get_locale())  # fmt: skip
+    out = SmsCodeOut(sent_to=phones.mask_phone(sent.phone), expires_in=sent.expires_in, resend_after=sent.resend_after)
+    return out, 202
+
+
+@bp.post("/auth/sms/login")
+@endpoint(summary="Sign in with a phone number and its SMS code (creates the account the first time)", tags=TAGS,
+          body=PhoneLoginIn, response=PhoneSessionOut, errors=[409, 422])  # fmt: skip
+def sms_login(body: PhoneLoginIn) -> PhoneSessionOut:
+    user, created = phones.sign_in_with_code(extensions.session(), phone=body.phone, code=body.code,
+                                             policy=_sms_policy(), display_name=body.display_name)  # fmt: skip
+    return PhoneSessionOut(user=UserOut.of(user), csrf_token=sign_in(user), created=created)
+
+
+@bp.post("/auth/password/forgot")
+@rate_limited("password_reset", key="address")
+@endpoint(summary="E-mail a password reset link", tags=TAGS, body=ForgotIn, response=ForgotOut, status=202)
+def forgot_password(body: ForgotIn) -> tuple[ForgotOut, int]:
+    """Answers the same whether or not the address has an account; the link is valid once, for an hour."""
+    minutes = extensions.settings().password_reset_ttl_minutes
+    resets.request_reset(extensions.session(), email=body.email, locale=get_locale())
+    sentence = t(
+        f"如果这个邮箱注册过星炼，重置密码的链接已经发过去了，{minutes} 分钟内有效。",
+        f"If this address has a xinglian account, a link to reset its password is on its way (valid {minutes} min).",
+    )
+    return ForgotOut(message=sentence), 202
+
+
+@bp.post("/auth/password/reset")
+@endpoint(summary="Set a new password with a reset link's token (signs out every session and token)", tags=TAGS,
+          body=ResetIn, status=204, errors=[422])  # fmt: skip
+def reset_password(body: ResetIn) -> tuple[None, int]:
+    resets.reset_password(extensions.session(), reset_token=body.token, new_password=body.new_password)
+    return None, 204
 
 
 @bp.post("/auth/logout")
@@ -203,6 +303,15 @@ def me() -> UserOut:
 @endpoint(summary="Become an artist (creator)", tags=TAGS, response=UserOut, auth="required")
 def become_artist() -> UserOut:
     return UserOut.of(accounts.become_artist(extensions.session(), require_current_user()))
+
+
+@bp.post("/me/phone")
+@endpoint(summary="Add a phone number to your account, proven with its SMS code", tags=TAGS, body=PhoneBindIn,
+          response=UserOut, auth="required", errors=[409, 422])  # fmt: skip
+def bind_phone(body: PhoneBindIn) -> UserOut:
+    user = phones.bind_phone(extensions.session(), require_current_user(), phone=body.phone, code=body.code,
+                             policy=_sms_policy())  # fmt: skip
+    return UserOut.of(user)
 
 
 @bp.post("/me/password")

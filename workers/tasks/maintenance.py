@@ -40,3 +40,10 @@ def prune_login_attempts(self: AppTask) -> int:
             older_than=retention.cutoff(days=s.login_attempts_retention_days),
             successes_older_than=retention.cutoff(days=s.login_known_source_days),
         )
+
+
+@shared_task(name="maintenance.prune_sign_in_codes", **_LIMITS)
+def prune_sign_in_codes(self: AppTask) -> int:
+    days = settings().login_attempts_retention_days
+    with self.session() as session:
+        return accounts.prune_sign_in_codes(session, older_than=retention.cutoff(days=days))
