@@ -82,7 +82,8 @@ def stampede(db: Database, gate: StockGate, clock: FrozenClock) -> None:
         assert sale is not None
         assert gate.remaining(s, sale) == 0
         sku = s.get(Sku, sku_id)
-        assert sku is not None and sku.stock == 5  # only the sale's units were ever set aside
+        assert sku is not None
+        assert sku.stock == 5  # only the sale's units were ever set aside
 
     # Nobody pays: two expiry jobs at once give every unit back exactly once.
     clock.advance(minutes=6)
