@@ -195,6 +195,17 @@ def view(session: Session, gate: StockGate, sale_id: int, user: User | None = No
     return SaleView(sale, remaining, phase, now, admission)
 
 
+def for_product(session: Session, gate: StockGate, product_id: int, user: User | None = None) -> list[SaleView]:
+    """The product's sales that have not ended, soonest first (the product sheet shows the first)."""
+    ids = session.scalars(
+        select(FlashSale.id)
+        .where(FlashSale.product_id == product_id, FlashSale.ends_at > clock.now())
+        .order_by(FlashSale.starts_at, FlashSale.id)
+        .limit(3)
+    ).all()
+    return [view(session, gate, sale_id, user) for sale_id in ids]
+
+
 # -- checkout ---------------------------------------------------------------------------------------------------
 
 

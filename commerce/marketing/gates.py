@@ -3,7 +3,8 @@
 Two real implementations behind one interface, chosen by `flash_sale_gate`:
 
 - `SqlStockGate` (the embedded default, also valid on PostgreSQL): one conditional
-  `UPDATE flash_sales SET remaining = remaining - q WHERE id = :sale AND remaining >= q RETURNING remaining`
+  `UPDATE flash_sales SET remaining = remaining - q WHERE id = :sale AND remaining >= q AND per_user_limit >= q
+  RETURNING remaining`
   and one `INSERT ... ON CONFLICT (sale_id, user_id) DO NOTHING` of the admission row, in the caller's
   transaction. The unique (sale, user) row refuses a second admission; the caller rolls back any refusal,
   which also undoes the decrement.
@@ -59,7 +60,11 @@ class StockGate(Protocol):
 _sales, _admissions = FlashSale.__table__, FlashAdmission.__table__
 _TAKE = (
     update(_sales)
-    .where(_sales.c.id == bindparam("sale"), _sales.c.remaining >= bindparam("qty"))
+    .where(
+        _sales.c.id == bindparam("sale"),
+        _sales.c.remaining >= bindparam("qty"),
+        _sales.c.per_user_limit >= bindparam("qty"),
+    )
     .values(remaining=_sales.c.remaining - bindparam("qty"))
     .returning(_sales.c.remaining)
 )

@@ -64,6 +64,9 @@ def test_a_flash_sale_from_schedule_to_sold_out_over_http(m: Market, client: Fla
     assert (page.get_json()["phase"], page.get_json()["remaining"], page.get_json()["admission"]) == (
         "upcoming", 2, None)  # fmt: skip
 
+    listed = client.get(f"/api/v1/products/{m.product.id}/flash-sales").get_json()  # what the product sheet asks
+    assert [(x["id"], x["phase"], x["price_fen"]) for x in listed] == [(sale["id"], "upcoming", 3_900)]
+
     opens = START + dt.timedelta(minutes=10)
     refused(lambda lang: admit(m, client, sale["id"], m.buyer, lang), "not_started",
             f"秒杀尚未开始，请于 {opens.isoformat()} 再来",
@@ -96,6 +99,7 @@ def test_a_flash_sale_from_schedule_to_sold_out_over_http(m: Market, client: Fla
     assert r.get_json()["total"] == 3_900
 
     clock.advance(hours=1)
+    assert client.get(f"/api/v1/products/{m.product.id}/flash-sales").get_json() == []  # ended: off the sheet
     refused(lambda lang: admit(m, client, sale["id"], m.upstream, lang), "sale_ended", "本场秒杀已结束",
             "This flash sale has ended")  # fmt: skip
 

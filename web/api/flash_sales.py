@@ -95,11 +95,22 @@ def list_flash_sales(brand_id: int) -> list[FlashSaleOut]:
 @endpoint(summary="A flash sale's state for the product page: window, units left, your admission", tags=TAGS,
           response=FlashSaleStatusOut, auth="optional", errors=[404])  # fmt: skip
 def flash_sale_status(sale_id: int) -> FlashSaleStatusOut:
-    v = flash_sales.view(extensions.session(), _gate(), sale_id, current_user())
+    return _status(flash_sales.view(extensions.session(), _gate(), sale_id, current_user()))
+
+
+def _status(v: flash_sales.SaleView) -> FlashSaleStatusOut:
     return FlashSaleStatusOut.model_validate(
         {**FlashSaleOut.model_validate(v.sale).model_dump(), "phase": v.phase, "remaining": v.remaining,
          "server_time": v.now, "admission": _admission(v.admission)}
     )  # fmt: skip
+
+
+@bp.get("/products/<int:product_id>/flash-sales")
+@endpoint(summary="The product's flash sales that have not ended, soonest first", tags=TAGS,
+          response=list[FlashSaleStatusOut], auth="optional")  # fmt: skip
+def product_flash_sales(product_id: int) -> list[FlashSaleStatusOut]:
+    views = flash_sales.for_product(extensions.session(), _gate(), product_id, current_user())
+    return [_status(v) for v in views]
 
 
 @bp.post("/flash-sales/<int:sale_id>/admission")
