@@ -8,6 +8,8 @@
 - **Checkout.** Checkout asks `lines_for` which of a buyer's lines are admitted: those are priced at the sale
   price, take no SKU stock (the sale holds it), and claim their admission for the order; the order's
   reservation ends at the admission's pay deadline.
+- **Close.** Once the sale and its last pay window are over, the units nobody took go back to the SKU's stock
+  (`close_ended`, the same beat job), and so do units returned after that.
 - **Expire / return.** An admission that never checked out, or whose order was cancelled unpaid
   (`release_for_order`, called by the order lifecycle), returns its units to the gate's pool from the
   `flash_sales.expire` beat job: exactly once, by a conditional update of its row. A refund returns nothing to the
@@ -298,10 +300,64 @@ def expire_admissions(session: Session, gate: StockGate, *, limit: int = 200) ->
             if row is None:
                 session.rollback()
                 continue  # checked out or returned by someone else meanwhile
-            gate.give_back(session, row.sale_id, row.user_id, row.quantity)
+            # The sale row, locked, says where the units go: its pool, or the SKU once the sale is closed (the
+            # close holds the same row while it drains the pool, so a unit never lands in a drained pool).
+            sale = session.execute(
+                select(FlashSale.closed_at, FlashSale.sku_id).where(FlashSale.id == row.sale_id).with_for_update()
+            ).one()
+            if sale.closed_at is None:
+                gate.give_back(session, row.sale_id, row.user_id, row.quantity)
+            else:
+                _restock(session, sale.sku_id, row.quantity)
             session.commit()
         except BaseException:
             session.rollback()
             raise
         returned += 1
     return returned
+
+
+def _restock(session: Session, sku_id: int, quantity: int) -> None:
+    session.execute(
+        update(Sku)
+        .where(Sku.id == sku_id)
+        .values(stock=Sku.stock + quantity)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def close_ended(session: Session, gate: StockGate, *, limit: int = 50) -> int:
+    """Sales ended an hour ago (the longest pay window) give the units nobody took back to the SKU's stock, once
+    (a conditional update of `closed_at`; the gate's drain answers the same if asked again). Units that come back
+    later (an order cancelled after the close) go to the SKU as well. Commits after each; returns how many closed."""
+    now = clock.now()
+    due = list(
+        session.scalars(
+            select(FlashSale.id)
+            .where(FlashSale.closed_at.is_(None), FlashSale.ends_at <= now - MAX_PAY_WINDOW)
+            .order_by(FlashSale.id)
+            .limit(limit)
+        )
+    )
+    session.commit()
+    closed = 0
+    for sale_id in due:
+        try:
+            sale = session.scalar(
+                select(FlashSale)
+                .where(FlashSale.id == sale_id, FlashSale.closed_at.is_(None))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            if sale is None or sale.ends_at + sale.pay_window > now:
+                session.rollback()
+                continue
+            sale.closed_at = now
+            session.flush()
+            _restock(session, sale.sku_id, gate.drain(session, sale))
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        closed += 1
+    return closed

@@ -54,6 +54,11 @@ class StockGate(Protocol):
         """Return an admission's units to the pool, in the caller's transaction (which has marked it returned)."""
         ...
 
+    def drain(self, session: Session, sale: FlashSale) -> int:
+        """Empty the pool of a sale that is over and return how many units were left; asked again, the same number
+        (so a close that failed to commit can run again)."""
+        ...
+
     def remaining(self, session: Session, sale: FlashSale) -> int: ...
 
 
@@ -102,6 +107,14 @@ class SqlStockGate:
     def give_back(self, session: Session, sale_id: int, user_id: int, quantity: int) -> None:
         session.execute(_GIVE_BACK, {"sale": sale_id, "qty": quantity})
 
+    def drain(self, session: Session, sale: FlashSale) -> int:
+        # The caller holds the sale row (its close is a conditional update of it): read, then empty.
+        session.refresh(sale, ["remaining"])
+        left = sale.remaining
+        session.execute(update(_sales).where(_sales.c.id == sale.id).values(remaining=0))
+        session.refresh(sale, ["remaining"])
+        return left
+
     def remaining(self, session: Session, sale: FlashSale) -> int:
         session.refresh(sale, ["remaining"])
         return sale.remaining
@@ -137,6 +150,17 @@ if held > 0 then redis.call('INCRBY', KEYS[1], held) end
 return held
 """
 
+# KEYS[1]: units left, KEYS[3]: what the drain found (kept, so draining again answers the same). ARGV: the sale's
+# quantity (the pool was never touched if KEYS[1] is missing).
+DRAIN_LUA = """
+local done = redis.call('GET', KEYS[3])
+if done then return tonumber(done) end
+local left = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
+redis.call('SET', KEYS[1], 0)
+redis.call('SET', KEYS[3], left)
+return left
+"""
+
 
 class RedisStockGate:
     name = "redis"
@@ -146,6 +170,7 @@ class RedisStockGate:
         self._admit = client.register_script(ADMIT_LUA)
         self._give_back = client.register_script(GIVE_BACK_LUA)
         self._undo = client.register_script(UNDO_LUA)
+        self._drain = client.register_script(DRAIN_LUA)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "xl") -> RedisStockGate:
@@ -183,6 +208,10 @@ class RedisStockGate:
 
     def give_back(self, session: Session, sale_id: int, user_id: int, quantity: int) -> None:
         self._give_back(keys=self.keys(sale_id), args=[user_id])
+
+    def drain(self, session: Session, sale: FlashSale) -> int:
+        return int(self._drain(keys=[*self.keys(sale.id), f"{self.prefix}:flash:{{{sale.id}}}:drained"],
+                               args=[sale.quantity]))  # fmt: skip
 
     def remaining(self, session: Session, sale: FlashSale) -> int:
         left = self.client.get(self.keys(sale.id)[0])

@@ -23,6 +23,7 @@ class FlashSale(Base):
     __table_args__ = (
         Index("ix_flash_sales_sku_window", "sku_id", "starts_at"),
         Index("ix_flash_sales_brand", "brand_id", "id"),
+        Index("ix_flash_sales_open_ends", "closed_at", "ends_at"),
         CheckConstraint("price_fen > 0", name="price_positive"),
         CheckConstraint("quantity > 0 AND remaining >= 0 AND remaining <= quantity", name="pool_bounded"),
         CheckConstraint("per_user_limit >= 1", name="limit_positive"),
@@ -41,6 +42,8 @@ class FlashSale(Base):
     starts_at: Mapped[dt.datetime]
     ends_at: Mapped[dt.datetime]
     pay_window_seconds: Mapped[int] = mapped_column(default=300)
+    # Set once the last pay window after the end has passed: the units left went back to the SKU's stock.
+    closed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
 

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("pay_window_seconds", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("created_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_flash_sales_window_not_inverted")),
         sa.CheckConstraint("pay_window_seconds > 0", name=op.f("ck_flash_sales_pay_window_positive")),
         sa.CheckConstraint("per_user_limit >= 1", name=op.f("ck_flash_sales_limit_positive")),
@@ -54,6 +55,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("flash_sales", schema=None) as batch_op:
         batch_op.create_index("ix_flash_sales_brand", ["brand_id", "id"], unique=False)
+        batch_op.create_index("ix_flash_sales_open_ends", ["closed_at", "ends_at"], unique=False)
         batch_op.create_index("ix_flash_sales_sku_window", ["sku_id", "starts_at"], unique=False)
 
     op.create_table(
@@ -102,6 +104,7 @@ def downgrade() -> None:
     op.drop_table("flash_admissions")
     with op.batch_alter_table("flash_sales", schema=None) as batch_op:
         batch_op.drop_index("ix_flash_sales_sku_window")
+        batch_op.drop_index("ix_flash_sales_open_ends")
         batch_op.drop_index("ix_flash_sales_brand")
 
     op.drop_table("flash_sales")

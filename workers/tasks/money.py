@@ -38,9 +38,13 @@ def expire_unpaid(self: AppTask) -> int:
 
 @shared_task(bind=True, base=AppTask, name="flash_sales.expire", time_limit=300, soft_time_limit=280)
 def expire_flash_admissions(self: AppTask) -> int:
-    """Flash-sale admissions past their pay window, or whose order was cancelled unpaid, give their units back."""
+    """Flash-sale admissions past their pay window, or whose order was cancelled unpaid, give their units back;
+    sales that are over give the units nobody took back to the SKU."""
+    gate = extension("flash_sale_gate")
     with self.session() as session:
-        return flash_sales.expire_admissions(session, extension("flash_sale_gate"))
+        returned = flash_sales.expire_admissions(session, gate)
+        flash_sales.close_ended(session, gate)
+        return returned
 
 
 @shared_task(bind=True, base=AppTask, name="orders.auto_confirm", time_limit=300, soft_time_limit=280)

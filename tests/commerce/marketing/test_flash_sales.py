@@ -187,3 +187,23 @@ def test_a_refund_does_not_return_a_unit_to_the_sale(market: Market, gate: Stock
     assert gate.remaining(m.session, sale) == 1
     m.session.refresh(admission)
     assert admission.status == AdmissionStatus.ORDERED
+
+
+def test_units_nobody_took_go_back_to_the_sku_when_the_sale_closes(
+    market: Market, gate: StockGate, frozen: FrozenClock
+) -> None:
+    m = market
+    sale = schedule(m, quantity=3)
+    flash_sales.admit(m.session, gate, m.buyer, sale.id)
+    assert stock(m) == 7
+    frozen.advance(minutes=30)
+    assert flash_sales.close_ended(m.session, gate) == 0  # still running
+    frozen.advance(hours=1, minutes=31)
+    assert flash_sales.close_ended(m.session, gate) == 1
+    assert flash_sales.close_ended(m.session, gate) == 0  # once
+    assert stock(m) == 9  # the two units nobody took
+    assert gate.remaining(m.session, sale) == 0
+    # The buyer never paid: their unit comes back after the close, to the SKU too.
+    assert flash_sales.expire_admissions(m.session, gate) == 1
+    assert stock(m) == 10
+    assert gate.remaining(m.session, sale) == 0
