@@ -20,7 +20,7 @@ from commerce.marketing.models import AdmissionStatus, FlashAdmission, FlashSale
 from commerce.policy import MoneyPolicy
 from core.accounts import passwords
 from core.accounts.models import User
-from core.clock import FrozenClock, use_clock
+from core.clock import FrozenClock
 from core.db import Database
 from core.errors import Conflict
 from tests.commerce.conftest import START, use_policy
@@ -30,13 +30,6 @@ from tests.commerce.test_races import race
 from tests.conftest import migrate
 
 UNITS, BUYERS, ATTEMPTS = 20, 150, 200
-
-
-@pytest.fixture
-def clock() -> Iterator[FrozenClock]:
-    with use_clock(FrozenClock(START)) as c:
-        assert isinstance(c, FrozenClock)
-        yield c
 
 
 @pytest.fixture
@@ -107,16 +100,16 @@ def stampede(db: Database, gate: StockGate, clock: FrozenClock) -> None:
 
 
 @pytest.mark.postgres
-def test_sql_gate_on_postgresql(committed_db: Database, clock: FrozenClock) -> None:
+def test_sql_gate_on_postgresql(committed_db: Database, frozen: FrozenClock) -> None:
     assert committed_db.dialect == "postgresql"
-    stampede(committed_db, SqlStockGate(), clock)
+    stampede(committed_db, SqlStockGate(), frozen)
 
 
-def test_sql_gate_on_sqlite(sqlite_db: Database, clock: FrozenClock) -> None:
-    stampede(sqlite_db, SqlStockGate(), clock)
+def test_sql_gate_on_sqlite(sqlite_db: Database, frozen: FrozenClock) -> None:
+    stampede(sqlite_db, SqlStockGate(), frozen)
 
 
 @pytest.mark.redis
-def test_redis_gate(committed_db: Database, clock: FrozenClock) -> None:
+def test_redis_gate(committed_db: Database, frozen: FrozenClock) -> None:
     for gate in redis_gate():
-        stampede(committed_db, gate, clock)
+        stampede(committed_db, gate, frozen)
