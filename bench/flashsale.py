@@ -15,7 +15,8 @@ in the server's backlog included), and answers per second, side by side with
     stock (the conditional stock decrement decides; the winners get orders and payments), same server;
 (b) the gate's floor: with Redis, `redis-benchmark` running the same Lua script through EVALSHA (a tight
     redis-py loop if redis-benchmark is missing, and the output says so); with SQL, the admission service
-    called in a tight single-threaded loop in-process (no HTTP, no auth).
+    called in a tight single-threaded loop in-process (no HTTP, no auth);
+(c) the web tier's own floor: the same buyers signed in reading the sale's status (auth, one row, no write).
 
     .venv/bin/python -m bench.flashsale [--buyers 2000] [--units 100] [--client-procs 8]
 """
@@ -99,19 +100,19 @@ def seed(url: str, buyers: int, units: int) -> dict[str, Any]:
     return out
 
 
-def _buyer_proc(port: int, requests: list[tuple[str, str, bytes]], start_at: float, out: Any) -> None:
+def _buyer_proc(port: int, requests: list[tuple[str, str, bytes | None]], start_at: float, out: Any) -> None:
     """One client process: a thread per buyer, all released at `start_at`; (sent, latency, status, done)."""
     results: list[tuple[float, float, int, float]] = []
     lock = threading.Lock()
 
-    def buy(token: str, path: str, body: bytes, key: str) -> None:
+    def buy(token: str, path: str, body: bytes | None, key: str) -> None:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
                    "Idempotency-Key": key, "Connection": "close"}  # fmt: skip
         time.sleep(max(0.0, start_at - time.time()))
         sent = time.time()
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            conn.request("POST", path, body=body, headers=headers)
+            conn.request("GET" if body is None else "POST", path, body=body, headers=headers)
             status = conn.getresponse().status
             conn.close()
         except OSError:
@@ -128,14 +129,17 @@ def _buyer_proc(port: int, requests: list[tuple[str, str, bytes]], start_at: flo
     out.put(results)
 
 
-def stampede(port: int, requests: list[tuple[str, str, bytes]], procs: int) -> list[tuple[float, float, int, float]]:
+Answer = tuple[float, float, int, float]  # sent (s after the start), latency ms, HTTP status, answered (s)
+
+
+def stampede(port: int, requests: list[tuple[str, str, bytes | None]], procs: int) -> list[Answer]:
     ctx = mp.get_context("fork")
     out = ctx.Queue()
     start_at = time.time() + 3.0 + len(requests) / 1000  # every thread started and waiting by then
     workers = [ctx.Process(target=_buyer_proc, args=(port, requests[i::procs], start_at, out)) for i in range(procs)]
     for w in workers:
         w.start()
-    results: list[tuple[float, float, int, float]] = []
+    results: list[Answer] = []
     for _ in workers:
         results.extend(out.get(timeout=600))
     for w in workers:
@@ -312,6 +316,10 @@ def run_deployment(name: str, url: str, gate: str, args: argparse.Namespace, var
         body = json.dumps({"items": [{"sku_id": seeded["plain_sku_id"], "quantity": 1}], "address": ADDRESS}).encode()
         checkout = summarize(stampede(port, [(t, "/api/v1/checkouts", body) for t in seeded["tokens"]],
                                       args.client_procs), 201)  # fmt: skip
+        # The web tier's own floor: the same buyers signed in, reading the sale's status (auth, one row, the gate's
+        # count; no write).
+        status = summarize(stampede(port, [(t, f"/api/v1/flash-sales/{seeded['sale_id']}", None)
+                                           for t in seeded["tokens"]], args.client_procs), 200)  # fmt: skip
     finally:
         stop(server)
     if gate == "redis":
@@ -327,8 +335,9 @@ def run_deployment(name: str, url: str, gate: str, args: argparse.Namespace, var
         floor = redis_floor(args.units, 50)
     else:
         floor = sql_floor(url, seeded)
-    return {"deployment": name, "gate": gate, "flash": flash, "checkout": checkout, **checked, **floor,
-            "vs_checkout": round(flash["answers_per_s"] / checkout["answers_per_s"], 2),
+    return {"deployment": name, "gate": gate, "flash": flash, "checkout": checkout, "status_read": status, **checked,
+            **floor, "vs_checkout": round(flash["answers_per_s"] / checkout["answers_per_s"], 2),
+            "vs_status_read": round(flash["answers_per_s"] / status["answers_per_s"], 2),
             "vs_floor": round(flash["answers_per_s"] / floor["floor_per_s"], 4)}  # fmt: skip
 
 
@@ -367,16 +376,17 @@ def main() -> None:
         f"{args.buyers} buyers released at once ({args.client_procs} client processes, one connection each) at "
         f"{args.units} units; gunicorn -c python:web.gunicorn_conf (2 workers x 4 threads); {os.cpu_count()} cores"
     )
-    print(f"{'deployment':<18}{'path':<10}{'won':>5}{'409':>6}{'5xx':>5}{'sold out s':>11}{'answers/s':>11}"
+    print(f"{'deployment':<18}{'path':<12}{'won':>5}{'409':>6}{'5xx':>5}{'sold out s':>11}{'answers/s':>11}"
           f"{'p50 ms':>8}{'p99 ms':>9}")  # fmt: skip
     for r in rows:
-        for path in ("flash", "checkout"):
+        for path in ("flash", "checkout", "status_read"):
             x = r[path]
             sold = "-" if x["sold_out_after_s"] is None else f"{x['sold_out_after_s']:.2f}"
-            print(f"{r['deployment']:<18}{path:<10}{x['won']:>5}{x['refused_409']:>6}{x['server_errors']:>5}"
+            print(f"{r['deployment']:<18}{path:<12}{x['won']:>5}{x['refused_409']:>6}{x['server_errors']:>5}"
                   f"{sold:>11}{x['answers_per_s']:>11.1f}{x['p50_ms']:>8.1f}{x['p99_ms']:>9.1f}")  # fmt: skip
-        print(f"{'':<18}floor     {r['floor_per_s']:>10.1f}/s  ({r['floor']})")
-        print(f"{'':<18}ratios    admission/checkout {r['vs_checkout']:.2f}x, admission/floor {r['vs_floor']:.4f}; "
+        print(f"{'':<18}floor       {r['floor_per_s']:>10.1f}/s  ({r['floor']})")
+        print(f"{'':<18}ratios      admission/checkout {r['vs_checkout']:.2f}x, admission/status read "
+              f"{r['vs_status_read']:.2f}x, admission/floor {r['vs_floor']:.4f}; "
               f"oversells flash {r['flash_oversells']} checkout {r['checkout_oversells']}")  # fmt: skip
     print(json.dumps({
         "buyers": args.buyers, "units": args.units,
