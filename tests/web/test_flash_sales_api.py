@@ -92,6 +92,16 @@ def test_a_flash_sale_from_schedule_to_sold_out_over_http(m: Market, client: Fla
     mine = client.get(f"/api/v1/flash-sales/{sale['id']}", headers=bearer(m.session, m.buyer)).get_json()
     assert (mine["phase"], mine["remaining"], mine["admission"]["status"]) == ("sold_out", 0, "admitted")
 
+    # The winner's checkout page already shows the sale price and the quantity admitted, with the deadline.
+    page = client.get(f"/checkout?product={m.product.id}&sku={m.sku.id}&qty=3", headers=bearer(m.session, m.buyer))
+    text = page.get_data(as_text=True)
+    assert "¥39.00 <s>¥100.00</s>" in text
+    assert 'data-quantity="1"' in text
+    assert "秒杀价：请在 08:15:00 UTC 前提交并支付" in text
+    other = client.get(f"/checkout?product={m.product.id}&sku={m.sku.id}", headers=bearer(m.session, m.sharer))
+    assert "¥100.00" in other.get_data(as_text=True)
+    assert "秒杀价" not in other.get_data(as_text=True)
+
     # The winner checks out through the ordinary checkout, at the sale price.
     r = client.post("/api/v1/checkouts", json={"items": [{"sku_id": m.sku.id, "quantity": 1}], "address": ADDRESS},
                     headers={**bearer(m.session, m.buyer), "Idempotency-Key": "flash-1"})  # fmt: skip
