@@ -18,6 +18,13 @@ def init_app(app: Flask) -> None:
     app.extensions["money_policy"] = policy
     register_purpose(PURPOSE, CheckoutPayments(policy))
 
+    from commerce.marketing.gates import open_gate
+
+    s = app.config["SETTINGS"]
+    app.extensions["flash_sale_gate"] = open_gate(
+        s.flash_sale_gate, redis_url=s.flash_sale_redis_url, prefix=s.flash_sale_key_prefix
+    )
+
     from commerce.booking import payments as booking_payments
     from commerce.booking.policy import BookingPolicy
 

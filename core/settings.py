@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     review_new_account_minutes: int = Field(default=30, ge=0)
     settlement_batch_size: int = Field(default=200, ge=1)
 
+    # Flash sales (commerce.marketing.gates): the admission gate. sql: one conditional UPDATE on the sale row (the
+    # embedded default, also on PostgreSQL); redis: one Lua script on flash_sale_redis_url (scale-out).
+    flash_sale_gate: Literal["sql", "redis"] = "sql"
+    flash_sale_redis_url: str = "redis://127.0.0.1:6379/0"
+    flash_sale_key_prefix: str = "xl"  # namespaces the gate's keys, so deployments (or test runs) share a Redis
+
     # Search: how the embedded engine cuts Chinese (chosen by precision@5, tests/search/relevance/),
     # and which analyzer Elasticsearch text fields use (cjk is built in; smartcn and ik need plugins).
     search_chinese_tokenizer: Literal["han", "jieba"] = "han"

@@ -28,6 +28,7 @@ MODEL_MODULES = (
     "commerce.attribution.models",
     "commerce.payouts.models",
     "commerce.orders.models",
+    "commerce.marketing.models",
     "commerce.artists.models",
     "commerce.booking.models",
     "commerce.notifications.models",

@@ -16,6 +16,8 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         # Money path: each scans rows and is safe to overlap with itself.
         "settle-due": {"task": "settlement.settle_due", "schedule": 60.0},
         "expire-unpaid": {"task": "orders.expire_unpaid", "schedule": 60.0},
+        # Flash-sale admissions past their pay window (or whose order was cancelled) give their units back.
+        "flash-sales-expire": {"task": "flash_sales.expire", "schedule": 15.0},
         "auto-confirm": {"task": "orders.auto_confirm", "schedule": 600.0},
         "sandbox-webhooks": {"task": "payments.deliver_sandbox_notifications", "schedule": 15.0},
         "resubmit-refunds": {"task": "orders.resubmit_refunds", "schedule": 300.0},

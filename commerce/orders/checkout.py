@@ -19,6 +19,7 @@ whether its commissions are held for review.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,7 @@ from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
 from commerce.catalog import affiliate, showcase
 from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku, VideoProduct
+from commerce.marketing import flash_sales
 from commerce.orders import cart, lifecycle
 from commerce.orders.lifecycle import Actor
 from commerce.orders.models import Checkout, Coupon, CouponKind, Order, OrderLine, ReviewStatus
@@ -274,6 +276,7 @@ def place_order(
         ).scalar_one()
         order_ids = [builder.order(checkout_id, plan) for plan in plans]
         builder.lines(plans, order_ids)
+        builder.claim_flash(plans, order_ids)
         lifecycle.record_created(session, order_ids, Actor.of("buyer", buyer), builder.now)
         builder.bind_and_remember()
         if from_cart:
@@ -288,7 +291,7 @@ def place_order(
             description=", ".join(sorted({skus[w.sku_id].product_name for w in wanted}))[:200],
             notify_url=links.notify_url,
             return_url=links.return_url.format(checkout_id=checkout_id),
-            expires_at=builder.now + policy.reservation,
+            expires_at=builder.reserved_until(wanted),
             client_ip=links.client_ip,
             payer_openid=links.payer_openid,
         )
@@ -354,6 +357,22 @@ class _Builder:
         self.context = attribution.BuyerContext(None, None)
         self.clicks: list[Row[Any]] = []
         self.credits: dict[int, attribution.SharerCredit] = {}
+        self.flash: dict[int, flash_sales.FlashLine] = {}
+
+    def unit_price(self, sku_id: int) -> int:
+        flash = self.flash.get(sku_id)
+        return flash.price_fen if flash is not None else int(self.skus[sku_id].price_fen)
+
+    def reserved_until(self, group: Sequence[CheckoutItem]) -> dt.datetime:
+        """The reservation, cut short by the pay deadline of any flash-sale line in it."""
+        deadlines = [self.flash[w.sku_id].pay_deadline for w in group if w.sku_id in self.flash]
+        return min([self.now + self.policy.reservation, *deadlines])
+
+    def claim_flash(self, plans: list[_Plan], order_ids: list[int]) -> None:
+        for plan, order_id in zip(plans, order_ids, strict=True):
+            for i, w in enumerate(plan.group):
+                if w.sku_id in self.flash:
+                    flash_sales.claim(self.session, self.flash[w.sku_id], order_id, self.now, f"items.{i}.sku_id")
 
     def load(self, wanted: list[CheckoutItem]) -> dict[int, Row[Any]]:
         """The SKUs with their product's name and status and the affiliate offer in force, in one query."""
@@ -368,15 +387,23 @@ class _Builder:
         ]
         if errors:
             raise ValidationFailed(fields=errors)
+        # Marketing prices the lines the buyer was admitted for in a flash sale; the sale holds their units.
+        self.flash = flash_sales.lines_for(self.session, self.buyer.id, [w.sku_id for w in wanted], self.now)
+        for i, w in enumerate(wanted):
+            flash = self.flash.get(w.sku_id)
+            if flash is not None and flash.quantity != w.quantity:
+                raise ValidationFailed.one(f"items.{i}.quantity", "flash_sale_quantity", quantity=flash.quantity)
         # Gone already: fail before doing the rest. (Only a hint: the conditional decrement in `reserve` decides.)
         for i, w in enumerate(wanted):
-            if self.skus[w.sku_id].stock < w.quantity:
+            if w.sku_id not in self.flash and self.skus[w.sku_id].stock < w.quantity:
                 raise Conflict("out_of_stock", fields=[_over_stock(i)])
         return self.skus
 
     def reserve(self, wanted: list[CheckoutItem]) -> None:
         """One conditional decrement per SKU, in id order: no oversell, no deadlock."""
         for i, w in sorted(enumerate(wanted), key=lambda p: p[1].sku_id):
+            if w.sku_id in self.flash:
+                continue  # the flash sale set these units aside; the claimed admission holds them
             reserved = self.session.execute(_RESERVE, {"sku": w.sku_id, "qty": w.quantity, "now": self.now})
             if reserved.rowcount != 1:  # type: ignore[attr-defined]
                 raise Conflict("out_of_stock", fields=[_over_stock(i)])
@@ -392,7 +419,7 @@ class _Builder:
 
     def plan(self, brand_id: int, group: list[CheckoutItem], code: str | None) -> _Plan:
         """One brand's order before it is written: amounts, and the coupon it uses (claimed by `claim`)."""
-        subtotals = [self.skus[w.sku_id].price_fen * w.quantity for w in group]
+        subtotals = [self.unit_price(w.sku_id) * w.quantity for w in group]
         coupon, discount = None, 0
         if code is not None:
             subtotal = sum(subtotals)
@@ -423,7 +450,7 @@ class _Builder:
                  "subtotal": sum(plan.subtotals), "discount": plan.discount, "total": plan.total,
                  "coupon_id": plan.coupon.id if plan.coupon else None, "address": asdict(self.address),
                  "address_hash": self.facts.address_hash, "device_hash": self.device_hash,
-                 "reserved_until": self.now + self.policy.reservation, "created_at": self.now},
+                 "reserved_until": self.reserved_until(plan.group), "created_at": self.now},
             ).scalar_one()
         )  # fmt: skip
 
@@ -451,7 +478,8 @@ class _Builder:
                 rows.append(
                     {"order_id": order_id, "product_id": sku.product_id, "sku_id": sku.id,
                      "product_name": sku.product_name, "sku_attributes": dict(sku.attributes or {}),
-                     "quantity": w.quantity, "unit_price": sku.price_fen, "list_price": sku.list_price_fen,
+                     "quantity": w.quantity, "unit_price": self.unit_price(sku.id),
+                     "list_price": sku.list_price_fen or (sku.price_fen if sku.id in self.flash else None),
                      "discount": line_discount, "paid_amount": line_subtotal - line_discount, "offer_id": c.offer_id,
                      "platform_fee_bp": self.policy.platform_fee_bp, "artist_rate_bp": c.artist_bp,
                      "sharer_rate_bp": c.sharer_bp, "level2_share_bp": c.level2_bp, "source_kind": c.source.kind,

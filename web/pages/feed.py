@@ -18,11 +18,12 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from commerce.catalog import products
 from commerce.catalog.models import Product, ProductStatus
 from commerce.ledger import AccountKind, OwnerKind, balances
+from commerce.marketing import flash_sales
 from commerce.notifications import service as notifications
 from commerce.orders import commissions, lifecycle
 from commerce.orders.cart import MAX_QUANTITY
 from commerce.orders.overview import order_overview
-from core import extensions
+from core import clock, extensions
 from core.accounts.models import User
 from search import feed as feed_service
 from search.engine import SearchEngine
@@ -100,9 +101,15 @@ def checkout(user: User) -> str | Response:
     if sku is None:
         abort(404)
     quantity = max(1, min(request.args.get("qty", default=1, type=int), MAX_QUANTITY))
+    # Checkout asks marketing for the line's price: an admitted flash-sale buyer sees the sale price they will pay.
+    flash = flash_sales.lines_for(extensions.session(), user.id, [sku.id], clock.now()).get(sku.id)
+    if flash is not None:
+        quantity = flash.quantity
     return render_template(
         "feed/checkout.html",
         sku=sku,
+        unit_price=flash.price_fen if flash is not None else sku.price_fen,
+        flash=flash,
         product=product_out(found),
         quantity=quantity,
         video_id=request.args.get("video", type=int),

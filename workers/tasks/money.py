@@ -1,4 +1,5 @@
-"""Thin money-path tasks: settlement, reservation expiry, auto-confirmation, refunds, payouts, sandbox webhooks.
+"""Thin money-path tasks: settlement, reservation and flash-sale expiry, auto-confirmation, refunds, payouts,
+sandbox webhooks.
 
 Periodic ones scan rows (see workers/beat.py); all are safe to run twice and concurrently.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from commerce.marketing import flash_sales
 from commerce.orders import expiry, lifecycle, refunds, settlement
 from commerce.payments import notify_url, open_provider
 from commerce.payments.provider import ProviderUnavailable
@@ -32,6 +34,17 @@ def expire_unpaid(self: AppTask) -> int:
     """Release the stock of checkouts whose reservation ran out unpaid (after asking the provider)."""
     with self.session() as session:
         return expiry.expire_unpaid(session, open_provider(settings(), session))
+
+
+@shared_task(bind=True, base=AppTask, name="flash_sales.expire", time_limit=300, soft_time_limit=280)
+def expire_flash_admissions(self: AppTask) -> int:
+    """Flash-sale admissions past their pay window, or whose order was cancelled unpaid, give their units back;
+    sales that are over give the units nobody took back to the SKU."""
+    gate = extension("flash_sale_gate")
+    with self.session() as session:
+        returned = flash_sales.expire_admissions(session, gate)
+        flash_sales.close_ended(session, gate)
+        return returned
 
 
 @shared_task(bind=True, base=AppTask, name="orders.auto_confirm", time_limit=300, soft_time_limit=280)
