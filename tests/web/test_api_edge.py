@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -195,3 +196,15 @@ def test_no_operation_answers_500_to_values_no_column_holds(
         kwargs["data"] = json.dumps(_evil(openapi, body["schema"], data.draw))
         kwargs["content_type"] = "application/json"
     _no_crash(client.open(path, method=method, **kwargs))
+
+
+def test_no_two_operations_share_a_method_and_path(app: Flask) -> None:
+    """Flask routes a duplicate rule to whichever was added first, silently hiding the other operation."""
+    seen: dict[tuple[str, str], str] = {}
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods or ():
+            if method in ("HEAD", "OPTIONS"):
+                continue
+            key = (method, rule.rule)
+            assert key not in seen, f"{method} {rule.rule}: {seen[key]} and {rule.endpoint}"
+            seen[key] = rule.endpoint

@@ -30,12 +30,16 @@ from core.errors import (
     PayloadTooLarge,
     ValidationFailed,
     problem_from_error,
+    register_field_labels,
     register_messages,
 )
 from core.idempotency import IdempotencyRecord
 from web.auth import client_ip_hash, current_user, require_current_user
 from web.i18n import get_locale
 from web.problems import PROBLEM_JSON, problem_response
+
+# A header, not a form field: clients that forget it hear what it is, not "this field".
+register_field_labels({"Idempotency-Key": ("请求的 Idempotency-Key 请求头", "The Idempotency-Key header")})
 
 register_messages(
     {

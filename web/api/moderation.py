@@ -207,7 +207,7 @@ class DecisionIn(ApiModel):
     reason: str = Field(default="", max_length=500)
 
 
-@bp.get("/admin/reviews")
+@bp.get("/admin/review-queue")
 @endpoint(summary="The review queue, oldest first (admins)", tags=TAGS, query=QueueQuery, response=QueuePage,
           auth="required", errors=[403])  # fmt: skip
 def review_queue_page(query: QueueQuery) -> QueuePage:
@@ -217,14 +217,14 @@ def review_queue_page(query: QueueQuery) -> QueuePage:
     return QueuePage(items=[ItemOut.of(i, titles[i.id]) for i in items], next_cursor=cursor)
 
 
-@bp.get("/admin/reviews/<int:item_id>")
+@bp.get("/admin/review-queue/<int:item_id>")
 @endpoint(summary="One review: the subject, its products, its owner's record, the match, the reports (admins)",
           tags=TAGS, response=DetailOut, auth="required", errors=[403, 404])  # fmt: skip
 def review_detail_page(item_id: int) -> DetailOut:
     return DetailOut.of(review.review_detail(extensions.session(), require_current_user(), item_id))
 
 
-@bp.post("/admin/reviews/<int:item_id>/decision")
+@bp.post("/admin/review-queue/<int:item_id>/decision")
 @endpoint(summary="Approve, reject (with a reason its owner sees) or ask for changes (videos) (admins)", tags=TAGS,
           body=DecisionIn, response=ItemOut, auth="required", errors=[403, 404, 409, 422])  # fmt: skip
 def decide_review_item(item_id: int, body: DecisionIn) -> ItemOut:

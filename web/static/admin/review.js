@@ -55,7 +55,7 @@
     button.addEventListener("click", async () => {
       errors.textContent = "";
       const decision = button.dataset.decision;
-      const r = await xl.api("POST", `/api/v1/admin/reviews/${root.dataset.itemId}/decision`,
+      const r = await xl.api("POST", `/api/v1/admin/review-queue/${root.dataset.itemId}/decision`,
         {decision, reason: reason.value});
       if (!r.ok) { xl.showErrors(errors.closest("section"), r.data); return; }
       root.querySelectorAll("[data-decision]").forEach((b) => { b.disabled = true; });
