@@ -198,3 +198,15 @@ def test_the_audit_log_refuses_updates_and_deletes(db_session: Session, admin: U
     assert db_session.scalar(select(ModerationAction.reason).where(ModerationAction.subject_id == video.id)) == (
         "new_uploader"
     )
+
+
+def test_a_rejected_video_keeps_its_files_and_manifest_for_an_appeal(db_session: Session, admin: User) -> None:
+    manifest = {"prefix": "public/videos/1/v1", "files": ["master.m3u8"]}
+    video = _ready(db_session, factories.user(db_session, artist=True), manifest=manifest,
+                   original_key="originals/1/source.mp4")  # fmt: skip
+    review.screen(db_session, video.id, POLICY)
+    review.decide(db_session, admin, _open_item(db_session, video).id, Decision.REJECT, "侵权")
+    db_session.refresh(video)
+    assert (video.review_state, video.deleted_at) == (ReviewState.REJECTED, None)
+    assert (video.manifest, video.original_key) == (manifest, "originals/1/source.mp4")
+    assert live_video_ids(db_session, [video.id]) == set()

@@ -43,6 +43,10 @@ def test_nobody_else_reaches_the_queue_or_decides(client: FlaskClient, db_sessio
         r = client.post(f"/api/v1/admin/review-queue/{item_id}/decision", json={"decision": "approve"}, headers=headers)
         assert r.status_code in (401, 403)
         assert client.get("/api/v1/admin/audit", headers=headers).status_code in (401, 403)
+        hold = client.post("/api/v1/admin/holds/1/decision", json={"approve": True, "reason": "x"}, headers=headers)
+        assert hold.status_code in (401, 403)
+        ban = client.post(f"/api/v1/admin/users/{creator.id}/ban", json={"reason": "x"}, headers=headers)  # type: ignore[attr-defined]
+        assert ban.status_code in (401, 403)
 
 
 def test_a_rejection_needs_a_reason_and_the_creator_reads_it(client: FlaskClient, db_session: Session) -> None:

@@ -13,11 +13,12 @@ from commerce.catalog.products import QUALIFICATION_NAMES
 from core import extensions
 from core.accounts.models import BrandQualification, QualificationKind, QualificationStatus
 from media.models import ReviewState
-from moderation import audit, bans, qualifications, reports, review
+from moderation import audit, bans, cases, qualifications, reports, review
 from moderation.models import Decision, ModerationAction, QueueReason, Report, ReportReason, ReviewItem, Subject
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, QueryModel, endpoint
 from web.api.links import LinkOut
+from web.api.orders import OrderLineOut
 from web.api.videos import VideoOut
 from web.auth import require_current_user
 from web.i18n import get_locale
@@ -298,6 +299,20 @@ def list_qualifications(brand_id: int) -> list[QualificationOut]:
                                                                     brand_id)]  # fmt: skip
 
 
+class HoldIn(ApiModel):
+    approve: bool
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@bp.post("/admin/holds/<int:line_id>/decision")
+@endpoint(summary="Release an order line's held commissions, or forfeit them to the brand, with a reason (admins)",
+          tags=TAGS, body=HoldIn, response=OrderLineOut, auth="required", errors=[403, 404, 409])  # fmt: skip
+def decide_hold(line_id: int, body: HoldIn) -> OrderLineOut:
+    line = cases.decide_hold(extensions.session(), require_current_user(), line_id, approve=body.approve,
+                             reason=body.reason)  # fmt: skip
+    return OrderLineOut.model_validate(line)
+
+
 class BanIn(ApiModel):
     reason: str = Field(min_length=1, max_length=500)
 
@@ -325,7 +340,7 @@ def unban_user(user_id: int, body: BanIn) -> AccountOut:
 
 
 class AuditQuery(QueryModel):
-    subject_type: Literal["video", "comment", "product", "artist", "qualification", "user", "brand"] | None = None
+    subject_type: Literal["video", "comment", "product", "artist", "qualification", "user", "order_line"] | None = None
     subject_id: int | None = Field(default=None, ge=1)
     cursor: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=50, ge=1, le=200)

@@ -5,14 +5,15 @@ Pages render through the moderation services the API uses; the page script posts
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template
+from flask import Blueprint, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from core import extensions
 from core.accounts.models import User
 from core.accounts.permissions import require_admin
-from moderation import audit, review
+from moderation import audit, cases, review
 from web.api.moderation import ActionOut, DetailOut, ItemOut
+from web.api.orders import OrderLineOut
 from web.auth import signed_in_page
 
 bp = Blueprint("admin", __name__, template_folder="../templates")
@@ -40,6 +41,27 @@ def item(user: User, item_id: int) -> str:
     return render_template(
         "admin/review.html", d=DetailOut.of(review.review_detail(extensions.session(), user, item_id))
     )
+
+
+@bp.get("/admin/holds")
+@signed_in_page
+def holds(user: User) -> str:
+    lines = cases.held_lines(extensions.session(), user)
+    return render_template("admin/holds.html", lines=[OrderLineOut.model_validate(ln) for ln in lines])
+
+
+@bp.get("/admin/disputes")
+@signed_in_page
+def disputes(user: User) -> str:
+    return render_template("admin/disputes.html", open=cases.open_disputes(extensions.session(), user))
+
+
+@bp.get("/admin/users")
+@signed_in_page
+def users(user: User) -> str:
+    q = request.args.get("q", "")[:254]
+    found = cases.find_user(extensions.session(), user, q) if q.strip() else None
+    return render_template("admin/users.html", q=q, found=found)
 
 
 @bp.get("/admin/audit")

@@ -133,3 +133,9 @@ def test_a_new_creators_video_waits_for_review_then_goes_public(
     admin.screenshot(path=screenshot_path("admin-audit-log"), full_page=True)
     for pg in (creator, viewer, admin):
         pg.context.close()
+
+
+def test_the_console_is_for_admins_only(review_site: LiveServer, page: Any) -> None:
+    _sign_in(page, review_site, "viewer@example.com", "/me")
+    for path in ("/admin", "/admin/reviews", "/admin/holds", "/admin/disputes", "/admin/users", "/admin/audit"):
+        assert page.goto(f"{review_site.url}{path}").status == 403, path
