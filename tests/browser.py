@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,3 +75,20 @@ def live_server(app: Flask, port: int) -> Iterator[LiveServer]:
 def screenshot_path(name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / f"{name}.png"
+
+
+FEED_HAS = "async (id) => (await (await fetch('/api/v1/feed?limit=10')).json()).items.some((v) => v.id === id)"
+
+
+def until(condition: Callable[[], object], seconds: float = 30) -> None:
+    """Poll from the test until `condition()` is truthy. (Playwright's wait_for_function does not await an async
+    predicate: the promise it returns is truthy at once, so such a wait never waits.)"""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        time.sleep(0.3)
+
+
+def in_feed(page: Any, video_id: int) -> bool:
+    """The first page of the feed, as the page's own session sees it, has the video."""
+    return bool(page.evaluate(FEED_HAS, video_id))

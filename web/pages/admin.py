@@ -59,6 +59,7 @@ def disputes(user: User) -> str:
 @bp.get("/admin/users")
 @signed_in_page
 def users(user: User) -> str:
+    require_admin(user)
     q = request.args.get("q", "")[:254]
     found = cases.find_user(extensions.session(), user, q) if q.strip() else None
     return render_template("admin/users.html", q=q, found=found)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests import factories
-from tests.browser import LiveServer, screenshot_path
+from tests.browser import LiveServer, in_feed, screenshot_path, until
 from tests.web.pages.conftest import running_worker_site
 from tests.web.pages.test_studio import PROCESSING_TIMEOUT_MS, api_get, upload, vertical_clip
 
@@ -37,11 +37,6 @@ def _sign_in(page: Any, site: LiveServer, email: str, next_path: str) -> None:
     page.wait_for_url(f"{site.url}{next_path}")
 
 
-def _in_feed(page: Any, video_id: int) -> bool:
-    items = api_get(page, "/api/v1/feed?limit=10")["items"]
-    return any(v["id"] == video_id for v in items)
-
-
 def test_a_new_creators_video_waits_for_review_then_goes_public(
     review_site: LiveServer, browser: Any, tmp_path: Path
 ) -> None:
@@ -62,14 +57,11 @@ def test_a_new_creators_video_waits_for_review_then_goes_public(
         timeout=PROCESSING_TIMEOUT_MS
     )
     # Ready, but held: the studio says so, the public does not see it.
-    creator.wait_for_function(
-        "async (id) => (await (await fetch(`/api/v1/videos/${id}`)).json()).review_state === 'held'",
-        arg=video_id, polling=300, timeout=30_000,
-    )  # fmt: skip
+    until(lambda: api_get(creator, f"/api/v1/videos/{video_id}")["review_state"] == "held")
     creator.goto(f"{site.url}/studio/videos/{video_id}")
     assert creator.locator("[data-review-badge]").inner_text() == "审核中，暂未公开"
     assert "平台审核通过后视频才会公开" in creator.locator("[data-review-note]").inner_text()
-    assert not _in_feed(creator, video_id)
+    assert not in_feed(creator, video_id)
 
     # A viewer who is not an admin is turned away from the console.
     viewer = phone()
@@ -120,10 +112,7 @@ def test_a_new_creators_video_waits_for_review_then_goes_public(
     row.get_by_role("link").click()
     admin.get_by_role("button", name="Approve").click()
     admin.get_by_text("Approved: the video is public").wait_for()
-    creator.wait_for_function(
-        "async (id) => (await (await fetch('/api/v1/feed?limit=10')).json()).items.some((v) => v.id === id)",
-        arg=video_id, polling=500, timeout=60_000,
-    )  # fmt: skip
+    until(lambda: in_feed(creator, video_id), seconds=60)
 
     # Every step is in the audit log, the policy's first.
     admin.goto(f"{site.url}/admin/audit")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests import factories
-from tests.browser import LiveServer, screenshot_path
+from tests.browser import LiveServer, in_feed, screenshot_path, until
 from tests.media.clips import ffmpeg
 from tests.web.pages.test_feed import NO_NATIVE_HLS
 
@@ -128,10 +128,7 @@ def test_the_pages_work_under_the_policy_without_a_violation(
     page.wait_for_load_state("networkidle")
 
     # The feed plays the video: hls.js with Media Source (blob:) and its worker, segments from the store.
-    page.wait_for_function(
-        "async (id) => (await (await fetch('/api/v1/feed?limit=10')).json()).items.some((v) => v.id === id)",
-        arg=video_id, polling=500, timeout=60_000,
-    )  # fmt: skip
+    until(lambda: in_feed(page, video_id), seconds=60)
     w.goto(site, "/")
     plays(page, ".slide video", 1.0)
     mode, src = page.evaluate("() => { const v = document.querySelector('.slide video'); "

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests import factories
-from tests.browser import LiveServer, screenshot_path
+from tests.browser import LiveServer, in_feed, screenshot_path, until
 from tests.media.clips import ffmpeg
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -151,12 +151,7 @@ def test_creator_uploads_through_a_dropped_connection_links_a_product_and_reache
     assert tag in api_get(page, f"/api/v1/videos/{video_id}")["hashtags"]
 
     # The worker relays the outbox to the search index: the new video is in the feed.
-    page.wait_for_function(
-        "async (id) => (await (await fetch('/api/v1/feed?limit=10')).json()).items.some((v) => v.id === id)",
-        arg=video_id,
-        polling=500,
-        timeout=60_000,
-    )
+    until(lambda: in_feed(page, video_id), seconds=60)
     charts_show_real_engagement(worker_site, page, video_id, creator["product"])
     # Last, as watching it adds a view the charts above would count: a new viewer's feed page has the video.
     viewer = page.context.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
