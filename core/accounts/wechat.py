@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import secrets
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,6 +43,7 @@ from core.errors import (
     register_field_labels,
     register_messages,
 )
+from core.urls import origin_of
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ def _call(config: WeChatConfig, path: str, params: dict[str, str]) -> dict[str, 
     except urllib.error.HTTPError as exc:
         log.warning("wechat: %s answered HTTP %s", path, exc.code)
         raise WeChatUnavailable(f"HTTP {exc.code}") from exc
-    except (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         log.warning("wechat: %s unreachable: %s", path, exc)
         raise WeChatUnavailable(str(exc)) from exc
     try:
@@ -284,8 +284,8 @@ def complete_sign_in(
     unionid = _text(token, "unionid", 64) or None
     profile: dict[str, Any] = {}
     if "snsapi_userinfo" in str(token.get("scope", "")).split(","):
-        profile = _call(config, "/sns/userinfo",
-                        {"access_token": str(token.get("access_token", "")), "openid": openid, "lang": "zh_CN"})  # fmt: skip
+        user_token = str(token.get("access_token", ""))
+        profile = _call(config, "/sns/userinfo", {"access_token": user_token, "openid": openid, "lang": "zh_CN"})
         unionid = _text(profile, "unionid", 64) or unionid
     nickname, avatar = _text(profile, "nickname", 64).strip(), _text(profile, "headimgurl", 500)
     if claim.bind_user_id is not None:
@@ -302,7 +302,7 @@ def complete_sign_in(
 
 def _known(session: Session, app_id: str, openid: str, unionid: str | None) -> list[WeChatIdentity]:
     """This app's identity for the openid first, then any app's with the same unionid."""
-    cond = (WeChatIdentity.app_id == app_id) & (WeChatIdentity.openid == openid)
+    cond: ColumnElement[bool] = (WeChatIdentity.app_id == app_id) & (WeChatIdentity.openid == openid)
     if unionid:
         cond = or_(cond, WeChatIdentity.unionid == unionid)
     rows = list(session.scalars(select(WeChatIdentity).where(cond).order_by(WeChatIdentity.id)))
@@ -430,11 +430,12 @@ class JsConfig:
 
 def page_url(url: str, allowed_origins: set[str]) -> str:
     """The page URL to sign, without its fragment, if it is on one of `allowed_origins` (this site's)."""
-    parts = urlsplit((url or "").strip())
-    origin = f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
-    if parts.scheme not in ("http", "https") or origin not in {o.lower() for o in allowed_origins}:
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    origin = origin_of(url)
+    if origin is None or parts.username is not None or parts.password is not None or origin not in allowed_origins:
         raise ValidationFailed.one("url", "wechat_url_foreign")
-    return (url or "").strip().split("#", 1)[0]
+    return url.split("#", 1)[0]
 
 
 def js_config(session: Session, config: WeChatConfig, *, url: str, allowed_origins: set[str]) -> JsConfig:
@@ -445,5 +446,5 @@ def js_config(session: Session, config: WeChatConfig, *, url: str, allowed_origi
     ticket = jsapi_ticket(session, config)
     nonce = secrets.token_hex(8)
     timestamp = int(clock.now().timestamp())
-    return JsConfig(app_id=config.app_id, timestamp=timestamp, nonce_str=nonce,
-                    signature=signature(ticket, noncestr=nonce, timestamp=timestamp, url=signed_url), url=signed_url)  # fmt: skip
+    signed = signature(ticket, noncestr=nonce, timestamp=timestamp, url=signed_url)
+    return JsConfig(app_id=config.app_id, timestamp=timestamp, nonce_str=nonce, signature=signed, url=signed_url)

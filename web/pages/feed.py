@@ -31,6 +31,7 @@ from web.api.catalog import product_out
 from web.api.discovery import VideoCardOut
 from web.auth import current_user, safe_next_path, signed_in_page
 from web.device import device_for_browser, set_device_cookie
+from web.headers import allow_wechat_sdk
 
 bp = Blueprint("feed", __name__, template_folder="../templates")
 
@@ -78,12 +79,14 @@ def index() -> Response:
 def video(video_id: int) -> Response:
     """The feed, starting at this video (share links land here); the rest of the feed follows it."""
     card = feed_service.opened_at(extensions.session(), _engine(), video_id, current_user())
+    allow_wechat_sdk()
     return _render_feed([VideoCardOut.of(card).model_dump(mode="json")], None, start_video=video_id)
 
 
 @bp.get("/p/<int:product_id>")
 def product(product_id: int) -> str:
     found: Product = products.visible_product(extensions.session(), current_user(), product_id)
+    allow_wechat_sdk()
     return render_template(
         "feed/product.html",
         product=product_out(found),

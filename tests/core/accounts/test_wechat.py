@@ -56,22 +56,29 @@ def test_authorize_url_is_wechats_documented_form(sim: WeChatServer) -> None:
 def test_first_sign_in_creates_the_account_from_userinfo(db_session: Session, sim: WeChatServer) -> None:
     person = WeChatUser(unionid="union-a", nickname="星星")
     result = sign_in(db_session, sim, person)
-    assert result.created and not result.bound and result.next_path == "/me"
-    assert result.user.display_name == "星星" and result.user.email is None and result.user.password_hash == ""
+    assert result.created
+    assert not result.bound
+    assert result.next_path == "/me"
+    assert result.user.display_name == "星星"
+    assert result.user.email is None
+    assert result.user.password_hash == ""
     ident = db_session.scalar(select(WeChatIdentity).where(WeChatIdentity.user_id == result.user.id))
     assert ident is not None
     assert (ident.app_id, ident.openid, ident.unionid) == (APP, person.openid(APP), "union-a")
     assert ident.headimgurl == person.headimgurl
-    assert sim.sim.calls["/sns/oauth2/access_token"] == 1 and sim.sim.calls["/sns/userinfo"] == 1
+    assert sim.sim.calls["/sns/oauth2/access_token"] == 1
+    assert sim.sim.calls["/sns/userinfo"] == 1
 
     again = sign_in(db_session, sim, person)
-    assert again.user.id == result.user.id and not again.created
+    assert again.user.id == result.user.id
+    assert not again.created
 
 
 def test_snsapi_base_signs_in_by_openid_with_a_default_name(db_session: Session, sim: WeChatServer) -> None:
     person = WeChatUser(unionid=None)
     result = sign_in(db_session, sim, person, scope="snsapi_base")
-    assert result.created and result.user.display_name == f"微信用户{person.openid(APP)[-4:]}"
+    assert result.created
+    assert result.user.display_name == f"微信用户{person.openid(APP)[-4:]}"
     assert sim.sim.calls["/sns/userinfo"] == 0  # snsapi_base may not read the profile
     assert sign_in(db_session, sim, person, scope="snsapi_base").user.id == result.user.id
 
@@ -81,7 +88,8 @@ def test_a_known_unionid_reaches_the_same_account_from_another_app(db_session: S
     first = sign_in(db_session, sim, person)
     second = sign_in(db_session, sim, person, app=OTHER_APP, secret=OTHER_SECRET)
     assert person.openid(APP) != person.openid(OTHER_APP)
-    assert second.user.id == first.user.id and not second.created
+    assert second.user.id == first.user.id
+    assert not second.created
     rows = db_session.scalars(select(WeChatIdentity).where(WeChatIdentity.user_id == first.user.id)).all()
     assert {(r.app_id, r.openid) for r in rows} == {(APP, person.openid(APP)), (OTHER_APP, person.openid(OTHER_APP))}
 
@@ -90,7 +98,9 @@ def test_a_signed_in_account_binds_its_wechat(db_session: Session, sim: WeChatSe
     owner = factories.user(db_session, email="owner@example.com")
     person = WeChatUser(unionid="union-c")
     result = sign_in(db_session, sim, person, user=owner, bind=True)
-    assert result.bound and result.user.id == owner.id and not result.created
+    assert result.bound
+    assert result.user.id == owner.id
+    assert not result.created
     # Later, WeChat alone signs in to that account, from either app.
     assert sign_in(db_session, sim, person).user.id == owner.id
     assert sign_in(db_session, sim, person, app=OTHER_APP, secret=OTHER_SECRET).user.id == owner.id
@@ -164,7 +174,8 @@ def test_a_used_or_unknown_code_is_a_clear_400(db_session: Session, sim: WeChatS
         with pytest.raises(BadRequest) as refused:
             wechat.complete_sign_in(db_session, cfg, secret_key=SECRET_KEY, code=bad, current_user=None,
                                     state=wechat.make_state(SECRET_KEY, next_path="/"))  # fmt: skip
-        assert refused.value.status == 400 and refused.value.code == "wechat_code_invalid"
+        assert refused.value.status == 400
+        assert refused.value.code == "wechat_code_invalid"
         assert "微信授权已失效" in refused.value.message("zh-CN")
 
 
@@ -173,7 +184,8 @@ def test_a_wrong_app_secret_is_a_502_naming_our_configuration(db_session: Sessio
     with pytest.raises(DomainError) as refused:
         wechat.complete_sign_in(db_session, config(sim, secret="wrong" * 6), secret_key=SECRET_KEY, code=code,
                                 state=wechat.make_state(SECRET_KEY, next_path="/"), current_user=None)  # fmt: skip
-    assert refused.value.status == 502 and refused.value.code == "wechat_misconfigured"
+    assert refused.value.status == 502
+    assert refused.value.code == "wechat_misconfigured"
     assert "misconfigured on our side" in refused.value.message("en")
 
 
@@ -201,7 +213,8 @@ def test_an_unreachable_wechat_is_a_503_with_retry_after(db_session: Session) ->
         with pytest.raises(wechat.WeChatUnavailable) as refused:
             wechat.complete_sign_in(db_session, cfg, secret_key=SECRET_KEY, code="c", current_user=None,
                                     state=wechat.make_state(SECRET_KEY, next_path="/"))  # fmt: skip
-    assert refused.value.status == 503 and refused.value.headers == {"Retry-After": "30"}
+    assert refused.value.status == 503
+    assert refused.value.headers == {"Retry-After": "30"}
     assert "暂时连不上微信" in refused.value.message("zh-CN")
 
 
@@ -222,31 +235,37 @@ def test_js_config_signs_the_page_url_and_caches_the_ticket(db_session: Session,
     page = f"{SITE}/v/12?from=groupmessage&isappinstalled=0#comments"
     got = wechat.js_config(db_session, cfg, url=page, allowed_origins={SITE})
     ticket = sim.sim.tickets[APP]
-    assert got.app_id == APP and got.url == f"{SITE}/v/12?from=groupmessage&isappinstalled=0"
+    assert got.app_id == APP
+    assert got.url == f"{SITE}/v/12?from=groupmessage&isappinstalled=0"
     assert got.timestamp == int(clock.now().timestamp())
     assert got.signature == documented_signature(ticket, got.nonce_str, got.timestamp, got.url)
     # The worked example in WeChat's documentation (附录1).
-    assert wechat.signature("sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg",
-                            noncestr="Wm3WZYTPz0wzccnW", timestamp=1414587457,
-                            url="http://mp.weixin.qq.com?params=value") == "0f9de62fce790f9a083d5c99e95740ceb90c27ed"  # fmt: skip
+    doc_ticket = "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg"
+    doc_url = "http://mp.weixin.qq.com?params=value"
+    doc_signature = wechat.signature(doc_ticket, noncestr="Wm3WZYTPz0wzccnW", timestamp=1414587457, url=doc_url)
+    assert doc_signature == "0f9de62fce790f9a083d5c99e95740ceb90c27ed"
 
     for _ in range(3):
         wechat.js_config(db_session, cfg, url=f"{SITE}/p/4", allowed_origins={SITE})
-    assert sim.sim.calls["/cgi-bin/token"] == 1 and sim.sim.calls["/cgi-bin/ticket/getticket"] == 1
+    assert sim.sim.calls["/cgi-bin/token"] == 1
+    assert sim.sim.calls["/cgi-bin/ticket/getticket"] == 1
 
     clock.advance(seconds=7200)  # both expired: fetched again, once
     later = wechat.js_config(db_session, cfg, url=f"{SITE}/p/4", allowed_origins={SITE})
-    assert sim.sim.calls["/cgi-bin/token"] == 2 and sim.sim.calls["/cgi-bin/ticket/getticket"] == 2
+    assert sim.sim.calls["/cgi-bin/token"] == 2
+    assert sim.sim.calls["/cgi-bin/ticket/getticket"] == 2
     assert later.signature == documented_signature(sim.sim.tickets[APP], later.nonce_str, later.timestamp, later.url)
 
 
 @pytest.mark.parametrize("url", ["https://evil.example/v/1", "http://127.0.0.1:8001/v/1", "javascript:alert(1)",
-                                 "/v/1", "", "http://127.0.0.1:8000.evil.example/v/1"])  # fmt: skip
+                                 "/v/1", "", "http://127.0.0.1:8000.evil.example/v/1",
+                                 "http://127.0.0.1:8000@evil.example/v/1", "ftp://127.0.0.1:8000/v/1"])  # fmt: skip
 def test_js_config_refuses_other_sites(db_session: Session, sim: WeChatServer, url: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
         wechat.js_config(db_session, config(sim), url=url, allowed_origins={SITE})
     assert refused.value.fields[0].field == "url"
-    assert refused.value.fields[0].render("en")["message"] == "WeChat share settings are only made for this site's own pages"
+    sentence = refused.value.fields[0].render("en")["message"]
+    assert sentence == "WeChat share settings are only made for this site's own pages"
     assert sim.sim.calls["/cgi-bin/token"] == 0
 
 

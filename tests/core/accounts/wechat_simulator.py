@@ -70,7 +70,7 @@ class WeChatSim:
 
     # -- the HTTP side --
 
-    def handle(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def handle(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:  # noqa: PLR0911 - a router
         with self.lock:
             self.calls[path] += 1
             if path == "/connect/oauth2/authorize":
@@ -135,7 +135,8 @@ class WeChatSim:
         if grant.scope != "snsapi_userinfo":
             return self._error(48001, "api unauthorized")
         doc: dict[str, Any] = {"openid": q["openid"], "nickname": grant.user.nickname, "sex": 0, "province": "",
-                               "city": "", "country": "", "headimgurl": grant.user.headimgurl, "privilege": []}  # fmt: skip
+                               "city": "", "country": "", "headimgurl": grant.user.headimgurl,
+                               "privilege": []}  # fmt: skip
         if grant.user.unionid:
             doc["unionid"] = grant.user.unionid
         return self._json(doc)
@@ -168,7 +169,7 @@ class WeChatServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 status, headers, body = outer.sim.handle(parts.path, dict(parse_qsl(parts.query)))
                 self.send_response(status)
