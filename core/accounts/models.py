@@ -228,7 +228,8 @@ class WeChatOAuthState(Base):
 
     __tablename__ = "wechat_oauth_states"
 
-    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
     used_at: Mapped[dt.datetime] = mapped_column(default=clock.now, index=True)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -198,13 +198,6 @@ def _spend_state(session: Session, claim: StateClaim) -> None:
     except IntegrityError as exc:
         session.rollback()
         raise BadRequest("wechat_state_used") from exc
-
-
-def purge_states(session: Session, *, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
-    """Forget spent nonces whose states have long expired anyway."""
-    result = session.execute(delete(WeChatOAuthState).where(WeChatOAuthState.used_at < clock.now() - older_than))
-    session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # -- WeChat's API -----------------------------------------------------------------------------------------------

@@ -44,9 +44,11 @@ def upgrade() -> None:
 
     op.create_table(
         "wechat_oauth_states",
+        sa.Column("id", BIGINT, nullable=False),
         sa.Column("nonce", sa.String(length=32), nullable=False),
         sa.Column("used_at", core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("nonce", name=op.f("pk_wechat_oauth_states")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_wechat_oauth_states")),
+        sa.UniqueConstraint("nonce", name=op.f("uq_wechat_oauth_states_nonce")),
     )
     with op.batch_alter_table("wechat_oauth_states", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_wechat_oauth_states_used_at"), ["used_at"], unique=False)
