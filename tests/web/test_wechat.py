@@ -140,6 +140,9 @@ def test_a_signed_in_user_binds_wechat_and_then_signs_in_with_it(client: FlaskCl
                                                                  db_session: Session) -> None:  # fmt: skip
     owner = factories.user(db_session, email="bind-web@example.com")
     password_login(client, owner.email)
+    page = client.get("/me", headers=IN_WECHAT).get_data(as_text=True)
+    assert 'href="/auth/wechat?bind=1&amp;next=/me"' in page
+    assert "data-wechat-bound" not in page
     person = sim.sim.next_user = WeChatUser(unionid="union-web-2")
     back = follow_wechat(sim, start(client, "?bind=1&next=/me"))
     r = client.get(local(back), headers=IN_WECHAT)
@@ -148,6 +151,7 @@ def test_a_signed_in_user_binds_wechat_and_then_signs_in_with_it(client: FlaskCl
     ident = db_session.scalar(select(WeChatIdentity).where(WeChatIdentity.openid == person.openid(APP)))
     assert ident is not None
     assert ident.user_id == owner.id
+    assert "已绑定微信" in client.get("/me", headers=IN_WECHAT).get_data(as_text=True)
 
     with client.session_transaction() as s:  # signed out
         s.clear()

@@ -24,6 +24,7 @@ from commerce.orders import commissions, lifecycle
 from commerce.orders.cart import MAX_QUANTITY
 from commerce.orders.overview import order_overview
 from core import clock, extensions
+from core.accounts import wechat
 from core.accounts.models import User
 from search import feed as feed_service
 from search.engine import SearchEngine
@@ -32,6 +33,7 @@ from web.api.discovery import VideoCardOut
 from web.auth import current_user, safe_next_path, signed_in_page
 from web.device import device_for_browser, set_device_cookie
 from web.headers import allow_wechat_sdk
+from web.wechat import wechat_sign_in_offered
 
 bp = Blueprint("feed", __name__, template_folder="../templates")
 
@@ -151,6 +153,8 @@ def me(user: User) -> str | Response:
         unread=notifications.unread_count(session, user),
         commissions=earned,
         more_commissions=more is not None,
+        wechat_bound=bool(wechat.identities_of(session, user.id)),
+        wechat_offered=wechat_sign_in_offered(),
     )
 
 

@@ -92,6 +92,8 @@ def test_sign_in_with_wechat_from_the_login_page(in_wechat: Any, wechat_site: Li
     # Browsers keep the authorize URL's fragment (#wechat_redirect) through redirects that name none.
     page.wait_for_url(re.compile(re.escape(wechat_site.url) + r"/me(\?lang=en)?(#wechat_redirect)?$"))
     assert page.locator("[data-user-name]").inner_text() == nickname
+    assert page.locator("[data-wechat-bound]").inner_text() == ("WeChat is bound: you can sign in with it" if lang
+                                                                else "已绑定微信，可用微信登录")  # fmt: skip
     assert page.title().startswith("Me" if lang else "我的")
     page.screenshot(path=screenshot_path(f"wechat-signed-in-{'en' if lang else 'zh'}"))
     me = page.request.get(f"{wechat_site.url}/api/v1/me").json()
