@@ -118,6 +118,15 @@ class Settings(BaseSettings):
     alipay_public_key: str = ""  # Alipay's public key (verifies answers and notifications)
     alipay_seller_id: str = ""  # the merchant's PID (2088...); when set, notifications for another seller are refused
     alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    # WeChat sign-in (OAuth2 web authorization in WeChat's browser) and JS-SDK share cards (core.accounts.wechat):
+    # offered once the official account's app id is set. snsapi_userinfo asks the user and brings the nickname.
+    wechat_app_id: str = ""
+    wechat_app_secret: str = ""
+    wechat_oauth_scope: Literal["snsapi_base", "snsapi_userinfo"] = "snsapi_userinfo"
+    wechat_oauth_base_url: str = "https://open.weixin.qq.com"
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
+    wechat_state_ttl_seconds: int = Field(default=600, ge=60)
+    wechat_timeout_seconds: float = Field(default=5.0, gt=0)
     platform_fee_bp: int = Field(default=500, ge=0, le=5000)
     commission_levels: int = Field(default=1, ge=1, le=2)  # never more than two: no pyramids
     level2_share_bp: int = Field(default=2000, ge=0, le=5000)  # the upstream sharer's part of a commission

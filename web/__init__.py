@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         problems,
         ratelimit,
         storage_views,
+        wechat,
     )
 
     observability.init_app(app)
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.init_app(app)
     app.register_blueprint(health.bp)
     pages.init_app(app)
+    app.register_blueprint(wechat.bp)
     app.register_blueprint(money_pages.bp)
     if settings.storage_url.startswith("file:"):
         app.register_blueprint(storage_views.bp)

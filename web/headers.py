@@ -10,24 +10,27 @@ served by the local store get a sandboxing policy of their own: an uploaded file
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 from core import extensions
 from core.urls import origin_of
 
 HSTS = "max-age=31536000"
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+# WeChat's JS-SDK (share cards) is loaded from here, and only by the video and product pages: `allow_wechat_sdk()`.
+WECHAT_SDK_ORIGIN = "https://res.wx.qq.com"
 STORAGE_POLICY = (
     "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 )
 
 
-def content_security_policy(storage_origins: list[str], public_origin: str | None) -> str:
+def content_security_policy(storage_origins: list[str], public_origin: str | None, *, wechat_sdk: bool = False) -> str:
     store = " ".join(storage_origins)
+    scripts = f"'self' {WECHAT_SDK_ORIGIN}" if wechat_sdk else "'self'"
     forms = " ".join(o for o in [public_origin] if o)  # payment pages send the buyer back to PUBLIC_BASE_URL
     directives = {
         "default-src": "'self'",
-        "script-src": "'self'",
+        "script-src": scripts,
         # Inline styles stay allowed: they cannot run script, and templates size bars with `style="width: …"`.
         "style-src": "'self' 'unsafe-inline'",
         "img-src": f"'self' data: blob: {store}",
@@ -43,9 +46,15 @@ def content_security_policy(storage_origins: list[str], public_origin: str | Non
     return "; ".join(f"{name} {' '.join(value.split())}" for name, value in directives.items())
 
 
+def allow_wechat_sdk() -> None:
+    """This response's page may run WeChat's JS-SDK script (its share script loads it inside WeChat only)."""
+    g.wechat_sdk = True
+
+
 def _policy() -> str:
     settings = extensions.settings()
-    return content_security_policy(extensions.storage().browser_origins(), origin_of(settings.public_base_url))
+    return content_security_policy(extensions.storage().browser_origins(), origin_of(settings.public_base_url),
+                                   wechat_sdk=bool(g.get("wechat_sdk")))  # fmt: skip
 
 
 def _secure(response: Response) -> Response:

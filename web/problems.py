@@ -49,7 +49,8 @@ def handle_domain_error(err: DomainError) -> Response | tuple[str, int]:
     if _wants_html():
         from flask import render_template
 
-        return render_template("error.html", status=err.status, message=err.message(locale)), err.status
+        page = render_template("error.html", status=err.status, message=err.message(locale))
+        return Response(page, status=err.status, headers=err.headers, mimetype="text/html")
     return problem_response(problem_from_error(err, locale), err.headers)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core import clock
@@ -201,3 +201,45 @@ class SandboxMessage(Base):
     subject: Mapped[str] = mapped_column(String(200), default="")
     body: Mapped[str] = mapped_column(String(4000))
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+class WeChatIdentity(Base):
+    """A WeChat user as one official account (app) knows them, linked to a xinglian account.
+
+    An openid is per app; the unionid (present once the apps share an open-platform account) is the same person
+    across apps, so a second app's first sign-in with a known unionid reaches the same account.
+    """
+
+    __tablename__ = "wechat_identities"
+    __table_args__ = (UniqueConstraint("app_id", "openid"), Index("ix_wechat_identities_unionid", "unionid"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(32))
+    openid: Mapped[str] = mapped_column(String(64))
+    unionid: Mapped[str | None] = mapped_column(String(64), default=None)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    nickname: Mapped[str] = mapped_column(String(64), default="")
+    headimgurl: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+class WeChatOAuthState(Base):
+    """A spent OAuth `state`: its nonce, so each signed state signs in once (a replayed callback is refused)."""
+
+    __tablename__ = "wechat_oauth_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    used_at: Mapped[dt.datetime] = mapped_column(default=clock.now, index=True)
+
+
+class WeChatCredential(Base):
+    """The app's server-side access_token and jsapi_ticket, cached until shortly before they expire (WeChat limits
+    how often they may be fetched: never per request)."""
+
+    __tablename__ = "wechat_credentials"
+
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "access_token" | "jsapi_ticket"
+    value: Mapped[str] = mapped_column(String(600))
+    expires_at: Mapped[dt.datetime]

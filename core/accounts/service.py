@@ -23,6 +23,7 @@ from core.accounts.models import (
     SandboxMessage,
     SmsCode,
     User,
+    WeChatOAuthState,
 )
 from core.accounts.permissions import require_admin, require_brand_member
 from core.errors import (
@@ -317,8 +318,10 @@ def prune_login_attempts(
 
 def prune_sign_in_codes(session: Session, *, older_than: dt.datetime) -> int:
     """SMS codes, reset links and sandbox deliveries older than the retention (well past their use, and past the
-    day a number's code count looks back over). Commits."""
-    return sum(
+    day a number's code count looks back over), and spent WeChat sign-in states (whose states expired minutes
+    after they were made). Commits."""
+    spent = delete_in_batches(session, WeChatOAuthState, WeChatOAuthState.used_at < older_than)
+    return spent + sum(
         delete_in_batches(session, model, model.created_at < older_than)
         for model in (SmsCode, PasswordResetToken, SandboxMessage)
     )

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from core import idempotency, outbox, retention
 from core.accounts import service as accounts
-from core.accounts.models import LoginAttempt, PasswordResetToken, SandboxMessage, SmsCode
+from core.accounts.models import LoginAttempt, PasswordResetToken, SandboxMessage, SmsCode, WeChatOAuthState
 from core.clock import FrozenClock, use_clock
 from core.idempotency import IdempotencyRecord
 from core.outbox import InboxRecord, OutboxEvent, emit
@@ -124,7 +124,7 @@ def test_raw_view_events_go_once_counted_and_old_while_other_engagement_stays(db
         assert {old_like.id, uncounted.id, recent.id} <= left
 
 
-def test_sign_in_codes_reset_links_and_sandbox_messages_go_after_their_retention(db_session: Session) -> None:
+def test_sign_in_codes_reset_links_sandbox_messages_wechat_states_go_after_retention(db_session: Session) -> None:
     s = db_session
     with use_clock(FrozenClock(T0)) as clock:
         assert isinstance(clock, FrozenClock)
@@ -132,12 +132,13 @@ def test_sign_in_codes_reset_links_and_sandbox_messages_go_after_their_retention
         s.add(SmsCode(phone="+8613800138000", code_hash="h", ip_hash="ip", expires_at=clock.now()))
         s.add(PasswordResetToken(user_id=user.id, token_hash="old", expires_at=clock.now()))
         s.add(SandboxMessage(channel="sms", recipient="+8613800138000", body="old"))
+        s.add(WeChatOAuthState(nonce="old-state"))
         s.flush()  # stamped now
         clock.advance(days=29)
         s.add(PasswordResetToken(user_id=user.id, token_hash="recent", expires_at=clock.now()))
         s.commit()
         clock.advance(days=2)
-        assert accounts.prune_sign_in_codes(s, older_than=retention.cutoff(days=30)) == 3
+        assert accounts.prune_sign_in_codes(s, older_than=retention.cutoff(days=30)) == 4
         assert list(s.scalars(select(PasswordResetToken.token_hash))) == ["recent"]
         assert _count(s, SmsCode) == 0
         assert accounts.prune_sign_in_codes(s, older_than=retention.cutoff(days=30)) == 0

@@ -37,14 +37,15 @@ def csp(value: str) -> dict[str, list[str]]:
     return directives
 
 
-def assert_page_policy(h: Headers, *, store: tuple[str, ...] = (PUBLIC_ORIGIN,)) -> None:
+def assert_page_policy(h: Headers, *, store: tuple[str, ...] = (PUBLIC_ORIGIN,), wechat_sdk: bool = False) -> None:
     for name, value in COMMON.items():
         assert h.get(name) == value, name
     permissions = h["Permissions-Policy"]
     assert "camera=()" in permissions
     assert "geolocation=()" in permissions
     policy = csp(h["Content-Security-Policy"])
-    assert policy["script-src"] == ["'self'"]  # no 'unsafe-inline', no 'unsafe-eval', no other host
+    # No 'unsafe-inline', no 'unsafe-eval', no other host; WeChat's JS-SDK only where a share card is set.
+    assert policy["script-src"] == (["'self'", "https://res.wx.qq.com"] if wechat_sdk else ["'self'"])
     assert policy["default-src"] == ["'self'"]
     assert policy["object-src"] == ["'none'"]
     assert policy["base-uri"] == ["'self'"]
@@ -133,7 +134,7 @@ def test_every_page_type_carries_the_headers_and_runs_no_inline_script(client: F
         r = client.get(path, headers=headers)
         assert r.status_code == 200, (path, r.status_code)
         assert r.mimetype == "text/html"
-        assert_page_policy(r.headers)
+        assert_page_policy(r.headers, wechat_sdk=re.match(r"/[vp]/\d+$", path) is not None)
         assert inline_scripts(r.get_data(as_text=True)) == [], path  # the policy would block them
 
 

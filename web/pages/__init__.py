@@ -21,6 +21,7 @@ from core.accounts.delivery import SandboxOutbox
 from core.accounts.models import User
 from web.auth import safe_next_path, signed_in_page
 from web.device import device_for_browser, set_device_cookie
+from web.wechat import wechat_sign_in_offered
 
 bp = Blueprint("pages", __name__, template_folder="../templates")
 
@@ -38,7 +39,7 @@ def login() -> Response:
     """The sign-in page gives a browser seen for the first time its device id, so its first sign-in already makes
     the device a known source for the sign-in throttle (core.accounts.service.LoginPolicy)."""
     raw_device, _, new_device = device_for_browser()
-    response = Response(_account_page("login.html"), mimetype="text/html")
+    response = Response(_account_page("login.html", wechat=wechat_sign_in_offered()), mimetype="text/html")
     if new_device:
         set_device_cookie(response, raw_device)
     return response

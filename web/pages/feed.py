@@ -24,6 +24,7 @@ from commerce.orders import commissions, lifecycle
 from commerce.orders.cart import MAX_QUANTITY
 from commerce.orders.overview import order_overview
 from core import clock, extensions
+from core.accounts import wechat
 from core.accounts.models import User
 from search import feed as feed_service
 from search.engine import SearchEngine
@@ -31,6 +32,8 @@ from web.api.catalog import product_out
 from web.api.discovery import VideoCardOut
 from web.auth import current_user, safe_next_path, signed_in_page
 from web.device import device_for_browser, set_device_cookie
+from web.headers import allow_wechat_sdk
+from web.wechat import wechat_sign_in_offered
 
 bp = Blueprint("feed", __name__, template_folder="../templates")
 
@@ -78,12 +81,14 @@ def index() -> Response:
 def video(video_id: int) -> Response:
     """The feed, starting at this video (share links land here); the rest of the feed follows it."""
     card = feed_service.opened_at(extensions.session(), _engine(), video_id, current_user())
+    allow_wechat_sdk()
     return _render_feed([VideoCardOut.of(card).model_dump(mode="json")], None, start_video=video_id)
 
 
 @bp.get("/p/<int:product_id>")
 def product(product_id: int) -> str:
     found: Product = products.visible_product(extensions.session(), current_user(), product_id)
+    allow_wechat_sdk()
     return render_template(
         "feed/product.html",
         product=product_out(found),
@@ -148,6 +153,8 @@ def me(user: User) -> str | Response:
         unread=notifications.unread_count(session, user),
         commissions=earned,
         more_commissions=more is not None,
+        wechat_bound=bool(wechat.identities_of(session, user.id)),
+        wechat_offered=wechat_sign_in_offered(),
     )
 
 
