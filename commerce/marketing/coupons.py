@@ -198,13 +198,12 @@ _SOLD = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStat
 def stats(session: Session, coupon_ids: Sequence[int]) -> dict[int, CouponStats]:
     """Claimed, used, GMV and cost per coupon, in two queries."""
     ids = list(coupon_ids)
-    claimed = dict(
-        session.execute(
-            select(UserCoupon.coupon_id, func.count())
-            .where(UserCoupon.coupon_id.in_(ids))
-            .group_by(UserCoupon.coupon_id)
-        ).tuples()
-    )
+    claimed = {
+        cid: n
+        for cid, n in session.execute(
+            select(UserCoupon.coupon_id, func.count()).where(UserCoupon.coupon_id.in_(ids)).group_by(UserCoupon.coupon_id)
+        )
+    }
     rows = session.execute(
         select(UserCoupon.coupon_id, func.count(), func.sum(Order.total - Order.refunded_amount),
                func.sum(UserCoupon.discount))
@@ -234,7 +233,8 @@ def check_window(coupon: Coupon, now: dt.datetime, field: str) -> None:
 
 def _user_limit(coupon: Coupon, field: str) -> Conflict:
     limit = coupon.per_user_limit
-    return Conflict("coupon_user_limit", limit=limit, fields=[FieldError(field, "coupon_user_limit", params={"limit": limit})])
+    fields = [FieldError(field, "coupon_user_limit", params={"limit": limit})]
+    return Conflict("coupon_user_limit", limit=limit, fields=fields)
 
 
 def _issue(
@@ -316,7 +316,7 @@ def grant(
             except Conflict as exc:
                 refused[uid] = exc.code
                 if exc.code == "coupon_exhausted":
-                    refused.update({u: "coupon_exhausted" for u in ids if u > uid})
+                    refused.update({u: "coupon_exhausted" if u in known else "not_found" for u in ids if u > uid})
                     break
         session.commit()
     except BaseException:
@@ -351,13 +351,14 @@ def claimable_for_product(session: Session, user: User | None, product_id: int) 
     offered = [c for c in rows if not c.product_ids or product_id in c.product_ids]
     held: dict[int, int] = {}
     if user is not None and offered:
-        held = dict(
-            session.execute(
+        held = {
+            cid: n
+            for cid, n in session.execute(
                 select(UserCoupon.coupon_id, func.count())
                 .where(UserCoupon.user_id == user.id, UserCoupon.coupon_id.in_([c.id for c in offered]))
                 .group_by(UserCoupon.coupon_id)
-            ).tuples()
-        )
+            )
+        }
     return [(c, int(held.get(c.id, 0))) for c in offered]
 
 

@@ -85,9 +85,9 @@ _orders, _lines = Order.__table__, OrderLine.__table__
 _LOCK_PAYABLE = (
     select(
         _orders.c.buyer_id, _orders.c.brand_id, _orders.c.total, _orders.c.status, _lines.c.id, _lines.c.order_id,
-        _lines.c.product_id, _lines.c.paid_amount, _lines.c.platform_discount, _lines.c.platform_fee_bp, _lines.c.artist_rate_bp,
-        _lines.c.sharer_rate_bp, _lines.c.level2_share_bp, _lines.c.source_video_id, _lines.c.artist_id,
-        _lines.c.sharer_id, _lines.c.sharer_via, _lines.c.click_id, _lines.c.sharer_blocked,
+        _lines.c.product_id, _lines.c.paid_amount, _lines.c.platform_discount, _lines.c.platform_fee_bp,
+        _lines.c.artist_rate_bp, _lines.c.sharer_rate_bp, _lines.c.level2_share_bp, _lines.c.source_video_id,
+        _lines.c.artist_id, _lines.c.sharer_id, _lines.c.sharer_via, _lines.c.click_id, _lines.c.sharer_blocked,
         _lines.c.parent_sharer_id, _lines.c.review_status,
     )
     .join_from(_orders, _lines, _lines.c.order_id == _orders.c.id)

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from commerce.ledger import AccountKind, AccountRef, balance
+from commerce.marketing.coupons import create_coupon
 from commerce.orders import checkout as checkout_service
 from commerce.orders import expiry
-from commerce.marketing.coupons import create_coupon
 from commerce.orders.lifecycle import SYSTEM, cancel_unpaid, events
 from commerce.orders.models import CouponKind, Earning, EarningRole, OrderRefund, OrderStatus, RefundState
 from commerce.orders.refunds import submit_refund, unsubmitted

@@ -32,8 +32,8 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from commerce.attribution.links import TargetKind
 from commerce.ledger import AccountKind, AccountRef, LedgerAccount, balance
-from commerce.orders import disputes, expiry, lifecycle, refunds, review, settlement
 from commerce.marketing.coupons import create_coupon
+from commerce.orders import disputes, expiry, lifecycle, refunds, review, settlement
 from commerce.orders.models import (
     OPEN_DISPUTE_STATES,
     CouponKind,
