@@ -201,7 +201,9 @@ def stats(session: Session, coupon_ids: Sequence[int]) -> dict[int, CouponStats]
     claimed = {
         cid: n
         for cid, n in session.execute(
-            select(UserCoupon.coupon_id, func.count()).where(UserCoupon.coupon_id.in_(ids)).group_by(UserCoupon.coupon_id)
+            select(UserCoupon.coupon_id, func.count())
+            .where(UserCoupon.coupon_id.in_(ids))
+            .group_by(UserCoupon.coupon_id)
         )
     }
     rows = session.execute(
@@ -241,19 +243,24 @@ def _issue(
     session: Session, coupon: Coupon, user_id: int, *, source: str, granted_by: int | None, now: dt.datetime,
     field: str,
 ) -> UserCoupon:  # fmt: skip
-    """Hand one coupon to a user, inside the caller's transaction: the next free `seq` (a unique key, so two racing
-    claims of the same user cannot both take the last one), then one conditional UPDATE of the total."""
+    """Hand one coupon to a user, inside the caller's transaction: the next free `seq` (a unique key: a racing claim
+    of the same user that took it makes this one try the next, until the per-user limit), then one conditional
+    UPDATE of the total."""
     held = session.scalar(select(func.count()).where(UserCoupon.coupon_id == coupon.id, UserCoupon.user_id == user_id))
-    if held >= coupon.per_user_limit:
+    row = None
+    for seq in range(held + 1, coupon.per_user_limit + 1):
+        candidate = UserCoupon(coupon_id=coupon.id, user_id=user_id, seq=seq, source=source, granted_by=granted_by,
+                               claimed_at=now)  # fmt: skip
+        try:
+            with session.begin_nested():
+                session.add(candidate)
+                session.flush()
+        except IntegrityError:
+            continue  # taken by a claim racing this one
+        row = candidate
+        break
+    if row is None:
         raise _user_limit(coupon, field)
-    row = UserCoupon(coupon_id=coupon.id, user_id=user_id, seq=held + 1, source=source, granted_by=granted_by,
-                     claimed_at=now)  # fmt: skip
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError as exc:
-        raise _user_limit(coupon, field) from exc
     taken = session.execute(
         update(Coupon)
         .where(Coupon.id == coupon.id, Coupon.max_uses.is_(None) | (Coupon.claimed_count < Coupon.max_uses))

@@ -209,7 +209,10 @@ def test_grants_hand_one_to_each_listed_user(market: Market) -> None:
 
 def test_commissions_are_on_what_the_buyer_paid_and_the_platform_pays_its_part(market: Market) -> None:
     m = market
-    brand_part, platform_part = wallet_id(m, brand_coupon(m, value=1_000)), wallet_id(m, platform_coupon(m, value=1_500))
+    brand_part, platform_part = (
+        wallet_id(m, brand_coupon(m, value=1_000)),
+        wallet_id(m, platform_coupon(m, value=1_500)),
+    )
     checkout = place(m, coupon_ids=[brand_part, platform_part])
     (order,) = orders_of(m, checkout)
     (line,) = order.lines
