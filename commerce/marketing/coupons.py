@@ -77,7 +77,6 @@ register_field_labels(
         "min_subtotal": ("使用门槛", "The minimum spend"),
         "per_user_limit": ("每人限领", "The per-person limit"),
         "max_uses": ("发放总量", "The total number"),
-        "product_ids": ("适用商品", "The products"),
     }
 )
 
@@ -219,6 +218,25 @@ def stats(session: Session, coupon_ids: Sequence[int]) -> dict[int, CouponStats]
         n, gmv, cost = used.get(cid, (0, 0, 0))
         out[cid] = CouponStats(int(claimed.get(cid, 0)), int(n), int(gmv or 0), int(cost or 0))
     return out
+
+
+def describe(coupon: Coupon) -> tuple[str, str]:
+    """What a coupon gives, as people say it (zh-CN, English): 满 ¥199 减 ¥30, 9 折 最高减 ¥20, 减 ¥10."""
+    from core.money import format_yuan
+
+    if coupon.kind == CouponKind.PERCENT:
+        zh_rate = f"{(BP_WHOLE - coupon.value) / 1000:g} 折"
+        zh, en = zh_rate, f"{coupon.value / 100:g}% off"
+        if coupon.max_discount is not None:
+            zh, en = (
+                f"{zh}，最高减 ¥{format_yuan(coupon.max_discount)}",
+                f"{en}, up to ¥{format_yuan(coupon.max_discount)}",
+            )
+    else:
+        zh, en = f"减 ¥{format_yuan(coupon.value)}", f"¥{format_yuan(coupon.value)} off"
+    if coupon.min_subtotal:
+        zh, en = f"满 ¥{format_yuan(coupon.min_subtotal)} {zh}", f"{en} orders of ¥{format_yuan(coupon.min_subtotal)}+"
+    return zh, en
 
 
 # -- the wallet --------------------------------------------------------------------------------------------------
@@ -367,6 +385,22 @@ def claimable_for_product(session: Session, user: User | None, product_id: int) 
             )
         }
     return [(c, int(held.get(c.id, 0))) for c in offered]
+
+
+def usable_for(session: Session, buyer_id: int, lines: Sequence[PricedLine]) -> list[tuple[UserCoupon, int]]:
+    """The buyer's wallet coupons that these lines could take, each with what it would take off on its own
+    (best first): what checkout offers to choose from."""
+    now = clock.now()
+    out = []
+    for uc in session.scalars(
+        select(UserCoupon).where(UserCoupon.user_id == buyer_id, UserCoupon.status == UserCouponStatus.AVAILABLE)
+    ):
+        try:
+            check_window(uc.coupon, now, "coupon_ids")
+            out.append((uc, sum(allocate(uc.coupon, lines, "coupon_ids"))))
+        except ValidationFailed:
+            continue
+    return sorted(out, key=lambda p: (-p[1], p[0].id))
 
 
 # -- pricing -----------------------------------------------------------------------------------------------------

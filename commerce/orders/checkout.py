@@ -295,6 +295,46 @@ def place_order(
     return checkout
 
 
+@dataclass(frozen=True)
+class Quote:
+    """What a checkout would cost with these coupons, and who funds the discount (nothing is written)."""
+
+    subtotal: int
+    brand_discount: int
+    platform_discount: int
+    total: int
+    applied: list[tuple[int | None, int, str]]  # (wallet coupon id, fen off, funded by)
+
+
+_NOWHERE = Address("", "", "", "", "", "")
+
+
+def quote(
+    session: Session, buyer: User | None, *, items: Sequence[CheckoutItem], policy: MoneyPolicy,
+    coupon_ids: Sequence[int] = (),
+) -> Quote:  # fmt: skip
+    """The checkout's pricing, read only: the same refusals as `place_order` (stacking, thresholds, windows)."""
+    buyer = require_user(buyer)
+    wanted = _merge(items)
+    builder = _Builder(session, buyer, _NOWHERE, policy, None)
+    skus = builder.load(wanted)
+    by_brand: dict[int, list[CheckoutItem]] = defaultdict(list)
+    for w in wanted:
+        by_brand[skus[w.sku_id].brand_id].append(w)
+    brand_coupons, platform_coupons = coupons.choose(
+        session, buyer.id, list(coupon_ids), {}, set(by_brand), builder.now
+    )
+    plans = [builder.plan(brand, by_brand[brand], brand_coupons.get(brand)) for brand in sorted(by_brand)]
+    builder.apply_platform(plans, platform_coupons)
+    platform = sum(sum(p.platform_discounts) for p in plans)
+    discount = sum(p.discount for p in plans)
+    return Quote(
+        subtotal=sum(sum(p.subtotals) for p in plans), brand_discount=discount - platform, platform_discount=platform,
+        total=sum(p.total for p in plans),
+        applied=[(c.user_coupon_id, amount, str(c.coupon.funded_by)) for p in plans for c, amount in p.used],
+    )  # fmt: skip
+
+
 @dataclass
 class _LineCredit:
     """Who a line pays besides the brand and the platform, at which rates, and why not when not."""

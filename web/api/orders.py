@@ -353,6 +353,37 @@ def create_checkout(body: CheckoutIn) -> tuple[CheckoutOut, int]:
     return CheckoutOut.of(result), 201
 
 
+class QuoteIn(ApiModel):
+    items: list[CartItemIn] = Field(min_length=1, max_length=cart.MAX_ITEMS)
+    coupon_ids: list[int] = Field(default_factory=list, max_length=10)
+
+
+class AppliedCouponOut(OutModel):
+    id: int | None = Field(description="the wallet coupon")
+    amount: int = Field(description="fen it takes off")
+    funded_by: str = Field(description="brand | platform: who pays for it")
+
+
+class QuoteOut(OutModel):
+    subtotal: int
+    brand_discount: int = Field(description="fen off that the brand funds")
+    platform_discount: int = Field(description="fen off that the platform funds")
+    total: int = Field(description="what the buyer pays")
+    applied: list[AppliedCouponOut]
+
+
+@bp.post("/checkouts/quote")
+@endpoint(summary="Price a checkout with wallet coupons, nothing placed", tags=TAGS, body=QuoteIn, response=QuoteOut,
+          auth="required", errors=[409, 422])  # fmt: skip
+def quote_checkout(body: QuoteIn) -> QuoteOut:
+    """The same pricing and refusals as placing the order: at most one brand and one platform coupon per order."""
+    items = [checkout.CheckoutItem(i.sku_id, i.quantity, i.source_video_id, i.source_artist_id) for i in body.items]
+    q = checkout.quote(extensions.session(), current_user(), items=items, policy=_policy(), coupon_ids=body.coupon_ids)
+    applied = [AppliedCouponOut(id=uid, amount=amount, funded_by=funded) for uid, amount, funded in q.applied]
+    return QuoteOut(subtotal=q.subtotal, brand_discount=q.brand_discount, platform_discount=q.platform_discount,
+                    total=q.total, applied=applied)  # fmt: skip
+
+
 @bp.get("/checkouts/<int:checkout_id>")
 @endpoint(summary="A checkout and its orders (the buyer only)", tags=TAGS, response=CheckoutOut, auth="required",
           errors=[404])  # fmt: skip
