@@ -164,5 +164,5 @@ def claim_coupon(coupon_id: int) -> tuple[UserCoupon, int]:
 
 @bp.get("/me/coupons")
 @endpoint(summary="The caller's wallet of coupons", tags=TAGS, response=list[WalletCouponOut], auth="required")
-def my_coupons() -> list[UserCoupon]:
-    return coupons.wallet(extensions.session(), current_user())
+def my_coupons() -> list[WalletCouponOut]:
+    return [WalletCouponOut.model_validate(uc) for uc in coupons.wallet(extensions.session(), current_user())]
