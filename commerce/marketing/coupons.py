@@ -484,7 +484,14 @@ def choose(  # noqa: PLR0917
         coupon = session.scalar(select(Coupon).where(Coupon.brand_id == brand_id, Coupon.code == code.strip().upper()))
         if coupon is None or brand_id not in brand_ids:
             raise ValidationFailed.one(field, "coupon_invalid")
-        chosen.append(Chosen(coupon, field))
+        held = session.scalar(  # typed while already in the wallet: that one, not a second
+            select(UserCoupon.id)
+            .where(UserCoupon.coupon_id == coupon.id, UserCoupon.user_id == buyer_id,
+                   UserCoupon.status == UserCouponStatus.AVAILABLE)
+            .order_by(UserCoupon.id)
+            .limit(1)
+        )  # fmt: skip
+        chosen.append(Chosen(coupon, field, held))
     for c in chosen:
         check_window(c.coupon, now, c.field)
         if c.coupon.funded_by == CouponFunding.PLATFORM:

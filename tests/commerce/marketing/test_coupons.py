@@ -300,3 +300,12 @@ def test_the_product_page_offers_claimable_coupons(market: Market) -> None:
     offered = coupons.claimable_for_product(m.session, m.buyer, m.product.id)
     assert [(c.id, held) for c, held in offered] == [(everywhere.id, 1), (site.id, 0)]
     assert scoped.id in [c.id for c, _ in coupons.claimable_for_product(m.session, None, other.id)]
+
+
+def test_typing_the_code_of_a_coupon_in_the_wallet_uses_that_one(market: Market) -> None:
+    m = market
+    coupon = brand_coupon(m, code="HELLO")
+    held = wallet_id(m, coupon)
+    (order,) = orders_of(m, place(m, coupons={m.brand.id: "hello"}))
+    assert order.discount == 1_000
+    assert m.session.get(UserCoupon, held).order_id == order.id  # not refused as a second one over the limit
