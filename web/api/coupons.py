@@ -13,6 +13,7 @@ from core import extensions
 from web.api.blueprint import bp
 from web.api.endpoint import ApiModel, OutModel, endpoint
 from web.auth import current_user
+from web.i18n import t
 
 TAGS = ["coupons"]
 
@@ -64,6 +65,7 @@ class CouponStatsOut(CouponOut):
 
 class OfferedCouponOut(CouponOut):
     held: int = Field(description="how many of it the caller holds already")
+    label: str = Field(description="what it gives, in the request's language (满 ¥199 减 ¥30)")
 
 
 class WalletCouponOut(OutModel):
@@ -151,7 +153,10 @@ def grant_platform_coupon(coupon_id: int, body: GrantIn) -> GrantOut:
 def product_coupons(product_id: int) -> list[OfferedCouponOut]:
     offered = coupons.claimable_for_product(extensions.session(), current_user(), product_id)
     return [
-        OfferedCouponOut.model_validate({**CouponOut.model_validate(c).model_dump(), "held": n}) for c, n in offered
+        OfferedCouponOut.model_validate(
+            {**CouponOut.model_validate(c).model_dump(), "held": n, "label": t(*coupons.describe(c))}
+        )
+        for c, n in offered
     ]
 
 

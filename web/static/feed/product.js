@@ -4,7 +4,7 @@
   const root = document.getElementById("product-page");
   const id = Number(root.dataset.productId);
   const buy = root.querySelector("[data-open-sheet]");
-  if (buy) buy.addEventListener("click", () => xlSheet.product({productId: id, click: root.dataset.click}));
+  if (buy) buy.addEventListener("click", () => xlSheet.product({productId: id, click: root.dataset.click, coupons: false}));
   // Claim buttons: the coupon goes into the wallet and is offered at checkout.
   root.querySelectorAll("[data-claim]").forEach((button) => button.addEventListener("click", async () => {
     if (!root.dataset.user) { xl.toLogin(); return; }
