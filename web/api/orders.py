@@ -1,4 +1,4 @@
-"""Cart, checkout, orders, refunds, coupons and the admin review queue."""
+"""Cart, checkout (and its quote), orders, refunds and the admin review queue."""
 
 from __future__ import annotations
 
