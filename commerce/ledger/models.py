@@ -38,6 +38,7 @@ class AccountKind(enum.StrEnum):
     PROVIDER_FEES = "provider_fees"  # platform: what payment providers charged (negative: an expense)
     REFUNDS = "refunds"  # platform: refunds approved and not yet confirmed by the provider
     PAYOUTS = "payouts"  # platform: withdrawals handed to the provider and not yet confirmed
+    MARKETING = "marketing"  # platform: platform-funded coupon discounts paid to brands (negative: an expense)
 
 
 # Accounts whose balance can never go below zero; the database enforces it too.

@@ -33,10 +33,10 @@ from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
 from commerce.catalog import affiliate, showcase
 from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku, VideoProduct
-from commerce.marketing import flash_sales
+from commerce.marketing import coupons, flash_sales
 from commerce.orders import cart, lifecycle
 from commerce.orders.lifecycle import Actor
-from commerce.orders.models import Checkout, Coupon, CouponKind, Order, OrderLine, ReviewStatus
+from commerce.orders.models import Checkout, Order, OrderLine, ReviewStatus
 from commerce.payments import service as payments
 from commerce.payments.provider import PaymentProvider
 from commerce.policy import MoneyPolicy
@@ -46,7 +46,6 @@ from core.accounts.permissions import require_user
 from core.db import UTCDateTime, adopt
 from core.errors import Conflict, FieldError, ValidationFailed, register_field_labels, register_messages
 from core.ids import sha256_hex
-from core.money import apply_bp, largest_remainder
 from media.models import Video
 
 register_field_labels(
@@ -73,9 +72,6 @@ register_messages(
     {
         "out_of_stock": ("库存不足", "Not enough stock"),
         "quantity_over_stock": ("{label}超过了现有库存", "{label} is more than the stock left"),
-        "coupon_invalid": ("优惠券无效或已过期", "This coupon is not valid"),
-        "coupon_min_not_met": ("未达到优惠券使用门槛", "The order does not reach the coupon's minimum"),
-        "coupon_exhausted": ("优惠券已被领完", "This coupon has been used up"),
         "invalid_phone": ("手机号格式不正确", "The phone number is not valid"),
     }
 )
@@ -226,20 +222,6 @@ def _artist_source(session: Session, links: _Links, item: CheckoutItem, sku: Row
     return _ArtistSource(None, None, None)
 
 
-def _coupon_discount(session: Session, brand_id: int, code: str, subtotal: int, field: str) -> Coupon:
-    coupon = session.scalar(select(Coupon).where(Coupon.brand_id == brand_id, Coupon.code == code.strip().upper()))
-    now = clock.now()
-    if coupon is None or not coupon.is_active or coupon.starts_at > now or (coupon.ends_at and coupon.ends_at <= now):
-        raise ValidationFailed.one(field, "coupon_invalid")
-    if subtotal < coupon.min_subtotal:
-        raise ValidationFailed.one(field, "coupon_min_not_met")
-    return coupon
-
-
-def coupon_amount(coupon: Coupon, subtotal: int) -> int:
-    return coupon.value if coupon.kind == CouponKind.AMOUNT else apply_bp(subtotal, coupon.value)
-
-
 def place_order(
     session: Session,
     buyer: User | None,
@@ -250,6 +232,7 @@ def place_order(
     policy: MoneyPolicy,
     links: PaymentLinks,
     coupon_codes: Mapping[int, str] | None = None,
+    coupon_ids: Sequence[int] = (),
     click_ids: Sequence[str] = (),
     device_hash: str | None = None,
     from_cart: bool = False,
@@ -264,12 +247,13 @@ def place_order(
         by_brand: dict[int, list[CheckoutItem]] = defaultdict(list)
         for w in wanted:
             by_brand[skus[w.sku_id].brand_id].append(w)
-        codes = coupon_codes or {}
-        unknown = [b for b in codes if b not in by_brand]
-        if unknown:
-            raise ValidationFailed.one(f"coupons.{unknown[0]}", "coupon_invalid")
+        # At most one brand coupon and one platform coupon per order (a wallet's or a typed code's).
+        brand_coupons, platform_coupons = coupons.choose(
+            session, buyer.id, list(coupon_ids), dict(coupon_codes or {}), set(by_brand), builder.now
+        )
         builder.attribution_context(click_ids)
-        plans = [builder.plan(brand_id, by_brand[brand_id], codes.get(brand_id)) for brand_id in sorted(by_brand)]
+        plans = [builder.plan(brand, by_brand[brand], brand_coupons.get(brand)) for brand in sorted(by_brand)]
+        builder.apply_platform(plans, platform_coupons)
         total = sum(p.total for p in plans)
         checkout_id = session.execute(
             _INSERT_CHECKOUT, {"buyer_id": buyer.id, "total": total, "created_at": builder.now}
@@ -299,8 +283,7 @@ def place_order(
         # The contended rows (stock, coupon uses) are taken last, so their locks are held as briefly as can be (never
         # across the provider's round trip): SKUs in id order, then coupons in brand order, in every checkout.
         builder.reserve(wanted)
-        for plan in plans:
-            builder.claim(plan)
+        builder.use_coupons(plans, order_ids)
         checkout = adopt(
             session,
             Checkout(id=checkout_id, buyer_id=buyer.id, total=total, payment_id=payment.id, created_at=builder.now),
@@ -310,6 +293,46 @@ def place_order(
         session.rollback()
         raise
     return checkout
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a checkout would cost with these coupons, and who funds the discount (nothing is written)."""
+
+    subtotal: int
+    brand_discount: int
+    platform_discount: int
+    total: int
+    applied: list[tuple[int | None, int, str]]  # (wallet coupon id, fen off, funded by)
+
+
+_NOWHERE = Address("", "", "", "", "", "")
+
+
+def quote(
+    session: Session, buyer: User | None, *, items: Sequence[CheckoutItem], policy: MoneyPolicy,
+    coupon_ids: Sequence[int] = (),
+) -> Quote:  # fmt: skip
+    """The checkout's pricing, read only: the same refusals as `place_order` (stacking, thresholds, windows)."""
+    buyer = require_user(buyer)
+    wanted = _merge(items)
+    builder = _Builder(session, buyer, _NOWHERE, policy, None)
+    skus = builder.load(wanted)
+    by_brand: dict[int, list[CheckoutItem]] = defaultdict(list)
+    for w in wanted:
+        by_brand[skus[w.sku_id].brand_id].append(w)
+    brand_coupons, platform_coupons = coupons.choose(
+        session, buyer.id, list(coupon_ids), {}, set(by_brand), builder.now
+    )
+    plans = [builder.plan(brand, by_brand[brand], brand_coupons.get(brand)) for brand in sorted(by_brand)]
+    builder.apply_platform(plans, platform_coupons)
+    platform = sum(sum(p.platform_discounts) for p in plans)
+    discount = sum(p.discount for p in plans)
+    return Quote(
+        subtotal=sum(sum(p.subtotals) for p in plans), brand_discount=discount - platform, platform_discount=platform,
+        total=sum(p.total for p in plans),
+        applied=[(c.user_coupon_id, amount, str(c.coupon.funded_by)) for p in plans for c, amount in p.used],
+    )  # fmt: skip
 
 
 @dataclass
@@ -333,9 +356,18 @@ class _Plan:
     brand_id: int
     group: list[CheckoutItem]
     subtotals: list[int]
-    line_discounts: list[int]
-    coupon: Coupon | None
-    discount: int
+    line_discounts: list[int]  # every coupon's part of each line
+    platform_discounts: list[int]  # the platform-funded part of `line_discounts`
+    used: list[tuple[coupons.Chosen, int]]  # each coupon and what it took off
+
+    @property
+    def discount(self) -> int:
+        return sum(self.line_discounts)
+
+    @property
+    def coupon_id(self) -> int | None:
+        """The order's brand coupon (the orders table's own column; every coupon is on its wallet row)."""
+        return next((c.coupon.id for c, _ in self.used if c.coupon.funded_by == "brand"), None)
 
     @property
     def total(self) -> int:
@@ -417,30 +449,50 @@ class _Builder:
                 now=self.now, policy=self.policy,
             )  # fmt: skip
 
-    def plan(self, brand_id: int, group: list[CheckoutItem], code: str | None) -> _Plan:
-        """One brand's order before it is written: amounts, and the coupon it uses (claimed by `claim`)."""
-        subtotals = [self.unit_price(w.sku_id) * w.quantity for w in group]
-        coupon, discount = None, 0
-        if code is not None:
-            subtotal = sum(subtotals)
-            coupon = _coupon_discount(self.session, brand_id, code, subtotal, f"coupons.{brand_id}")
-            # Every line keeps at least one fen, so every line has something to split.
-            discount = min(coupon_amount(coupon, subtotal), subtotal - len(subtotals))
-        line_discounts = largest_remainder(discount, [s - 1 for s in subtotals]) if discount else [0] * len(group)
-        return _Plan(brand_id, group, subtotals, line_discounts, coupon, discount)
+    def _priced(self, brand_id: int, group: list[CheckoutItem], amounts: list[int]) -> list[coupons.PricedLine]:
+        return [
+            coupons.PricedLine(brand_id, int(self.skus[w.sku_id].product_id), amount)
+            for w, amount in zip(group, amounts, strict=True)
+        ]
 
-    def claim(self, plan: _Plan) -> None:
-        """Count one use of the plan's coupon, unless it has run out (a conditional update, like the stock)."""
-        if plan.coupon is None:
-            return
-        claimed = self.session.execute(
-            update(Coupon)
-            .where(Coupon.id == plan.coupon.id, (Coupon.max_uses.is_(None)) | (Coupon.used_count < Coupon.max_uses))
-            .values(used_count=Coupon.used_count + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict("coupon_exhausted", fields=[FieldError(f"coupons.{plan.brand_id}", "coupon_exhausted")])
+    def plan(self, brand_id: int, group: list[CheckoutItem], chosen: coupons.Chosen | None) -> _Plan:
+        """One brand's order before it is written: amounts, and its brand coupon's part of each line."""
+        subtotals = [self.unit_price(w.sku_id) * w.quantity for w in group]
+        parts, used = [0] * len(group), []
+        if chosen is not None:
+            parts = coupons.allocate(chosen.coupon, self._priced(brand_id, group, subtotals), chosen.field)
+            used.append((chosen, sum(parts)))
+        return _Plan(brand_id, group, subtotals, parts, [0] * len(group), used)
+
+    def apply_platform(self, plans: list[_Plan], chosen: list[coupons.Chosen]) -> None:
+        """Each platform coupon goes to the order (without one yet) it takes the most off, after the brand coupon."""
+        for c in chosen:
+            best: tuple[int, _Plan, list[int]] | None = None
+            refusal: ValidationFailed | None = None
+            for plan in plans:
+                if any(u.coupon.funded_by == "platform" for u, _ in plan.used):
+                    continue
+                left = [s - d for s, d in zip(plan.subtotals, plan.line_discounts, strict=True)]
+                try:
+                    parts = coupons.allocate(c.coupon, self._priced(plan.brand_id, plan.group, left), c.field)
+                except ValidationFailed as exc:
+                    if refusal is None or exc.fields[0].code == "coupon_min_not_met":
+                        refusal = exc
+                    continue
+                if best is None or sum(parts) > best[0]:
+                    best = (sum(parts), plan, parts)
+            if best is None:
+                raise refusal or ValidationFailed.one(c.field, "coupon_stacking")
+            amount, plan, parts = best
+            plan.line_discounts = [d + p for d, p in zip(plan.line_discounts, parts, strict=True)]
+            plan.platform_discounts = [d + p for d, p in zip(plan.platform_discounts, parts, strict=True)]
+            plan.used.append((c, amount))
+
+    def use_coupons(self, plans: list[_Plan], order_ids: list[int]) -> None:
+        """Mark every coupon used on its order, in coupon-id order (the lock order of every checkout)."""
+        uses = [(c, amount, order) for plan, order in zip(plans, order_ids, strict=True) for c, amount in plan.used]
+        for c, amount, order_id in sorted(uses, key=lambda u: u[0].coupon.id):
+            coupons.use(self.session, self.buyer.id, c, order_id, amount, self.now)
 
     def order(self, checkout_id: int, plan: _Plan) -> int:
         return int(
@@ -448,7 +500,7 @@ class _Builder:
                 _INSERT_ORDER,
                 {"checkout_id": checkout_id, "buyer_id": self.buyer.id, "brand_id": plan.brand_id,
                  "subtotal": sum(plan.subtotals), "discount": plan.discount, "total": plan.total,
-                 "coupon_id": plan.coupon.id if plan.coupon else None, "address": asdict(self.address),
+                 "coupon_id": plan.coupon_id, "address": asdict(self.address),
                  "address_hash": self.facts.address_hash, "device_hash": self.device_hash,
                  "reserved_until": self.reserved_until(plan.group), "created_at": self.now},
             ).scalar_one()
@@ -471,7 +523,9 @@ class _Builder:
         blocked = attribution.self_referrals(self.session, self._beneficiaries(sources, credits), self.facts)
         rows = []
         for plan, order_id in zip(plans, order_ids, strict=True):
-            for w, line_subtotal, line_discount in zip(plan.group, plan.subtotals, plan.line_discounts, strict=True):
+            for w, line_subtotal, line_discount, platform_part in zip(
+                plan.group, plan.subtotals, plan.line_discounts, plan.platform_discounts, strict=True
+            ):
                 sku = self.skus[w.sku_id]
                 c = self._credit(sku, sources[w.sku_id], credits[w.sku_id], blocked)
                 hold = self._hold(c) if c.artist_bp or c.sharer_bp else []
@@ -480,7 +534,8 @@ class _Builder:
                      "product_name": sku.product_name, "sku_attributes": dict(sku.attributes or {}),
                      "quantity": w.quantity, "unit_price": self.unit_price(sku.id),
                      "list_price": sku.list_price_fen or (sku.price_fen if sku.id in self.flash else None),
-                     "discount": line_discount, "paid_amount": line_subtotal - line_discount, "offer_id": c.offer_id,
+                     "discount": line_discount, "platform_discount": platform_part,
+                     "paid_amount": line_subtotal - line_discount, "offer_id": c.offer_id,
                      "platform_fee_bp": self.policy.platform_fee_bp, "artist_rate_bp": c.artist_bp,
                      "sharer_rate_bp": c.sharer_bp, "level2_share_bp": c.level2_bp, "source_kind": c.source.kind,
                      "source_video_id": c.source.video_id, "artist_id": c.source.artist_id,

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from commerce.orders.models import Checkout, Coupon, Earning, EarningStatus, Order, OrderEvent, OrderStatus
+from commerce.orders.models import Checkout, Earning, EarningStatus, Order, OrderEvent, OrderStatus
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member, require_user
@@ -170,7 +170,7 @@ def lock_checkout_orders(session: Session, checkout_id: int) -> list[Order]:
 def release_reservation(session: Session, order: Order) -> None:
     """Give an unpaid order's stock and coupon use back. Only ever called on the way out of pending_payment."""
     from commerce.catalog.models import Sku
-    from commerce.marketing import flash_sales
+    from commerce.marketing import coupons, flash_sales
 
     held_by_sale = flash_sales.release_for_order(session, order.id)  # back to their flash sale, not the SKU
     for line in sorted(order.lines, key=lambda ln: ln.sku_id):
@@ -182,13 +182,7 @@ def release_reservation(session: Session, order: Order) -> None:
             .values(stock=Sku.stock + line.quantity)
             .execution_options(synchronize_session=False)
         )
-    if order.coupon_id is not None:
-        session.execute(
-            update(Coupon)
-            .where(Coupon.id == order.coupon_id, Coupon.used_count > 0)
-            .values(used_count=Coupon.used_count - 1)
-            .execution_options(synchronize_session=False)
-        )
+    coupons.give_back(session, order.id, only_valid=False)  # never paid: every coupon back, in its window or not
 
 
 def cancel_unpaid(session: Session, order: Order, actor: Actor, reason: str) -> bool:

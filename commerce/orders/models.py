@@ -117,6 +117,7 @@ class OrderLine(Base):
         CheckConstraint("quantity > 0 AND paid_amount > 0 AND paid_amount = unit_price * quantity - discount",
                         name="amounts_consistent"),
         CheckConstraint("refunded_amount <= paid_amount AND refunded_quantity <= quantity", name="refund_bounded"),
+        CheckConstraint("platform_discount >= 0 AND platform_discount <= discount", name="platform_discount_bounded"),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -129,6 +130,7 @@ class OrderLine(Base):
     unit_price: Mapped[int]
     list_price: Mapped[int | None] = mapped_column(default=None)
     discount: Mapped[int] = mapped_column(default=0)
+    platform_discount: Mapped[int] = mapped_column(default=0)  # the part of `discount` the platform funds
     paid_amount: Mapped[int]
 
     # Rates in force at checkout (the catalog's affiliate offer version) and the platform fee.
@@ -178,32 +180,84 @@ class OrderEvent(Base):
 
 
 class CouponKind(enum.StrEnum):
-    AMOUNT = "amount"  # value in fen off the order
-    PERCENT = "percent"  # value in basis points off the order
+    AMOUNT = "amount"  # value in fen off the eligible lines
+    PERCENT = "percent"  # value in basis points off the eligible lines, at most `max_discount` fen
+    THRESHOLD = "threshold"  # 满减: value in fen off once the eligible lines reach `min_subtotal`
+
+
+class CouponFunding(enum.StrEnum):
+    BRAND = "brand"  # the brand gives the discount up from its proceeds
+    PLATFORM = "platform"  # the platform pays the brand the discount (a marketing expense)
 
 
 class Coupon(Base):
-    """A brand's discount code for its own products."""
+    """A coupon template: who funds it, how much it takes off, when, for which products, and how many.
+
+    Scope: `brand_id` set limits it to that brand's products (a platform coupon may name a brand or not);
+    `product_ids` narrows it to those products. Buyers hold coupons as `UserCoupon` rows (claimed, granted, or
+    taken by typing the code at checkout); `claimed_count` counts them against `max_uses`.
+    """
 
     __tablename__ = "coupons"
     __table_args__ = (
         UniqueConstraint("brand_id", "code"),
         CheckConstraint("value > 0", name="value_positive"),
         CheckConstraint("max_uses IS NULL OR used_count <= max_uses", name="uses_bounded"),
+        CheckConstraint("max_uses IS NULL OR claimed_count <= max_uses", name="claims_bounded"),
+        CheckConstraint("per_user_limit >= 1", name="per_user_positive"),
+        CheckConstraint("funded_by = 'platform' OR brand_id IS NOT NULL", name="brand_funded_has_brand"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
-    code: Mapped[str] = mapped_column(String(32))
+    brand_id: Mapped[int | None] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"), default=None)
+    code: Mapped[str | None] = mapped_column(String(32), default=None)  # None: claimed or granted only
+    name: Mapped[str] = mapped_column(String(60), default="")
+    funded_by: Mapped[CouponFunding] = mapped_column(str_enum(CouponFunding, 16), default=CouponFunding.BRAND)
     kind: Mapped[CouponKind] = mapped_column(str_enum(CouponKind, 16))
     value: Mapped[int]
+    max_discount: Mapped[int | None] = mapped_column(default=None)  # the cap of a percentage
     min_subtotal: Mapped[int] = mapped_column(default=0)
-    max_uses: Mapped[int | None] = mapped_column(default=None)
+    product_ids: Mapped[list[int] | None] = mapped_column(JSON, default=None)
+    max_uses: Mapped[int | None] = mapped_column(default=None)  # how many can be handed out in all
+    per_user_limit: Mapped[int] = mapped_column(default=1)
+    claimed_count: Mapped[int] = mapped_column(default=0)
     used_count: Mapped[int] = mapped_column(default=0)
     starts_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     ends_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     is_active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+class UserCouponStatus(enum.StrEnum):
+    AVAILABLE = "available"
+    USED = "used"  # on an order (given back if the order is cancelled unpaid or fully refunded while valid)
+
+
+class UserCoupon(Base):
+    """One coupon in a buyer's wallet. `seq` (1..per_user_limit) makes the per-user limit a unique key."""
+
+    __tablename__ = "user_coupons"
+    __table_args__ = (
+        UniqueConstraint("coupon_id", "user_id", "seq"),
+        Index("ix_user_coupons_user_status", "user_id", "status"),
+        Index("ix_user_coupons_order", "order_id"),
+        CheckConstraint("discount >= 0", name="discount_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    source: Mapped[str] = mapped_column(String(16))  # claim | grant | code
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    status: Mapped[UserCouponStatus] = mapped_column(str_enum(UserCouponStatus, 16), default=UserCouponStatus.AVAILABLE)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), default=None)
+    discount: Mapped[int] = mapped_column(default=0)  # what it took off that order
+    claimed_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    coupon: Mapped[Coupon] = relationship(lazy="joined")
 
 
 class RefundState(enum.StrEnum):
@@ -272,6 +326,7 @@ class EarningRole(enum.StrEnum):
     SHARER = "sharer"
     SHARER_L2 = "sharer_l2"  # the upstream sharer of a re-share; never deeper
     PLATFORM = "platform"
+    SUBSIDY = "brand_subsidy"  # the brand's part paid by the platform: what its coupon took off the line
 
 
 class EarningStatus(enum.StrEnum):

@@ -85,9 +85,9 @@ _orders, _lines = Order.__table__, OrderLine.__table__
 _LOCK_PAYABLE = (
     select(
         _orders.c.buyer_id, _orders.c.brand_id, _orders.c.total, _orders.c.status, _lines.c.id, _lines.c.order_id,
-        _lines.c.product_id, _lines.c.paid_amount, _lines.c.platform_fee_bp, _lines.c.artist_rate_bp,
-        _lines.c.sharer_rate_bp, _lines.c.level2_share_bp, _lines.c.source_video_id, _lines.c.artist_id,
-        _lines.c.sharer_id, _lines.c.sharer_via, _lines.c.click_id, _lines.c.sharer_blocked,
+        _lines.c.product_id, _lines.c.paid_amount, _lines.c.platform_discount, _lines.c.platform_fee_bp,
+        _lines.c.artist_rate_bp, _lines.c.sharer_rate_bp, _lines.c.level2_share_bp, _lines.c.source_video_id,
+        _lines.c.artist_id, _lines.c.sharer_id, _lines.c.sharer_via, _lines.c.click_id, _lines.c.sharer_blocked,
         _lines.c.parent_sharer_id, _lines.c.review_status,
     )
     .join_from(_orders, _lines, _lines.c.order_id == _orders.c.id)
@@ -123,11 +123,20 @@ def _shares(order: Order | _Payable, line: Any) -> Iterable[tuple[EarningRole, O
         assert line.parent_sharer_id is not None
         yield EarningRole.SHARER_L2, Owner.user(line.parent_sharer_id), split.sharer_l2
     yield EarningRole.PLATFORM, Owner.platform(), split.platform
+    if line.platform_discount:
+        yield EarningRole.SUBSIDY, Owner.brand(order.brand_id), line.platform_discount
 
 
 def _split(order: _Payable) -> tuple[Entry, list[dict[str, object]]]:
-    """Escrow -> pending shares, and one Earning row per non-zero share (commissions held while under review)."""
+    """Escrow -> pending shares, and one Earning row per non-zero share (commissions held while under review).
+
+    A platform-funded coupon's part of a line comes out of the platform's marketing account into the brand's
+    pending balance (its `brand_subsidy` earning): the brand is paid as if the buyer had paid it, while the
+    commissions and the platform fee are on what the buyer paid."""
+    subsidy = sum(line.platform_discount for line in order.lines)
     legs = [Leg(AccountRef.escrow(order.id), -order.total)]
+    if subsidy:
+        legs.append(Leg(AccountRef.platform(AccountKind.MARKETING), -subsidy))
     earnings: list[dict[str, object]] = []
     for line in order.lines:
         for role, owner, amount in _shares(order, line):
@@ -281,6 +290,21 @@ def reversal_legs(earnings: list[Earning], amount: int, clawback: _Clawback) -> 
     return legs
 
 
+def _subsidy_back(earnings: list[Earning], line: OrderLine, amount: int, clawback: _Clawback) -> list[Leg]:
+    """The platform takes back the subsidy of the refunded part of a line: after refunding `amount` more, the brand
+    keeps `subsidy * what is left unrefunded / paid` (rounded down), so a full refund takes all of it back."""
+    subsidy = next((e for e in earnings if e.role == EarningRole.SUBSIDY), None)
+    if subsidy is None:
+        return []
+    left = line.paid_amount - line.refunded_amount - amount
+    keep = subsidy.amount * left // line.paid_amount
+    part = subsidy.remaining - keep
+    if part <= 0:
+        return []
+    subsidy.reversed_amount += part
+    return [*clawback.legs(subsidy, part), Leg(AccountRef.platform(AccountKind.MARKETING), part)]
+
+
 def approve_refund_money(session: Session, order: Order, refund: OrderRefund) -> None:
     """Reverse the refunded lines' shares into the refunds account (the provider refund is submitted next)."""
     lines = {line.id: line for line in order.lines}
@@ -296,8 +320,10 @@ def approve_refund_money(session: Session, order: Order, refund: OrderRefund) ->
     legs: list[Leg] = []
     for item in refund.lines:
         line = lines[item.order_line_id]
-        if earnings[line.id]:
-            legs.extend(reversal_legs(earnings[line.id], item.amount, clawback))
+        shares = [e for e in earnings[line.id] if e.role != EarningRole.SUBSIDY]
+        if shares:
+            legs.extend(reversal_legs(shares, item.amount, clawback))
+        legs.extend(_subsidy_back(earnings[line.id], line, item.amount, clawback))
         line.refunded_amount += item.amount
         line.refunded_quantity += item.quantity
     if not legs:  # paid but never split (a late payment): the money still sits in the order's escrow

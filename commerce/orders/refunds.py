@@ -237,6 +237,9 @@ def submit_refund(session: Session, provider: PaymentProvider, refund_id: int, *
 
 def _after_approval(session: Session, order: Order, actor: Actor) -> None:
     if all(line.refunded_amount == line.paid_amount for line in order.lines):
+        from commerce.marketing import coupons
+
+        coupons.give_back(session, order.id, only_valid=True)  # a whole order refunded: its coupons, if still valid
         if order.status == S.PAID:
             lifecycle.transition(session, order, S.CANCELLED, actor, "refunded before shipping")
         elif order.status in (S.SHIPPED, S.DELIVERED, S.COMPLETED):

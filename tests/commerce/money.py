@@ -124,6 +124,7 @@ def place(
     device: str | None = "buyer-device",
     address: checkout_service.Address = ADDRESS,
     coupons: dict[int, str] | None = None,
+    coupon_ids: Sequence[int] = (),
     links: checkout_service.PaymentLinks = LINKS,
 ) -> Checkout:
     items = [
@@ -134,7 +135,7 @@ def place(
     ]  # fmt: skip
     return checkout_service.place_order(
         m.session, buyer or m.buyer, items=items, address=address, provider=m.provider, policy=m.policy, links=links,
-        coupon_codes=coupons, click_ids=click_ids, device_hash=device,
+        coupon_codes=coupons, coupon_ids=coupon_ids, click_ids=click_ids, device_hash=device,
     )  # fmt: skip
 
 

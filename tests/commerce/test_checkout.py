@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from commerce.ledger import AccountKind, AccountRef, balance
+from commerce.marketing.coupons import create_coupon
 from commerce.orders import checkout as checkout_service
 from commerce.orders import expiry
-from commerce.orders.coupons import create_coupon
 from commerce.orders.lifecycle import SYSTEM, cancel_unpaid, events
 from commerce.orders.models import CouponKind, Earning, EarningRole, OrderRefund, OrderStatus, RefundState
 from commerce.orders.refunds import submit_refund, unsubmitted
@@ -156,7 +156,10 @@ def test_coupon_discount_is_spread_over_lines_and_limited_in_use(market: Market)
     assert sum(line.paid_amount for line in order.lines) == order.total
     with pytest.raises(Conflict) as err:
         place(m, coupons={m.brand.id: "SUMMER-10"})
-    assert err.value.code == "coupon_exhausted"
+    assert err.value.code == "coupon_user_limit"  # one per buyer by default
+    with pytest.raises(Conflict) as err:
+        place(m, buyer=m.user(), coupons={m.brand.id: "SUMMER-10"})
+    assert err.value.code == "coupon_exhausted"  # and one in all
     with pytest.raises(ValidationFailed):
         place(m, coupons={m.brand.id: "NOPE"})
 

@@ -1,13 +1,16 @@
 """Property-based, stateful: random sequences of the whole money flow keep every fen accounted for.
 
-Orders (shared and not, with coupons, odd prices), payments that succeed or fail, webhook replays,
+Orders (shared and not, with a brand-funded code and a platform-funded wallet coupon, odd prices),
+payments that succeed or fail, webhook replays,
 partial and full refunds, cancellations, buyers' disputes (decided by the brand, escalated to an admin),
 chargebacks (conceded, contested, won or lost at the provider), admin refunds, shipping, clock moves,
 settlement, review decisions and payouts (paid at once or left in flight), in any order. After every step:
 
 - every transaction sums to zero and so does the whole ledger; balances equal their postings;
 - no pending or available balance is negative (only clawback receivables may be);
-- every line's shares sum to its paid amount, and what is left of them to what is left unrefunded;
+- every line's shares sum to its paid amount, and what is left of them to what is left unrefunded; the
+  platform-funded part of a line is the brand's subsidy, out of the marketing account, left in proportion;
+- every coupon handed out is in a wallet, used at most once, and on an order that was not cancelled unpaid;
 - a fully refunded order nets every participant to zero; escrow never keeps money;
 - holders' pending balances equal their unsettled earnings;
 - stock plus what was sold equals what the brand stocked (no oversell, nothing lost);
@@ -32,21 +35,27 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from commerce.attribution.links import TargetKind
 from commerce.ledger import AccountKind, AccountRef, LedgerAccount, balance
+from commerce.marketing import coupons
+from commerce.marketing.coupons import create_coupon
 from commerce.orders import disputes, expiry, lifecycle, refunds, review, settlement
-from commerce.orders.coupons import create_coupon
 from commerce.orders.models import (
     OPEN_DISPUTE_STATES,
+    Coupon,
+    CouponFunding,
     CouponKind,
     Dispute,
     DisputeSource,
     DisputeState,
     Earning,
+    EarningRole,
     Order,
     OrderLine,
     OrderRefund,
     OrderRefundLine,
     OrderStatus,
     ReviewStatus,
+    UserCoupon,
+    UserCouponStatus,
 )
 from commerce.orders.money import line_split
 from commerce.orders.refunds import RefundItem
@@ -110,7 +119,12 @@ class MoneyFlow(RuleBasedStateMachine):
         factories.offer(self.session, product=self.cheap, artist_rate_bp=1000, sharer_rate_bp=500)
         factories.video_link(self.session, video=m.video, product=self.cheap)
         self.session.commit()
-        create_coupon(self.session, m.owner, m.brand.id, code="HALF", kind=CouponKind.PERCENT, value=5000)
+        create_coupon(self.session, m.owner, m.brand.id, code="HALF", kind=CouponKind.PERCENT, value=5000,
+                      per_user_limit=100)  # fmt: skip
+        self.site = create_coupon(
+            self.session, m.admin, None, funded_by=CouponFunding.PLATFORM, kind=CouponKind.THRESHOLD, value=150,
+            min_subtotal=200, per_user_limit=100,
+        )  # fmt: skip
         self.buyers = [m.buyer, m.user(), m.user()]
         self.payees = [Owner.user(m.sharer.id), Owner.user(m.artist.id), Owner.user(m.upstream.id),
                        Owner.brand(m.brand.id)]  # fmt: skip
@@ -152,6 +166,7 @@ class MoneyFlow(RuleBasedStateMachine):
         qty=st.integers(1, 4),
         shared=st.booleans(),
         coupon=st.booleans(),
+        platform=st.booleans(),
         wait=st.sampled_from([2, 30, 3600]),
         then_pay=st.sampled_from([None, True, True, True, False]),
     )
@@ -162,13 +177,16 @@ class MoneyFlow(RuleBasedStateMachine):
             link_target = TargetKind.PRODUCT if cheap else TargetKind.VIDEO
             share_click(m, m.sharer, viewer=who, target=link_target, target_id=self.cheap.id if cheap else None)
             self.clock.advance(seconds=kw["wait"])
+        wallet = [coupons.claim(self.session, who, self.site.id).id] if kw["platform"] else []
         checkout = self._attempt(
             place, m, buyer=who, qty=kw["qty"], sku=self.cheap.skus[0] if cheap else m.sku,
-            device=f"device-{kw['buyer']}", coupons={m.brand.id: "HALF"} if kw["coupon"] else None,
+            device=f"device-{kw['buyer']}", coupons={m.brand.id: "HALF"} if kw["coupon"] else None, coupon_ids=wallet,
         )  # fmt: skip
         if checkout is None:
             return
         self.checkouts.append(checkout.id)
+        if wallet:
+            event("a platform coupon taken off")
         if kw["then_pay"] is not None:
             self._pay(checkout.id, succeed=kw["then_pay"])
 
@@ -420,13 +438,39 @@ class MoneyFlow(RuleBasedStateMachine):
         for line in self.session.scalars(select(OrderLine)):
             assert line_split(line).total == line.paid_amount
             earnings = self.session.scalars(select(Earning).where(Earning.order_line_id == line.id)).all()
-            if earnings:
-                assert sum(e.remaining for e in earnings) == line.paid_amount - line.refunded_amount
+            shares = [e for e in earnings if e.role != EarningRole.SUBSIDY]
+            if shares:
+                assert sum(e.remaining for e in shares) == line.paid_amount - line.refunded_amount
+                subsidy = sum(e.remaining for e in earnings if e.role == EarningRole.SUBSIDY)
+                left = line.paid_amount - line.refunded_amount
+                assert subsidy == line.platform_discount * left // line.paid_amount
         for order in self._orders():
             assert balance(self.session, AccountRef.escrow(order.id)).balance == 0
             if order.lines and all(ln.refunded_amount == ln.paid_amount for ln in order.lines):
                 remaining = self.session.scalars(select(Earning).where(Earning.order_id == order.id)).all()
                 assert all(e.remaining == 0 for e in remaining)
+
+    @invariant()
+    def the_platform_funds_what_its_coupons_took_off(self) -> None:
+        subsidies = self.session.scalar(
+            select(func.coalesce(func.sum(Earning.amount - Earning.reversed_amount), 0)).where(
+                Earning.role == EarningRole.SUBSIDY
+            )
+        )
+        assert balance(self.session, AccountRef.platform(AccountKind.MARKETING)).balance == -int(subsidies or 0)
+
+    @invariant()
+    def coupons_are_accounted_for(self) -> None:
+        for coupon in self.session.scalars(select(Coupon)):
+            held = self.session.scalars(select(UserCoupon).where(UserCoupon.coupon_id == coupon.id)).all()
+            used = [uc for uc in held if uc.status == UserCouponStatus.USED]
+            assert coupon.claimed_count == len(held)
+            assert coupon.used_count == len(used)
+            for uc in used:
+                order = self.session.get(Order, uc.order_id)
+                assert order is not None
+                assert order.status != OrderStatus.CANCELLED or order.paid_at is not None
+            assert all(uc.order_id is None for uc in held if uc.status == UserCouponStatus.AVAILABLE)
 
     @invariant()
     def no_oversell(self) -> None:

@@ -1,19 +1,17 @@
-"""Cart, checkout, orders, refunds, coupons and the admin review queue."""
+"""Cart, checkout (and its quote), orders, refunds and the admin review queue."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 from flask import request
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from werkzeug.datastructures import FileStorage
 
-from commerce.orders import cart, checkout, coupons, lifecycle, refund_photos, refunds, review
+from commerce.orders import cart, checkout, lifecycle, refund_photos, refunds, review
 from commerce.orders.models import (
     Checkout,
-    Coupon,
-    CouponKind,
     Order,
     OrderEvent,
     OrderLine,
@@ -90,7 +88,11 @@ class CheckoutIn(ApiModel):
     )
     from_cart: bool = False
     address: AddressIn
-    coupons: dict[str, str] = Field(default_factory=dict, description="brand id -> coupon code")
+    coupons: dict[str, str] = Field(default_factory=dict, description="brand id -> coupon code (claimed on the way)")
+    coupon_ids: list[int] = Field(
+        default_factory=list, max_length=10,
+        description="wallet coupons (`/me/coupons` ids): at most one brand coupon and one platform coupon per order",
+    )  # fmt: skip
     click_id: str | None = Field(default=None, max_length=40, description="the share click id from the landing URL")
 
 
@@ -104,6 +106,7 @@ class OrderLineOut(OutModel):
     unit_price: int
     list_price: int | None
     discount: int
+    platform_discount: int = Field(description="the part of `discount` the platform funds; the rest the brand funds")
     paid_amount: int
     platform_fee_bp: int
     artist_rate_bp: int
@@ -255,27 +258,6 @@ class ReviewIn(ApiModel):
     approve: bool
 
 
-class CouponIn(ApiModel):
-    code: str = Field(min_length=3, max_length=32)
-    kind: Literal["amount", "percent"]
-    value: int = Field(gt=0, description="fen off, or basis points off for `percent`")
-    min_subtotal: int = Field(default=0, ge=0)
-    max_uses: int | None = Field(default=None, ge=1)
-    ends_at: AwareDatetime | None = None
-
-
-class CouponOut(OutModel):
-    id: int
-    code: str
-    kind: CouponKind
-    value: int
-    min_subtotal: int
-    max_uses: int | None
-    used_count: int
-    ends_at: dt.datetime | None
-    is_active: bool
-
-
 # -- helpers --------------------------------------------------------------------------------------------------
 
 
@@ -363,11 +345,43 @@ def create_checkout(body: CheckoutIn) -> tuple[CheckoutOut, int]:
             client_ip=request.remote_addr,
         ),
         coupon_codes=coupon_codes,
+        coupon_ids=body.coupon_ids,
         click_ids=click_ids,
         device_hash=device_hash(),
         from_cart=body.from_cart,
     )
     return CheckoutOut.of(result), 201
+
+
+class QuoteIn(ApiModel):
+    items: list[CartItemIn] = Field(min_length=1, max_length=cart.MAX_ITEMS)
+    coupon_ids: list[int] = Field(default_factory=list, max_length=10)
+
+
+class AppliedCouponOut(OutModel):
+    id: int | None = Field(description="the wallet coupon")
+    amount: int = Field(description="fen it takes off")
+    funded_by: str = Field(description="brand | platform: who pays for it")
+
+
+class QuoteOut(OutModel):
+    subtotal: int
+    brand_discount: int = Field(description="fen off that the brand funds")
+    platform_discount: int = Field(description="fen off that the platform funds")
+    total: int = Field(description="what the buyer pays")
+    applied: list[AppliedCouponOut]
+
+
+@bp.post("/checkouts/quote")
+@endpoint(summary="Price a checkout with wallet coupons, nothing placed", tags=TAGS, body=QuoteIn, response=QuoteOut,
+          auth="required", errors=[409, 422])  # fmt: skip
+def quote_checkout(body: QuoteIn) -> QuoteOut:
+    """The same pricing and refusals as placing the order: at most one brand and one platform coupon per order."""
+    items = [checkout.CheckoutItem(i.sku_id, i.quantity, i.source_video_id, i.source_artist_id) for i in body.items]
+    q = checkout.quote(extensions.session(), current_user(), items=items, policy=_policy(), coupon_ids=body.coupon_ids)
+    applied = [AppliedCouponOut(id=uid, amount=amount, funded_by=funded) for uid, amount, funded in q.applied]
+    return QuoteOut(subtotal=q.subtotal, brand_discount=q.brand_discount, platform_discount=q.platform_discount,
+                    total=q.total, applied=applied)  # fmt: skip
 
 
 @bp.get("/checkouts/<int:checkout_id>")
@@ -513,30 +527,3 @@ def held_lines() -> list[OrderLineOut]:
           response=OrderLineOut, auth="required", idempotent=True, errors=[403, 404, 409])  # fmt: skip
 def decide_review(line_id: int, body: ReviewIn) -> OrderLine:
     return review.decide_hold(extensions.session(), current_user(), line_id, approve=body.approve)
-
-
-# -- coupons --------------------------------------------------------------------------------------------------
-
-
-@bp.post("/brands/<int:brand_id>/coupons")
-@endpoint(summary="Create a coupon for the brand's products", tags=["brands"], body=CouponIn, response=CouponOut,
-          status=201, auth="required", errors=[403, 409, 422])  # fmt: skip
-def create_coupon(brand_id: int, body: CouponIn) -> tuple[Coupon, int]:
-    return coupons.create_coupon(
-        extensions.session(), current_user(), brand_id, code=body.code, kind=CouponKind(body.kind),
-        value=body.value, min_subtotal=body.min_subtotal, max_uses=body.max_uses, ends_at=body.ends_at,
-    ), 201  # fmt: skip
-
-
-@bp.get("/brands/<int:brand_id>/coupons")
-@endpoint(summary="The brand's coupons (members only)", tags=["brands"], response=list[CouponOut], auth="required",
-          errors=[403])  # fmt: skip
-def list_coupons(brand_id: int) -> list[CouponOut]:
-    return [CouponOut.model_validate(c) for c in coupons.list_coupons(extensions.session(), current_user(), brand_id)]
-
-
-@bp.delete("/brands/<int:brand_id>/coupons/<int:coupon_id>")
-@endpoint(summary="Stop a coupon", tags=["brands"], status=204, auth="required", errors=[403, 404])
-def delete_coupon(brand_id: int, coupon_id: int) -> tuple[None, int]:
-    coupons.deactivate_coupon(extensions.session(), current_user(), brand_id, coupon_id)
-    return None, 204

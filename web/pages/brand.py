@@ -16,6 +16,7 @@ from sqlalchemy import select
 from commerce import reports
 from commerce.catalog import affiliate, categories, products
 from commerce.catalog.products import QUALIFICATION_NAMES
+from commerce.marketing import coupons
 from commerce.orders import lifecycle, refund_photos, refunds
 from commerce.orders.models import OrderStatus, RefundState
 from core import clock, extensions
@@ -98,6 +99,17 @@ def papers(user: User, brand_id: int) -> str | Response:
     docs = qualifications.of_brand(extensions.session(), user, brand_id)
     return _render("brand/papers.html", user, brand_id, "papers", docs=[QualificationOut.of(d) for d in docs],
                    kinds=list(QualificationKind), names=QUALIFICATION_NAMES)  # fmt: skip
+
+
+@bp.get("/brand/<int:brand_id>/coupons")
+@signed_in_page
+def coupons_page(user: User, brand_id: int) -> str | Response:
+    """The brand's coupons: create one (amount, percentage with a cap, 满减), and each one's claimed, used, GMV
+    and cost; static/brand/coupons.js sends the form to the API."""
+    session = extensions.session()
+    rows = coupons.list_coupons(session, user, brand_id)
+    return _render("brand/coupons.html", user, brand_id, "coupons", coupons=rows,
+                   stats=coupons.stats(session, [c.id for c in rows]), describe=coupons.describe)  # fmt: skip
 
 
 @bp.get("/brand/<int:brand_id>/products/<int:product_id>")

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from commerce.catalog import products
 from commerce.catalog.models import Product, ProductStatus
 from commerce.ledger import AccountKind, OwnerKind, balances
-from commerce.marketing import flash_sales
+from commerce.marketing import coupons, flash_sales
 from commerce.notifications import service as notifications
 from commerce.orders import commissions, lifecycle
 from commerce.orders.cart import MAX_QUANTITY
@@ -92,6 +92,8 @@ def product(product_id: int) -> str:
     return render_template(
         "feed/product.html",
         product=product_out(found),
+        offered=coupons.claimable_for_product(extensions.session(), current_user(), found.id),
+        describe=coupons.describe,
         buyable=found.status == ProductStatus.ACTIVE,
         click=_click_id(),
     )
@@ -110,10 +112,17 @@ def checkout(user: User) -> str | Response:
     flash = flash_sales.lines_for(extensions.session(), user.id, [sku.id], clock.now()).get(sku.id)
     if flash is not None:
         quantity = flash.quantity
+    unit_price = flash.price_fen if flash is not None else sku.price_fen
+    # The wallet coupons this line can take, best first; the page picks one brand and one platform coupon.
+    line = coupons.PricedLine(found.brand_id, found.id, unit_price * quantity)
+    usable = coupons.usable_for(extensions.session(), user.id, [line])
     return render_template(
         "feed/checkout.html",
+        describe=coupons.describe,
+        brand_coupons=[(uc, off) for uc, off in usable if uc.coupon.funded_by == "brand"],
+        platform_coupons=[(uc, off) for uc, off in usable if uc.coupon.funded_by == "platform"],
         sku=sku,
-        unit_price=flash.price_fen if flash is not None else sku.price_fen,
+        unit_price=unit_price,
         flash=flash,
         product=product_out(found),
         quantity=quantity,

@@ -118,6 +118,37 @@
     });
     body.append(gallery, name, brand, price, stock, picker, qtyLabel, buy, desc);
     flashCard(p, opts).then((card) => { if (card) price.after(card); });
+    if (opts.coupons !== false) couponStrip(p).then((strip) => { if (strip) price.after(strip); });
+  }
+
+  // The coupons the product offers (a video card's sheet): claim one into the wallet; checkout offers it.
+  async function couponStrip(p) {
+    const r = await xl.api("GET", "/api/v1/products/" + p.id + "/coupons");
+    if (!r.ok || !r.data.length) return null;
+    const strip = el("section", "coupon-strip");
+    strip.setAttribute("aria-label", t("优惠券", "Coupons"));
+    const message = el("p", "flash-message", "");
+    r.data.forEach((c) => {
+      const chip = el("div", "coupon-chip");
+      chip.dataset.coupon = String(c.id);
+      const full = c.held >= c.per_user_limit;
+      const kind = c.funded_by === "platform" ? t("平台券", "Platform") : t("品牌券", "Brand");
+      const claim = el("button", "btn-quiet", full ? t("已领取", "Claimed") : t("领取", "Claim"));
+      claim.type = "button";
+      claim.disabled = full;
+      claim.addEventListener("click", async () => {
+        claim.disabled = true;
+        const a = await xl.api("POST", "/api/v1/coupons/" + c.id + "/claim");
+        if (a.status === 401) { xl.toLogin(); return; }
+        if (a.ok) { claim.textContent = t("已领取", "Claimed"); message.textContent = ""; return; }
+        claim.disabled = false;
+        message.textContent = (a.data && a.data.title) || t("请稍后再试", "Please try again");
+      });
+      chip.append(el("span", "", kind + " · " + c.label), claim);
+      strip.appendChild(chip);
+    });
+    strip.appendChild(message);
+    return strip;
   }
 
   // A flash sale (秒杀) on the product: a countdown to its start or end (on the server's clock), the units left,
