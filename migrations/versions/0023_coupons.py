@@ -1,7 +1,7 @@
 """coupons: funding, kinds, limits, scope; the wallet of claimed coupons; platform-funded line discounts
 
 Revision ID: 0023_coupons
-Revises: 0021_flash_sales
+Revises: 0022_wechat_identity
 Create Date: 2026-12-06 22:09:35.008958
 """
 
@@ -19,7 +19,7 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 # the check constraints autogenerate does not see are added here.
 
 revision: str = "0023_coupons"
-down_revision: str | Sequence[str] | None = "0021_flash_sales"
+down_revision: str | Sequence[str] | None = "0022_wechat_identity"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
