@@ -96,12 +96,12 @@ def resolve(session: Session, item: ReviewItem, decision: Decision) -> int:
     ).all()
     if not open_reports:
         return 0
-    info = subjects.describe(session, item.subject_type, item.subject_id)
+    title = subjects.title_of(session, item.subject_type, item.subject_id)
     now = clock.now()
     for report in open_reports:
         report.resolved_at, report.outcome, report.review_item_id = now, decision, item.id
     kind = "report_dismissed" if decision is Decision.APPROVE else "report_upheld"
-    notify(session, [r.reporter_id for r in open_reports], kind, {"title": info.title if info else ""})
+    notify(session, [r.reporter_id for r in open_reports], kind, {"title": title})
     return len(open_reports)
 
 
@@ -123,8 +123,4 @@ def mine(
 
 
 def subject_titles(session: Session, reports: Sequence[Report]) -> dict[int, str]:
-    out = {}
-    for r in reports:
-        info = subjects.describe(session, r.subject_type, r.subject_id)
-        out[r.id] = info.title if info else ""
-    return out
+    return {r.id: subjects.title_of(session, r.subject_type, r.subject_id) for r in reports}

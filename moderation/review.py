@@ -275,8 +275,4 @@ def review_detail(session: Session, actor: User | None, item_id: int) -> ReviewD
 
 def titles(session: Session, items: Sequence[ReviewItem]) -> dict[int, str]:
     """Each item's subject as reviewers read it (by item id); a subject that is gone reads as empty."""
-    out = {}
-    for item in items:
-        info = subjects.describe(session, item.subject_type, item.subject_id)
-        out[item.id] = info.title if info else ""
-    return out
+    return {item.id: subjects.title_of(session, item.subject_type, item.subject_id) for item in items}

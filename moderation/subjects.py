@@ -107,6 +107,12 @@ def describe(session: Session, subject: Subject, subject_id: int) -> SubjectInfo
     return _DESCRIBE[subject](session, subject_id)
 
 
+def title_of(session: Session, subject: Subject, subject_id: int) -> str:
+    """The subject as reviewers and reporters read it; one that is gone reads as empty."""
+    info = describe(session, subject, subject_id)
+    return info.title if info else ""
+
+
 def apply(
     session: Session, reviewer: User, subject: Subject, subject_id: int, *, decision: Decision, reason: str
 ) -> None:

@@ -26,10 +26,10 @@ from commerce.catalog import categories
 from commerce.catalog.limits import CatalogLimits
 from commerce.catalog.models import Product, ProductStatus, Sku
 from commerce.catalog.products import (
-    QUALIFICATION_NAMES,
     changed,
     check_code,
     code_conflict,
+    missing_papers,
     normalise_attributes,
     set_status,
     sku_errors,
@@ -506,9 +506,7 @@ def _check_qualified(
         if needed not in missing:
             missing[needed] = qualifications.missing_for(session, brand_id, needed)
         if missing[needed]:
-            names = [QUALIFICATION_NAMES[k] for k in missing[needed]]
-            errors.add(rows.row, "status", "qualification_required", what_zh="和".join(n[0] for n in names),
-                       what_en=" and ".join(n[1] for n in names))  # fmt: skip
+            errors.add(rows.row, "status", "qualification_required", **missing_papers(missing[needed]))
 
 
 def _apply(

@@ -151,9 +151,13 @@ def _check_qualified(session: Session, product: Product, limits: CatalogLimits |
         return
     missing = qualifications.missing_for(session, product.brand_id, needed)
     if missing:
-        names = [QUALIFICATION_NAMES[k] for k in missing]
-        raise ValidationFailed.one("status", "qualification_required", what_zh="和".join(n[0] for n in names),
-                                   what_en=" and ".join(n[1] for n in names))  # fmt: skip
+        raise ValidationFailed.one("status", "qualification_required", **missing_papers(missing))
+
+
+def missing_papers(missing: list[QualificationKind]) -> dict[str, str]:
+    """The `qualification_required` sentence's parameters: what is missing, in both languages."""
+    names = [QUALIFICATION_NAMES[k] for k in missing]
+    return {"what_zh": "和".join(n[0] for n in names), "what_en": " and ".join(n[1] for n in names)}
 
 
 # -- reading ----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from web.api.links import LinkOut
 from web.api.orders import OrderLineOut
 from web.api.videos import VideoOut
 from web.auth import require_current_user
-from web.i18n import get_locale
+from web.i18n import pick
 
 TAGS = ["moderation"]
 
@@ -51,11 +51,6 @@ REPORT_REASONS = {
 }
 
 
-def _say(table: dict[Any, tuple[str, str]], key: Any) -> str:
-    zh, en = table[key]
-    return en if get_locale().startswith("en") else zh
-
-
 class QueueQuery(QueryModel):
     cursor: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=20, ge=1, le=100)
@@ -82,8 +77,8 @@ class ItemOut(OutModel):
     def of(cls, item: ReviewItem, title: str) -> ItemOut:
         return cls(
             id=item.id, subject_type=item.subject_type, subject_id=item.subject_id,
-            subject_text=_say(SUBJECTS, item.subject_type), title=title, video_id=item.video_id, reason=item.reason,
-            reason_text=_say(REASONS, item.reason),
+            subject_text=pick(SUBJECTS, item.subject_type), title=title, video_id=item.video_id, reason=item.reason,
+            reason_text=pick(REASONS, item.reason),
             public_while_reviewed=item.reason in (QueueReason.SAMPLED, QueueReason.REPORTED),
             matched_video_id=item.matched_video_id, similarity=item.similarity, created_at=item.created_at,
             decision=item.decision, decided_at=item.decided_at, note=item.note,
@@ -127,7 +122,7 @@ class ReportOut(OutModel):
     def of(cls, r: Report, title: str) -> ReportOut:
         outcome = None if r.outcome is None else ("dismissed" if r.outcome is Decision.APPROVE else "upheld")
         return cls(id=r.id, subject_type=r.subject_type, subject_id=r.subject_id, title=title, reason=r.reason,
-                   reason_text=_say(REPORT_REASONS, r.reason), note=r.note, created_at=r.created_at,
+                   reason_text=pick(REPORT_REASONS, r.reason), note=r.note, created_at=r.created_at,
                    resolved_at=r.resolved_at, outcome=outcome)  # fmt: skip
 
 
@@ -163,7 +158,7 @@ class QualificationOut(OutModel):
     @classmethod
     def of(cls, q: BrandQualification, *, signed: bool = False) -> QualificationOut:
         url = extensions.storage().presigned_get_url(q.document_key, expires=600) if signed else None
-        return cls(id=q.id, brand_id=q.brand_id, kind=q.kind, kind_text=_say(QUALIFICATION_NAMES, q.kind),
+        return cls(id=q.id, brand_id=q.brand_id, kind=q.kind, kind_text=pick(QUALIFICATION_NAMES, q.kind),
                    licence_number=q.licence_number, expires_on=q.expires_on, status=q.status,
                    review_note=q.review_note, created_at=q.created_at, content_type=q.content_type,
                    document_url=url)  # fmt: skip
