@@ -72,7 +72,7 @@ def seed(url: str) -> dict[str, object]:
     from core import clock
     from core.accounts.models import Brand, BrandMember, BrandRole, User
     from core.db import Database
-    from media.models import Video, VideoStatus
+    from media.models import ReviewState, Video, VideoStatus
 
     db = Database(url)
     now = clock.now()
@@ -100,7 +100,8 @@ def seed(url: str) -> dict[str, object]:
         skus, hot = [], []
         videos = []
         for a in artists:
-            v = Video(uploader_id=a, title="bench", status=VideoStatus.READY, duration_seconds=30.0, published_at=now)
+            v = Video(uploader_id=a, title="bench", status=VideoStatus.READY, duration_seconds=30.0, published_at=now,
+                  review_state=ReviewState.CLEARED)  # fmt: skip
             s.add(v)
             s.flush()
             videos.append(v.id)
