@@ -9,7 +9,7 @@ STAMPS := $(VENV)/.stamps
 FFMPEG_STATIC := $(VENV)/opt/ffmpeg-static
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install install-dev migrate seed run lint format test test-fast clean
+.PHONY: help install install-dev migrate seed run lint format test test-fast bench clean
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -86,6 +86,14 @@ test: install-dev lint ## Run the whole suite: lint, then every test including s
 
 test-fast: install-dev ## Run the suite without the slow scenarios (not what CI runs)
 	$(BIN)/pytest -m "not slow"
+
+BENCH ?= checkout
+bench: install-dev ## Run one benchmark (BENCH=checkout|search|matching|...; checkout needs PostgreSQL and pgbench)
+	@command -v pgbench >/dev/null || { \
+	  echo "installing Debian's postgresql-client for pgbench (bench.checkout's floor)"; \
+	  $(SUDO) apt-get install -y -qq postgresql-client >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq postgresql-client; }; }
+	$(BIN)/python -m bench.$(BENCH) $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var

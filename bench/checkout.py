@@ -1,4 +1,4 @@
-"""Checkout throughput on PostgreSQL, side by side with pgbench's TPC-B-like rate at the same client count.
+r"""Checkout throughput on PostgreSQL, side by side with pgbench's TPC-B-like rate at the same client count.
 
 One "order" is the whole money path of a purchase: checkout (stock reserved by
 conditional update, prices, coupon-free line snapshot, affiliate rates, sharer
@@ -14,6 +14,15 @@ checks that nothing was oversold and that the ledger balances. pgbench runs
 `-c N -j N` over its own tables in the same scratch database, which is created
 and dropped by this script.
 
+The purchase's own SQL floor: the statements of one purchase are traced
+(SQLAlchemy's `before_cursor_execute`) and replayed exactly by pgbench
+(`-f`, `-M prepared`) at the same client counts, in the same run: each
+statement with its parameters, each commit where the service committed, the
+ids a statement returns taken with `\gset` and the random references made
+fresh per transaction, so every replayed purchase writes new rows.
+`service_over_replay` is orders/s over the replay's tps: 1.0 would mean the
+Python side costs nothing.
+
     .venv/bin/python -m bench.checkout [--clients 2,4,8] [--seconds 15] [--rounds 2]
 """
 
@@ -26,6 +35,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -271,16 +281,18 @@ def init_pgbench(url: str) -> None:
     subprocess.run(["pgbench", "-i", "-s", "1", "-q", *_libpq(url)], check=True, capture_output=True)
 
 
-def run_pgbench(url: str, clients: int, seconds: float) -> dict[str, float]:
+def run_pgbench(url: str, clients: int, seconds: float, script: Path | None = None) -> dict[str, float]:
+    """TPC-B-like by default; with `script`, that file (`-M prepared`): the replay of one purchase."""
     conn = _libpq(url)
+    custom = ["-f", str(script), "-M", "prepared"] if script is not None else []
     backends: dict[int, float] = {}
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as tmp, admin.connect() as watch:
         prefix = str(Path(tmp) / "pgb")
         run = subprocess.Popen(
-            ["pgbench", "-c", str(clients), "-j", str(clients), "-T", str(int(seconds)), "-l", "--log-prefix", prefix,
-             *conn],
+            ["pgbench", *custom, "-c", str(clients), "-j", str(clients), "-T",
+             str(int(seconds)), "-l", "--log-prefix", prefix, *conn],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         while run.poll() is None:  # the CPU its server backends have used, read until they go away
@@ -311,6 +323,127 @@ def run_pgbench(url: str, clients: int, seconds: float) -> dict[str, float]:
     }
 
 
+# -- the SQL floor: one purchase's own statements, replayed by pgbench ----------------------------------------
+
+# Ids are taken from far apart ranges before the trace, so that a value names one row of one table: each id a
+# statement returns is then found, by its value, wherever a later statement uses it (also inside a string: a
+# ledger key, a JSON body), and the replay uses the id its own transaction got instead.
+_ID_BASE = 7_000_000_000
+_TOKEN = re.compile(r"\b[a-z]{2,8}_?[0-9a-f]{16,}\b")  # random references made in Python (merchant ref, event id)
+
+
+def trace_purchase(url: str, world: dict[str, object]) -> list[dict[str, Any]]:
+    """The statements of one purchase as the driver sent them, with their parameters and what each returned."""
+    from commerce.orders.checkout import PURPOSE
+    from commerce.orders.money import CheckoutPayments
+    from commerce.payments import service as payments
+    from core.db import Database
+
+    payments.register_purpose(PURPOSE, CheckoutPayments(POLICY))
+    db = Database(url)
+    with db.engine.begin() as conn:
+        sequences = conn.execute(text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")).all()
+        for n, (seq,) in enumerate(sorted(sequences)):
+            conn.execute(text("SELECT setval(CAST(:s AS regclass), :v)"), {"s": seq, "v": _ID_BASE + n * 10_000_000})
+    trace: list[dict[str, Any]] = []
+
+    def before(_c: object, _cur: object, statement: str, params: Any, _ctx: object, many: bool) -> None:
+        trace.append({"sql": statement, "params": params, "many": many, "row": None})
+
+    def after(_c: object, cursor: Any, *_: object) -> None:
+        result = getattr(cursor, "pgresult", None)
+        if result is not None and result.ntuples == 1:  # what a \gset can take: one row
+            names = [result.fname(i).decode() for i in range(result.nfields)]
+            values = [result.get_value(0, i) for i in range(result.nfields)]
+            trace[-1]["row"] = {n: None if v is None else v.decode() for n, v in zip(names, values, strict=True)}
+
+    rng = random.Random(99)
+    skus: list[tuple[int, int]] = world["skus"]  # type: ignore[assignment]
+    buyers: list[int] = world["buyers"]  # type: ignore[assignment]
+    with db.session() as s:
+        provider = SandboxProvider(s, secrets=[SECRET], base_url="http://bench")
+        for attempt in range(2):  # the first warms the caches; the second is the one traced
+            if attempt:
+                event.listen(db.engine, "before_cursor_execute", before)
+                event.listen(db.engine, "after_cursor_execute", after)
+                event.listen(db.engine, "commit", lambda *_: trace.append({"sql": "COMMIT"}))
+            sku_id, video = rng.choice(skus)
+            buy_once(s, provider, buyer_id=rng.choice(buyers), sku_id=sku_id, video=video, qty=1)
+            s.expunge_all()
+    db.dispose()
+    return trace
+
+
+def _literal(value: Any) -> str:
+    """A parameter as SQL text; strings as E'' literals with ':' escaped, which pgbench would take for a variable."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if hasattr(value, "obj"):  # psycopg's Json wrapper
+        value = json.dumps(value.obj, ensure_ascii=False)
+    if hasattr(value, "isoformat"):
+        value = value.isoformat()
+    escaped = str(value).replace("\\", "\\\\").replace("'", "\\'").replace(":", "\\x3a")
+    return f"E'{escaped}'"
+
+
+def replay_script(trace: list[dict[str, Any]]) -> str:
+    """A pgbench script running exactly the traced statements, as one transaction per commit of the purchase.
+
+    Ids a statement returned become variables (`\\gset`) that later statements use where the trace had the value;
+    the random references Python made (merchant refs, event ids, the sandbox's ids) are made fresh from a random
+    number per run of the script, so every replayed purchase inserts new rows like a real one."""
+    ids: dict[str, str] = {}  # returned id value -> pgbench variable
+    tokens = {t for step in trace for t in _TOKEN.findall(json.dumps(step.get("params"), default=str))}
+    fresh = {t: f"{t[:3]}{n}_" for n, t in enumerate(sorted(tokens))}  # prefix; the random suffix follows
+
+    def value(v: Any) -> str:
+        if isinstance(v, int) and not isinstance(v, bool) and str(v) in ids:
+            return f":{ids[str(v)]}"
+        lit = _literal(v)
+        if not isinstance(v, str) and not hasattr(v, "obj"):
+            return lit
+        raw = v if isinstance(v, str) else json.dumps(v.obj, ensure_ascii=False)
+        for old, var in ids.items():
+            if old in raw:
+                lit = f"replace({lit}, '{old}', CAST(:{var} AS text))"
+        for old, prefix in fresh.items():
+            if old in raw:
+                lit = f"replace({lit}, '{old}', '{prefix}' || :client_id || '_' || :r)"
+        return lit
+
+    def render(sql: str, params: Any) -> str:
+        return re.sub(r"%\((\w+)\)s", lambda m: value(params[m.group(1)]), sql)
+
+    out = ["\\set r random(1, 999999999999)", "BEGIN;"]
+    steps = [step for step in trace]
+    while steps and steps[-1]["sql"] == "COMMIT":
+        steps.pop()
+    for n, step in enumerate(steps):
+        if step["sql"] == "COMMIT":
+            out += ["COMMIT;", "BEGIN;"]
+            continue
+        if step["many"]:
+            out.append("\\startpipeline")
+            out += [render(step["sql"], p).strip() + ";" for p in step["params"]]
+            out.append("\\endpipeline")
+            continue
+        sql = render(step["sql"], step["params"] or {}).strip()
+        row = step["row"]
+        if row is None:
+            out.append(sql + ";")
+            continue
+        out += [sql, f"\\gset s{n}_"]
+        for column, v in row.items():
+            if v is not None and v.isdigit() and int(v) >= _ID_BASE:
+                ids[v] = f"s{n}_{column}"
+    out.append("COMMIT;")
+    return "\n".join(out) + "\n"
+
+
 def check(url: str, world: dict[str, object]) -> dict[str, object]:
     from commerce.catalog.models import Sku
     from commerce.ledger import verify
@@ -328,7 +461,8 @@ def check(url: str, world: dict[str, object]) -> dict[str, object]:
                 .where(OrderLine.sku_id == sku_id, Order.status != OrderStatus.CANCELLED)
             )
             stock = s.get(Sku, sku_id).stock  # type: ignore[union-attr]
-            oversells += max(0, int(sold) - HOT_STOCK) + (1 if stock < 0 or stock + int(sold) != HOT_STOCK else 0)
+            sold = int(sold or 0)
+            oversells += max(0, sold - HOT_STOCK) + (1 if stock < 0 or stock + sold != HOT_STOCK else 0)
         paid = s.scalar(select(func.count()).select_from(Order).where(Order.status == OrderStatus.PAID))
     db.dispose()
     return {"ledger_balanced": ledger.ok, "oversells": oversells, "paid_orders": int(paid or 0)}
@@ -346,6 +480,12 @@ PGBENCH_FIELDS = {
 }  # fmt: skip
 
 
+REPLAY_FIELDS = {
+    "replay_tps": ("tps", 1), "replay_p50_ms": ("p50_ms", 2), "replay_p99_ms": ("p99_ms", 2),
+    "replay_pg_cpu_ms_per_tx": ("pg_cpu_ms", 3),
+}  # fmt: skip
+
+
 def _median(runs: list[dict[str, float]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
@@ -355,44 +495,70 @@ def main() -> None:
     parser.add_argument("--clients", default="2,4,8", help="client counts, comma-separated")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each run")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each side per client count, alternated")
+    parser.add_argument("--save-replay", metavar="FILE", help="also write the pgbench script of the traced purchase")
     args = parser.parse_args()
     counts = [int(c) for c in str(args.clients).split(",")]
 
     from tests.conftest import migrate
 
+    if shutil.which("pgbench") is None:
+        raise SystemExit(
+            "bench.checkout needs pgbench (the floor it measures against): `make bench` installs Debian's "
+            "postgresql-client, which has it"
+        )
     name = f"xl_bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = _db_url(name)
-    results: dict[int, tuple[list[dict[str, float]], list[dict[str, float]]]] = {}
+    results: dict[int, tuple[list[dict[str, float]], list[dict[str, float]], list[dict[str, float]]]] = {}
     try:
         migrate(url)
         world = seed(url)
         init_pgbench(url)
-        for clients in counts:
-            ours_runs, pg_runs = [], []
-            for _ in range(args.rounds):  # ours, pgbench, ours, pgbench: both see the same neighbours on the CPU
-                ours_runs.append(run_ours(url, world, clients, args.seconds))
-                pg_runs.append(run_pgbench(url, clients, args.seconds))
-            results[clients] = (ours_runs, pg_runs)
+        trace = trace_purchase(url, world)
+        replayed = sum(len(t["params"]) if t["many"] else 1 for t in trace if t["sql"] != "COMMIT")
+        with tempfile.TemporaryDirectory() as tmp:
+            script = Path(tmp) / "purchase.sql"
+            script.write_text(replay_script(trace))
+            if args.save_replay:
+                Path(args.save_replay).write_text(script.read_text())
+            for clients in counts:
+                ours_runs, pg_runs, replay_runs = [], [], []
+                for _ in range(args.rounds):  # ours, pgbench, replay, ours, ...: all see the same neighbours
+                    ours_runs.append(run_ours(url, world, clients, args.seconds))
+                    pg_runs.append(run_pgbench(url, clients, args.seconds))
+                    replay_runs.append(run_pgbench(url, clients, args.seconds, script))
+                results[clients] = (ours_runs, pg_runs, replay_runs)
         verdict = check(url, world)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
+    report(args, name, results=results, verdict=verdict, trace=trace, replayed=replayed)
+
+
+def report(
+    args: argparse.Namespace, name: str, *,
+    results: dict[int, tuple[list[dict[str, float]], list[dict[str, float]], list[dict[str, float]]]],
+    verdict: dict[str, object], trace: list[dict[str, Any]], replayed: int,
+) -> None:  # fmt: skip
+    """The table, the CPU lines, the floor's table and the closing JSON line."""
     print(f"{args.rounds} alternating runs of {args.seconds:g} s per side and client count "
           f"(PostgreSQL, scratch database {name}, dropped); medians, ratio range over the rounds")  # fmt: skip
     header = f"{'clients':>7}{'orders/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'pgbench tps':>13}{'p50 ms':>8}{'p99 ms':>8}"
     print(header + f"{'ratio':>8}{'range':>14}{'stmts':>7}{'commits':>8}")
     by_clients = []
-    for clients, (ours_runs, pg_runs) in results.items():
+    for clients, (ours_runs, pg_runs, replay_runs) in results.items():
         ratios = sorted(o["orders_per_s"] / p["tps"] for o, p in zip(ours_runs, pg_runs, strict=True))
+        floor = sorted(o["orders_per_s"] / p["tps"] for o, p in zip(ours_runs, replay_runs, strict=True))
         row: dict[str, Any] = {"clients": clients}
-        for runs, fields in ((ours_runs, OURS_FIELDS), (pg_runs, PGBENCH_FIELDS)):
+        for runs, fields in ((ours_runs, OURS_FIELDS), (pg_runs, PGBENCH_FIELDS), (replay_runs, REPLAY_FIELDS)):
             row.update({out: round(_median(runs, key), digits) for out, (key, digits) in fields.items()})
         row.update({
+            "service_over_replay": round(statistics.median(floor), 3),
+            "service_over_replay_range": [round(floor[0], 3), round(floor[-1], 3)],
             "tps_ratio": round(statistics.median(ratios), 3),
             "tps_ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)],
             "orders": sum(int(o["orders"]) for o in ours_runs),
@@ -404,6 +570,16 @@ def main() -> None:
               f"{row['pgbench_tps']:>13.1f}{row['pgbench_p50_ms']:>8.2f}{row['pgbench_p99_ms']:>8.2f}"
               f"{row['tps_ratio']:>8.3f}{ratios[0]:>7.3f}-{ratios[-1]:.3f}{row['statements_per_order']:>7.1f}"
               f"{row['commits_per_order']:>8.1f}")  # fmt: skip
+    commits = sum(t["sql"] == "COMMIT" for t in trace)
+    print(f"the SQL floor: one traced purchase ({replayed} statements, {commits} commits) replayed by pgbench"
+          " (-M prepared, fresh ids per transaction)")  # fmt: skip
+    print(f"{'clients':>7}{'orders/s':>10}{'replay tps':>12}{'p50 ms':>8}{'p99 ms':>8}{'service/replay':>16}"
+          f"{'range':>14}{'replay PG CPU ms':>18}")  # fmt: skip
+    for row in by_clients:
+        lo, hi = row["service_over_replay_range"]
+        print(f"{row['clients']:>7}{row['orders_per_s']:>10.1f}{row['replay_tps']:>12.1f}{row['replay_p50_ms']:>8.2f}"
+              f"{row['replay_p99_ms']:>8.2f}{row['service_over_replay']:>16.3f}{lo:>7.3f}-{hi:.3f}"
+              f"{row['replay_pg_cpu_ms_per_tx']:>18.3f}")  # fmt: skip
     print(
         "CPU per unit of work (medians): ours = Python client + its PostgreSQL backend per order; "
         "pgbench = its C client + backend per transaction"
@@ -424,6 +600,8 @@ def main() -> None:
                 # The headline is the worst client count's median ratio, so as to claim no more than holds.
                 "tps_ratio": worst["tps_ratio"],
                 "tps_ratio_clients": worst["clients"],
+                "service_over_replay": min(r["service_over_replay"] for r in by_clients),
+                "replay_statements": replayed,
                 "oversells": verdict["oversells"],
                 "ledger_balanced": verdict["ledger_balanced"],
                 "errors": errors,
