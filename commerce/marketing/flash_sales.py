@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from commerce.catalog.models import Product, ProductStatus, Sku
@@ -223,16 +223,24 @@ class FlashLine:
 
 
 _adm = FlashAdmission.__table__.c
+_LIVE = (  # the admissions `lines_for` finds: the buyer's (`:buyer`), not yet used, before their deadline (`:now`)
+    _adm.user_id == bindparam("buyer"),
+    _adm.status == AdmissionStatus.ADMITTED,
+    _adm.pay_deadline > bindparam("now", type_=UTCDateTime()),
+)
 _LINES = (
     select(_adm.id, _adm.sku_id, _adm.quantity, _adm.price_fen, _adm.pay_deadline)
-    .where(
-        _adm.user_id == bindparam("buyer"),
-        _adm.sku_id.in_(bindparam("skus", expanding=True)),
-        _adm.status == AdmissionStatus.ADMITTED,
-        _adm.pay_deadline > bindparam("now", type_=UTCDateTime()),
-    )
+    .where(*_LIVE, _adm.sku_id.in_(bindparam("skus", expanding=True)))
     .order_by(_adm.pay_deadline)
 )
+
+
+def admitted(sku_id: Any) -> Any:
+    """Whether `lines_for` would find a line for this SKU (a column for a query that reads the SKUs anyway, so a
+    checkout without one asks no more). Binds `:buyer` and `:now`."""
+    return exists().where(*_LIVE, _adm.sku_id == sku_id)
+
+
 _CLAIM = (
     update(FlashAdmission.__table__)
     .where(

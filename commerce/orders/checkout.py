@@ -408,7 +408,7 @@ class _Builder:
 
     def load(self, wanted: list[CheckoutItem]) -> dict[int, Row[Any]]:
         """The SKUs with their product's name and status and the affiliate offer in force, in one query."""
-        rows = self.session.execute(_LOAD, {"ids": [w.sku_id for w in wanted], "now": self.now})
+        rows = self.session.execute(_LOAD, {"ids": [w.sku_id for w in wanted], "now": self.now, "buyer": self.buyer.id})
         self.skus = {r.id: r for r in rows}
         errors = [
             FieldError(f"items.{i}.sku_id", "sku_unavailable")
@@ -420,7 +420,9 @@ class _Builder:
         if errors:
             raise ValidationFailed(fields=errors)
         # Marketing prices the lines the buyer was admitted for in a flash sale; the sale holds their units.
-        self.flash = flash_sales.lines_for(self.session, self.buyer.id, [w.sku_id for w in wanted], self.now)
+        # (Asked only when the load saw an admission: most checkouts have none.)
+        if any(r.flash_admitted for r in self.skus.values()):
+            self.flash = flash_sales.lines_for(self.session, self.buyer.id, [w.sku_id for w in wanted], self.now)
         for i, w in enumerate(wanted):
             flash = self.flash.get(w.sku_id)
             if flash is not None and flash.quantity != w.quantity:
@@ -608,6 +610,7 @@ _LOAD = (
         _skus.id, _skus.product_id, _skus.brand_id, _skus.attributes, _skus.price_fen, _skus.list_price_fen,
         _skus.is_active, _skus.stock, _products.name.label("product_name"), _products.status.label("product_status"),
         _offers.id.label("offer_id"), _offers.artist_rate_bp, _offers.sharer_rate_bp,
+        flash_sales.admitted(_skus.id).label("flash_admitted"),
     )
     .join_from(Sku.__table__, Product.__table__, _products.id == _skus.product_id)
     .outerjoin(
