@@ -193,18 +193,46 @@ def view(session: Session, gate: StockGate, sale_id: int, user: User | None = No
     sale = get_sale(session, sale_id)
     now = clock.now()
     remaining = gate.remaining(session, sale)
-    if now >= sale.ends_at:
-        phase = "ended"
-    elif now < sale.starts_at:
-        phase = "upcoming"
-    else:
-        phase = "live" if remaining > 0 else "sold_out"
     admission = None
     if user is not None:
         admission = session.scalar(
             select(FlashAdmission).where(FlashAdmission.sale_id == sale.id, FlashAdmission.user_id == user.id)
         )
-    return SaleView(sale, remaining, phase, now, admission)
+    return SaleView(sale, remaining, phase_of(sale, now, remaining), now, admission)
+
+
+def phase_of(sale: FlashSale, now: dt.datetime, remaining: int) -> str:
+    """upcoming | live | sold_out | ended."""
+    if now >= sale.ends_at:
+        return "ended"
+    if now < sale.starts_at:
+        return "upcoming"
+    return "live" if remaining > 0 else "sold_out"
+
+
+@dataclass(frozen=True)
+class SkuChoice:
+    sku_id: int
+    name: str  # the product's name and the SKU's attributes
+    price_fen: int
+    stock: int
+
+
+def schedulable_skus(session: Session, user: User | None, brand_id: int) -> list[SkuChoice]:
+    """The brand's active SKUs of products on sale: what the dashboard's form offers to put in a sale."""
+    require_brand_member(session, user, brand_id)
+    rows = session.execute(
+        select(Sku.id, Sku.price_fen, Sku.stock, Sku.attributes, Product.name)
+        .join(Product, Product.id == Sku.product_id)
+        .where(Sku.brand_id == brand_id, Sku.is_active.is_(True), Product.status == ProductStatus.ACTIVE)
+        .order_by(Product.id.desc(), Sku.id)
+        .limit(200)
+    )
+    return [SkuChoice(r.id, _sku_name(r.name, r.attributes), r.price_fen, r.stock) for r in rows]
+
+
+def _sku_name(product_name: str, attributes: dict[str, str]) -> str:
+    return " ".join([product_name, *attributes.values()])
 
 
 def for_product(session: Session, gate: StockGate, product_id: int, user: User | None = None) -> list[SaleView]:
@@ -270,7 +298,7 @@ def campaign_rows(session: Session, brand_id: int) -> list[campaign_stats.Campai
     for r in sales:
         admitted, units_held = taken.get(r.id, (0, 0))
         n_paid, gmv, cost = paid.get(r.id, (0, 0, 0))
-        name = " ".join([r.name, *r.attributes.values()])
+        name = _sku_name(r.name, r.attributes)
         left = 0 if r.closed_at is not None else r.quantity - units_held  # closed: the rest went back to the SKU
         out.append(campaign_stats.CampaignStats("flash_sale", r.id, (name, name), admitted, n_paid, left, gmv, cost))
     return out
