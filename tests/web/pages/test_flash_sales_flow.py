@@ -83,6 +83,11 @@ def test_the_feed_card_counts_down_opens_sells_out_and_the_brand_sees_it(
     second.locator(f'.slide[data-video-id="{shop.video_id}"] .pcard[data-product-id="{shop.product_id}"]').click()
     sheet_card = second.get_by_role("dialog").locator(f'[data-flash-sale="{sale_id}"]')
     expect(sheet_card.get_by_role("button", name="已抢光")).to_be_disabled()
+    second.goto(f"{site.url}/v/{shop.video_id}?lang=en")  # the same card, in English
+    card = second.locator(f'.slide[data-video-id="{shop.video_id}"] [data-flash-sale="{sale_id}"]')
+    expect(card.get_by_role("button", name="Sold out")).to_be_disabled()
+    expect(card.locator("[data-flash-left]")).to_have_text("0 left")
+    expect(card.locator("[data-flash-countdown]")).to_contain_text("Ends in 01:5")
     other.close()
 
     # The brand's dashboard: admitted, paid, units left, GMV and cost (list price minus sale price), charted.
