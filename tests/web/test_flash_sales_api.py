@@ -162,3 +162,19 @@ def test_the_brands_flash_sale_page_is_for_members(m: Market, client: FlaskClien
     assert client.get(f"/brand/{m.brand.id}/flash-sales", headers=bearer(m.session, m.buyer)).status_code == 403
     en = client.get(f"/brand/{m.brand.id}/flash-sales?lang=en", headers=bearer(m.session, m.owner))
     assert "How flash sales do" in en.get_data(as_text=True)
+
+
+def test_a_brands_campaigns_of_every_kind_with_their_figures(m: Market, client: FlaskClient) -> None:
+    sale = schedule(m, client, quantity=2).get_json()
+    coupon = client.post(f"/api/v1/brands/{m.brand.id}/coupons", json={"kind": "amount", "value": 500, "name": "五元"},
+                         headers=bearer(m.session, m.owner))  # fmt: skip
+    assert coupon.status_code == 201, coupon.get_json()
+    url = f"/api/v1/brands/{m.brand.id}/campaign-stats"
+    rows = client.get(url, headers=bearer(m.session, m.owner)).get_json()
+    assert [(r["kind"], r["campaign_id"], r["taken"], r["units_left"]) for r in rows] == [
+        ("coupon", coupon.get_json()["id"], 0, None), ("flash_sale", sale["id"], 0, 2)]  # fmt: skip
+    only = client.get(f"{url}?kind=flash_sale", headers=bearer(m.session, m.owner)).get_json()
+    assert [r["kind"] for r in only] == ["flash_sale"]
+    assert client.get(f"{url}?kind=nothing", headers=bearer(m.session, m.owner)).get_json() == []
+    assert client.get(url, headers=bearer(m.session, m.buyer)).status_code == 403
+    assert client.get(url).status_code == 401
