@@ -30,12 +30,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from commerce.marketing import campaign_stats
 from commerce.orders.models import (
     Coupon,
     CouponFunding,
     CouponKind,
     Order,
-    OrderStatus,
     UserCoupon,
     UserCouponStatus,
 )
@@ -191,7 +191,7 @@ class CouponStats:
     cost: int  # what the coupon took off them, fen
 
 
-_SOLD = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.REFUNDED)
+_SOLD = campaign_stats.SOLD
 
 
 def stats(session: Session, coupon_ids: Sequence[int]) -> dict[int, CouponStats]:
@@ -218,6 +218,22 @@ def stats(session: Session, coupon_ids: Sequence[int]) -> dict[int, CouponStats]
         n, gmv, cost = used.get(cid, (0, 0, 0))
         out[cid] = CouponStats(int(claimed.get(cid, 0)), int(n), int(gmv or 0), int(cost or 0))
     return out
+
+
+def campaign_rows(session: Session, brand_id: int) -> list[campaign_stats.CampaignStats]:
+    """The brand's coupons as the dashboard's campaign rows (see `campaign_stats`)."""
+    rows = list(session.scalars(select(Coupon).where(Coupon.brand_id == brand_id).order_by(Coupon.id.desc())))
+    numbers = stats(session, [c.id for c in rows])
+    out = []
+    for c in rows:
+        n = numbers[c.id]
+        left = None if c.max_uses is None else max(0, c.max_uses - n.claimed)
+        name = (c.name, c.name) if c.name else describe(c)
+        out.append(campaign_stats.CampaignStats("coupon", c.id, name, n.claimed, n.used, left, n.gmv, n.cost))
+    return out
+
+
+campaign_stats.register("coupon", campaign_rows)
 
 
 def describe(coupon: Coupon) -> tuple[str, str]:

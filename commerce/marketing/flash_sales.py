@@ -22,17 +22,19 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from commerce.catalog.models import Product, ProductStatus, Sku
+from commerce.catalog.models import Product, ProductStatus, Sku, VideoProduct
+from commerce.marketing import campaign_stats
 from commerce.marketing.gates import GateOutcome, StockGate
 from commerce.marketing.models import AdmissionStatus, FlashAdmission, FlashSale
+from commerce.orders.models import Order, OrderLine
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member, require_user
 from core.db import UTCDateTime, adopt
-from core.errors import Conflict, FieldError, NotFound, ValidationFailed, register_messages
+from core.errors import Conflict, FieldError, NotFound, ValidationFailed, register_field_labels, register_messages
 
 register_messages(
     {
@@ -50,6 +52,14 @@ register_messages(
         ),
         "flash_sale_expired": ("秒杀资格已过期", "Your flash-sale place has expired"),
         "flash_price_too_high": ("秒杀价须低于商品原价", "The flash-sale price must be below the SKU's price"),
+    }
+)
+
+register_field_labels(
+    {
+        "starts_at": ("开始时间", "The start time"),
+        "ends_at": ("结束时间", "The end time"),
+        "pay_window_seconds": ("支付时限", "The time to pay"),
     }
 )
 
@@ -183,18 +193,46 @@ def view(session: Session, gate: StockGate, sale_id: int, user: User | None = No
     sale = get_sale(session, sale_id)
     now = clock.now()
     remaining = gate.remaining(session, sale)
-    if now >= sale.ends_at:
-        phase = "ended"
-    elif now < sale.starts_at:
-        phase = "upcoming"
-    else:
-        phase = "live" if remaining > 0 else "sold_out"
     admission = None
     if user is not None:
         admission = session.scalar(
             select(FlashAdmission).where(FlashAdmission.sale_id == sale.id, FlashAdmission.user_id == user.id)
         )
-    return SaleView(sale, remaining, phase, now, admission)
+    return SaleView(sale, remaining, phase_of(sale, now, remaining), now, admission)
+
+
+def phase_of(sale: FlashSale, now: dt.datetime, remaining: int) -> str:
+    """upcoming | live | sold_out | ended."""
+    if now >= sale.ends_at:
+        return "ended"
+    if now < sale.starts_at:
+        return "upcoming"
+    return "live" if remaining > 0 else "sold_out"
+
+
+@dataclass(frozen=True)
+class SkuChoice:
+    sku_id: int
+    name: str  # the product's name and the SKU's attributes
+    price_fen: int
+    stock: int
+
+
+def schedulable_skus(session: Session, user: User | None, brand_id: int) -> list[SkuChoice]:
+    """The brand's active SKUs of products on sale: what the dashboard's form offers to put in a sale."""
+    require_brand_member(session, user, brand_id)
+    rows = session.execute(
+        select(Sku.id, Sku.price_fen, Sku.stock, Sku.attributes, Product.name)
+        .join(Product, Product.id == Sku.product_id)
+        .where(Sku.brand_id == brand_id, Sku.is_active.is_(True), Product.status == ProductStatus.ACTIVE)
+        .order_by(Product.id.desc(), Sku.id)
+        .limit(200)
+    )
+    return [SkuChoice(r.id, _sku_name(r.name, r.attributes), r.price_fen, r.stock) for r in rows]
+
+
+def _sku_name(product_name: str, attributes: dict[str, str]) -> str:
+    return " ".join([product_name, *attributes.values()])
 
 
 def for_product(session: Session, gate: StockGate, product_id: int, user: User | None = None) -> list[SaleView]:
@@ -206,6 +244,67 @@ def for_product(session: Session, gate: StockGate, product_id: int, user: User |
         .limit(3)
     ).all()
     return [view(session, gate, sale_id, user) for sale_id in ids]
+
+
+def for_video(session: Session, gate: StockGate, video_id: int, user: User | None = None) -> list[SaleView]:
+    """The sales, not ended, of the products linked to a video (the feed's countdown card shows the first)."""
+    ids = session.scalars(
+        select(FlashSale.id)
+        .join(VideoProduct, VideoProduct.product_id == FlashSale.product_id)
+        .where(VideoProduct.video_id == video_id, FlashSale.ends_at > clock.now())
+        .order_by(FlashSale.starts_at, FlashSale.id)
+        .limit(3)
+    ).all()
+    return [view(session, gate, sale_id, user) for sale_id in ids]
+
+
+# -- the dashboard's figures -----------------------------------------------------------------------------------
+
+
+def campaign_rows(session: Session, brand_id: int) -> list[campaign_stats.CampaignStats]:
+    """Each of the brand's sales as a campaign row: places admitted, paid, units left, GMV and cost (the list price
+    minus the sale price on the units paid for). Three queries, whatever the number of sales."""
+    sales = session.execute(
+        select(FlashSale.id, FlashSale.quantity, FlashSale.closed_at, Product.name, Sku.attributes)
+        .join(Product, Product.id == FlashSale.product_id)
+        .join(Sku, Sku.id == FlashSale.sku_id)
+        .where(FlashSale.brand_id == brand_id)
+        .order_by(FlashSale.id.desc())
+    ).all()
+    ids = [r.id for r in sales]
+    held = case((FlashAdmission.status != AdmissionStatus.RETURNED, FlashAdmission.quantity), else_=0)
+    taken = {
+        r[0]: (int(r[1]), int(r[2] or 0))
+        for r in session.execute(
+            select(FlashAdmission.sale_id, func.count(), func.sum(held))
+            .where(FlashAdmission.sale_id.in_(ids))
+            .group_by(FlashAdmission.sale_id)
+        )
+    }
+    off = (func.coalesce(OrderLine.list_price, OrderLine.unit_price) - OrderLine.unit_price) * OrderLine.quantity
+    paid = {
+        r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0))
+        for r in session.execute(
+            select(FlashAdmission.sale_id, func.count(), func.sum(OrderLine.paid_amount - OrderLine.refunded_amount),
+                   func.sum(off))
+            .join(OrderLine, and_(OrderLine.order_id == FlashAdmission.order_id,
+                                  OrderLine.sku_id == FlashAdmission.sku_id))
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(FlashAdmission.sale_id.in_(ids), Order.status.in_(campaign_stats.SOLD))
+            .group_by(FlashAdmission.sale_id)
+        )
+    }  # fmt: skip
+    out = []
+    for r in sales:
+        admitted, units_held = taken.get(r.id, (0, 0))
+        n_paid, gmv, cost = paid.get(r.id, (0, 0, 0))
+        name = _sku_name(r.name, r.attributes)
+        left = 0 if r.closed_at is not None else r.quantity - units_held  # closed: the rest went back to the SKU
+        out.append(campaign_stats.CampaignStats("flash_sale", r.id, (name, name), admitted, n_paid, left, gmv, cost))
+    return out
+
+
+campaign_stats.register("flash_sale", campaign_rows)
 
 
 # -- checkout ---------------------------------------------------------------------------------------------------

@@ -131,3 +131,50 @@ def test_only_the_brand_schedules_and_bad_terms_are_422(m: Market, client: Flask
     listed = client.get(f"/api/v1/brands/{m.brand.id}/flash-sales", headers=bearer(m.session, m.owner))
     assert listed.status_code == 200
     assert [x["id"] for x in listed.get_json()] == []
+
+
+def test_a_videos_flash_sales_are_those_of_its_linked_products(
+    m: Market, client: FlaskClient, clock: FrozenClock
+) -> None:
+    """What the feed's countdown card asks: the sales, not ended, of the products the video carries."""
+    from tests import factories
+
+    assert client.get(f"/api/v1/videos/{m.video.id}/flash-sales").get_json() == []
+    sale = schedule(m, client, quantity=2).get_json()
+    listed = client.get(f"/api/v1/videos/{m.video.id}/flash-sales").get_json()
+    assert [(x["id"], x["phase"], x["remaining"], x["product_id"]) for x in listed] == [
+        (sale["id"], "upcoming", 2, m.product.id)
+    ]
+    other = factories.video(m.session, uploader=m.artist)
+    m.session.commit()
+    assert client.get(f"/api/v1/videos/{other.id}/flash-sales").get_json() == []  # no linked product on sale
+    clock.advance(hours=2)
+    assert client.get(f"/api/v1/videos/{m.video.id}/flash-sales").get_json() == []  # ended: no card
+
+
+def test_the_brands_flash_sale_page_is_for_members(m: Market, client: FlaskClient) -> None:
+    schedule(m, client, quantity=2)
+    page = client.get(f"/brand/{m.brand.id}/flash-sales", headers=bearer(m.session, m.owner))
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "data-left>2/2<" in text.replace("</td>", "<")
+    assert "data-campaign-charts" in text
+    assert client.get(f"/brand/{m.brand.id}/flash-sales", headers=bearer(m.session, m.buyer)).status_code == 403
+    en = client.get(f"/brand/{m.brand.id}/flash-sales?lang=en", headers=bearer(m.session, m.owner))
+    assert "How flash sales do" in en.get_data(as_text=True)
+
+
+def test_a_brands_campaigns_of_every_kind_with_their_figures(m: Market, client: FlaskClient) -> None:
+    sale = schedule(m, client, quantity=2).get_json()
+    coupon = client.post(f"/api/v1/brands/{m.brand.id}/coupons", json={"kind": "amount", "value": 500, "name": "五元"},
+                         headers=bearer(m.session, m.owner))  # fmt: skip
+    assert coupon.status_code == 201, coupon.get_json()
+    url = f"/api/v1/brands/{m.brand.id}/campaign-stats"
+    rows = client.get(url, headers=bearer(m.session, m.owner)).get_json()
+    assert [(r["kind"], r["campaign_id"], r["taken"], r["units_left"]) for r in rows] == [
+        ("coupon", coupon.get_json()["id"], 0, None), ("flash_sale", sale["id"], 0, 2)]  # fmt: skip
+    only = client.get(f"{url}?kind=flash_sale", headers=bearer(m.session, m.owner)).get_json()
+    assert [r["kind"] for r in only] == ["flash_sale"]
+    assert client.get(f"{url}?kind=nothing", headers=bearer(m.session, m.owner)).get_json() == []
+    assert client.get(url, headers=bearer(m.session, m.buyer)).status_code == 403
+    assert client.get(url).status_code == 401

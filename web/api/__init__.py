@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     import web.api.coupons
     import web.api.flash_sales
     import web.api.links
+    import web.api.marketing
     import web.api.moderation
     import web.api.notifications  # noqa: F401
     from web.api import accounts, discovery, disputes, docs, orders, payments, reports, shares, videos, wallet, wechat  # noqa: F401

@@ -120,3 +120,11 @@ def product_flash_sales(product_id: int) -> list[FlashSaleStatusOut]:
 def admit_to_flash_sale(sale_id: int, body: AdmissionIn) -> tuple[AdmissionOut, int]:
     admission = flash_sales.admit(extensions.session(), _gate(), current_user(), sale_id, quantity=body.quantity)
     return AdmissionOut.model_validate(admission), 201
+
+
+@bp.get("/videos/<int:video_id>/flash-sales")
+@endpoint(summary="The flash sales, not ended, of the products linked to a video, soonest first (the feed's card)",
+          tags=TAGS, response=list[FlashSaleStatusOut], auth="optional")  # fmt: skip
+def video_flash_sales(video_id: int) -> list[FlashSaleStatusOut]:
+    views = flash_sales.for_video(extensions.session(), _gate(), video_id, current_user())
+    return [_status(v) for v in views]

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from commerce import reports
 from commerce.catalog import affiliate, categories, products
 from commerce.catalog.products import QUALIFICATION_NAMES
-from commerce.marketing import coupons
+from commerce.marketing import campaign_stats, coupons, flash_sales
 from commerce.orders import lifecycle, refund_photos, refunds
 from commerce.orders.models import OrderStatus, RefundState
 from core import clock, extensions
@@ -108,8 +108,25 @@ def coupons_page(user: User, brand_id: int) -> str | Response:
     and cost; static/brand/coupons.js sends the form to the API."""
     session = extensions.session()
     rows = coupons.list_coupons(session, user, brand_id)
-    return _render("brand/coupons.html", user, brand_id, "coupons", coupons=rows,
-                   stats=coupons.stats(session, [c.id for c in rows]), describe=coupons.describe)  # fmt: skip
+    figures = campaign_stats.for_brand(session, user, brand_id, ["coupon"])
+    return _render("brand/coupons.html", user, brand_id, "coupons", coupons=rows, figures=figures,
+                   stats={r.campaign_id: r for r in figures}, describe=coupons.describe)  # fmt: skip
+
+
+@bp.get("/brand/<int:brand_id>/flash-sales")
+@signed_in_page
+def flash_sales_page(user: User, brand_id: int) -> str | Response:
+    """The brand's 秒杀 flash sales: schedule one (SKU, price, quantity, window, per-buyer limit), and each one's
+    admitted, paid, units left, GMV and cost, charted; static/brand/flash_sales.js sends the form to the API."""
+    session = extensions.session()
+    sales = flash_sales.list_sales(session, user, brand_id)
+    figures = campaign_stats.for_brand(session, user, brand_id, ["flash_sale"])
+    stats = {r.campaign_id: r for r in figures}
+    now = clock.now()
+    phases = {s.id: flash_sales.phase_of(s, now, stats[s.id].units_left or 0) for s in sales}
+    return _render("brand/flash_sales.html", user, brand_id, "flash_sales", sales=sales, stats=stats,
+                   figures=figures, phases=phases, skus=flash_sales.schedulable_skus(session, user, brand_id),
+                   totals=campaign_stats.totals(figures))  # fmt: skip
 
 
 @bp.get("/brand/<int:brand_id>/products/<int:product_id>")

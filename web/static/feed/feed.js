@@ -273,6 +273,18 @@
       box.appendChild(card);
     });
     showCards(slide);
+    if (links.length) flashCard(slide, box);
+  }
+
+  // A 秒杀 on a linked product: its countdown card above the product cards, for the whole video (flash.js).
+  let flashLib = null;
+  async function flashCard(slide, box) {
+    const id = Number(slide.dataset.videoId);
+    const r = await xl.api("GET", "/api/v1/videos/" + id + "/flash-sales");
+    if (!r.ok || !r.data.length) return;
+    if (!flashLib) flashLib = loadScript(staticUrl("feed/flash.js")).then(() => window.xlFlash);
+    const lib = await flashLib;
+    box.prepend(lib.card(r.data[0], {videoId: id, click: feed.dataset.click}));
   }
 
   function showCards(slide) {

@@ -151,81 +151,26 @@
     return strip;
   }
 
-  // A flash sale (秒杀) on the product: a countdown to its start or end (on the server's clock), the units left,
-  // and the button that asks for admission; an admitted buyer goes on to the ordinary checkout at the sale price.
-  function hms(ms) {
-    const s = Math.max(0, Math.floor(ms / 1000));
-    const two = (n) => String(n).padStart(2, "0");
-    return `${two(Math.floor(s / 3600))}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
+  // A flash sale (秒杀) on the product: the same countdown card as the feed's (flash.js, loaded on first need).
+  const flashSrc = (document.currentScript && document.currentScript.src || "").replace(/sheet\.js(\?.*)?$/, "flash.js");
+  let flashLib = null;
+  function loadFlash() {
+    if (window.xlFlash) return Promise.resolve(window.xlFlash);
+    if (!flashLib) {
+      flashLib = new Promise((resolve, reject) => {
+        const s = document.createElement("script");
+        s.src = flashSrc; s.onload = () => resolve(window.xlFlash); s.onerror = reject;
+        document.head.appendChild(s);
+      });
+    }
+    return flashLib;
   }
 
   async function flashCard(p, opts) {
     const r = await xl.api("GET", "/api/v1/products/" + p.id + "/flash-sales");
     if (!r.ok || !r.data.length) return null;
-    const sale = r.data[0];
-    const skew = Date.parse(sale.server_time) - Date.now();
-    let phase = sale.phase;
-    let admission = sale.admission;
-    const card = el("section", "flash-card");
-    card.dataset.flashSale = String(sale.id);
-    card.setAttribute("aria-label", t("秒杀", "Flash sale"));
-    const head = el("p", "flash-head");
-    head.append(el("span", "flash-tag", t("秒杀", "Flash sale")), " ", el("strong", "flash-price", yuan(sale.price_fen)));
-    const countdown = el("p", "flash-countdown", "");
-    countdown.dataset.flashCountdown = "";
-    const left = el("p", "flash-left", "");
-    const grab = el("button", "btn-flash", "");
-    grab.type = "button";
-    const message = el("p", "flash-message", "");
-    message.setAttribute("role", "status");
-    card.append(head, countdown, left, grab, message);
-
-    function checkout() {
-      const q = new URLSearchParams({product: String(p.id), sku: String(sale.sku_id), qty: String(admission.quantity)});
-      if (opts.videoId) q.set("video", String(opts.videoId));
-      if (opts.click) q.set("click", opts.click);
-      if (en) q.set("lang", "en");
-      location.href = "/checkout?" + q.toString();
-    }
-
-    function render() {
-      const now = Date.now() + skew;
-      const starts = Date.parse(sale.starts_at);
-      const ends = Date.parse(sale.ends_at);
-      if (phase === "upcoming" && now >= starts) phase = "live";
-      if (now >= ends) phase = "ended";
-      countdown.textContent = phase === "upcoming" ? t("距开始 ", "Starts in ") + hms(starts - now)
-        : phase === "ended" ? t("已结束", "Ended") : t("距结束 ", "Ends in ") + hms(ends - now);
-      left.textContent = phase === "ended" ? "" : t(`剩 ${sale.remaining} 件`, `${sale.remaining} left`);
-      card.classList.toggle("flash-sold-out", phase === "sold_out" && !admission);
-      if (admission && admission.status === "admitted") {
-        grab.textContent = t("去支付", "Pay now");
-        grab.disabled = false;
-        const by = new Date(Date.parse(admission.pay_deadline) - skew).toLocaleTimeString(en ? "en" : "zh-CN");
-        message.textContent = t(`已抢到，请在 ${by} 前支付`, `You are in: pay before ${by}`);
-      } else if (admission) {
-        grab.textContent = t("已参与", "Taken part");
-        grab.disabled = true;
-      } else {
-        grab.textContent = phase === "live" ? t("立即抢购", "Grab it") : phase === "upcoming" ? t("即将开始", "Coming soon")
-          : phase === "sold_out" ? t("已抢光", "Sold out") : t("已结束", "Ended");
-        grab.disabled = phase !== "live";
-      }
-    }
-
-    grab.addEventListener("click", async () => {
-      if (admission && admission.status === "admitted") { checkout(); return; }
-      grab.disabled = true;
-      const a = await xl.api("POST", "/api/v1/flash-sales/" + sale.id + "/admission", {quantity: 1});
-      if (a.ok) { admission = a.data; checkout(); return; }
-      message.textContent = (a.data && a.data.title) || t("请稍后再试", "Please try again");
-      if (a.data && a.data.code === "sold_out") { phase = "sold_out"; sale.remaining = 0; }
-      render();
-      if (a.data && a.data.code === "already_admitted") grab.disabled = true;
-    });
-    render();
-    const timer = setInterval(() => { if (!card.isConnected) { clearInterval(timer); return; } render(); }, 1000);
-    return card;
+    const lib = await loadFlash();
+    return lib.card(r.data[0], {videoId: opts.videoId, click: opts.click});
   }
 
   // -- share ------------------------------------------------------------------------------------------------
