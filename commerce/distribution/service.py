@@ -31,6 +31,7 @@ from commerce.attribution.links import ShareClaim, TargetKind
 from commerce.catalog import csv_io
 from commerce.catalog.limits import CatalogLimits
 from commerce.catalog.models import Product, ProductStatus
+from commerce.distribution import binding
 from commerce.distribution.models import Distributor, DistributorStatus, ProductRate, Programme, ShopPick
 from core import clock
 from core.accounts.models import Brand, BrandMember, User
@@ -64,8 +65,12 @@ register_messages(
         "distribution_no_account": ("没有使用该手机号或邮箱的账号", "No account uses this phone number or e-mail"),
         "distribution_duplicate_row": ("与第 {first_row} 行是同一个人", "Same person as row {first_row}"),
         "distribution_contact_required": ("请填写手机号或邮箱", "Give a phone number or an e-mail"),
-        "binding_days_out_of_bounds": ("锁客天数应在 1 到 365 天之间", "Binding days must be 1 to 365"),
-        "level2_share_out_of_bounds": ("二级分成应在 0% 到 50% 之间", "The level-2 share must be 0% to 50%"),
+        "binding_days_out_of_bounds": ("{label}应在 1 到 365 天之间", "{label} must be 1 to 365 days"),
+        "level2_share_out_of_bounds": ("{label}应在 0% 到 50% 之间", "{label} must be 0% to 50%"),
+        "distribution_rate_out_of_bounds": (
+            "{label}应在 {min_pct}% 到 {max_pct}% 之间",
+            "{label} must be between {min_pct}% and {max_pct}%",
+        ),
         "distribution_text_too_long": ("{label}不能超过 80 个字", "{label} must be at most 80 characters"),
     }
 )
@@ -74,12 +79,11 @@ register_field_labels(
         "binding_days": ("锁客天数", "Binding days"),
         "default_rate_bp": ("默认佣金率", "The default commission rate"),
         "level2_share_bp": ("二级分成", "The level-2 share"),
-        "rates": ("商品佣金率", "Product rates"),
-        "rates.*.rate_bp": ("第 {0} 个商品的佣金率", "Rate of product {0}"),
-        "rates.*.product_id": ("第 {0} 个商品", "Product {0}"),
+        "product_rates": ("商品佣金率", "Product rates"),
+        "product_rates.*.rate_bp": ("第 {0} 个商品的佣金率", "Rate of product {0}"),
+        "product_rates.*.product_id": ("第 {0} 个商品", "Product {0}"),
         "store": ("门店", "The store"),
-        "region": ("区域", "The region"),
-        "token": ("邀请链接", "The invite link"),
+        "invite": ("邀请链接", "The invite link"),
     }
 )
 
@@ -136,7 +140,7 @@ def _check_rate(field: str, rate_bp: int, limits: CatalogLimits) -> FieldError |
     if limits.rate_min_bp <= rate_bp <= limits.rate_max_bp:
         return None
     bounds = {"min_pct": f"{limits.rate_min_bp / 100:g}", "max_pct": f"{limits.rate_max_bp / 100:g}"}
-    return FieldError(field, "rate_out_of_bounds", params=bounds)
+    return FieldError(field, "distribution_rate_out_of_bounds", params=bounds)
 
 
 def set_terms(
@@ -152,12 +156,12 @@ def set_terms(
         errors.append(FieldError("level2_share_bp", "level2_share_out_of_bounds"))
     wanted: dict[int, int] = {}
     for i, (product_id, rate_bp) in enumerate(rates):
-        error = _check_rate(f"rates.{i}.rate_bp", rate_bp, limits)
+        error = _check_rate(f"product_rates.{i}.rate_bp", rate_bp, limits)
         if error:
             errors.append(error)
         product = session.get(Product, product_id)
         if product is None or product.brand_id != brand_id:
-            errors.append(FieldError(f"rates.{i}.product_id", "distribution_product_not_brand"))
+            errors.append(FieldError(f"product_rates.{i}.product_id", "distribution_product_not_brand"))
         wanted[product_id] = rate_bp
     if errors:
         raise ValidationFailed(fields=errors)
@@ -214,9 +218,9 @@ def sign_invite(invite: Invite, keys: Sequence[tuple[str, bytes]]) -> str:
 def read_invite(token: str, keys: Sequence[tuple[str, bytes]], *, now: dt.datetime) -> Invite:
     checked = links.check(token[:400], _invite_keys(keys), now=now, ttl=INVITE_TTL)
     if checked.claim is None:
-        raise ValidationFailed.one("token", "distribution_invite_invalid")
+        raise ValidationFailed.one("invite", "distribution_invite_invalid")
     if checked.expired:
-        raise ValidationFailed.one("token", "distribution_invite_expired")
+        raise ValidationFailed.one("invite", "distribution_invite_expired")
     c = checked.claim
     return Invite(c.target_id, c.sharer_id if c.parent_sharer_id else None, c.issued_at, c.key_id)
 
@@ -276,7 +280,7 @@ def preview_invite(session: Session, token: str, *, keys: Sequence[tuple[str, by
     programme = _open_programme(session, invite.brand_id)
     brand = session.get(Brand, invite.brand_id)
     if brand is None:
-        raise ValidationFailed.one("token", "distribution_invite_invalid")
+        raise ValidationFailed.one("invite", "distribution_invite_invalid")
     inviter = session.get(Distributor, invite.inviter_id) if invite.inviter_id else None
     inviter_user = session.get(User, inviter.user_id) if inviter else None
     return InvitePreview(brand, inviter_user, terms_of(session, programme))
@@ -513,3 +517,14 @@ def shop(session: Session, distributor_id: int, *, keys: Sequence[tuple[str, byt
         token = links.sign(ShareClaim(d.user_id, TargetKind.PRODUCT, p.id, issued, keys[0][0]), keys)
         items.append(ShopItem(p, base_url.rstrip("/") + "/s/" + token))
     return Shop(d, owner, brand, items)
+
+
+def visit_shop(session: Session, user: User | None, distributor_id: int) -> bool:
+    """A signed-in customer came through this distributor's shop: bind them unless someone holds them already."""
+    user = require_user(user)
+    d = session.get(Distributor, distributor_id)
+    if d is None or d.status != DistributorStatus.APPROVED:
+        raise NotFound("shop")
+    bound = binding.bring(session, d, user.id, via="shop", now=clock.now())
+    session.commit()
+    return bound

@@ -28,7 +28,7 @@ def test_rates_stay_inside_the_affiliate_bounds(market: Market) -> None:
     with pytest.raises(ValidationFailed) as bad:
         service.set_terms(m.session, m.owner, m.brand.id, binding_days=0, default_rate_bp=1000, level2_share_bp=6000,
                           rates=[(m.product.id, 10)], limits=LIMITS)  # fmt: skip
-    assert {f.field for f in bad.value.fields} == {"binding_days", "level2_share_bp", "rates.0.rate_bp"}
+    assert {f.field for f in bad.value.fields} == {"binding_days", "level2_share_bp", "product_rates.0.rate_bp"}
     terms = service.set_terms(m.session, m.owner, m.brand.id, binding_days=20, default_rate_bp=800,
                               rates=[(m.product.id, 1200)], limits=LIMITS)  # fmt: skip
     assert terms.rates == {m.product.id: 1200}
