@@ -19,7 +19,6 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,7 +32,7 @@ from commerce.catalog.limits import CatalogLimits
 from commerce.catalog.models import Product, ProductStatus
 from commerce.distribution import binding
 from commerce.distribution.models import Distributor, DistributorStatus, ProductRate, Programme, ShopPick
-from core import clock
+from core import clock, qr
 from core.accounts.models import Brand, BrandMember, User
 from core.accounts.permissions import require_brand_member, require_user
 from core.errors import (
@@ -234,14 +233,8 @@ class InviteLink:
 
 
 def qr_svg(text: str) -> str:
-    """The QR code of `text` as an SVG document (the pinned `qrcode` package)."""
-    import qrcode
-    import qrcode.image.svg
-
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
-    out = io.BytesIO()
-    image.save(out)
-    return out.getvalue().decode()
+    """The QR code of `text` as an SVG document."""
+    return qr.svg(text).decode()
 
 
 def qr_data_uri(text: str) -> str:
