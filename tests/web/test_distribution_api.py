@@ -4,38 +4,20 @@ refusals are sentences in both languages."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 
 from commerce.orders.models import Checkout
-from commerce.policy import MoneyPolicy
-from core.clock import FrozenClock, use_clock
+from core.clock import FrozenClock
 from core.settings import Settings
-from tests.commerce.conftest import START, use_policy
-from tests.commerce.money import Market, make_market, payment_of
-from tests.factories import bearer
+from tests.commerce.money import Market, payment_of
+from tests.web import test_coupons_api
+from tests.web.test_coupons_api import as_
 from tests.web.test_money_api import ADDRESS, webhooks
 
-
-@pytest.fixture
-def clock() -> Iterator[FrozenClock]:
-    with use_clock(FrozenClock(START)) as c:
-        assert isinstance(c, FrozenClock)
-        yield c
-
-
-@pytest.fixture
-def m(db_session: Session, clock: FrozenClock, client: FlaskClient) -> Market:
-    use_policy(MoneyPolicy())
-    return make_market(db_session)
-
-
-def as_(m: Market, user: Any, lang: str = "zh-CN") -> dict[str, str]:
-    return {**bearer(m.session, user), "Accept-Language": lang}
+# The coupons API tests' market and frozen clock, as fixtures of this module too.
+clock, m = test_coupons_api.clock, test_coupons_api.m
 
 
 def _open(m: Market, client: FlaskClient, **kw: Any) -> Any:
