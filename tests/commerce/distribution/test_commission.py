@@ -12,6 +12,7 @@ from commerce.distribution import service
 from commerce.distribution.models import Distributor
 from commerce.ledger import AccountKind
 from commerce.ledger.models import LedgerAccount, OwnerKind
+from commerce.orders import commissions as receipts
 from commerce.orders.models import Earning, EarningRole
 from commerce.owners import Owner
 from core.clock import FrozenClock
@@ -34,6 +35,12 @@ def test_level_one_and_level_two_commission(market: Market, frozen: FrozenClock)
     assert got[(EarningRole.SHARER, m.sharer.id)] == total - apply_bp(total, 2000)
     assert owner_balances(m.session, Owner.user(m.sharer.id))[AccountKind.PENDING] == total - apply_bp(total, 2000)
     assert_books_balanced(m.session)
+    # Each one's receipt names the rule that paid them.
+    mine = receipts.receipt(m.session, m.sharer, order.id, policy=m.policy)
+    theirs = receipts.receipt(m.session, m.upstream, order.id, policy=m.policy)
+    assert [x.source.rule for x in mine.lines] == ["distributor"]
+    assert [x.source.rule for x in theirs.lines] == ["distributor_inviter"]
+    assert mine.posted == mine.kept
 
 
 def test_per_product_rate_wins_and_one_level_programme_pays_no_inviter(market: Market) -> None:
