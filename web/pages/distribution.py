@@ -13,7 +13,7 @@ from commerce.distribution import reports, service
 from commerce.distribution.models import DistributorStatus
 from core import extensions
 from core.accounts.models import User
-from core.errors import DomainError
+from core.errors import DomainError, translate
 from web.api.distribution import compliance_out, shop_out
 from web.auth import current_user, signed_in_page
 from web.i18n import pick
@@ -59,8 +59,9 @@ def join(user: User, token: str) -> str | Response:
     """What the invite offers (and that joining is free), with a button to accept it."""
     try:
         preview = service.preview_invite(extensions.session(), token, keys=extensions.settings().signing_keys())
-    except DomainError as e:
-        return render_template("error.html", status=410, message=e.message(_locale())), 410  # type: ignore[return-value]
+    except DomainError as e:  # forged, expired, or the programme closed: say which
+        said = translate(e.fields[0].code, _locale(), e.fields[0].params) if e.fields else e.message(_locale())
+        return render_template("error.html", status=410, message=said), 410  # type: ignore[return-value]
     return render_template("distribution/join.html", preview=preview, token=token[:400])
 
 

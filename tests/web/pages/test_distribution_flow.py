@@ -25,6 +25,11 @@ def _phone(browser: Any) -> Any:
     return browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN")
 
 
+def _ready(page: Any) -> None:
+    """The page's script has wired its buttons (a click before that would do nothing)."""
+    expect(page.locator("html")).to_have_attribute("data-distribution-ready", "true")
+
+
 def test_invite_approve_pick_sell_and_report(browser: Any, page: Any, site: LiveServer) -> None:
     shop = open_shop(site, slug="distrib", prefix="分销")
     with site.app.extensions["db"].session() as s:
@@ -40,9 +45,12 @@ def test_invite_approve_pick_sell_and_report(browser: Any, page: Any, site: Live
     terms = page.locator("#terms-form")
     terms.get_by_label("锁客天数").fill("15")
     terms.get_by_label("默认佣金率（%）").fill("10")
+    _ready(page)
     terms.get_by_role("button", name="保存规则").click()
+    expect(page.locator("[data-no-distributors]")).to_be_visible()  # the page came back with the programme open
+    _ready(page)
     page.get_by_role("button", name="生成邀请链接").click()
-    invite_url = page.locator("#invite-url")
+    invite_url = page.locator("[data-invite-url]")
     expect(page.get_by_role("img", name="邀请二维码")).to_be_visible()
     url = invite_url.input_value()
     assert "/distribution/join/" in url
@@ -54,6 +62,7 @@ def test_invite_approve_pick_sell_and_report(browser: Any, page: Any, site: Live
     path = urlsplit(url).path
     sign_in(mine, site, staff_email, path)
     expect(mine.locator("#join")).to_contain_text("加入免费")
+    _ready(mine)
     mine.get_by_label("门店").fill("西湖店")
     mine.get_by_label("区域").fill("杭州")
     mine.get_by_role("button", name="接受邀请").click()
@@ -62,6 +71,7 @@ def test_invite_approve_pick_sell_and_report(browser: Any, page: Any, site: Live
 
     # The brand approves them.
     page.reload()
+    _ready(page)
     row = page.locator("[data-distributors] tbody tr").filter(has_text="店员小王")
     expect(row.locator("[data-status]")).to_have_text("待审核")
     row.get_by_role("button", name="通过").click()
@@ -71,6 +81,7 @@ def test_invite_approve_pick_sell_and_report(browser: Any, page: Any, site: Live
 
     # They pick the product for their shop.
     mine.reload()
+    _ready(mine)
     item = mine.locator(f"[data-product='{shop.product_id}']")
     item.get_by_role("button", name="加入小店").click()
     expect(mine.locator(f"[data-product='{shop.product_id}']").get_by_role("button", name="移出小店")).to_be_visible()

@@ -16,13 +16,14 @@
     showErrors(terms, r.data);
   });
 
-  const invite = document.getElementById("invite-button");
-  if (invite) invite.addEventListener("click", async () => {
-    const r = await api("POST", `/api/v1/brands/${invite.dataset.brand}/distribution/invites`);
-    if (!r.ok) return;
-    document.getElementById("invite-url").value = r.data.url;
-    document.getElementById("invite-qr").src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(r.data.qr_svg);
-    document.getElementById("invite-box").hidden = false;
+  document.querySelectorAll("[data-invite-box]").forEach((box) => {
+    box.querySelector("[data-invite-button]").addEventListener("click", async () => {
+      const r = await api("POST", `/api/v1/brands/${box.dataset.brand}/distribution/invites`);
+      if (!r.ok) return;
+      box.querySelector("[data-invite-url]").value = r.data.url;
+      box.querySelector("[data-invite-qr]").src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(r.data.qr_svg);
+      box.querySelector("[data-invite-result]").hidden = false;
+    });
   });
 
   const upload = document.getElementById("import-form");
@@ -66,4 +67,5 @@
   if (shop && shop.dataset.signedIn === "true") {
     api("POST", `/api/v1/shops/${shop.dataset.shop}/visits`).then((r) => { shop.dataset.visited = String(r.ok); });
   }
+  document.documentElement.dataset.distributionReady = "true";  // every button above now does something
 })();
