@@ -29,6 +29,7 @@ MODEL_MODULES = (
     "commerce.payouts.models",
     "commerce.orders.models",
     "commerce.marketing.models",
+    "commerce.distribution.models",
     "commerce.artists.models",
     "commerce.booking.models",
     "commerce.notifications.models",

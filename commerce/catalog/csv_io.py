@@ -182,13 +182,17 @@ def category_codes(locale: str) -> str:
     return "，".join(f"{c.code}（{c.path_zh}）" for c in categories.leaves())
 
 
-class _Errors:
-    def __init__(self) -> None:
+class RowErrors:
+    """Problems found in the cells of an import, reported all at once with their row and column."""
+
+    def __init__(self, labels: dict[str, tuple[str, str]] | None = None, failed: str = "catalog_import_failed") -> None:
         self.items: list[FieldError] = []
+        self.labels = COLUMN_LABELS if labels is None else labels
+        self.failed = failed
 
     def add(self, row: int, column: str, code: str, says: str | None = None, **params: object) -> None:
         """A problem in a cell: said as "第 3 行：售价（price）…", with the row and column for programs."""
-        zh, en = COLUMN_LABELS.get(column, (column, column))
+        zh, en = self.labels.get(column, (column, column))
         self.items.append(
             FieldError(
                 f"rows.{row}.{column}",
@@ -209,7 +213,7 @@ class _Errors:
             detail = "csv_category_codes"
             params = {"codes_zh": category_codes("zh-CN"), "codes_en": category_codes("en")}
         raise ValidationFailed(
-            "catalog_import_failed", fields=self.items[:MAX_REPORTED], detail=detail, count=len(self.items), **params
+            self.failed, fields=self.items[:MAX_REPORTED], detail=detail, count=len(self.items), **params
         )
 
 
@@ -251,27 +255,43 @@ def format_attributes(attributes: dict[str, str]) -> str:
     return ";".join(f"{k}:{v}" for k, v in attributes.items())
 
 
-def _read(data: bytes, limits: CatalogLimits) -> list[tuple[int, dict[str, str]]]:
-    if len(data) > limits.import_max_bytes:
-        raise PayloadTooLarge("csv_too_large", max_mb=f"{limits.import_max_bytes / 1024 / 1024:g}")
+@dataclass(frozen=True)
+class Table:
+    """The columns a CSV import knows: names, the ones it needs, and other spellings of them (Chinese headers)."""
+
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+    aliases: dict[str, str]
+    labels: dict[str, tuple[str, str]]
+
+
+CATALOG = Table(COLUMNS, REQUIRED, ALIASES, COLUMN_LABELS)
+
+
+def read_rows(data: bytes, table: Table, *, max_bytes: int, max_rows: int) -> list[tuple[int, dict[str, str]]]:
+    """The file's data rows as (spreadsheet row number, cells by column name); file-level problems raise.
+    One reader for every CSV import (the catalog's, a distributor programme's staff)."""
+    if len(data) > max_bytes:
+        raise PayloadTooLarge("csv_too_large", max_mb=f"{max_bytes / 1024 / 1024:g}")
     reader = csv.reader(io.StringIO(_decode(data), newline=""))
+    aliases = table.aliases
     try:
         header = next(reader, None)
         if header is None:
             raise ValidationFailed.one("file", "csv_empty")
-        names = [ALIASES.get(h.strip().lower(), ALIASES.get(h.strip(), h.strip().lower())) for h in header]
-        unknown = [h for h, n in zip(header, names, strict=True) if n not in COLUMNS]
+        names = [aliases.get(h.strip().lower(), aliases.get(h.strip(), h.strip().lower())) for h in header]
+        unknown = [h for h, n in zip(header, names, strict=True) if n not in table.columns]
         if unknown:
             raise ValidationFailed.one("header", "csv_unknown_columns", columns=", ".join(unknown))
-        missing = [c for c in REQUIRED if c not in names]
+        missing = [c for c in table.required if c not in names]
         if missing:
             raise ValidationFailed.one("header", "csv_missing_columns", columns=", ".join(missing))
         rows = []
         for number, cells in enumerate(reader, start=2):
             if not any(c.strip() for c in cells):
                 continue  # spreadsheets leave blank lines behind
-            if len(rows) >= limits.import_max_rows:
-                raise ValidationFailed.one("file", "csv_too_many_rows", max=limits.import_max_rows)
+            if len(rows) >= max_rows:
+                raise ValidationFailed.one("file", "csv_too_many_rows", max=max_rows)
             padded = [*cells, *[""] * (len(names) - len(cells))]
             rows.append((number, {n: _unguard(v) for n, v in zip(names, padded, strict=False)}))
     except csv.Error as exc:
@@ -281,7 +301,11 @@ def _read(data: bytes, limits: CatalogLimits) -> list[tuple[int, dict[str, str]]
     return rows
 
 
-def _price(errors: _Errors, row: int, column: str, text: str, limits: CatalogLimits) -> int | None:
+def _read(data: bytes, limits: CatalogLimits) -> list[tuple[int, dict[str, str]]]:
+    return read_rows(data, CATALOG, max_bytes=limits.import_max_bytes, max_rows=limits.import_max_rows)
+
+
+def _price(errors: RowErrors, row: int, column: str, text: str, limits: CatalogLimits) -> int | None:
     try:
         return parse_yuan(text)
     except MoneyError:
@@ -290,7 +314,7 @@ def _price(errors: _Errors, row: int, column: str, text: str, limits: CatalogLim
         return None
 
 
-def parse(data: bytes, limits: CatalogLimits, errors: _Errors) -> list[ProductRows]:
+def parse(data: bytes, limits: CatalogLimits, errors: RowErrors) -> list[ProductRows]:
     """The file's products and SKUs; every bad cell of every row is noted in `errors` (file-level problems
     raise). A row whose product is refused still has its SKU cells checked, so one pass reports everything."""
     products: dict[str, ProductRows] = {}
@@ -319,7 +343,7 @@ def parse(data: bytes, limits: CatalogLimits, errors: _Errors) -> list[ProductRo
 
 
 def _row_product(
-    errors: _Errors, row: int, cells: dict[str, str], products: dict[str, ProductRows], refused: set[str]
+    errors: RowErrors, row: int, cells: dict[str, str], products: dict[str, ProductRows], refused: set[str]
 ) -> ProductRows | None:
     """The product this row belongs to (None when its columns were refused), its problems noted."""
     code = cells.get("product_code", "")
@@ -363,7 +387,7 @@ def _product_values_of(product: ProductRows) -> dict[str, object]:
     }
 
 
-def _product_from(errors: _Errors, row: int, code: str, cells: dict[str, str]) -> ProductRows | None:
+def _product_from(errors: RowErrors, row: int, code: str, cells: dict[str, str]) -> ProductRows | None:
     ok = True
     name = cells.get("name", "")
     if not name:
@@ -394,7 +418,7 @@ def _product_from(errors: _Errors, row: int, code: str, cells: dict[str, str]) -
     return ProductRows(row, code, name, category.code, status, cells.get("description") or None)
 
 
-def _sku_from(errors: _Errors, row: int, cells: dict[str, str], limits: CatalogLimits) -> SkuRow | None:
+def _sku_from(errors: RowErrors, row: int, cells: dict[str, str], limits: CatalogLimits) -> SkuRow | None:
     code, price_text = cells.get("sku_code", ""), cells.get("price", "")
     if not code and not price_text:
         if any(cells.get(c) for c in ("attributes", "list_price", "stock")):
@@ -438,7 +462,7 @@ def import_catalog(
 ) -> ImportSummary:
     """Apply a CSV to the brand's catalog in one transaction, or nothing at all."""
     require_brand_member(session, user, brand_id)
-    errors = _Errors()
+    errors = RowErrors()
     parsed = parse(data, limits, errors)
     summary = ImportSummary(dry_run=dry_run)
     with unit_of_work(session, code_conflict):
@@ -473,7 +497,7 @@ def _check_against_catalog(
     existing: dict[str, Product],
     owners: dict[str, str],
     limits: CatalogLimits,
-    errors: _Errors,
+    errors: RowErrors,
 ) -> None:
     for rows in parsed:
         product = existing.get(rows.code)
@@ -493,7 +517,7 @@ def _check_against_catalog(
 
 
 def _check_qualified(
-    session: Session, brand_id: int, parsed: list[ProductRows], existing: dict[str, Product], errors: _Errors
+    session: Session, brand_id: int, parsed: list[ProductRows], existing: dict[str, Product], errors: RowErrors
 ) -> None:
     """Rows that would put a regulated product on sale before the brand's papers for it are approved."""
     missing: dict[QualificationKind, list[QualificationKind]] = {}

@@ -33,6 +33,7 @@ from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
 from commerce.catalog import affiliate, showcase
 from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku, VideoProduct
+from commerce.distribution import binding as distribution
 from commerce.marketing import coupons, flash_sales
 from commerce.orders import cart, lifecycle
 from commerce.orders.lifecycle import Actor
@@ -46,6 +47,7 @@ from core.accounts.permissions import require_user
 from core.db import UTCDateTime, adopt
 from core.errors import Conflict, FieldError, ValidationFailed, register_field_labels, register_messages
 from core.ids import sha256_hex
+from core.money import BP_WHOLE
 from media.models import Video
 
 register_field_labels(
@@ -522,6 +524,11 @@ class _Builder:
             )
             for w in items
         }  # fmt: skip
+        # A brand's distributor programme decides the sharer and rates of its lines (bound customers).
+        terms = distribution.checkout_terms(self.session, self.buyer.id, [
+            distribution.Line(w.sku_id, self.skus[w.sku_id].brand_id, self.skus[w.sku_id].product_id, credits[w.sku_id])
+            for w in items], self.now)  # fmt: skip
+        credits.update({sku_id: t.credit for sku_id, t in terms.items()})
         blocked = attribution.self_referrals(self.session, self._beneficiaries(sources, credits), self.facts)
         rows = []
         for plan, order_id in zip(plans, order_ids, strict=True):
@@ -529,7 +536,7 @@ class _Builder:
                 plan.group, plan.subtotals, plan.line_discounts, plan.platform_discounts, strict=True
             ):
                 sku = self.skus[w.sku_id]
-                c = self._credit(sku, sources[w.sku_id], credits[w.sku_id], blocked)
+                c = self._credit(sku, sources[w.sku_id], credits[w.sku_id], blocked, terms.get(w.sku_id))
                 hold = self._hold(c) if c.artist_bp or c.sharer_bp else []
                 rows.append(
                     {"order_id": order_id, "product_id": sku.product_id, "sku_id": sku.id,
@@ -557,14 +564,14 @@ class _Builder:
         for credit in credits.values():
             if credit is not None:
                 out.add(credit.sharer_id)
-                parent = credit.parent_sharer_id if self.policy.commission_levels >= 2 else None
+                parent = self._parent(credit)
                 if parent is not None and parent != credit.sharer_id:
                     out.add(parent)
         return out
 
     def _credit(
         self, sku: Row[Any], source: _ArtistSource, credit: attribution.SharerCredit | None,
-        blocked: dict[int, str | None],
+        blocked: dict[int, str | None], terms: distribution.LineTerms | None = None,
     ) -> _LineCredit:  # fmt: skip
         artist_blocked = None
         if source.artist_id is not None:
@@ -572,17 +579,28 @@ class _Builder:
         sharer_blocked = parent_blocked = parent = None
         if credit is not None:
             sharer_blocked = blocked[credit.sharer_id]
-            parent = credit.parent_sharer_id if self.policy.commission_levels >= 2 else None
+            parent = self._parent(credit)
             if parent is not None:
                 parent_blocked = "same_as_sharer" if parent == credit.sharer_id else blocked[parent]
             if sharer_blocked is None and credit.via == "click":
                 self.credits[credit.sharer_id] = credit
         # Rates are the offer's in force (none: the product is not open for affiliation, nobody earns a commission).
         artist_bp = (sku.artist_rate_bp or 0) if source.artist_id is not None and artist_blocked is None else 0
-        sharer_bp = (sku.sharer_rate_bp or 0) if credit is not None and sharer_blocked is None else 0
-        level2_bp = self.policy.level2_share_bp if sharer_bp and parent is not None and parent_blocked is None else 0
+        sharer_rate, level2_share = (sku.sharer_rate_bp or 0), self.policy.level2_share_bp
+        if terms is not None:  # the programme's rates, never more than what is left of the line after the others
+            sharer_rate = min(terms.rate_bp, BP_WHOLE - artist_bp - self.policy.platform_fee_bp)
+            level2_share = terms.level2_share_bp
+        sharer_bp = sharer_rate if credit is not None and sharer_blocked is None else 0
+        level2_bp = level2_share if sharer_bp and parent is not None and parent_blocked is None else 0
         return _LineCredit(source, artist_blocked, credit, sharer_blocked, parent, parent_blocked, artist_bp,
                            sharer_bp, level2_bp, sku.offer_id)  # fmt: skip
+
+    def _parent(self, credit: attribution.SharerCredit) -> int | None:
+        """The second level: a re-share's upstream sharer while the platform pays two levels; a distributor's
+        inviter when their brand's programme has a level-2 share (`distribution.checkout_terms` decides)."""
+        if credit.via == distribution.VIA or self.policy.commission_levels >= 2:
+            return credit.parent_sharer_id
+        return None
 
     def _hold(self, c: _LineCredit) -> list[str]:
         return attribution.review_reasons(

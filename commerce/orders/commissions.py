@@ -144,7 +144,7 @@ class Click:
 class Source:
     """Why this user is credited on the line."""
 
-    rule: str  # last_click | binding | video_card | showcase | upstream_sharer
+    rule: str  # last_click | binding | video_card | showcase | upstream_sharer | distributor | distributor_inviter
     click: Click | None  # the share click behind it (a binding keeps the click that made it)
     video_id: int | None = None
     video_title: str | None = None
@@ -204,6 +204,8 @@ def _source(session: Session, order: Order, c: Commission) -> Source:
             return Source("video_card", None, line.source_video_id, video.title if video else None)
         return Source("showcase", None)
     click = _click(session, line.click_id)
+    if line.sharer_via == "distribution":  # a brand's distributor programme (commerce.distribution)
+        return Source("distributor" if c.earning.role == EarningRole.SHARER else "distributor_inviter", click)
     if c.earning.role == EarningRole.SHARER_L2:
         return Source("upstream_sharer", click)
     if line.sharer_via == "binding":

@@ -155,7 +155,8 @@ def _split(order: _Payable) -> tuple[Entry, list[dict[str, object]]]:
 def _extend_bindings(session: Session, order: _Payable, paid_at: dt.datetime, policy: MoneyPolicy) -> None:
     credits: dict[int, SharerCredit] = {}
     for line in order.lines:
-        if line.sharer_id is not None and line.sharer_blocked is None:
+        # A distributor's customer stays bound by the programme's own binding (commerce.distribution), not here.
+        if line.sharer_id is not None and line.sharer_blocked is None and line.sharer_via != "distribution":
             credits.setdefault(
                 line.sharer_id,
                 SharerCredit(line.sharer_id, line.parent_sharer_id, line.click_id, None, line.sharer_via or ""),

@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     import web.api.comments
     import web.api.commissions
     import web.api.coupons
+    import web.api.distribution
     import web.api.flash_sales
     import web.api.links
     import web.api.marketing

@@ -73,7 +73,9 @@ class ClickOut(OutModel):
 
 class ReceiptLineOut(OutModel):
     commission: CommissionOut
-    rule: str = Field(description="last_click | binding | video_card | showcase | upstream_sharer")
+    rule: str = Field(
+        description="last_click | binding | video_card | showcase | upstream_sharer | distributor | distributor_inviter"
+    )
     click: ClickOut | None
     video_id: int | None
     video_title: str | None

@@ -7,12 +7,9 @@ JSON API for everything else.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 from urllib.parse import urlsplit
 
-import qrcode
-import qrcode.image.svg
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from commerce.catalog import products
@@ -23,7 +20,7 @@ from commerce.notifications import service as notifications
 from commerce.orders import commissions, lifecycle
 from commerce.orders.cart import MAX_QUANTITY
 from commerce.orders.overview import order_overview
-from core import clock, extensions
+from core import clock, extensions, qr
 from core.accounts import wechat
 from core.accounts.models import User
 from search import feed as feed_service
@@ -198,9 +195,6 @@ def share_qr() -> Response:
     parts = urlsplit(url)
     if (parts.scheme, parts.netloc) != (base.scheme, base.netloc) or not parts.path.startswith("/s/") or len(url) > 600:
         abort(404)
-    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
-    buf = io.BytesIO()
-    image.save(buf)
-    response = Response(buf.getvalue(), mimetype="image/svg+xml")
+    response = Response(qr.svg(url), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
