@@ -82,3 +82,91 @@ class FlashAdmission(Base):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), default=None)
     admitted_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     returned_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+# -- 砍价 bargains (commerce.marketing.bargains) -------------------------------------------------------------------
+
+
+class BargainOffer(Base):
+    """A brand's 砍价 offer on one SKU: from `price_fen` (the SKU's price when created) down to `floor_fen` in
+    exactly `max_helpers` disclosed cuts; a started bargain lasts `window_hours`."""
+
+    __tablename__ = "bargain_offers"
+    __table_args__ = (
+        Index("ix_bargain_offers_product_window", "product_id", "ends_at"),
+        Index("ix_bargain_offers_brand", "brand_id", "id"),
+        CheckConstraint("floor_fen > 0 AND floor_fen < price_fen", name="floor_below_price"),
+        CheckConstraint("max_helpers >= 1 AND max_helpers <= 100", name="helpers_bounded"),
+        CheckConstraint("price_fen - floor_fen >= max_helpers", name="every_help_cuts"),
+        CheckConstraint("window_hours >= 1", name="window_positive"),
+        CheckConstraint("per_user_limit >= 1", name="limit_positive"),
+        CheckConstraint("ends_at > starts_at", name="window_not_inverted"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("product_skus.id"))
+    price_fen: Mapped[int]
+    floor_fen: Mapped[int]
+    max_helpers: Mapped[int]
+    window_hours: Mapped[int]
+    per_user_limit: Mapped[int] = mapped_column(default=1)  # bargains one buyer may start on this offer
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+class BargainStatus(enum.StrEnum):
+    ACTIVE = "active"  # helps are taken until `expires_at`; the buyer may check out at the price reached
+    ORDERED = "ordered"  # an order holds it (paid or not is the order's status); a cancelled unpaid order frees it
+
+
+class Bargain(Base):
+    """One buyer's bargain on one offer, with the offer's terms copied at the start (what the page disclosed).
+
+    `helps_count` moves only by conditional UPDATEs (`helps_count < max_helpers`); `(offer_id, user_id, seq)` is
+    unique, so racing starts never pass the offer's per-user limit."""
+
+    __tablename__ = "bargains"
+    __table_args__ = (
+        UniqueConstraint("offer_id", "user_id", "seq"),
+        Index("ix_bargains_user_sku", "user_id", "sku_id", "status"),
+        Index("ix_bargains_order", "order_id"),
+        CheckConstraint("helps_count >= 0 AND helps_count <= max_helpers", name="helps_bounded"),
+        CheckConstraint("ordered_cut_fen >= 0", name="cut_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("bargain_offers.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    sku_id: Mapped[int] = mapped_column(ForeignKey("product_skus.id"))
+    price_fen: Mapped[int]
+    floor_fen: Mapped[int]
+    max_helpers: Mapped[int]
+    helps_count: Mapped[int] = mapped_column(default=0)
+    status: Mapped[BargainStatus] = mapped_column(str_enum(BargainStatus, 16), default=BargainStatus.ACTIVE)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), default=None)
+    ordered_cut_fen: Mapped[int] = mapped_column(default=0)  # the cut the order took (the brand funds it)
+    started_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[dt.datetime]
+
+
+class BargainHelp(Base):
+    """One friend's help: the `seq`-th cut of the disclosed schedule. One per helper per bargain, one per seq."""
+
+    __tablename__ = "bargain_helps"
+    __table_args__ = (
+        UniqueConstraint("bargain_id", "helper_id"),
+        UniqueConstraint("bargain_id", "seq"),
+        CheckConstraint("cut_fen >= 0", name="cut_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bargain_id: Mapped[int] = mapped_column(ForeignKey("bargains.id", ondelete="CASCADE"))
+    helper_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    cut_fen: Mapped[int]
+    helped_at: Mapped[dt.datetime] = mapped_column(default=clock.now)

@@ -34,7 +34,7 @@ from commerce.attribution.links import TargetKind
 from commerce.catalog import affiliate, showcase
 from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku, VideoProduct
 from commerce.distribution import binding as distribution
-from commerce.marketing import coupons, flash_sales
+from commerce.marketing import bargains, coupons, flash_sales
 from commerce.orders import cart, lifecycle
 from commerce.orders.lifecycle import Actor
 from commerce.orders.models import Checkout, Order, OrderLine, ReviewStatus
@@ -263,6 +263,7 @@ def place_order(
         order_ids = [builder.order(checkout_id, plan) for plan in plans]
         builder.lines(plans, order_ids)
         builder.claim_flash(plans, order_ids)
+        builder.claim_bargains(plans, order_ids)
         lifecycle.record_created(session, order_ids, Actor.of("buyer", buyer), builder.now)
         builder.bind_and_remember()
         if from_cart:
@@ -392,6 +393,7 @@ class _Builder:
         self.clicks: list[Row[Any]] = []
         self.credits: dict[int, attribution.SharerCredit] = {}
         self.flash: dict[int, flash_sales.FlashLine] = {}
+        self.bargains: dict[int, bargains.BargainLine] = {}
 
     def unit_price(self, sku_id: int) -> int:
         flash = self.flash.get(sku_id)
@@ -407,6 +409,20 @@ class _Builder:
             for i, w in enumerate(plan.group):
                 if w.sku_id in self.flash:
                     flash_sales.claim(self.session, self.flash[w.sku_id], order_id, self.now, f"items.{i}.sku_id")
+
+    def bargain_cut(self, sku_id: int) -> int:
+        """What a bargain takes off the line (one unit down to the bargained price; brand-funded), else 0."""
+        line = self.bargains.get(sku_id)
+        return line.cut(self.unit_price(sku_id)) if line is not None else 0
+
+    def claim_bargains(self, plans: list[_Plan], order_ids: list[int]) -> None:
+        for plan, order_id in zip(plans, order_ids, strict=True):
+            for i, w in enumerate(plan.group):
+                cut = self.bargain_cut(w.sku_id)
+                if cut:
+                    bargains.claim(
+                        self.session, self.bargains[w.sku_id], order_id, self.now, f"items.{i}.sku_id", cut_fen=cut
+                    )
 
     def load(self, wanted: list[CheckoutItem]) -> dict[int, Row[Any]]:
         """The SKUs with their product's name and status and the affiliate offer in force, in one query."""
@@ -425,6 +441,9 @@ class _Builder:
         # (Asked only when the load saw an admission: most checkouts have none.)
         if any(r.flash_admitted for r in self.skus.values()):
             self.flash = flash_sales.lines_for(self.session, self.buyer.id, [w.sku_id for w in wanted], self.now)
+        if any(r.bargain_started for r in self.skus.values()):  # a bargained unit: the cut is a brand discount
+            found = bargains.lines_for(self.session, self.buyer.id, [w.sku_id for w in wanted], self.now)
+            self.bargains = {sku: line for sku, line in found.items() if sku not in self.flash}
         for i, w in enumerate(wanted):
             flash = self.flash.get(w.sku_id)
             if flash is not None and flash.quantity != w.quantity:
@@ -462,11 +481,14 @@ class _Builder:
     def plan(self, brand_id: int, group: list[CheckoutItem], chosen: coupons.Chosen | None) -> _Plan:
         """One brand's order before it is written: amounts, and its brand coupon's part of each line."""
         subtotals = [self.unit_price(w.sku_id) * w.quantity for w in group]
+        cuts = [self.bargain_cut(w.sku_id) for w in group]
         parts, used = [0] * len(group), []
         if chosen is not None:
-            parts = coupons.allocate(chosen.coupon, self._priced(brand_id, group, subtotals), chosen.field)
+            left = [s - c for s, c in zip(subtotals, cuts, strict=True)]
+            parts = coupons.allocate(chosen.coupon, self._priced(brand_id, group, left), chosen.field)
             used.append((chosen, sum(parts)))
-        return _Plan(brand_id, group, subtotals, parts, [0] * len(group), used)
+        discounts = [c + p for c, p in zip(cuts, parts, strict=True)]
+        return _Plan(brand_id, group, subtotals, discounts, [0] * len(group), used)
 
     def apply_platform(self, plans: list[_Plan], chosen: list[coupons.Chosen]) -> None:
         """Each platform coupon goes to the order (without one yet) it takes the most off, after the brand coupon."""
@@ -628,7 +650,7 @@ _LOAD = (
         _skus.id, _skus.product_id, _skus.brand_id, _skus.attributes, _skus.price_fen, _skus.list_price_fen,
         _skus.is_active, _skus.stock, _products.name.label("product_name"), _products.status.label("product_status"),
         _offers.id.label("offer_id"), _offers.artist_rate_bp, _offers.sharer_rate_bp,
-        flash_sales.admitted(_skus.id).label("flash_admitted"),
+        flash_sales.admitted(_skus.id).label("flash_admitted"), bargains.started(_skus.id).label("bargain_started"),
     )
     .join_from(Sku.__table__, Product.__table__, _products.id == _skus.product_id)
     .outerjoin(

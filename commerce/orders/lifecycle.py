@@ -170,9 +170,10 @@ def lock_checkout_orders(session: Session, checkout_id: int) -> list[Order]:
 def release_reservation(session: Session, order: Order) -> None:
     """Give an unpaid order's stock and coupon use back. Only ever called on the way out of pending_payment."""
     from commerce.catalog.models import Sku
-    from commerce.marketing import coupons, flash_sales
+    from commerce.marketing import bargains, coupons, flash_sales
 
     held_by_sale = flash_sales.release_for_order(session, order.id)  # back to their flash sale, not the SKU
+    bargains.release_for_order(session, order.id)  # the bargain runs again for the rest of its window
     for line in sorted(order.lines, key=lambda ln: ln.sku_id):
         if line.sku_id in held_by_sale:
             continue
