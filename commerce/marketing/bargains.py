@@ -50,7 +50,10 @@ register_messages(
         ),
         "bargain_not_started": ("砍价活动尚未开始，{starts_at} 起可发起", "This bargain offer opens at {starts_at}"),
         "bargain_offer_ended": ("砍价活动已结束", "This bargain offer has ended"),
-        "bargain_user_limit": ("每人限发起 {limit} 次砍价，您已用完", "You have started the {limit} bargains allowed"),
+        "bargain_user_limit": (
+            "每人限发起 {limit} 次砍价，您已用完",
+            "You have used up your bargains on this offer (at most {limit} per person)",
+        ),
         "bargain_self_help": ("不能给自己的砍价助力，请邀请好友", "You cannot help your own bargain: ask a friend"),
         "bargain_already_helped": ("您已为这个砍价助力过", "You have already helped this bargain"),
         "bargain_complete": ("已砍到底价，无需再助力", "This bargain has reached its floor price"),

@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     # Route modules register on `bp` when imported.
     import web.api.affiliate
     import web.api.artists
+    import web.api.bargains
     import web.api.bookings
     import web.api.campaigns
     import web.api.catalog

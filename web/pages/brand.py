@@ -16,7 +16,7 @@ from sqlalchemy import select
 from commerce import reports
 from commerce.catalog import affiliate, categories, products
 from commerce.catalog.products import QUALIFICATION_NAMES
-from commerce.marketing import campaign_stats, coupons, flash_sales
+from commerce.marketing import bargains, campaign_stats, coupons, flash_sales
 from commerce.orders import lifecycle, refund_photos, refunds
 from commerce.orders.models import OrderStatus, RefundState
 from core import clock, extensions
@@ -127,6 +127,22 @@ def flash_sales_page(user: User, brand_id: int) -> str | Response:
     return _render("brand/flash_sales.html", user, brand_id, "flash_sales", sales=sales, stats=stats,
                    figures=figures, phases=phases, skus=flash_sales.schedulable_skus(session, user, brand_id),
                    totals=campaign_stats.totals(figures))  # fmt: skip
+
+
+@bp.get("/brand/<int:brand_id>/bargains")
+@signed_in_page
+def bargains_page(user: User, brand_id: int) -> str | Response:
+    """The brand's 砍价 offers: make one (SKU, floor price, helps, how long a bargain lasts, window, per-buyer
+    limit), and each one's bargains started, paid, GMV and cost, charted; static/brand/bargains.js sends the form."""
+    session = extensions.session()
+    offers = bargains.list_offers(session, user, brand_id)
+    figures = campaign_stats.for_brand(session, user, brand_id, ["bargain"])
+    now = clock.now()
+    return _render(
+        "brand/bargains.html", user, brand_id, "bargains", offers=offers, figures=figures,
+        stats={r.campaign_id: r for r in figures}, phases={o.id: bargains.offer_phase(o, now) for o in offers},
+        skus=flash_sales.schedulable_skus(session, user, brand_id), totals=campaign_stats.totals(figures),
+    )  # fmt: skip
 
 
 @bp.get("/brand/<int:brand_id>/products/<int:product_id>")

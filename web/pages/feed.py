@@ -15,7 +15,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from commerce.catalog import products
 from commerce.catalog.models import Product, ProductStatus
 from commerce.ledger import AccountKind, OwnerKind, balances
-from commerce.marketing import coupons, flash_sales
+from commerce.marketing import bargains, coupons, flash_sales
 from commerce.notifications import service as notifications
 from commerce.orders import commissions, lifecycle
 from commerce.orders.cart import MAX_QUANTITY
@@ -110,8 +110,11 @@ def checkout(user: User) -> str | Response:
     if flash is not None:
         quantity = flash.quantity
     unit_price = flash.price_fen if flash is not None else sku.price_fen
+    # A bargained unit: checkout takes the cut off one unit as a brand-funded discount.
+    bargain = None if flash else bargains.lines_for(extensions.session(), user.id, [sku.id], clock.now()).get(sku.id)
+    bargain_cut = bargain.cut(unit_price) if bargain is not None else 0
     # The wallet coupons this line can take, best first; the page picks one brand and one platform coupon.
-    line = coupons.PricedLine(found.brand_id, found.id, unit_price * quantity)
+    line = coupons.PricedLine(found.brand_id, found.id, unit_price * quantity - bargain_cut)
     usable = coupons.usable_for(extensions.session(), user.id, [line])
     return render_template(
         "feed/checkout.html",
@@ -121,11 +124,21 @@ def checkout(user: User) -> str | Response:
         sku=sku,
         unit_price=unit_price,
         flash=flash,
+        bargain_cut=bargain_cut,
         product=product_out(found),
         quantity=quantity,
         video_id=request.args.get("video", type=int),
         click=_click_id(),
     )
+
+
+@bp.get("/bargain/<int:bargain_id>")
+def bargain(bargain_id: int) -> str:
+    """A bargain's page, for the buyer and the friends they send its link to: the disclosed schedule, the cut so
+    far and what is left, who helped; a help button for friends, buy-now for the buyer (static/feed/bargain.js)."""
+    user = current_user()
+    view = bargains.view(extensions.session(), bargain_id, user)
+    return render_template("feed/bargain.html", v=view, user=user)
 
 
 @bp.get("/orders/<int:order_id>")

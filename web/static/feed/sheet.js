@@ -118,6 +118,7 @@
     });
     body.append(gallery, name, brand, price, stock, picker, qtyLabel, buy, desc);
     flashCard(p, opts).then((card) => { if (card) price.after(card); });
+    if (p.status === "active") bargainCard(p).then((card) => { if (card) price.after(card); });
     if (opts.coupons !== false) couponStrip(p).then((strip) => { if (strip) price.after(strip); });
   }
 
@@ -151,26 +152,35 @@
     return strip;
   }
 
-  // A flash sale (秒杀) on the product: the same countdown card as the feed's (flash.js, loaded on first need).
-  const flashSrc = (document.currentScript && document.currentScript.src || "").replace(/sheet\.js(\?.*)?$/, "flash.js");
-  let flashLib = null;
-  function loadFlash() {
-    if (window.xlFlash) return Promise.resolve(window.xlFlash);
-    if (!flashLib) {
-      flashLib = new Promise((resolve, reject) => {
+  // Marketing cards' scripts beside this one, loaded on first need: flash.js (window.xlFlash), bargain.js (xlBargain).
+  const libBase = (document.currentScript && document.currentScript.src || "").replace(/sheet\.js(\?.*)?$/, "");
+  const libs = {};
+  function loadLib(file, name) {
+    if (window[name]) return Promise.resolve(window[name]);
+    if (!libs[file]) {
+      libs[file] = new Promise((resolve, reject) => {
         const s = document.createElement("script");
-        s.src = flashSrc; s.onload = () => resolve(window.xlFlash); s.onerror = reject;
+        s.src = libBase + file; s.onload = () => resolve(window[name]); s.onerror = reject;
         document.head.appendChild(s);
       });
     }
-    return flashLib;
+    return libs[file];
   }
 
+  // A flash sale (秒杀) on the product: the same countdown card as the feed's (flash.js).
   async function flashCard(p, opts) {
     const r = await xl.api("GET", "/api/v1/products/" + p.id + "/flash-sales");
     if (!r.ok || !r.data.length) return null;
-    const lib = await loadFlash();
+    const lib = await loadLib("flash.js", "xlFlash");
     return lib.card(r.data[0], {videoId: opts.videoId, click: opts.click});
+  }
+
+  // A 砍价 offer on the product: its disclosed terms and the button that starts the buyer's bargain (bargain.js).
+  async function bargainCard(p) {
+    const r = await xl.api("GET", "/api/v1/products/" + p.id + "/bargains");
+    if (!r.ok || !r.data.length) return null;
+    const lib = await loadLib("bargain.js", "xlBargain");
+    return lib.card(r.data[0]);
   }
 
   // -- share ------------------------------------------------------------------------------------------------
