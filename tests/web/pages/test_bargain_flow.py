@@ -18,6 +18,7 @@ from core.accounts.models import User
 from tests import factories
 from tests.browser import LiveServer, screenshot_path
 from tests.web.pages.shops import ADDRESS, PRICE, open_shop, sign_in
+from tests.web.pages.test_csp import RECORD
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +28,14 @@ LOCAL = ("(s) => { const d = new Date(Date.now() + s * 1000); d.setMinutes(d.get
          " return d.toISOString().slice(0, 19); }")  # fmt: skip
 
 
-def test_a_friend_helps_and_the_buyer_buys_at_the_bargained_price(browser: Any, page: Any, site: LiveServer) -> None:
+def watched(context: Any, violations: list[str]) -> Any:
+    """Every content-security-policy violation of the context's pages lands in `violations`."""
+    context.expose_binding("__cspViolation", lambda _source, text: violations.append(text))
+    context.add_init_script(RECORD)
+    return context.new_page()
+
+
+def test_a_friend_helps_and_the_buyer_buys_at_the_bargained_price(browser: Any, site: LiveServer) -> None:
     shop = open_shop(site, slug="kanjia", prefix="砍价")
     with site.app.extensions["db"].session() as s:
         owner = s.scalar(select(User).where(User.email == shop.owner_email))
@@ -41,8 +49,9 @@ def test_a_friend_helps_and_the_buyer_buys_at_the_bargained_price(browser: Any, 
         offer_id, friend_email = offer.id, friend.email
 
     # The buyer opens the product sheet from the video: the offer's terms are shown before anything is asked.
+    violations: list[str] = []
     buyer = browser.new_context(**PHONE)
-    shopper = buyer.new_page()
+    shopper = watched(buyer, violations)
     sign_in(shopper, site, shop.buyer_email, f"/v/{shop.video_id}")
     shopper.locator(f'.slide[data-video-id="{shop.video_id}"] .pcard[data-product-id="{shop.product_id}"]').click()
     card = shopper.get_by_role("dialog").locator(f'[data-bargain-offer="{offer_id}"]')
@@ -61,7 +70,7 @@ def test_a_friend_helps_and_the_buyer_buys_at_the_bargained_price(browser: Any, 
 
     # The friend opens the link signed out, signs in when pressing help, and helps: one button, nothing to post.
     other = browser.new_context(**PHONE)
-    pal = other.new_page()
+    pal = watched(other, violations)
     pal.goto(link)
     expect(pal.locator("[data-left]")).to_have_text("¥30.00")
     pal.get_by_role("button", name="帮 TA 砍 ¥15.00").click()
@@ -106,6 +115,8 @@ def test_a_friend_helps_and_the_buyer_buys_at_the_bargained_price(browser: Any, 
     buyer.close()
 
     # The brand's dashboard: started, paid, GMV and the cut it funded, charted.
+    brand = browser.new_context(**PHONE)
+    page = watched(brand, violations)
     sign_in(page, site, shop.owner_email, f"/brand/{shop.brand_id}")
     page.get_by_role("link", name="砍价").click()
     page.wait_for_url(f"**/brand/{shop.brand_id}/bargains")
@@ -135,3 +146,5 @@ def test_a_friend_helps_and_the_buyer_buys_at_the_bargained_price(browser: Any, 
     form.get_by_role("button", name="创建砍价").click()
     expect(page.locator("[data-bargain-offers] tbody tr")).to_have_count(2)
     expect(page.locator("[data-bargain-offers] tbody tr").first).to_contain_text("¥123.45 → ¥99.00 · 5 人助力")
+    brand.close()
+    assert violations == [], violations  # every page and script of the flow under the strict policy

@@ -157,6 +157,8 @@ def test_the_pages_work_under_the_policy_without_a_violation(
     page.wait_for_load_state("networkidle")
     w.goto(site, f"/brand/{people['brand']}/flash-sales")
     page.wait_for_function("() => window.Chart !== undefined")  # the 秒杀 page's scripts, under the same policy
+    w.goto(site, f"/brand/{people['brand']}/bargains")
+    page.wait_for_function("() => window.Chart !== undefined")  # the 砍价 page's, too
 
     w.goto(site, "/api/v1/docs")
     page.locator(".opblock").first.wait_for(timeout=30_000)  # Swagger UI 5 read the OpenAPI 3.1 document
