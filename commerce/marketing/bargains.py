@@ -246,6 +246,9 @@ def start(session: Session, user: User | None, offer_id: int) -> Bargain:
             continue
         return bargain
     session.rollback()
+    raced = _offer_view(session, offer, user, now).mine  # a start of the same buyer racing this one made it
+    if raced is not None:
+        return raced
     raise Conflict("bargain_user_limit", limit=offer.per_user_limit)
 
 

@@ -105,3 +105,24 @@ def test_thirty_friends_at_ten_helps_on_sqlite(sqlite_db: Database, frozen: Froz
 
 def test_one_friend_racing_twice_helps_once_on_sqlite(sqlite_db: Database, frozen: FrozenClock) -> None:
     one_friend_twice(sqlite_db)
+
+
+@pytest.mark.postgres
+def test_a_buyer_starting_twice_at_once_gets_one_bargain(committed_db: Database, frozen: FrozenClock) -> None:
+    bargain_id, _ = started(committed_db, 0)
+    with committed_db.session() as s:
+        first = s.get(Bargain, bargain_id)
+        assert first is not None
+        offer_id, buyer_id = first.offer_id, first.user_id
+        s.delete(first)
+        s.commit()
+
+    def start(_: int) -> int:
+        with committed_db.session() as s:
+            return bargains.start(s, s.get(User, buyer_id), offer_id).id
+
+    results, errors = race(6, start)
+    assert not errors, errors
+    assert len(set(results)) == 1  # the racers all got the one bargain the limit allows
+    with committed_db.session() as s:
+        assert s.scalar(select(func.count()).where(Bargain.offer_id == offer_id)) == 1
