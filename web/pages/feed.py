@@ -138,7 +138,8 @@ def bargain(bargain_id: int) -> str:
     far and what is left, who helped; a help button for friends, buy-now for the buyer (static/feed/bargain.js)."""
     user = current_user()
     view = bargains.view(extensions.session(), bargain_id, user)
-    return render_template("feed/bargain.html", v=view, user=user)
+    link = f"{extensions.settings().public_base_url.rstrip('/')}/bargain/{view.bargain.id}"
+    return render_template("feed/bargain.html", v=view, user=user, link=link)
 
 
 @bp.get("/orders/<int:order_id>")
