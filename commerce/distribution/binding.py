@@ -14,11 +14,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from commerce.attribution.service import SharerCredit
 from commerce.distribution.models import Binding, Distributor, DistributorStatus, ProductRate, Programme
+from core.db import is_postgres
 
 VIA = "distribution"  # an order line's `sharer_via` when a distributor is credited
 
@@ -51,12 +52,23 @@ def bring(session: Session, distributor: Distributor, customer_id: int, *, via: 
         return False
     if _is_distributor(session, distributor.brand_id, customer_id):
         return False
+    _lock_customer(session, distributor.brand_id, customer_id)
     if _binding(session, distributor.brand_id, customer_id, now) is not None:
         return False
     session.add(Binding(brand_id=distributor.brand_id, customer_id=customer_id, distributor_id=distributor.id, via=via,
                         bound_at=now, expires_at=now + dt.timedelta(days=programme.binding_days)))  # fmt: skip
     session.flush()
     return True
+
+
+def _lock_customer(session: Session, brand_id: int, customer_id: int) -> None:
+    """Serialise the binding of one customer to one brand until this transaction ends: two distributors' links
+    followed at the same instant must not both find the customer free. (SQLite serialises writers anyway.)"""
+    if is_postgres(session):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+            {"k": f"distribution-binding:{brand_id}:{customer_id}"},
+        )
 
 
 def bring_by_user(session: Session, brand_id: int, sharer_id: int, customer_id: int, *, via: str,
