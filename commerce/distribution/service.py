@@ -110,6 +110,7 @@ class Terms:
     level2_share_bp: int
     rates: dict[int, int]  # product id -> rate bp
     is_open: bool
+    renew_on_purchase: bool = True  # a paid order starts the customer's binding days again
 
 
 def programme_of(session: Session, brand_id: int) -> Programme | None:
@@ -132,7 +133,7 @@ def rates_of(session: Session, programme: Programme) -> dict[int, int]:
 
 def terms_of(session: Session, programme: Programme) -> Terms:
     return Terms(programme.binding_days, programme.default_rate_bp, programme.level2_share_bp,
-                 rates_of(session, programme), programme.is_open)  # fmt: skip
+                 rates_of(session, programme), programme.is_open, programme.renew_on_purchase)  # fmt: skip
 
 
 def _check_rate(field: str, rate_bp: int, limits: CatalogLimits) -> FieldError | None:
@@ -144,9 +145,11 @@ def _check_rate(field: str, rate_bp: int, limits: CatalogLimits) -> FieldError |
 
 def set_terms(
     session: Session, user: User | None, brand_id: int, *, binding_days: int, default_rate_bp: int,
-    level2_share_bp: int = 0, rates: Sequence[tuple[int, int]] = (), is_open: bool = True, limits: CatalogLimits,
+    level2_share_bp: int = 0, rates: Sequence[tuple[int, int]] | None = None, is_open: bool = True,
+    limits: CatalogLimits, renew_on_purchase: bool = True,
 ) -> Terms:  # fmt: skip
-    """Open the brand's programme or change its terms (orders already placed keep the rates they snapshot)."""
+    """Open the brand's programme or change its terms (orders already placed keep the rates they snapshot).
+    `rates` replaces the per-product rates; None keeps them (the terms form does not show them)."""
     require_brand_member(session, user, brand_id)
     errors = [e for e in [_check_rate("default_rate_bp", default_rate_bp, limits)] if e]
     if not 1 <= binding_days <= 365:
@@ -154,7 +157,7 @@ def set_terms(
     if not 0 <= level2_share_bp <= LEVEL2_MAX_BP:
         errors.append(FieldError("level2_share_bp", "level2_share_out_of_bounds"))
     wanted: dict[int, int] = {}
-    for i, (product_id, rate_bp) in enumerate(rates):
+    for i, (product_id, rate_bp) in enumerate(rates or ()):
         error = _check_rate(f"product_rates.{i}.rate_bp", rate_bp, limits)
         if error:
             errors.append(error)
@@ -172,14 +175,16 @@ def set_terms(
     programme.default_rate_bp = default_rate_bp
     programme.level2_share_bp = level2_share_bp
     programme.is_open = is_open
+    programme.renew_on_purchase = renew_on_purchase
     programme.updated_at = clock.now()
     session.flush()
-    for row in session.scalars(select(ProductRate).where(ProductRate.programme_id == programme.id)):
-        if row.product_id not in wanted:
-            session.delete(row)
-        else:
-            row.rate_bp = wanted.pop(row.product_id)
-    session.add_all(ProductRate(programme_id=programme.id, product_id=p, rate_bp=r) for p, r in wanted.items())
+    if rates is not None:
+        for row in session.scalars(select(ProductRate).where(ProductRate.programme_id == programme.id)):
+            if row.product_id not in wanted:
+                session.delete(row)
+            else:
+                row.rate_bp = wanted.pop(row.product_id)
+        session.add_all(ProductRate(programme_id=programme.id, product_id=p, rate_bp=r) for p, r in wanted.items())
     session.commit()
     return terms_of(session, programme)
 

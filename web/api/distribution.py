@@ -32,8 +32,10 @@ class TermsIn(ApiModel):
     default_rate_bp: int = Field(ge=0, le=10_000, description="the distributor's commission, basis points")
     level2_share_bp: int = Field(default=0, ge=0, le=10_000,
                                  description="the inviter's part of that commission; 0: one level only")  # fmt: skip
-    product_rates: list[RateIn] = Field(default_factory=list, max_length=500, description="per-product rates")
+    product_rates: list[RateIn] | None = Field(default=None, max_length=500,
+                                               description="per-product rates; omitted: keep them")  # fmt: skip
     is_open: bool = True
+    renew_on_purchase: bool = Field(default=True, description="a paid order starts the customer's binding again")
 
 
 class RateOut(OutModel):
@@ -48,13 +50,14 @@ class TermsOut(OutModel):
     levels: int = Field(description="commission levels the programme pays: 1 or 2, never more")
     rates: list[RateOut]
     is_open: bool
+    renew_on_purchase: bool
 
     @classmethod
     def of(cls, t: service.Terms) -> TermsOut:
         return cls(binding_days=t.binding_days, default_rate_bp=t.default_rate_bp, level2_share_bp=t.level2_share_bp,
                    levels=2 if t.level2_share_bp else 1,
                    rates=[RateOut(product_id=p, rate_bp=r) for p, r in t.rates.items()],
-                   is_open=t.is_open)  # fmt: skip
+                   is_open=t.is_open, renew_on_purchase=t.renew_on_purchase)  # fmt: skip
 
 
 class InviteOut(OutModel):
@@ -220,6 +223,10 @@ def get_terms(brand_id: int) -> TermsOut:
     return TermsOut.of(terms)
 
 
+def _rates(body: TermsIn) -> list[tuple[int, int]] | None:
+    return None if body.product_rates is None else [(r.product_id, r.rate_bp) for r in body.product_rates]
+
+
 @bp.put("/brands/<int:brand_id>/distribution")
 @endpoint(summary="Open the programme or change its terms (members)", tags=TAGS, body=TermsIn, response=TermsOut,
           auth="required", errors=[403, 422])  # fmt: skip
@@ -228,7 +235,8 @@ def put_terms(brand_id: int, body: TermsIn) -> TermsOut:
     return TermsOut.of(service.set_terms(
         extensions.session(), current_user(), brand_id, binding_days=body.binding_days,
         default_rate_bp=body.default_rate_bp, level2_share_bp=body.level2_share_bp,
-        rates=[(r.product_id, r.rate_bp) for r in body.product_rates], is_open=body.is_open, limits=limits(),
+        rates=_rates(body), is_open=body.is_open, limits=limits(),
+        renew_on_purchase=body.renew_on_purchase,
     ))  # fmt: skip
 
 
