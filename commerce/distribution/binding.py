@@ -48,8 +48,9 @@ def bound_distributor(session: Session, brand_id: int, customer_id: int, now: dt
 
 
 def bring(session: Session, distributor: Distributor, customer_id: int, *, via: str, now: dt.datetime) -> bool:
-    """`distributor` brought `customer_id` to their brand: bind them unless someone holds them already, the
-    customer is the distributor, or is a distributor of the brand themselves. No commit. True when bound now."""
+    """`distributor` brought `customer_id` to their brand: bind them unless an approved distributor holds them
+    already, the customer is the distributor, or is a distributor of the brand themselves. No commit. True when
+    bound now."""
     if distributor.status != DistributorStatus.APPROVED or customer_id == distributor.user_id:
         return False
     programme = session.scalar(select(Programme).where(Programme.brand_id == distributor.brand_id))
@@ -58,8 +59,12 @@ def bring(session: Session, distributor: Distributor, customer_id: int, *, via: 
     if _is_distributor(session, distributor.brand_id, customer_id):
         return False
     _lock_customer(session, distributor.brand_id, customer_id)
-    if _binding(session, distributor.brand_id, customer_id, now) is not None:
-        return False
+    held = _binding(session, distributor.brand_id, customer_id, now)
+    if held is not None:
+        holder = session.get(Distributor, held.distributor_id)
+        if holder is not None and holder.status == DistributorStatus.APPROVED:
+            return False
+        held.expires_at = now  # a suspended distributor holds nobody: their binding ends as another brings them
     session.add(Binding(brand_id=distributor.brand_id, customer_id=customer_id, distributor_id=distributor.id, via=via,
                         bound_at=now, expires_at=now + dt.timedelta(days=programme.binding_days)))  # fmt: skip
     session.flush()

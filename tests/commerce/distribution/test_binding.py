@@ -152,3 +152,20 @@ def test_another_distributors_sale_does_not_renew_someone_elses_binding(market: 
     lines = [SimpleNamespace(sharer_via=binding.VIA, sharer_id=m.sharer.id, sharer_blocked=None)]
     binding.renew_on_payment(m.session, m.brand.id, m.buyer.id, lines, clock.now())
     assert b.expires_at == clock.now() + dt.timedelta(days=10)
+
+
+def test_a_suspended_distributors_customer_is_free_for_the_next_one(market: Market) -> None:
+    m = market
+    open_programme(m)
+    first, second = join(m, m.sharer), join(m, m.upstream)
+    assert bring(m, first, m.buyer)
+    assert not bring(m, second, m.buyer)
+    from commerce.distribution import service
+    from commerce.distribution.models import DistributorStatus
+
+    service.decide(m.session, m.owner, m.brand.id, first.id, status=DistributorStatus.SUSPENDED)
+    assert bring(m, second, m.buyer)
+    assert _bound_to(m) == second.id
+    service.decide(m.session, m.owner, m.brand.id, first.id, status=DistributorStatus.APPROVED)
+    assert _bound_to(m) == second.id  # reinstating the first does not take the customer back
+    assert not bring(m, first, m.buyer)
