@@ -81,7 +81,12 @@ def test_report_pages_filter_by_dates_and_say_a_bad_range(client: FlaskClient, d
     assert "Invalid date range" in client.get("/me/distribution?from=2026-03-05&to=2026-03-01&lang=en").get_data(
         as_text=True
     )
+    keys = client.application.config["SETTINGS"].signing_keys()  # the app's, so the page can read the invite
+    theirs = service.create_invite(db_session, staff, brand.id, keys=keys, base_url="http://x")
     service.decide(db_session, owner, brand.id, d.id, status=DistributorStatus.SUSPENDED)
+    closed = client.get(f"/distribution/join/{theirs.token}?lang=en")
+    assert closed.status_code == 410
+    assert "The distributor who invited you is suspended" in closed.get_data(as_text=True)
     suspended = client.get("/me/distribution?lang=en").get_data(as_text=True)
     assert "The brand has suspended you" in suspended
     assert client.get(f"/shop/{d.id}").status_code == 404
