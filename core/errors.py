@@ -43,6 +43,10 @@ _FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "float_parsing": ("{label}应为数字", "{label} must be a number"),
     "string_type": ("{label}应为文字", "{label} must be text"),
     "bool_parsing": ("{label}应为“是”或“否”", "{label} must be true or false"),
+    **dict.fromkeys(
+        ("date_parsing", "date_type", "date_from_datetime_parsing", "date_from_datetime_inexact"),
+        ("{label}应为日期，如 2026-01-31", "{label} must be a date such as 2026-01-31"),
+    ),
     "string_too_short": ("{label}太短", "{label} is too short"),
     "string_too_long": ("{label}太长", "{label} is too long"),
     "string_pattern_mismatch": ("{label}的格式不正确", "{label} is not in the right format"),

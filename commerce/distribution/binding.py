@@ -6,6 +6,10 @@ binding lasts, the customer's purchases of that brand credit the distributor (le
 has a level-2 share, the distributor who invited them (level 2) — never anyone further up. A distributor's own
 purchases of the brand credit nobody. The rates and the credit go onto the order line at checkout; the split
 (`commerce.orders.split`) alone turns them into money.
+
+A binding lapses after its days; the customer is then free, and the next distributor to bring them binds them.
+When the programme renews on purchase (the default, as 有赞 does), each paid order that credits the bound
+distributor starts the days again from the payment, so a customer who keeps buying stays with who brought them.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from commerce.attribution.service import SharerCredit
 from commerce.distribution.models import Binding, Distributor, DistributorStatus, ProductRate, Programme
+from core.db import is_postgres
 
 VIA = "distribution"  # an order line's `sharer_via` when a distributor is credited
 
@@ -42,8 +48,9 @@ def bound_distributor(session: Session, brand_id: int, customer_id: int, now: dt
 
 
 def bring(session: Session, distributor: Distributor, customer_id: int, *, via: str, now: dt.datetime) -> bool:
-    """`distributor` brought `customer_id` to their brand: bind them unless someone holds them already, the
-    customer is the distributor, or is a distributor of the brand themselves. No commit. True when bound now."""
+    """`distributor` brought `customer_id` to their brand: bind them unless an approved distributor holds them
+    already, the customer is the distributor, or is a distributor of the brand themselves. No commit. True when
+    bound now."""
     if distributor.status != DistributorStatus.APPROVED or customer_id == distributor.user_id:
         return False
     programme = session.scalar(select(Programme).where(Programme.brand_id == distributor.brand_id))
@@ -51,12 +58,45 @@ def bring(session: Session, distributor: Distributor, customer_id: int, *, via: 
         return False
     if _is_distributor(session, distributor.brand_id, customer_id):
         return False
-    if _binding(session, distributor.brand_id, customer_id, now) is not None:
-        return False
+    _lock_customer(session, distributor.brand_id, customer_id)
+    held = _binding(session, distributor.brand_id, customer_id, now)
+    if held is not None:
+        holder = session.get(Distributor, held.distributor_id)
+        if holder is not None and holder.status == DistributorStatus.APPROVED:
+            return False
+        held.expires_at = now  # a suspended distributor holds nobody: their binding ends as another brings them
     session.add(Binding(brand_id=distributor.brand_id, customer_id=customer_id, distributor_id=distributor.id, via=via,
                         bound_at=now, expires_at=now + dt.timedelta(days=programme.binding_days)))  # fmt: skip
     session.flush()
     return True
+
+
+def _lock_customer(session: Session, brand_id: int, customer_id: int) -> None:
+    """Serialise the binding of one customer to one brand until this transaction ends: two distributors' links
+    followed at the same instant must not both find the customer free. (SQLite serialises writers anyway.)"""
+    if is_postgres(session):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+            {"k": f"distribution-binding:{brand_id}:{customer_id}"},
+        )
+
+
+def renew_on_payment(session: Session, brand_id: int, customer_id: int, lines: Sequence[Any],
+                     paid_at: dt.datetime) -> None:  # fmt: skip
+    """A customer paid an order of the brand: if its lines credit the distributor they are bound to, the binding
+    starts its days again from the payment, when the programme renews on purchase (the default). A binding that
+    lapsed before the payment is not revived. No commit."""
+    credited = {ln.sharer_id for ln in lines if ln.sharer_via == VIA and ln.sharer_id is not None
+                and ln.sharer_blocked is None}  # fmt: skip
+    if not credited:
+        return
+    programme = session.scalar(select(Programme).where(Programme.brand_id == brand_id))
+    if programme is None or not programme.renew_on_purchase:
+        return
+    b = _binding(session, brand_id, customer_id, paid_at)
+    d = session.get(Distributor, b.distributor_id) if b is not None else None
+    if b is not None and d is not None and d.user_id in credited:
+        b.expires_at = max(b.expires_at, paid_at + dt.timedelta(days=programme.binding_days))
 
 
 def bring_by_user(session: Session, brand_id: int, sharer_id: int, customer_id: int, *, via: str,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
@@ -32,6 +32,8 @@ class Programme(Base):
     binding_days: Mapped[int] = mapped_column(default=15)  # 锁客: how long a brought customer stays bound
     default_rate_bp: Mapped[int]  # the distributor's commission on what a bound customer pays
     level2_share_bp: Mapped[int] = mapped_column(default=0)  # the inviter's part of that commission; 0: one level
+    # A paid order of a bound customer starts their binding's days again (有赞's 保护期 renews on purchase).
+    renew_on_purchase: Mapped[bool] = mapped_column(default=True, server_default=true())
     is_open: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[dt.datetime] = mapped_column(default=clock.now)

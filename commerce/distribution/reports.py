@@ -10,16 +10,18 @@ one on a distributor's own purchase); the report says so and shows the sums it c
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from commerce.distribution.binding import VIA
 from commerce.distribution.models import Binding, Distributor
 from commerce.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction, OwnerKind
 from commerce.orders.models import Earning, EarningRole, Order, OrderLine, OrderStatus
+from commerce.reports import Period
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member, require_user
@@ -27,6 +29,7 @@ from core.errors import NotFound
 
 PAID = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.REFUNDED,
         OrderStatus.CANCELLED)  # fmt: skip
+DEFAULT_DAYS = 30
 # Ledger kinds that move a holder's own money around (withdrawals), not pay them anything.
 _PAYOUT_KINDS = ("payout", "payout_failed", "payout_paid")
 
@@ -42,11 +45,21 @@ class SalesRow:
     commission: int = 0
 
 
-def _paid_lines(brand_id: int):  # type: ignore[no-untyped-def]
+def last_days(days: int = DEFAULT_DAYS) -> Period:
+    """The default report range: the last `days` days (UTC), today included."""
+    until = clock.now().date()
+    return Period(until - dt.timedelta(days=days - 1), until)
+
+
+def _paid_in(period: Period) -> ColumnElement[bool]:
+    return Order.paid_at.is_not(None) & (Order.paid_at >= period.start) & (Order.paid_at < period.end)
+
+
+def _paid_lines(brand_id: int, period: Period):  # type: ignore[no-untyped-def]
     return (
         select(OrderLine.order_id, OrderLine.sharer_id, OrderLine.paid_amount - OrderLine.refunded_amount)
         .join(Order, Order.id == OrderLine.order_id)
-        .where(Order.brand_id == brand_id, Order.paid_at.is_not(None), OrderLine.sharer_via == VIA)
+        .where(Order.brand_id == brand_id, _paid_in(period), OrderLine.sharer_via == VIA)
     )
 
 
@@ -66,21 +79,24 @@ def _commission_by_order_user(session: Session, order_ids: set[int]) -> dict[tup
 class BrandSales:
     by_distributor: list[SalesRow]
     by_store: list[SalesRow]
+    period: Period
 
     @property
     def gmv(self) -> int:
         return sum(r.gmv for r in self.by_distributor)
 
 
-def brand_sales(session: Session, user: User | None, brand_id: int) -> BrandSales:
+def brand_sales(session: Session, user: User | None, brand_id: int, period: Period | None = None) -> BrandSales:
+    """Sales of orders paid in `period` (default: the last 30 days) per distributor and per store."""
     require_brand_member(session, user, brand_id)
+    period = period or last_days()
     people = {
         d.user_id: (d, u)
         for d, u in session.execute(
             select(Distributor, User).join(User, User.id == Distributor.user_id).where(Distributor.brand_id == brand_id)
         )
     }
-    rows = list(session.execute(_paid_lines(brand_id)))
+    rows = list(session.execute(_paid_lines(brand_id, period)))
     earned = _commission_by_order_user(session, {int(r[0]) for r in rows})
     per: dict[int, SalesRow] = {}
     orders: dict[int, set[int]] = defaultdict(set)
@@ -105,7 +121,7 @@ def brand_sales(session: Session, user: User | None, brand_id: int) -> BrandSale
         s.gmv += row.gmv
         s.commission += row.commission
     return BrandSales(
-        sorted(per.values(), key=lambda r: (-r.gmv, r.key)), sorted(stores.values(), key=lambda r: -r.gmv)
+        sorted(per.values(), key=lambda r: (-r.gmv, r.key)), sorted(stores.values(), key=lambda r: -r.gmv), period
     )
 
 
@@ -124,21 +140,23 @@ class Dashboard:
     distributor: Distributor
     orders: list[MyOrder]
     customers: int  # bound now
-    earned: int  # commissions kept (net of refunds), both levels
+    earned: int  # commissions kept (net of refunds), both levels, on orders paid in `period`
+    period: Period
     by_level: dict[int, int] = field(default_factory=dict)
 
 
-def dashboard(session: Session, user: User | None, distributor_id: int) -> Dashboard:
-    """The distributor's own orders (as level 1 or 2), customers bound now, and earnings (paid out through the
-    wallet like every other earning)."""
+def dashboard(session: Session, user: User | None, distributor_id: int, period: Period | None = None) -> Dashboard:
+    """The distributor's own orders paid in `period` (default: the last 30 days) as level 1 or 2, customers bound
+    now, and earnings on those orders (paid out through the wallet like every other earning)."""
     user = require_user(user)
+    period = period or last_days()
     d = session.get(Distributor, distributor_id)
     if d is None or d.user_id != user.id:
         raise NotFound("distributor", code="distribution_not_distributor")
     lines = session.execute(
         select(Order.id, Order.created_at, Order.total, Order.status, OrderLine.sharer_id, OrderLine.parent_sharer_id)
         .join(OrderLine, OrderLine.order_id == Order.id)
-        .where(Order.brand_id == d.brand_id, Order.paid_at.is_not(None), OrderLine.sharer_via == VIA,
+        .where(Order.brand_id == d.brand_id, _paid_in(period), OrderLine.sharer_via == VIA,
                (OrderLine.sharer_id == user.id) | (OrderLine.parent_sharer_id == user.id))
         .order_by(Order.id.desc())
     ).all()  # fmt: skip
@@ -155,7 +173,7 @@ def dashboard(session: Session, user: User | None, distributor_id: int) -> Dashb
         select(func.count(func.distinct(Binding.customer_id)))
         .where(Binding.distributor_id == d.id, Binding.expires_at > clock.now())
     ) or 0  # fmt: skip
-    return Dashboard(d, list(seen.values()), int(customers), sum(by_level.values()), dict(by_level))
+    return Dashboard(d, list(seen.values()), int(customers), sum(by_level.values()), period, dict(by_level))
 
 
 @dataclass(frozen=True)
@@ -221,4 +239,4 @@ def compliance(session: Session, user: User | None, brand_id: int) -> Compliance
     )  # fmt: skip
 
 
-__all__ = ["BrandSales", "Compliance", "Dashboard", "brand_sales", "compliance", "dashboard"]
+__all__ = ["BrandSales", "Compliance", "Dashboard", "Period", "brand_sales", "compliance", "dashboard", "last_days"]

@@ -56,6 +56,16 @@ register_messages(
         "distribution_own_brand": ("品牌成员不能成为本品牌的分销商", "Members of a brand cannot be its distributors"),
         "distribution_not_distributor": ("您还不是该品牌的分销商", "You are not a distributor of this brand"),
         "distribution_not_approved": ("品牌审核通过后才能开店", "Your shop opens once the brand approves you"),
+        "distribution_suspended": (
+            "品牌已暂停您的分销资格，如有疑问请联系品牌",
+            "The brand has suspended you as a distributor; ask the brand if you think this is a mistake",
+        ),
+        "distribution_inviter_not_approved": (
+            "邀请您的分销商已被品牌暂停，请向品牌索取新的邀请链接",
+            "The distributor who invited you is suspended; ask the brand for a new invite",
+        ),
+        "distribution_no_shop": ("找不到这个小店，或它已关闭", "This shop does not exist or is closed"),
+        "distribution_no_distributor": ("该品牌没有这个分销商", "This brand has no such distributor"),
         "distribution_product_not_brand": ("只能选择本品牌在售的商品", "Pick products this brand has on sale"),
         "distribution_import_failed": (
             "CSV 中有 {count} 处错误，整个文件未导入，请修改后重试",
@@ -110,6 +120,7 @@ class Terms:
     level2_share_bp: int
     rates: dict[int, int]  # product id -> rate bp
     is_open: bool
+    renew_on_purchase: bool = True  # a paid order starts the customer's binding days again
 
 
 def programme_of(session: Session, brand_id: int) -> Programme | None:
@@ -132,7 +143,7 @@ def rates_of(session: Session, programme: Programme) -> dict[int, int]:
 
 def terms_of(session: Session, programme: Programme) -> Terms:
     return Terms(programme.binding_days, programme.default_rate_bp, programme.level2_share_bp,
-                 rates_of(session, programme), programme.is_open)  # fmt: skip
+                 rates_of(session, programme), programme.is_open, programme.renew_on_purchase)  # fmt: skip
 
 
 def _check_rate(field: str, rate_bp: int, limits: CatalogLimits) -> FieldError | None:
@@ -144,9 +155,11 @@ def _check_rate(field: str, rate_bp: int, limits: CatalogLimits) -> FieldError |
 
 def set_terms(
     session: Session, user: User | None, brand_id: int, *, binding_days: int, default_rate_bp: int,
-    level2_share_bp: int = 0, rates: Sequence[tuple[int, int]] = (), is_open: bool = True, limits: CatalogLimits,
+    level2_share_bp: int = 0, rates: Sequence[tuple[int, int]] | None = None, is_open: bool = True,
+    limits: CatalogLimits, renew_on_purchase: bool = True,
 ) -> Terms:  # fmt: skip
-    """Open the brand's programme or change its terms (orders already placed keep the rates they snapshot)."""
+    """Open the brand's programme or change its terms (orders already placed keep the rates they snapshot).
+    `rates` replaces the per-product rates; None keeps them (the terms form does not show them)."""
     require_brand_member(session, user, brand_id)
     errors = [e for e in [_check_rate("default_rate_bp", default_rate_bp, limits)] if e]
     if not 1 <= binding_days <= 365:
@@ -154,7 +167,7 @@ def set_terms(
     if not 0 <= level2_share_bp <= LEVEL2_MAX_BP:
         errors.append(FieldError("level2_share_bp", "level2_share_out_of_bounds"))
     wanted: dict[int, int] = {}
-    for i, (product_id, rate_bp) in enumerate(rates):
+    for i, (product_id, rate_bp) in enumerate(rates or ()):
         error = _check_rate(f"product_rates.{i}.rate_bp", rate_bp, limits)
         if error:
             errors.append(error)
@@ -172,14 +185,16 @@ def set_terms(
     programme.default_rate_bp = default_rate_bp
     programme.level2_share_bp = level2_share_bp
     programme.is_open = is_open
+    programme.renew_on_purchase = renew_on_purchase
     programme.updated_at = clock.now()
     session.flush()
-    for row in session.scalars(select(ProductRate).where(ProductRate.programme_id == programme.id)):
-        if row.product_id not in wanted:
-            session.delete(row)
-        else:
-            row.rate_bp = wanted.pop(row.product_id)
-    session.add_all(ProductRate(programme_id=programme.id, product_id=p, rate_bp=r) for p, r in wanted.items())
+    if rates is not None:
+        for row in session.scalars(select(ProductRate).where(ProductRate.programme_id == programme.id)):
+            if row.product_id not in wanted:
+                session.delete(row)
+            else:
+                row.rate_bp = wanted.pop(row.product_id)
+        session.add_all(ProductRate(programme_id=programme.id, product_id=p, rate_bp=r) for p, r in wanted.items())
     session.commit()
     return terms_of(session, programme)
 
@@ -252,8 +267,7 @@ def create_invite(
         me = _distributor_of(session, brand_id, user.id)
         if me is None:
             raise PermissionDenied("not_brand_member")
-        if me.status != DistributorStatus.APPROVED:
-            raise PermissionDenied("distribution_not_approved")
+        _require_approved(me)
         inviter = me.id
     now = clock.now().replace(microsecond=0)
     token = sign_invite(Invite(brand_id, inviter, now, keys[0][0]), keys)
@@ -274,9 +288,24 @@ def preview_invite(session: Session, token: str, *, keys: Sequence[tuple[str, by
     brand = session.get(Brand, invite.brand_id)
     if brand is None:
         raise ValidationFailed.one("invite", "distribution_invite_invalid")
-    inviter = session.get(Distributor, invite.inviter_id) if invite.inviter_id else None
+    inviter = _inviter(session, invite)
     inviter_user = session.get(User, inviter.user_id) if inviter else None
     return InvitePreview(brand, inviter_user, terms_of(session, programme))
+
+
+def _inviter(session: Session, invite: Invite) -> Distributor | None:
+    """The distributor whose invite this is (None: the brand's); one the brand has since suspended invites nobody."""
+    inviter = session.get(Distributor, invite.inviter_id) if invite.inviter_id else None
+    if inviter is not None and inviter.brand_id == invite.brand_id and inviter.status != DistributorStatus.APPROVED:
+        raise ValidationFailed.one("invite", "distribution_inviter_not_approved")
+    return inviter
+
+
+def _require_approved(d: Distributor) -> None:
+    if d.status == DistributorStatus.SUSPENDED:
+        raise PermissionDenied("distribution_suspended")
+    if d.status != DistributorStatus.APPROVED:
+        raise PermissionDenied("distribution_not_approved")
 
 
 def _distributor_of(session: Session, brand_id: int, user_id: int) -> Distributor | None:
@@ -296,9 +325,11 @@ def accept_invite(
     if session.get(BrandMember, (invite.brand_id, user.id)) is not None:
         raise Conflict("distribution_own_brand")
     existing = _distributor_of(session, invite.brand_id, user.id)
+    if existing is not None and existing.status == DistributorStatus.SUSPENDED:
+        raise PermissionDenied("distribution_suspended")  # a new invite does not undo the brand's decision
     if existing is not None:
         return existing
-    inviter = session.get(Distributor, invite.inviter_id) if invite.inviter_id else None
+    inviter = _inviter(session, invite)
     if inviter is not None and (inviter.brand_id != invite.brand_id or inviter.user_id == user.id):
         inviter = None  # an invite of another brand's distributor, or one's own: no upline
     distributor = Distributor(brand_id=invite.brand_id, user_id=user.id, inviter_id=inviter.id if inviter else None,
@@ -319,7 +350,7 @@ def _brand_distributor(session: Session, user: User | None, brand_id: int, distr
     require_brand_member(session, user, brand_id)
     d = session.get(Distributor, distributor_id)
     if d is None or d.brand_id != brand_id:
-        raise NotFound("distributor")
+        raise NotFound("distributor", code="distribution_no_distributor")
     return d
 
 
@@ -443,8 +474,8 @@ def _mine(session: Session, user: User | None, distributor_id: int, *, approved:
     d = session.get(Distributor, distributor_id)
     if d is None or d.user_id != user.id:
         raise NotFound("distributor", code="distribution_not_distributor")
-    if approved and d.status != DistributorStatus.APPROVED:
-        raise PermissionDenied("distribution_not_approved")
+    if approved:
+        _require_approved(d)
     return d
 
 
@@ -494,11 +525,11 @@ def shop(session: Session, distributor_id: int, *, keys: Sequence[tuple[str, byt
     A suspended or unapproved distributor has no shop."""
     d = session.get(Distributor, distributor_id)
     if d is None or d.status != DistributorStatus.APPROVED:
-        raise NotFound("shop")
+        raise NotFound("shop", code="distribution_no_shop")
     programme = programme_of(session, d.brand_id)
     owner, brand = session.get(User, d.user_id), session.get(Brand, d.brand_id)
     if programme is None or not programme.is_open or owner is None or brand is None:
-        raise NotFound("shop")
+        raise NotFound("shop", code="distribution_no_shop")
     products = session.scalars(
         select(Product).join(ShopPick, ShopPick.product_id == Product.id)
         .where(ShopPick.distributor_id == d.id, Product.status == ProductStatus.ACTIVE)
@@ -517,7 +548,7 @@ def visit_shop(session: Session, user: User | None, distributor_id: int) -> bool
     user = require_user(user)
     d = session.get(Distributor, distributor_id)
     if d is None or d.status != DistributorStatus.APPROVED:
-        raise NotFound("shop")
+        raise NotFound("shop", code="distribution_no_shop")
     bound = binding.bring(session, d, user.id, via="shop", now=clock.now())
     session.commit()
     return bound

@@ -25,6 +25,7 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from commerce.attribution.service import SharerCredit, extend_binding
+from commerce.distribution import binding as distribution
 from commerce.ledger import AccountKind, AccountRef, Entry, Leg, drop_zero_legs, lock_balances, post, post_many
 from commerce.ledger.models import OwnerKind
 from commerce.orders import lifecycle, notices
@@ -154,6 +155,7 @@ def _split(order: _Payable) -> tuple[Entry, list[dict[str, object]]]:
 
 def _extend_bindings(session: Session, order: _Payable, paid_at: dt.datetime, policy: MoneyPolicy) -> None:
     credits: dict[int, SharerCredit] = {}
+    distribution.renew_on_payment(session, order.brand_id, order.buyer_id, order.lines, paid_at)
     for line in order.lines:
         # A distributor's customer stays bound by the programme's own binding (commerce.distribution), not here.
         if line.sharer_id is not None and line.sharer_blocked is None and line.sharer_via != "distribution":

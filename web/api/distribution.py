@@ -12,14 +12,40 @@ from werkzeug.datastructures import FileStorage
 from commerce.distribution import reports, service
 from commerce.distribution.models import DistributorStatus
 from core import extensions
-from core.errors import NotFound
+from core.errors import NotFound, ValidationFailed, register_field_labels
 from web.api.blueprint import bp
 from web.api.catalog import limits, read_upload
-from web.api.endpoint import ApiModel, OutModel, endpoint
+from web.api.endpoint import ApiModel, OutModel, QueryModel, endpoint
 from web.auth import current_user
 from web.i18n import get_locale
 
 TAGS = ["distribution"]
+
+register_field_labels({"from": ("开始日期", "The start date"), "to": ("结束日期", "The end date")})
+
+
+class RangeQuery(QueryModel):
+    """A report's days (UTC, both included); by default the last 30 days."""
+
+    start: dt.date | None = Field(default=None, alias="from", description="first day, default 29 days before `to`")
+    end: dt.date | None = Field(default=None, alias="to", description="last day, default today")
+
+    def period(self) -> reports.Period:
+        end = self.end or reports.last_days().until
+        start = self.start or end - dt.timedelta(days=reports.DEFAULT_DAYS - 1)
+        try:
+            return reports.Period(start, end)
+        except ValidationFailed:  # backwards, or longer than a report covers
+            raise ValidationFailed.one("from", "report_range") from None
+
+
+class RangeOut(OutModel):
+    start: dt.date = Field(serialization_alias="from")
+    end: dt.date = Field(serialization_alias="to")
+
+    @classmethod
+    def of(cls, p: reports.Period) -> RangeOut:
+        return cls(start=p.since, end=p.until)
 
 
 class RateIn(ApiModel):
@@ -32,8 +58,10 @@ class TermsIn(ApiModel):
     default_rate_bp: int = Field(ge=0, le=10_000, description="the distributor's commission, basis points")
     level2_share_bp: int = Field(default=0, ge=0, le=10_000,
                                  description="the inviter's part of that commission; 0: one level only")  # fmt: skip
-    product_rates: list[RateIn] = Field(default_factory=list, max_length=500, description="per-product rates")
+    product_rates: list[RateIn] | None = Field(default=None, max_length=500,
+                                               description="per-product rates; omitted: keep them")  # fmt: skip
     is_open: bool = True
+    renew_on_purchase: bool = Field(default=True, description="a paid order starts the customer's binding again")
 
 
 class RateOut(OutModel):
@@ -48,13 +76,14 @@ class TermsOut(OutModel):
     levels: int = Field(description="commission levels the programme pays: 1 or 2, never more")
     rates: list[RateOut]
     is_open: bool
+    renew_on_purchase: bool
 
     @classmethod
     def of(cls, t: service.Terms) -> TermsOut:
         return cls(binding_days=t.binding_days, default_rate_bp=t.default_rate_bp, level2_share_bp=t.level2_share_bp,
                    levels=2 if t.level2_share_bp else 1,
                    rates=[RateOut(product_id=p, rate_bp=r) for p, r in t.rates.items()],
-                   is_open=t.is_open)  # fmt: skip
+                   is_open=t.is_open, renew_on_purchase=t.renew_on_purchase)  # fmt: skip
 
 
 class InviteOut(OutModel):
@@ -104,6 +133,7 @@ class SalesRowOut(OutModel):
 
 
 class SalesOut(OutModel):
+    period: RangeOut = Field(description="the days of orders paid that this counts")
     gmv: int
     by_distributor: list[SalesRowOut]
     by_store: list[SalesRowOut]
@@ -151,6 +181,7 @@ class MyOrderOut(OutModel):
 
 
 class DashboardOut(OutModel):
+    period: RangeOut = Field(description="the days of orders paid that `orders` and `earned` count")
     distributor: DistributorOut
     orders: list[MyOrderOut]
     customers: int
@@ -220,6 +251,10 @@ def get_terms(brand_id: int) -> TermsOut:
     return TermsOut.of(terms)
 
 
+def _rates(body: TermsIn) -> list[tuple[int, int]] | None:
+    return None if body.product_rates is None else [(r.product_id, r.rate_bp) for r in body.product_rates]
+
+
 @bp.put("/brands/<int:brand_id>/distribution")
 @endpoint(summary="Open the programme or change its terms (members)", tags=TAGS, body=TermsIn, response=TermsOut,
           auth="required", errors=[403, 422])  # fmt: skip
@@ -228,7 +263,8 @@ def put_terms(brand_id: int, body: TermsIn) -> TermsOut:
     return TermsOut.of(service.set_terms(
         extensions.session(), current_user(), brand_id, binding_days=body.binding_days,
         default_rate_bp=body.default_rate_bp, level2_share_bp=body.level2_share_bp,
-        rates=[(r.product_id, r.rate_bp) for r in body.product_rates], is_open=body.is_open, limits=limits(),
+        rates=_rates(body), is_open=body.is_open, limits=limits(),
+        renew_on_purchase=body.renew_on_purchase,
     ))  # fmt: skip
 
 
@@ -272,11 +308,12 @@ def decide(brand_id: int, distributor_id: int, body: DecideIn) -> DistributorOut
 
 
 @bp.get("/brands/<int:brand_id>/distribution/sales")
-@endpoint(summary="Sales per distributor and store (members)", tags=TAGS, response=SalesOut, auth="required",
-          errors=[403])  # fmt: skip
-def sales(brand_id: int) -> SalesOut:
-    s = reports.brand_sales(extensions.session(), current_user(), brand_id)
-    return SalesOut(gmv=s.gmv, by_distributor=[SalesRowOut.model_validate(vars(r)) for r in s.by_distributor],
+@endpoint(summary="Sales per distributor and store, of orders paid in a date range (members)", tags=TAGS,
+          query=RangeQuery, response=SalesOut, auth="required", errors=[403, 422])  # fmt: skip
+def sales(brand_id: int, query: RangeQuery) -> SalesOut:
+    s = reports.brand_sales(extensions.session(), current_user(), brand_id, query.period())
+    return SalesOut(period=RangeOut.of(s.period), gmv=s.gmv,
+                    by_distributor=[SalesRowOut.model_validate(vars(r)) for r in s.by_distributor],
                     by_store=[SalesRowOut.model_validate(vars(r)) for r in s.by_store])  # fmt: skip
 
 
@@ -329,13 +366,15 @@ def memberships() -> list[MembershipOut]:
 
 
 @bp.get("/me/distribution/<int:distributor_id>")
-@endpoint(summary="Your orders, customers and earnings as a distributor", tags=TAGS, response=DashboardOut,
-          auth="required", errors=[404])  # fmt: skip
-def dashboard(distributor_id: int) -> DashboardOut:
-    """Earnings are paid out through your wallet, like every other commission."""
+@endpoint(summary="Your orders, customers and earnings as a distributor, over a date range", tags=TAGS,
+          query=RangeQuery, response=DashboardOut, auth="required", errors=[404, 422])  # fmt: skip
+def dashboard(distributor_id: int, query: RangeQuery) -> DashboardOut:
+    """Orders paid in the range and what you earned on them; customers bound now. Earnings are paid out through
+    your wallet, like every other commission."""
     user = current_user()
-    dash = reports.dashboard(extensions.session(), user, distributor_id)
+    dash = reports.dashboard(extensions.session(), user, distributor_id, query.period())
     return DashboardOut(
+        period=RangeOut.of(dash.period),
         distributor=_distributor_out(dash.distributor, user.display_name if user else ""),
         orders=[MyOrderOut.model_validate(vars(o)) for o in dash.orders], customers=dash.customers,
         earned=dash.earned, by_level={str(k): v for k, v in dash.by_level.items()},

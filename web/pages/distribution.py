@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, request
+from pydantic import ValidationError
 
 from commerce.distribution import reports, service
 from commerce.distribution.models import DistributorStatus
 from core import extensions
 from core.accounts.models import User
 from core.errors import DomainError, translate
-from web.api.distribution import compliance_out, shop_out
+from web.api.distribution import RangeQuery, compliance_out, shop_out
 from web.auth import current_user, signed_in_page
 from web.i18n import pick
 from web.pages.brand import _render
@@ -34,6 +35,16 @@ def _helpers() -> dict[str, Any]:
     return {"pct": lambda bp: f"{bp / 100:g}", "status_name": status_name}
 
 
+def _period() -> tuple[reports.Period, str | None]:
+    """The days the page's filter form asks for (`from`, `to`; default the last 30), and what was wrong with them
+    (the page then shows the default range and says so)."""
+    asked = {k: v for k in ("from", "to") if (v := request.args.get(k, ""))}
+    try:
+        return RangeQuery.model_validate(asked).period(), None
+    except (ValidationError, DomainError):
+        return reports.last_days(), translate("report_range", _locale())
+
+
 @bp.get("/brand/<int:brand_id>/distributors")
 @signed_in_page
 def brand_distributors(user: User, brand_id: int) -> str | Response:
@@ -41,8 +52,10 @@ def brand_distributors(user: User, brand_id: int) -> str | Response:
     session = extensions.session()
     terms = service.get_terms(session, user, brand_id)
     rows = service.list_distributors(session, user, brand_id)
-    sales = reports.brand_sales(session, user, brand_id)
-    return _render("distribution/brand.html", user, brand_id, "distributors", terms=terms, rows=rows, sales=sales)
+    period, range_error = _period()
+    sales = reports.brand_sales(session, user, brand_id, period)
+    return _render("distribution/brand.html", user, brand_id, "distributors", terms=terms, rows=rows, sales=sales,
+                   period=period, range_error=range_error)  # fmt: skip
 
 
 @bp.get("/brand/<int:brand_id>/distributors/compliance")
@@ -76,15 +89,16 @@ def _locale() -> str:
 def my_distribution(user: User) -> str | Response:
     """Each programme the user is in: status, shop link, products to pick, orders, customers and earnings."""
     session = extensions.session()
+    period, range_error = _period()
     cards = []
     for d, brand in service.my_distributorships(session, user):
         approved = d.status == DistributorStatus.APPROVED
         cards.append({
             "distributor": d, "brand": brand, "approved": approved,
-            "dashboard": reports.dashboard(session, user, d.id),
+            "dashboard": reports.dashboard(session, user, d.id, period),
             "catalog": service.catalog_for(session, user, d.id) if approved and _open(d.brand_id) else [],
         })  # fmt: skip
-    return render_template("distribution/me.html", cards=cards)
+    return render_template("distribution/me.html", cards=cards, period=period, range_error=range_error)
 
 
 def _open(brand_id: int) -> bool:

@@ -17,9 +17,10 @@ LIMITS = CatalogLimits()
 BASE = "http://testserver"
 
 
-def open_programme(m: Market, *, rate_bp: int = 1000, level2_bp: int = 0, days: int = 15) -> service.Terms:
+def open_programme(m: Market, *, rate_bp: int = 1000, level2_bp: int = 0, days: int = 15,
+                   renew: bool = True) -> service.Terms:  # fmt: skip
     return service.set_terms(m.session, m.owner, m.brand.id, binding_days=days, default_rate_bp=rate_bp,
-                             level2_share_bp=level2_bp, limits=LIMITS)  # fmt: skip
+                             level2_share_bp=level2_bp, limits=LIMITS, renew_on_purchase=renew)  # fmt: skip
 
 
 def join(m: Market, user: User, *, inviter: User | None = None, approve: bool = True) -> Distributor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from commerce.distribution import reports
@@ -9,6 +11,7 @@ from commerce.ledger import AccountKind, AccountRef, Leg, post
 from commerce.orders import refunds
 from commerce.orders.models import EarningRole
 from commerce.owners import Owner
+from core import clock
 from core.clock import FrozenClock
 from core.errors import NotFound, PermissionDenied
 from tests.commerce.distribution.helpers import bring, buy, commissions, join, open_programme
@@ -77,3 +80,33 @@ def test_brand_sales_by_distributor_and_store_and_the_distributors_dashboard(mar
         reports.dashboard(m.session, m.upstream, down.id)
     with pytest.raises(PermissionDenied):
         reports.brand_sales(m.session, m.sharer, m.brand.id)
+
+
+def test_reports_count_orders_paid_in_the_range_default_the_last_30_days(market: Market, frozen: FrozenClock) -> None:
+    m = market
+    m.sku.stock = 100
+    _up, down = _two_levels(m)
+    old = buy(m, m.buyer)  # paid on day 0
+    frozen.advance(days=31)
+    bring(m, down, m.buyer)  # bound again (the binding's 15 days have passed)
+    recent = buy(m, m.buyer)  # paid on day 31
+    today = clock.now().date()
+    mine = commissions(m, recent)[(EarningRole.SHARER, m.sharer.id)]
+    # By default: the last 30 days, today included, so only the recent order.
+    sales = reports.brand_sales(m.session, m.owner, m.brand.id)
+    assert (sales.period.since, sales.period.until) == (today - dt.timedelta(days=29), today)
+    assert sales.gmv == recent.total
+    dash = reports.dashboard(m.session, m.sharer, down.id)
+    assert [o.order_id for o in dash.orders] == [recent.id]
+    assert dash.earned == mine
+    # A range covering both, then one covering only the first day.
+    both = reports.Period(today - dt.timedelta(days=31), today)
+    assert reports.brand_sales(m.session, m.owner, m.brand.id, both).gmv == old.total + recent.total
+    assert {o.order_id for o in reports.dashboard(m.session, m.sharer, down.id, both).orders} == {old.id, recent.id}
+    first = reports.Period(today - dt.timedelta(days=31), today - dt.timedelta(days=31))
+    (row,) = reports.brand_sales(m.session, m.owner, m.brand.id, first).by_distributor
+    assert (row.orders, row.gmv) == (1, old.total)
+    assert [o.order_id for o in reports.dashboard(m.session, m.sharer, down.id, first).orders] == [old.id]
+    empty = reports.Period(today - dt.timedelta(days=20), today - dt.timedelta(days=1))
+    assert reports.brand_sales(m.session, m.owner, m.brand.id, empty).by_distributor == []
+    assert reports.dashboard(m.session, m.sharer, down.id, empty).earned == 0

@@ -10,7 +10,8 @@
     e.preventDefault();
     const val = (n) => terms.querySelector(`[name=${n}]`).value;
     const body = {binding_days: Number(val("binding_days") || 0), default_rate_bp: pctToBp(val("default_rate_pct")),
-                  level2_share_bp: pctToBp(val("level2_share_pct"))};
+                  level2_share_bp: pctToBp(val("level2_share_pct")),
+                  renew_on_purchase: terms.querySelector("[name=renew_on_purchase]").checked};
     const r = await api("PUT", `/api/v1/brands/${terms.dataset.brand}/distribution`, body);
     if (r.ok) { location.reload(); return; }
     showErrors(terms, r.data);
