@@ -1,7 +1,7 @@
 """distribution: a programme may renew a customer's binding when they pay an order (on by default)
 
 Revision ID: 0031_distribution_gaps
-Revises: 0026_distribution
+Revises: 0028_bargains
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0031_distribution_gaps"
-down_revision: str | Sequence[str] | None = "0026_distribution"
+down_revision: str | Sequence[str] | None = "0028_bargains"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
