@@ -148,6 +148,18 @@ def list_offers(session: Session, user: User | None, brand_id: int) -> list[Grou
     )
 
 
+def group_counts(session: Session, offer_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """How many of each offer's groups are open, completed and failed (the dashboard's table), in one query."""
+    out: dict[int, dict[str, int]] = {i: {s.value: 0 for s in GroupStatus} for i in offer_ids}
+    for offer_id, status, n in session.execute(
+        select(GroupBuyGroup.offer_id, GroupBuyGroup.status, func.count())
+        .where(GroupBuyGroup.offer_id.in_(list(offer_ids)))
+        .group_by(GroupBuyGroup.offer_id, GroupBuyGroup.status)
+    ):
+        out[offer_id][GroupStatus(status).value] = int(n)
+    return out
+
+
 def phase_of(offer: GroupBuyOffer, now: dt.datetime) -> str:
     """upcoming | live | ended (whether groups can be opened)."""
     return "upcoming" if now < offer.starts_at else "ended" if now >= offer.ends_at else "live"
@@ -365,6 +377,7 @@ class GroupLine:
     sku_id: int
     price_fen: int
     pay_deadline: dt.datetime  # the group's window
+    limit: int  # units a member buys at the group price
 
 
 _LIVE = (  # the seats `lines_for` finds: the buyer's (`:buyer`), not checked out, in an open group before `:now`
@@ -392,15 +405,11 @@ def lines_for(session: Session, buyer_id: int, wanted: Sequence[_Wanted], now: d
     """The buyer's live seats among these lines (the group ending first, if two share a SKU); a line over the
     offer's per-member limit is refused."""
     out: dict[int, GroupLine] = {}
-    limits: dict[int, int] = {}
-    rows = session.execute(_LINES, {"buyer": buyer_id, "skus": [w.sku_id for w in wanted], "now": now})
-    for r in rows:
-        if r.sku_id not in out:
-            out[r.sku_id] = GroupLine(r.id, r.group_id, r.sku_id, r.price_fen, r.expires_at)
-            limits[r.sku_id] = r.per_user_limit
+    for r in session.execute(_LINES, {"buyer": buyer_id, "skus": [w.sku_id for w in wanted], "now": now}):
+        out.setdefault(r.sku_id, GroupLine(r.id, r.group_id, r.sku_id, r.price_fen, r.expires_at, r.per_user_limit))
     for i, w in enumerate(wanted):
-        if w.sku_id in out and w.quantity > limits[w.sku_id]:
-            raise ValidationFailed.one(f"items.{i}.quantity", "group_buy_limit", limit=limits[w.sku_id])
+        if w.sku_id in out and w.quantity > out[w.sku_id].limit:
+            raise ValidationFailed.one(f"items.{i}.quantity", "group_buy_limit", limit=out[w.sku_id].limit)
     return out
 
 
