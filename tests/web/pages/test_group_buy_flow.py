@@ -19,11 +19,15 @@ from core.accounts.models import User
 from tests import factories
 from tests.browser import LiveServer, screenshot_path
 from tests.web.pages.shops import ADDRESS, PRICE, open_shop, sign_in
+from tests.web.pages.test_csp import RECORD
 
 pytestmark = pytest.mark.browser
 
 GROUP_PRICE = 9_900
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
+# A local wall-clock time `seconds` from now, as a datetime-local input takes it.
+LOCAL = ("(s) => { const d = new Date(Date.now() + s * 1000); d.setMinutes(d.getMinutes() - d.getTimezoneOffset());"
+         " return d.toISOString().slice(0, 19); }")  # fmt: skip
 LABELS = {
     "name": "收货人",
     "phone": "手机号",
@@ -32,6 +36,14 @@ LABELS = {
     "district": "区县",
     "detail": "详细地址",
 }
+
+
+def phone(browser: Any, violations: list[str]) -> Any:
+    """A phone-sized context that reports every Content-Security-Policy violation to the test."""
+    context = browser.new_context(**PHONE)
+    context.expose_binding("__cspViolation", lambda _source, text: violations.append(text))
+    context.add_init_script(RECORD)
+    return context
 
 
 def check_out_and_pay(page: Any, site: LiveServer, detail: str) -> None:
@@ -49,7 +61,7 @@ def check_out_and_pay(page: Any, site: LiveServer, detail: str) -> None:
     page.wait_for_url(f"{site.url}/group/**")
 
 
-def test_open_from_the_sheet_share_join_pay_and_both_see_it_complete(browser: Any, site: LiveServer) -> None:
+def test_open_from_the_sheet_share_join_pay_and_both_see_it_complete(browser: Any, page: Any, site: LiveServer) -> None:
     shop = open_shop(site, slug="pintuan", prefix="拼团")
     with site.app.extensions["db"].session() as s:
         owner = s.scalar(select(User).where(User.email == shop.owner_email))
@@ -62,7 +74,8 @@ def test_open_from_the_sheet_share_join_pay_and_both_see_it_complete(browser: An
         offer_id, friend_email = offer.id, friend.email
 
     # The opener finds the group buy in the product sheet and opens a group at the group price.
-    opener_ctx = browser.new_context(**PHONE)
+    violations: list[str] = []
+    opener_ctx = phone(browser, violations)
     opener = opener_ctx.new_page()
     sign_in(opener, site, shop.buyer_email, f"/p/{shop.product_id}")
     opener.get_by_role("button", name="选择规格并购买").click()
@@ -89,7 +102,7 @@ def test_open_from_the_sheet_share_join_pay_and_both_see_it_complete(browser: An
     opener.screenshot(path=screenshot_path("group-buy-waiting"))
 
     # The friend follows the share link to the group, joins, and pays at the group price.
-    friend_ctx = browser.new_context(**PHONE)
+    friend_ctx = phone(browser, violations)
     member = friend_ctx.new_page()
     sign_in(member, site, friend_email, "/me")
     member.goto(url)
@@ -110,6 +123,7 @@ def test_open_from_the_sheet_share_join_pay_and_both_see_it_complete(browser: An
     expect(opener.locator("#group-page [data-group-status]")).to_have_text("The group is complete! Orders ship soon")
     opener_ctx.close()
     friend_ctx.close()
+    assert violations == []  # the sheet, the group page and checkout all under the strict policy
 
     with site.app.extensions["db"].session() as s:
         group = s.get(GroupBuyGroup, group_id)
@@ -122,3 +136,31 @@ def test_open_from_the_sheet_share_join_pay_and_both_see_it_complete(browser: An
         assert friend_order.total == GROUP_PRICE
         assert friend_order.lines[0].sharer_id == leader.id  # the usual share credit, through the leader's link
         assert friend_order.lines[0].unit_price == GROUP_PRICE < PRICE
+
+    # The brand's dashboard: the offer's groups, members, paid, GMV and cost, charted; a new offer from the form.
+    sign_in(page, site, shop.owner_email, f"/brand/{shop.brand_id}")
+    page.get_by_role("link", name="拼团").click()
+    page.wait_for_url(f"**/brand/{shop.brand_id}/group-buys")
+    row = page.locator(f'[data-group-buys] tr[data-group-buy="{offer_id}"]')
+    expect(row.locator("[data-groups]")).to_have_text("0/1/0")
+    expect(row.locator("[data-joined]")).to_have_text("2")
+    expect(row.locator("[data-paid]")).to_have_text("2")
+    expect(row.locator("[data-gmv]")).to_have_text("¥198.00")
+    expect(row.locator("[data-cost]")).to_have_text(f"¥{2 * (PRICE - GROUP_PRICE) / 100:.2f}")
+    page.locator("[data-campaign-charts][data-drawn='true']").wait_for()
+    assert page.evaluate("Chart.getChart('chart-campaign-money').data.datasets[0].data") == [2 * GROUP_PRICE / 100]
+    form = page.locator("#group-buy-form")
+    form.get_by_label("商品规格").select_option(str(shop.sku_id))
+    form.get_by_label("拼团价（元）").fill("200")
+    form.get_by_label("成团人数").fill("3")
+    form.get_by_label("开始时间").fill(page.evaluate(LOCAL, 60))
+    form.get_by_label("结束时间").fill(page.evaluate(LOCAL, 7200))
+    form.get_by_role("button", name="创建拼团").click()
+    price = form.get_by_label("拼团价（元）")
+    expect(price).to_have_attribute("aria-invalid", "true")
+    expect(form.locator("[data-field-error]")).to_have_text("拼团价须低于商品原价")
+    price.fill("88")
+    form.get_by_role("button", name="创建拼团").click()
+    expect(page.locator("[data-group-buys] tbody tr")).to_have_count(2)
+    expect(page.locator("[data-group-buys] tbody tr").first).to_contain_text("3 人团")
+    page.screenshot(path=screenshot_path("group-buy-dashboard"), full_page=True)
