@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 
 from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
-from commerce.catalog.models import Product, ProductStatus, Sku, VideoProduct
-from commerce.marketing import campaign_stats
+from commerce.catalog.models import Product, Sku, VideoProduct
+from commerce.marketing import campaign_stats, flash_sales
 from commerce.marketing.models import GroupBuyGroup, GroupBuyOffer, GroupBuySeat, GroupStatus, SeatStatus
 from commerce.orders.models import Order, OrderLine, OrderStatus
 from commerce.policy import MoneyPolicy
@@ -97,19 +97,11 @@ def create_offer(
 ) -> GroupBuyOffer:
     """A brand member offers one of the brand's SKUs at a group price. Commits."""
     member = require_brand_member(session, user, brand_id)
-    row = session.execute(
-        select(Sku.brand_id, Sku.price_fen, Sku.is_active, Sku.product_id, Product.status)
-        .join(Product, Product.id == Sku.product_id)
-        .where(Sku.id == sku_id)
-    ).first()
-    if row is None or row.brand_id != brand_id:
-        raise NotFound("sku")
     now = clock.now()
-    errors = []
-    if not row.is_active or row.status != ProductStatus.ACTIVE:
-        errors.append(FieldError("sku_id", "sku_unavailable"))
-    if not 0 < price_fen < row.price_fen:
-        errors.append(FieldError("price_fen", "group_price_too_high" if price_fen > 0 else "greater_than"))
+    product_id, errors = flash_sales.sku_terms(
+        session, brand_id, sku_id, price_fen=price_fen, starts_at=starts_at, ends_at=ends_at,
+        max_duration=MAX_DURATION, too_high="group_price_too_high",
+    )  # fmt: skip
     if not MIN_SIZE <= group_size <= MAX_SIZE:
         errors.append(FieldError("group_size", "greater_than_equal" if group_size < MIN_SIZE else "less_than_equal"))
     window = dt.timedelta(hours=max(0, min(window_hours, 10_000)))
@@ -117,13 +109,11 @@ def create_offer(
         errors.append(FieldError("window_hours", "greater_than_equal" if window < MIN_WINDOW else "less_than_equal"))
     if not 1 <= per_user_limit <= MAX_LIMIT:
         errors.append(FieldError("member_limit", "greater_than_equal" if per_user_limit < 1 else "less_than_equal"))
-    if ends_at <= max(starts_at, now) or ends_at - starts_at > MAX_DURATION:
-        errors.append(FieldError("ends_at", "greater_than" if ends_at <= max(starts_at, now) else "less_than_equal"))
     if errors:
         session.rollback()
         raise ValidationFailed(fields=errors)
     offer = GroupBuyOffer(
-        brand_id=brand_id, product_id=row.product_id, sku_id=sku_id, price_fen=price_fen, group_size=group_size,
+        brand_id=brand_id, product_id=product_id, sku_id=sku_id, price_fen=price_fen, group_size=group_size,
         window_seconds=int(window.total_seconds()), per_user_limit=per_user_limit, starts_at=starts_at,
         ends_at=ends_at, created_by=member.user_id, created_at=now,
     )  # fmt: skip

@@ -20,14 +20,12 @@ from tests import factories
 from tests.browser import LiveServer, screenshot_path
 from tests.web.pages.shops import ADDRESS, PRICE, open_shop, sign_in
 from tests.web.pages.test_csp import RECORD
+from tests.web.pages.test_flash_sales_flow import LOCAL
 
 pytestmark = pytest.mark.browser
 
 GROUP_PRICE = 9_900
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
-# A local wall-clock time `seconds` from now, as a datetime-local input takes it.
-LOCAL = ("(s) => { const d = new Date(Date.now() + s * 1000); d.setMinutes(d.getMinutes() - d.getTimezoneOffset());"
-         " return d.toISOString().slice(0, 19); }")  # fmt: skip
 LABELS = {
     "name": "收货人",
     "phone": "手机号",
