@@ -429,6 +429,28 @@ def release_for_order(session: Session, order_id: int) -> None:
     )
 
 
+def leave_for_order(session: Session, order_id: int) -> None:
+    """A paid member's order was refunded in full before shipping (the buyer cancelled): while the group is still
+    open, their seat is given up, so someone else can take it and the group completes only with members who paid.
+    (The expiry job marks the seats it refunds first, so its own refunds give nothing up here.)"""
+    seat = session.execute(
+        select(_seat_c.id, _seat_c.group_id).where(_seat_c.order_id == order_id, _seat_c.status == SeatStatus.PAID)
+    ).first()
+    if seat is None:
+        return
+    freed = session.execute(
+        update(GroupBuyGroup.__table__)
+        .where(_grp.id == seat.group_id, _grp.status == GroupStatus.OPEN)
+        .values(members=_grp.members - 1, paid=_grp.paid - 1)
+    )
+    if freed.rowcount == 1:  # type: ignore[attr-defined]
+        session.execute(
+            update(GroupBuySeat.__table__)
+            .where(_seat_c.id == seat.id)
+            .values(status=SeatStatus.RELEASED, finished_at=clock.now())
+        )
+
+
 # -- payment and shipping ----------------------------------------------------------------------------------------
 
 

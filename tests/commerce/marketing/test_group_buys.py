@@ -247,9 +247,35 @@ def test_an_unfilled_group_refunds_every_paid_member_once_and_releases_unpaid_se
         group_buys.join(m.session, m.artist, lead.group_id)
 
 
-def test_a_member_who_cancelled_before_the_group_failed_is_not_refunded_twice(
-    market: Market, frozen: FrozenClock
-) -> None:
+def test_a_member_who_cancels_gives_the_seat_up_and_is_refunded_once(market: Market, frozen: FrozenClock) -> None:
+    m = market
+    o = offer(m, size=3, hours=1)
+    lead = group_buys.open_group(m.session, m.buyer, o.id)
+    buy_and_pay(m, m.buyer, 1)
+    quitter = group_buys.join(m.session, m.sharer, lead.group_id)
+    cancelled = buy_and_pay(m, m.sharer, 2)
+    group_buys.join(m.session, m.upstream, lead.group_id)
+    with pytest.raises(Conflict) as full:
+        group_buys.join(m.session, m.artist, lead.group_id)
+    assert full.value.code == "group_full"
+
+    # A paid member cancels before the group filled: refunded as any cancellation, and the seat is free again.
+    refunds.cancel_order(m.session, m.sharer, cancelled.id, provider=m.provider, notify_url=NOTIFY_URL)
+    assert deliver(m) == ["applied"]  # the refund, paid back
+    assert seat_status(m, quitter) == SeatStatus.RELEASED
+    group = group_of(m, lead.group_id)
+    assert (group.members, group.paid, group.status) == (2, 1, GroupStatus.OPEN)
+    group_buys.join(m.session, m.artist, lead.group_id)
+    buy_and_pay(m, m.artist, 3)
+    buy_and_pay(m, m.upstream, 4)
+    assert group_of(m, lead.group_id).status == GroupStatus.COMPLETED  # three members who paid and stayed
+    frozen.advance(hours=2)
+    assert group_buys.expire(m.session, provider=m.provider, notify_url=NOTIFY_URL) == 0
+    assert m.session.scalars(select(OrderRefund.order_id)).all() == [cancelled.id]  # once, by the cancellation
+    assert_books_balanced(m.session)
+
+
+def test_a_member_who_cancelled_is_not_refunded_again_when_the_group_fails(market: Market, frozen: FrozenClock) -> None:
     m = market
     o = offer(m, size=2, hours=1)
     lead = group_buys.open_group(m.session, m.buyer, o.id)
@@ -257,7 +283,8 @@ def test_a_member_who_cancelled_before_the_group_failed_is_not_refunded_twice(
     refunds.cancel_order(m.session, m.buyer, order.id, provider=m.provider, notify_url=NOTIFY_URL)
     frozen.advance(hours=1)
     assert group_buys.expire(m.session, provider=m.provider, notify_url=NOTIFY_URL) == 0
-    assert seat_status(m, lead) == SeatStatus.REFUNDED
+    assert seat_status(m, lead) == SeatStatus.RELEASED
+    assert group_of(m, lead.group_id).status == GroupStatus.FAILED
     assert m.session.scalar(select(func.count()).select_from(OrderRefund)) == 1
     assert_books_balanced(m.session)
 
