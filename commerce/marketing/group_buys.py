@@ -597,7 +597,7 @@ def campaign_rows(session: Session, brand_id: int) -> list[campaign_stats.Campai
     ).all()
     ids = [r.id for r in offers]
     joined = dict(
-        session.execute(  # type: ignore[arg-type]
+        session.execute(
             select(GroupBuySeat.offer_id, func.count())
             .where(GroupBuySeat.offer_id.in_(ids))
             .group_by(GroupBuySeat.offer_id)

@@ -135,6 +135,11 @@ def test_open_from_the_sheet_share_join_pay_and_both_see_it_complete(browser: An
         assert friend_order.lines[0].sharer_id == leader.id  # the usual share credit, through the leader's link
         assert friend_order.lines[0].unit_price == GROUP_PRICE < PRICE
 
+    # A stranger finds the group complete: nothing to join.
+    page.goto(f"{site.url}/group/{group_id}")
+    expect(page.locator("#group-page [data-group-paid]")).to_have_text("2/2")
+    expect(page.locator("#group-page [data-group-action]")).to_be_hidden()
+
     # The brand's dashboard: the offer's groups, members, paid, GMV and cost, charted; a new offer from the form.
     sign_in(page, site, shop.owner_email, f"/brand/{shop.brand_id}")
     page.get_by_role("link", name="拼团").click()
