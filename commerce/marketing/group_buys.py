@@ -76,6 +76,7 @@ MIN_SIZE, MAX_SIZE = 2, 50
 MIN_WINDOW, MAX_WINDOW = dt.timedelta(hours=1), dt.timedelta(hours=72)
 MAX_DURATION = dt.timedelta(days=30)
 MAX_LIMIT = 10
+SEAT_HOLD = dt.timedelta(minutes=30)  # a seat nobody checked out within this of joining is given up
 REFUND_REASON = "group_buy_unfilled"
 
 
@@ -498,8 +499,11 @@ def refuse_while_waiting(session: Session, order_id: int) -> None:
 def expire(session: Session, *, provider: Any = None, notify_url: str = "", limit: int = 200) -> int:
     """Groups whose window ended unfilled fail (once); then every paid seat of a failed group is refunded in full
     and every seat not checked out is released, each exactly once (a conditional update of the seat, committed with
-    its refund). Commits after each; safe to run twice or concurrently. Returns how many seats were refunded."""
+    its refund). Seats of open groups nobody checked out within `SEAT_HOLD` of joining are given up, so a joiner
+    who never pays cannot hold a group back. Commits after each; safe to run twice or concurrently. Returns how many
+    seats were refunded."""
     now = clock.now()
+    _release_idle(session, now, limit)
     due = list(
         session.scalars(
             select(GroupBuyGroup.id)
@@ -541,6 +545,42 @@ def expire(session: Session, *, provider: Any = None, notify_url: str = "", limi
             session.rollback()
             raise
     return refunded
+
+
+def _release_idle(session: Session, now: dt.datetime, limit: int) -> None:
+    idle = session.execute(
+        select(_seat_c.id, _seat_c.group_id)
+        .select_from(GroupBuySeat.__table__.join(GroupBuyGroup.__table__, _grp.id == _seat_c.group_id))
+        .where(_seat_c.status == SeatStatus.SEATED, _seat_c.joined_at <= now - SEAT_HOLD,
+               _grp.status == GroupStatus.OPEN, _grp.expires_at > now)
+        .order_by(_seat_c.id)
+        .limit(limit)
+    ).all()  # fmt: skip
+    session.commit()
+    for seat in idle:
+        try:
+            # The seat first, then its group: the order of the paid path's locks.
+            freed = session.execute(
+                update(GroupBuySeat.__table__)
+                .where(_seat_c.id == seat.id, _seat_c.status == SeatStatus.SEATED)
+                .values(status=SeatStatus.RELEASED, finished_at=now)
+            )
+            left = (
+                freed.rowcount == 1
+                and session.execute(  # type: ignore[attr-defined]
+                    update(GroupBuyGroup.__table__)
+                    .where(_grp.id == seat.group_id, _grp.status == GroupStatus.OPEN)
+                    .values(members=_grp.members - 1)
+                ).rowcount
+                == 1
+            )  # type: ignore[attr-defined]
+            if left:
+                session.commit()
+            else:
+                session.rollback()  # checked out meanwhile, or the group is over: the failure path has it
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def _refund_seat(session: Session, seat_id: int, now: dt.datetime, provider: Any, notify_url: str) -> int:

@@ -211,6 +211,34 @@ def test_an_unpaid_cancelled_order_frees_the_seat_to_check_out_again(market: Mar
     assert buy(m, m.buyer, 1).total == GROUP_PRICE
 
 
+def test_a_seat_nobody_checks_out_is_given_up_so_the_group_can_fill(market: Market, frozen: FrozenClock) -> None:
+    m = market
+    o = offer(m, size=2)
+    lead = group_buys.open_group(m.session, m.buyer, o.id)
+    buy_and_pay(m, m.buyer, 1)
+    squatter = group_buys.join(m.session, m.sharer, lead.group_id)  # joins, never checks out
+    with pytest.raises(Conflict):
+        group_buys.join(m.session, m.upstream, lead.group_id)
+    frozen.advance(minutes=29)
+    group_buys.expire(m.session, provider=m.provider, notify_url=NOTIFY_URL)
+    assert seat_status(m, squatter) == SeatStatus.SEATED  # still inside the hold
+    frozen.advance(minutes=1)
+    group_buys.expire(m.session, provider=m.provider, notify_url=NOTIFY_URL)
+    group_buys.expire(m.session, provider=m.provider, notify_url=NOTIFY_URL)
+    assert seat_status(m, squatter) == SeatStatus.RELEASED
+    assert group_of(m, lead.group_id).members == 1  # given up once
+    group_buys.join(m.session, m.upstream, lead.group_id)
+    buy_and_pay(m, m.upstream, 3)
+    assert group_of(m, lead.group_id).status == GroupStatus.COMPLETED
+    # A seat whose order is waiting for payment is not idle.
+    o2 = offer(m, size=2)
+    seat = group_buys.open_group(m.session, m.artist, o2.id)
+    buy(m, m.artist, 4)
+    frozen.advance(minutes=40)
+    group_buys.expire(m.session, provider=m.provider, notify_url=NOTIFY_URL)
+    assert seat_status(m, seat) == SeatStatus.ORDERED
+
+
 def test_an_unfilled_group_refunds_every_paid_member_once_and_releases_unpaid_seats(
     market: Market, frozen: FrozenClock
 ) -> None:
