@@ -64,7 +64,17 @@
     input.closest("label").hidden = false;
   });
 
+  // Others join and pay meanwhile: when the server's word differs from the page's, show the page anew.
+  async function poll() {
+    if (d.phase !== "open") return;
+    const r = await xl.api("GET", `/api/v1/group-buys/groups/${d.groupId}`);
+    if (r.ok && (r.data.phase !== d.phase || String(r.data.members) !== d.members || String(r.data.paid) !== d.paid)) {
+      location.reload();
+    }
+  }
+
   render();
   tick();
   setInterval(tick, 1000);
+  setInterval(poll, 10000);
 })();
