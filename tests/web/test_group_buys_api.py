@@ -149,6 +149,7 @@ def test_offers_are_for_brand_members_and_bad_terms_are_422_in_both_languages(m:
         {"starts_at": "tomorrow"},
         {"starts_at": "2026-12-07T08:00:00"},  # no time zone
         {"sku_id": "1\x00"},
+        {"starts_at": "2026-12-07T08:00:00+00:00\x00"},
         {"surprise": True},
     ],
 )
@@ -187,3 +188,16 @@ def test_the_brands_group_buy_page_is_for_members(m: Market, client: FlaskClient
     en = client.get(f"/brand/{m.brand.id}/group-buys?lang=en", headers=bearer(m.session, m.owner))
     assert "How group buys do" in en.get_data(as_text=True)
     assert client.get("/group/99999999").status_code == 404
+
+
+def test_huge_numbers_and_nul_characters_are_named_in_sentences(m: Market, client: FlaskClient) -> None:
+    r = create(m, client, price_fen=2**70)
+    assert r.status_code == 422
+    (error,) = r.get_json()["errors"]
+    assert (error["field"], error["code"]) == ("price_fen", "int64_range")
+    assert error["message"] == "价格超出了可以处理的范围"
+    r = create(m, client, "en", starts_at="2026-12-07T08:00:00+00:00\x00")
+    assert r.status_code == 422
+    (error,) = r.get_json()["errors"]
+    assert error["field"] == "starts_at"  # not a time (the NUL makes it none)
+    assert error["message"].startswith("The start time")
