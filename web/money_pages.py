@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from commerce.attribution import links
 from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
+from commerce.marketing import group_buys
 from commerce.orders import lifecycle
 from commerce.payments import open_provider
 from commerce.payments import service as payments
@@ -80,12 +81,20 @@ def _follow(token: str, claim: links.ShareClaim, device: str | None) -> Response
         log.exception("share link click not recorded")
         click = None
     if click is None:  # e.g. the sharer's account is gone: no attribution, but the target is still worth seeing
-        return redirect(target_url(claim.target_kind, claim.target_id))
-    url = target_url(click.target_kind, click.target_id)
+        return redirect(_landing(claim.target_kind, claim.target_id))
+    url = _landing(click.target_kind, click.target_id)
     response = redirect(f"{url}{'&' if '?' in url else '?'}click={click.click_id}")
     response.set_cookie(CLICK_COOKIE, click.click_id, max_age=int(policy.attribution_window.total_seconds()),
                         httponly=True, samesite="Lax", secure=settings.session_cookie_secure)  # fmt: skip
     return response
+
+
+def _landing(kind: TargetKind, target_id: int) -> str:
+    """Where a followed link goes: a 拼团 group's page when the product link carries `g=<group id>` of its product
+    (the link's signed claim credits the sharer either way), else what was shared."""
+    g = request.args.get("g", type=int)
+    group_id = group_buys.landing(extensions.session(), g, kind, target_id) if g else None
+    return url_for("feed.group", group_id=group_id) if group_id else target_url(kind, target_id)
 
 
 def _sandbox() -> SandboxProvider:
@@ -142,4 +151,5 @@ def payment_return(checkout_id: str) -> str:
     if checkout.payment_id is not None:
         provider = open_provider(extensions.settings(), session)
         payment = payments.sync_payment(session, provider, checkout.payment_id)
-    return render_template("payment_return.html", checkout=checkout, payment=payment)
+    group_id = group_buys.group_of_checkout(session, checkout.id)  # a 拼团 order: back to its group's page
+    return render_template("payment_return.html", checkout=checkout, payment=payment, group_id=group_id)

@@ -18,6 +18,8 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "expire-unpaid": {"task": "orders.expire_unpaid", "schedule": 60.0},
         # Flash-sale admissions past their pay window (or whose order was cancelled) give their units back.
         "flash-sales-expire": {"task": "flash_sales.expire", "schedule": 15.0},
+        # 拼团 groups whose window ended unfilled: every paid member refunded once, unpaid seats released.
+        "group-buys-expire": {"task": "marketing.group_buys.expire", "schedule": 30.0},
         "auto-confirm": {"task": "orders.auto_confirm", "schedule": 600.0},
         "sandbox-webhooks": {"task": "payments.deliver_sandbox_notifications", "schedule": 15.0},
         "resubmit-refunds": {"task": "orders.resubmit_refunds", "schedule": 300.0},

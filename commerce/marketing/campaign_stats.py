@@ -55,7 +55,12 @@ Source = Callable[[Session, int], list[CampaignStats]]
 _SOURCES: dict[str, Source] = {}
 # The modules that register a source, imported on first use (they import this module, so not at its import).
 # A new kind of campaign adds its module here and calls `register` at its own import.
-MODULES = ("commerce.marketing.coupons", "commerce.marketing.flash_sales", "commerce.marketing.bargains")
+MODULES = (
+    "commerce.marketing.coupons",
+    "commerce.marketing.flash_sales",
+    "commerce.marketing.bargains",
+    "commerce.marketing.group_buys",
+)
 
 
 def register(kind: str, source: Source) -> None:

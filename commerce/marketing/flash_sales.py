@@ -83,25 +83,21 @@ def schedule(
 ) -> FlashSale:
     """Set `quantity` units of the brand's SKU aside for a sale. Commits."""
     member = require_brand_member(session, user, brand_id)
-    row = session.execute(
-        select(Sku.brand_id, Sku.price_fen, Sku.is_active, Sku.product_id, Product.status)
-        .join(Product, Product.id == Sku.product_id)
-        .where(Sku.id == sku_id)
-    ).first()
-    if row is None or row.brand_id != brand_id:
-        raise NotFound("sku")
     now = clock.now()
-    errors = []
-    if not row.is_active or row.status != ProductStatus.ACTIVE:
-        errors.append(FieldError("sku_id", "sku_unavailable"))
-    if not 0 < price_fen < row.price_fen:
-        errors.append(FieldError("price_fen", "flash_price_too_high" if price_fen > 0 else "greater_than"))
+    product_id, errors = sku_terms(
+        session,
+        brand_id,
+        sku_id,
+        price_fen=price_fen,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        max_duration=MAX_DURATION,
+        too_high="flash_price_too_high",
+    )
     if quantity < 1:
         errors.append(FieldError("quantity", "greater_than_equal"))
     if not 1 <= per_user_limit <= max(quantity, 1):
         errors.append(FieldError("per_user_limit", "greater_than_equal" if per_user_limit < 1 else "less_than_equal"))
-    if ends_at <= max(starts_at, now) or ends_at - starts_at > MAX_DURATION:
-        errors.append(FieldError("ends_at", "greater_than" if ends_at <= max(starts_at, now) else "less_than_equal"))
     if not MIN_PAY_WINDOW <= pay_window <= MAX_PAY_WINDOW:
         errors.append(FieldError("pay_window_seconds", "greater_than_equal" if pay_window < MIN_PAY_WINDOW
                                  else "less_than_equal"))  # fmt: skip
@@ -117,7 +113,7 @@ def schedule(
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict("out_of_stock", fields=[FieldError("quantity", "out_of_stock")])
         sale = FlashSale(
-            brand_id=brand_id, product_id=row.product_id, sku_id=sku_id, price_fen=price_fen, quantity=quantity,
+            brand_id=brand_id, product_id=product_id, sku_id=sku_id, price_fen=price_fen, quantity=quantity,
             remaining=quantity, per_user_limit=per_user_limit, starts_at=starts_at, ends_at=ends_at,
             pay_window_seconds=int(pay_window.total_seconds()), created_by=member.user_id, created_at=now,
         )  # fmt: skip
@@ -127,6 +123,31 @@ def schedule(
         session.rollback()
         raise
     return sale
+
+
+def sku_terms(
+    session: Session, brand_id: int, sku_id: int, *, price_fen: int, starts_at: dt.datetime, ends_at: dt.datetime,
+    max_duration: dt.timedelta, too_high: str,
+) -> tuple[int, list[FieldError]]:  # fmt: skip
+    """What every campaign on one of the brand's SKUs checks (a flash sale, a group buy): the SKU on sale, a price
+    below its own (`too_high` the code saying not), a window ending in the future at most `max_duration` after it
+    starts. Returns the SKU's product and the errors found (404 for a SKU that is not the brand's)."""
+    row = session.execute(
+        select(Sku.brand_id, Sku.price_fen, Sku.is_active, Sku.product_id, Product.status)
+        .join(Product, Product.id == Sku.product_id)
+        .where(Sku.id == sku_id)
+    ).first()
+    if row is None or row.brand_id != brand_id:
+        raise NotFound("sku")
+    errors = []
+    if not row.is_active or row.status != ProductStatus.ACTIVE:
+        errors.append(FieldError("sku_id", "sku_unavailable"))
+    if not 0 < price_fen < row.price_fen:
+        errors.append(FieldError("price_fen", too_high if price_fen > 0 else "greater_than"))
+    ended = ends_at <= max(starts_at, clock.now())
+    if ended or ends_at - starts_at > max_duration:
+        errors.append(FieldError("ends_at", "greater_than" if ended else "less_than_equal"))
+    return int(row.product_id), errors
 
 
 def get_sale(session: Session, sale_id: int) -> FlashSale:

@@ -170,3 +170,106 @@ class BargainHelp(Base):
     seq: Mapped[int]
     cut_fen: Mapped[int]
     helped_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+# -- 拼团 group buys ----------------------------------------------------------------------------------------------
+
+
+class GroupBuyOffer(Base):
+    """A brand's standing offer: groups of `group_size` buyers each pay `price_fen` for the SKU, if the group fills
+    (everyone paid) within `window_seconds` of being opened. Groups can be opened between `starts_at` and
+    `ends_at`."""
+
+    __tablename__ = "group_buy_offers"
+    __table_args__ = (
+        Index("ix_group_buy_offers_product", "product_id", "ends_at"),
+        Index("ix_group_buy_offers_brand", "brand_id", "id"),
+        CheckConstraint("price_fen > 0", name="price_positive"),
+        CheckConstraint("group_size >= 2 AND group_size <= 50", name="size_range"),
+        CheckConstraint("window_seconds > 0", name="window_positive"),
+        CheckConstraint("per_user_limit >= 1", name="limit_positive"),
+        CheckConstraint("ends_at > starts_at", name="window_not_inverted"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("product_skus.id"))
+    price_fen: Mapped[int]
+    group_size: Mapped[int]
+    window_seconds: Mapped[int]
+    per_user_limit: Mapped[int] = mapped_column(default=1)  # units one member buys at the group price
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+    @property
+    def window(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.window_seconds)
+
+
+class GroupStatus(enum.StrEnum):
+    OPEN = "open"  # waiting for members to join and pay
+    COMPLETED = "completed"  # `size` members paid within the window (exactly once): the orders ship
+    FAILED = "failed"  # the window ended unfilled: every paid member is refunded by the expiry job
+
+
+class GroupBuyGroup(Base):
+    """One group of an offer, opened by its leader. `members` counts the seats handed out (one conditional update
+    decides each join, never past `size`); `paid` the seats whose order was paid."""
+
+    __tablename__ = "group_buy_groups"
+    __table_args__ = (
+        Index("ix_group_buy_groups_offer", "offer_id", "status"),
+        Index("ix_group_buy_groups_due", "status", "expires_at"),
+        CheckConstraint("size >= 2", name="size_positive"),
+        CheckConstraint("members >= 0 AND members <= size", name="members_bounded"),
+        CheckConstraint("paid >= 0 AND paid <= members", name="paid_bounded"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("group_buy_offers.id", ondelete="CASCADE"))
+    leader_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    size: Mapped[int]
+    members: Mapped[int] = mapped_column(default=1)
+    paid: Mapped[int] = mapped_column(default=0)
+    status: Mapped[GroupStatus] = mapped_column(str_enum(GroupStatus, 16), default=GroupStatus.OPEN)
+    expires_at: Mapped[dt.datetime]
+    opened_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    failed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class SeatStatus(enum.StrEnum):
+    SEATED = "seated"  # in the group, not checked out (or the order was cancelled unpaid)
+    ORDERED = "ordered"  # checked out at the group price: the order is waiting for payment
+    PAID = "paid"  # the order was paid: counted in the group's `paid`
+    RELEASED = "released"  # the group failed before this seat paid: nothing to give back
+    REFUNDED = "refunded"  # the group failed after this seat paid: refunded in full (exactly once)
+
+
+class GroupBuySeat(Base):
+    """One member's place in one group; unique per (group, user), so nobody holds two seats in a group."""
+
+    __tablename__ = "group_buy_seats"
+    __table_args__ = (
+        UniqueConstraint("group_id", "user_id"),
+        Index("ix_group_buy_seats_order", "order_id"),
+        Index("ix_group_buy_seats_user_status", "user_id", "status"),
+        Index("ix_group_buy_seats_group_status", "group_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("group_buy_groups.id", ondelete="CASCADE"))
+    offer_id: Mapped[int] = mapped_column(ForeignKey("group_buy_offers.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("product_skus.id"))
+    price_fen: Mapped[int]
+    per_user_limit: Mapped[int]
+    is_leader: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[SeatStatus] = mapped_column(str_enum(SeatStatus, 16), default=SeatStatus.SEATED)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), default=None)
+    joined_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    paid_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # released or refunded

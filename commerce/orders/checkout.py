@@ -34,7 +34,7 @@ from commerce.attribution.links import TargetKind
 from commerce.catalog import affiliate, showcase
 from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku, VideoProduct
 from commerce.distribution import binding as distribution
-from commerce.marketing import bargains, coupons, flash_sales
+from commerce.marketing import bargains, coupons, flash_sales, group_buys
 from commerce.orders import cart, lifecycle
 from commerce.orders.lifecycle import Actor
 from commerce.orders.models import Checkout, Order, OrderLine, ReviewStatus
@@ -394,14 +394,15 @@ class _Builder:
         self.credits: dict[int, attribution.SharerCredit] = {}
         self.flash: dict[int, flash_sales.FlashLine] = {}
         self.bargains: dict[int, bargains.BargainLine] = {}
+        self.group: dict[int, group_buys.GroupLine] = {}  # lines the buyer holds a group-buy seat for
 
     def unit_price(self, sku_id: int) -> int:
-        flash = self.flash.get(sku_id)
-        return flash.price_fen if flash is not None else int(self.skus[sku_id].price_fen)
+        line = self.flash.get(sku_id) or self.group.get(sku_id)
+        return line.price_fen if line is not None else int(self.skus[sku_id].price_fen)
 
     def reserved_until(self, group: Sequence[CheckoutItem]) -> dt.datetime:
         """The reservation, cut short by the pay deadline of any flash-sale line in it."""
-        deadlines = [self.flash[w.sku_id].pay_deadline for w in group if w.sku_id in self.flash]
+        deadlines = [m[w.sku_id].pay_deadline for m in (self.flash, self.group) for w in group if w.sku_id in m]
         return min([self.now + self.policy.reservation, *deadlines])
 
     def claim_flash(self, plans: list[_Plan], order_ids: list[int]) -> None:
@@ -409,6 +410,8 @@ class _Builder:
             for i, w in enumerate(plan.group):
                 if w.sku_id in self.flash:
                     flash_sales.claim(self.session, self.flash[w.sku_id], order_id, self.now, f"items.{i}.sku_id")
+                elif w.sku_id in self.group:
+                    group_buys.claim(self.session, self.group[w.sku_id], order_id, self.now, f"items.{i}.sku_id")
 
     def bargain_cut(self, sku_id: int) -> int:
         """What a bargain takes off the line (one unit down to the bargained price; brand-funded), else 0."""
@@ -441,9 +444,13 @@ class _Builder:
         # (Asked only when the load saw an admission: most checkouts have none.)
         if any(r.flash_admitted for r in self.skus.values()):
             self.flash = flash_sales.lines_for(self.session, self.buyer.id, [w.sku_id for w in wanted], self.now)
+        if any(r.group_seated for r in self.skus.values()):  # a group-buy seat: the group price (same idea)
+            self.group = group_buys.lines_for(self.session, self.buyer.id, wanted, self.now)
         if any(r.bargain_started for r in self.skus.values()):  # a bargained unit: the cut is a brand discount
             found = bargains.lines_for(self.session, self.buyer.id, [w.sku_id for w in wanted], self.now)
-            self.bargains = {sku: line for sku, line in found.items() if sku not in self.flash}
+            self.bargains = {
+                sku: line for sku, line in found.items() if sku not in self.flash and sku not in self.group
+            }
         for i, w in enumerate(wanted):
             flash = self.flash.get(w.sku_id)
             if flash is not None and flash.quantity != w.quantity:
@@ -564,7 +571,8 @@ class _Builder:
                     {"order_id": order_id, "product_id": sku.product_id, "sku_id": sku.id,
                      "product_name": sku.product_name, "sku_attributes": dict(sku.attributes or {}),
                      "quantity": w.quantity, "unit_price": self.unit_price(sku.id),
-                     "list_price": sku.list_price_fen or (sku.price_fen if sku.id in self.flash else None),
+                     "list_price": sku.list_price_fen
+                     or (sku.price_fen if sku.id in self.flash or sku.id in self.group else None),
                      "discount": line_discount, "platform_discount": platform_part,
                      "paid_amount": line_subtotal - line_discount, "offer_id": c.offer_id,
                      "platform_fee_bp": self.policy.platform_fee_bp, "artist_rate_bp": c.artist_bp,
@@ -651,6 +659,7 @@ _LOAD = (
         _skus.is_active, _skus.stock, _products.name.label("product_name"), _products.status.label("product_status"),
         _offers.id.label("offer_id"), _offers.artist_rate_bp, _offers.sharer_rate_bp,
         flash_sales.admitted(_skus.id).label("flash_admitted"), bargains.started(_skus.id).label("bargain_started"),
+        group_buys.seated(_skus.id).label("group_seated"),
     )
     .join_from(Sku.__table__, Product.__table__, _products.id == _skus.product_id)
     .outerjoin(

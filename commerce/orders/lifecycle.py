@@ -170,10 +170,11 @@ def lock_checkout_orders(session: Session, checkout_id: int) -> list[Order]:
 def release_reservation(session: Session, order: Order) -> None:
     """Give an unpaid order's stock and coupon use back. Only ever called on the way out of pending_payment."""
     from commerce.catalog.models import Sku
-    from commerce.marketing import bargains, coupons, flash_sales
+    from commerce.marketing import bargains, coupons, flash_sales, group_buys
 
     held_by_sale = flash_sales.release_for_order(session, order.id)  # back to their flash sale, not the SKU
     bargains.release_for_order(session, order.id)  # the bargain runs again for the rest of its window
+    group_buys.release_for_order(session, order.id)  # a 拼团 seat can check out again
     for line in sorted(order.lines, key=lambda ln: ln.sku_id):
         if line.sku_id in held_by_sale:
             continue
@@ -210,7 +211,10 @@ def _brand_order(session: Session, user: User | None, order_id: int) -> tuple[Us
 
 
 def ship(session: Session, user: User | None, order_id: int, *, carrier: str, tracking_no: str) -> Order:
+    from commerce.marketing import group_buys
+
     user, order = _brand_order(session, user, order_id)
+    group_buys.refuse_while_waiting(session, order.id)  # a 拼团 order ships once its group has filled
     transition(session, order, S.SHIPPED, Actor.of("brand", user), f"{carrier} {tracking_no}")
     order.carrier, order.tracking_no = carrier.strip()[:40], tracking_no.strip()[:64]
     session.commit()

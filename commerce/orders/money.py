@@ -28,6 +28,7 @@ from commerce.attribution.service import SharerCredit, extend_binding
 from commerce.distribution import binding as distribution
 from commerce.ledger import AccountKind, AccountRef, Entry, Leg, drop_zero_legs, lock_balances, post, post_many
 from commerce.ledger.models import OwnerKind
+from commerce.marketing import group_buys
 from commerce.orders import lifecycle, notices
 from commerce.orders.lifecycle import PROVIDER
 from commerce.orders.models import (
@@ -197,6 +198,7 @@ class CheckoutPayments:
             for order in to_split:
                 _extend_bindings(session, order, paid_at, self.policy)
                 _count_purchases(session, order)
+            group_buys.on_paid(session, [o.id for o in to_split], paid_at)  # a 拼团 seat paid; the N-th completes
         # The ledger last: its accounts (the platform's above all) are what every payment locks, so they are held
         # only from here to the commit. One batch, one lock pass: the capture into every order's escrow, then each
         # pending order's split. The payment row lock and its status change (once), and the order row locks and

@@ -237,10 +237,11 @@ def submit_refund(session: Session, provider: PaymentProvider, refund_id: int, *
 
 def _after_approval(session: Session, order: Order, actor: Actor) -> None:
     if all(line.refunded_amount == line.paid_amount for line in order.lines):
-        from commerce.marketing import coupons
+        from commerce.marketing import coupons, group_buys
 
         coupons.give_back(session, order.id, only_valid=True)  # a whole order refunded: its coupons, if still valid
         if order.status == S.PAID:
+            group_buys.leave_for_order(session, order.id)  # a 拼团 member's seat, while the group is open
             lifecycle.transition(session, order, S.CANCELLED, actor, "refunded before shipping")
         elif order.status in (S.SHIPPED, S.DELIVERED, S.COMPLETED):
             lifecycle.transition(session, order, S.REFUNDED, actor, "every line refunded")

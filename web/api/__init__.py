@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     import web.api.coupons
     import web.api.distribution
     import web.api.flash_sales
+    import web.api.group_buys
     import web.api.links
     import web.api.marketing
     import web.api.moderation

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from commerce import reports
 from commerce.catalog import affiliate, categories, products
 from commerce.catalog.products import QUALIFICATION_NAMES
-from commerce.marketing import bargains, campaign_stats, coupons, flash_sales
+from commerce.marketing import bargains, campaign_stats, coupons, flash_sales, group_buys
 from commerce.orders import lifecycle, refund_photos, refunds
 from commerce.orders.models import OrderStatus, RefundState
 from core import clock, extensions
@@ -117,7 +117,7 @@ def coupons_page(user: User, brand_id: int) -> str | Response:
 @signed_in_page
 def flash_sales_page(user: User, brand_id: int) -> str | Response:
     """The brand's 秒杀 flash sales: schedule one (SKU, price, quantity, window, per-buyer limit), and each one's
-    admitted, paid, units left, GMV and cost, charted; static/brand/flash_sales.js sends the form to the API."""
+    admitted, paid, units left, GMV and cost, charted; static/brand/campaign_form.js sends the form to the API."""
     session = extensions.session()
     sales = flash_sales.list_sales(session, user, brand_id)
     figures = campaign_stats.for_brand(session, user, brand_id, ["flash_sale"])
@@ -198,3 +198,19 @@ def _breakdowns(report: reports.Report) -> list[tuple[str, str, str, str, list[R
         ("video", _t("按视频", "By video"), _t("视频", "Video"), kept,
          [(report.video_titles.get(v, f"#{v}"), f"/v/{v}", s) for v, (s, _f) in report.by_video.items() if s.orders]),
     ]  # fmt: skip
+
+
+@bp.get("/brand/<int:brand_id>/group-buys")
+@signed_in_page
+def group_buys_page(user: User, brand_id: int) -> str | Response:
+    """The brand's 拼团 offers: create one (SKU, group price, size, time to fill, per-member limit, window), and
+    each one's groups, members joined, paid, GMV and cost, charted; static/brand/campaign_form.js sends the form."""
+    session = extensions.session()
+    offers = group_buys.list_offers(session, user, brand_id)
+    figures = campaign_stats.for_brand(session, user, brand_id, ["group_buy"])
+    phases = {o.id: group_buys.phase_of(o, clock.now()) for o in offers}
+    return _render("brand/group_buys.html", user, brand_id, "group_buys", offers=offers, figures=figures,
+                   stats={r.campaign_id: r for r in figures}, phases=phases,
+                   groups=group_buys.group_counts(session, [o.id for o in offers]),
+                   skus=flash_sales.schedulable_skus(session, user, brand_id),
+                   totals=campaign_stats.totals(figures))  # fmt: skip

@@ -13,12 +13,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from commerce.catalog import products
-from commerce.catalog.models import Product, ProductStatus
+from commerce.catalog.models import Product, ProductStatus, Sku
 from commerce.ledger import AccountKind, OwnerKind, balances
-from commerce.marketing import bargains, coupons, flash_sales
+from commerce.marketing import bargains, coupons, flash_sales, group_buys
 from commerce.notifications import service as notifications
 from commerce.orders import commissions, lifecycle
 from commerce.orders.cart import MAX_QUANTITY
+from commerce.orders.checkout import CheckoutItem
 from commerce.orders.overview import order_overview
 from core import clock, extensions, qr
 from core.accounts import wechat
@@ -109,9 +110,16 @@ def checkout(user: User) -> str | Response:
     flash = flash_sales.lines_for(extensions.session(), user.id, [sku.id], clock.now()).get(sku.id)
     if flash is not None:
         quantity = flash.quantity
-    unit_price = flash.price_fen if flash is not None else sku.price_fen
+    # A 拼团 seat: the group price, up to the offer's units per member.
+    group = None if flash else group_buys.lines_for(extensions.session(), user.id, [CheckoutItem(sku.id, 1)],
+                                                    clock.now()).get(sku.id)  # fmt: skip
+    if group is not None:
+        quantity = min(quantity, group.limit)
+    unit_price = flash.price_fen if flash is not None else group.price_fen if group is not None else sku.price_fen
     # A bargained unit: checkout takes the cut off one unit as a brand-funded discount.
-    bargain = None if flash else bargains.lines_for(extensions.session(), user.id, [sku.id], clock.now()).get(sku.id)
+    bargain = (
+        None if flash or group else bargains.lines_for(extensions.session(), user.id, [sku.id], clock.now()).get(sku.id)
+    )
     bargain_cut = bargain.cut(unit_price) if bargain is not None else 0
     # The wallet coupons this line can take, best first; the page picks one brand and one platform coupon.
     line = coupons.PricedLine(found.brand_id, found.id, unit_price * quantity - bargain_cut)
@@ -125,6 +133,7 @@ def checkout(user: User) -> str | Response:
         unit_price=unit_price,
         flash=flash,
         bargain_cut=bargain_cut,
+        group=group,
         product=product_out(found),
         quantity=quantity,
         video_id=request.args.get("video", type=int),
@@ -140,6 +149,17 @@ def bargain(bargain_id: int) -> str:
     view = bargains.view(extensions.session(), bargain_id, user)
     link = f"{extensions.settings().public_base_url.rstrip('/')}/bargain/{view.bargain.id}"
     return render_template("feed/bargain.html", v=view, user=user, link=link)
+
+
+@bp.get("/group/<int:group_id>")
+def group(group_id: int) -> str:
+    """A 拼团 group: members of N, time left, join (or pay for one's seat), the share link; static/feed/group.js."""
+    session = extensions.session()
+    v = group_buys.view(session, group_id, current_user())
+    sku = session.get(Sku, v.offer.sku_id)
+    assert sku is not None
+    allow_wechat_sdk()
+    return render_template("feed/group.html", v=v, sku=sku, click=_click_id())
 
 
 @bp.get("/orders/<int:order_id>")

@@ -1,3 +1,3 @@
 """Thin tasks: plain ids in, one service call."""
 
-from workers.tasks import accounts, booking, maintenance, media, money, outbox, search  # noqa: F401
+from workers.tasks import accounts, booking, maintenance, marketing, media, money, outbox, search  # noqa: F401

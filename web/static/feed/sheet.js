@@ -119,6 +119,7 @@
     body.append(gallery, name, brand, price, stock, picker, qtyLabel, buy, desc);
     flashCard(p, opts).then((card) => { if (card) price.after(card); });
     if (p.status === "active") bargainCard(p).then((card) => { if (card) price.after(card); });
+    groupCard(p, opts).then((card) => { if (card) buy.after(card); });
     if (opts.coupons !== false) couponStrip(p).then((strip) => { if (strip) price.after(strip); });
   }
 
@@ -181,6 +182,42 @@
     if (!r.ok || !r.data.length) return null;
     const lib = await loadLib("bargain.js", "xlBargain");
     return lib.card(r.data[0]);
+  }
+
+  // 拼团 on the product: open a group at the group price (then the ordinary checkout), or join one still waiting.
+  async function groupCard(p, opts) {
+    const r = await xl.api("GET", "/api/v1/products/" + p.id + "/group-buys");
+    const offer = r.ok && r.data.find((o) => o.phase === "live");
+    if (!offer) return null;
+    const box = el("section", "group-sheet");
+    box.dataset.groupBuy = String(offer.id);
+    box.setAttribute("aria-label", t("拼团", "Group buy"));
+    const head = el("p", "group-head");
+    head.append(el("span", "flash-tag", t("拼团", "Group buy")), " ", el("strong", "", yuan(offer.price_fen)), " ",
+                el("span", "", t(`${offer.group_size} 人团`, `groups of ${offer.group_size}`)));
+    const start = el("button", "btn-group", t("拼团 ", "Group buy ") + yuan(offer.price_fen));
+    start.type = "button";
+    const message = el("p", "flash-message", "");
+    message.setAttribute("role", "status");
+    box.append(head, start);
+    offer.open_groups.forEach((g) => {
+      const link = el("a", "group-join", t(`还差 ${g.size - g.members} 人，去参团`, `${g.size - g.members} more needed: join`));
+      link.href = "/group/" + g.id + (en ? "?lang=en" : "");
+      box.appendChild(link);
+    });
+    box.appendChild(message);
+    start.addEventListener("click", async () => {
+      start.disabled = true;
+      const a = await xl.api("POST", "/api/v1/group-buys/" + offer.id + "/groups");
+      if (a.status === 401) { xl.toLogin(); return; }
+      if (!a.ok) { start.disabled = false; message.textContent = (a.data && a.data.title) || t("请稍后再试", "Please try again"); return; }
+      const q = new URLSearchParams({product: String(p.id), sku: String(offer.sku_id), qty: "1"});
+      if (opts.videoId) q.set("video", String(opts.videoId));
+      if (opts.click) q.set("click", opts.click);
+      if (en) q.set("lang", "en");
+      location.href = "/checkout?" + q.toString();
+    });
+    return box;
   }
 
   // -- share ------------------------------------------------------------------------------------------------
