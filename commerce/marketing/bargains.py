@@ -69,7 +69,7 @@ register_field_labels(
     {
         "floor_fen": ("砍价底价", "The floor price"),
         "max_helpers": ("助力人数", "The number of helps"),
-        "window_hours": ("砍价有效期", "How long a bargain lasts"),
+        "window_hours": ("时限（小时）", "The time limit in hours"),  # shared with 拼团: one label per field name
     }
 )
 

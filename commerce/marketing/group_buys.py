@@ -67,7 +67,7 @@ register_messages(
 register_field_labels(
     {
         "group_size": ("成团人数", "The group size"),
-        "window_hours": ("成团时限", "The time to fill a group"),
+        "window_hours": ("时限（小时）", "The time limit in hours"),  # shared with 砍价: one label per field name
         "member_limit": ("每人限购", "The units per member"),
     }
 )

@@ -84,15 +84,15 @@ def test_one_call_answers_for_every_registered_kind_members_only(
     m = market
     s = sale(m, quantity=2)
     coupon = coupons.create_coupon(m.session, m.owner, m.brand.id, kind=CouponKind.AMOUNT, value=500, name="新客券")
-    # A later kind of campaign (a bargain, say) registers its own source and its rows come along.
-    group = CampaignStats("bargain", 7, ("砍价", "Bargain"), 4, 3, None, 27_000, 3_000)
+    # A later kind of campaign (a lucky draw, say) registers its own source and its rows come along.
+    group = CampaignStats("lucky_draw", 7, ("抽奖", "Lucky draw"), 4, 3, None, 27_000, 3_000)
     monkeypatch.setattr(campaign_stats, "_SOURCES", dict(campaign_stats._SOURCES))
-    campaign_stats.register("bargain", lambda session, brand_id: [group] if brand_id == m.brand.id else [])
+    campaign_stats.register("lucky_draw", lambda session, brand_id: [group] if brand_id == m.brand.id else [])
     with pytest.raises(ValueError, match="registered twice"):
-        campaign_stats.register("bargain", lambda session, brand_id: [])
+        campaign_stats.register("lucky_draw", lambda session, brand_id: [])
 
     rows = campaign_stats.for_brand(m.session, m.owner, m.brand.id)
-    assert [(r.kind, r.campaign_id) for r in rows] == [("coupon", coupon.id), ("flash_sale", s.id), ("bargain", 7)]
+    assert [(r.kind, r.campaign_id) for r in rows] == [("coupon", coupon.id), ("flash_sale", s.id), ("lucky_draw", 7)]
     assert rows[0].name == ("新客券", "新客券")
     assert campaign_stats.totals(rows) == campaign_stats.Totals(4, 3, 27_000, 3_000)
     assert [r.kind for r in campaign_stats.for_brand(m.session, m.owner, m.brand.id, ["flash_sale", "nope"])] == [
