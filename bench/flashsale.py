@@ -335,10 +335,50 @@ def run_deployment(name: str, url: str, gate: str, args: argparse.Namespace, var
         floor = redis_floor(args.units, 50)
     else:
         floor = sql_floor(url, seeded)
-    return {"deployment": name, "gate": gate, "flash": flash, "checkout": checkout, "status_read": status, **checked,
+    row = {"deployment": name, "gate": gate, "flash": flash, "checkout": checkout, "status_read": status, **checked,
             **floor, "vs_checkout": round(flash["answers_per_s"] / checkout["answers_per_s"], 2),
             "vs_status_read": round(flash["answers_per_s"] / status["answers_per_s"], 2),
             "vs_floor": round(flash["answers_per_s"] / floor["floor_per_s"], 4)}  # fmt: skip
+    row["bound"] = bound(row, args.buyers)
+    row["goals"] = goals(row)
+    return row
+
+
+P99_GOAL_MS, FLOOR_SHARE_GOAL, CHECKOUT_RATIO_GOAL = 50.0, 0.3, 10.0
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def bound(row: dict[str, Any], buyers: int) -> dict[str, Any]:
+    """What the web tier allows whatever the gate. N buyers arrive at once and the tier answers at most X a second
+    (the most it answered in this run: the signed-in status read, or the admission itself if that was faster): the
+    99th percentile answer cannot come before 0.99*N answers were served, so p99 >= 0.99*N/X; and admissions per
+    second can reach neither more than X/floor of the gate's floor nor more than X/checkout of the checkout path."""
+    x = max(row["status_read"]["answers_per_s"], row["flash"]["answers_per_s"])
+    return {"web_tier_per_s": x, "p99_floor_ms": round(0.99 * buyers / x * 1000, 1),
+            "vs_floor_ceiling": round(x / row["floor_per_s"], 4),
+            "vs_checkout_ceiling": round(x / row["checkout"]["answers_per_s"], 2)}  # fmt: skip
+
+
+def goals(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each of the issue's goals: its target, what this run measured, met or not, and whether the bound lets any
+    gate meet it on this machine."""
+    b, flash = row["bound"], row["flash"]
+    return [
+        {"goal": "oversells", "target": 0, "measured": row["flash_oversells"] + row["checkout_oversells"],
+         "met": row["flash_oversells"] + row["checkout_oversells"] == 0, "reachable_here": True},
+        {"goal": "5xx", "target": 0, "measured": flash["server_errors"] + row["checkout"]["server_errors"],
+         "met": flash["server_errors"] + row["checkout"]["server_errors"] == 0, "reachable_here": True},
+        {"goal": "admission p99 ms <=", "target": P99_GOAL_MS, "measured": flash["p99_ms"],
+         "met": flash["p99_ms"] <= P99_GOAL_MS, "reachable_here": b["p99_floor_ms"] <= P99_GOAL_MS},
+        {"goal": "admissions/s vs gate floor >=", "target": FLOOR_SHARE_GOAL, "measured": row["vs_floor"],
+         "met": row["vs_floor"] >= FLOOR_SHARE_GOAL, "reachable_here": b["vs_floor_ceiling"] >= FLOOR_SHARE_GOAL},
+        {"goal": "admissions/s vs checkout >=", "target": CHECKOUT_RATIO_GOAL, "measured": row["vs_checkout"],
+         "met": row["vs_checkout"] >= CHECKOUT_RATIO_GOAL,
+         "reachable_here": b["vs_checkout_ceiling"] >= CHECKOUT_RATIO_GOAL},
+    ]  # fmt: skip
 
 
 def main() -> None:
@@ -348,6 +388,7 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=8)
     parser.add_argument("--only", choices=["scale-out", "embedded"], default=None)
     args = parser.parse_args()
+    started, load_start = dt.datetime.now(dt.UTC), _load()
 
     from sqlalchemy import create_engine, text
 
@@ -372,9 +413,14 @@ def main() -> None:
             var.mkdir()
             rows.append(run_deployment("sqlite+sql", f"sqlite:///{var / 'bench.sqlite3'}", "sql", args, var))
 
+    from web import gunicorn_conf
+
+    shape = f"{gunicorn_conf.workers} workers x {gunicorn_conf.threads} threads"
+    print(f"bench.flashsale {started:%Y-%m-%d %H:%M} UTC; nproc {os.cpu_count()}; load average at start "
+          f"{load_start}, at end {_load()}; args {' '.join(sys.argv[1:]) or '(defaults)'}")  # fmt: skip
     print(
         f"{args.buyers} buyers released at once ({args.client_procs} client processes, one connection each) at "
-        f"{args.units} units; gunicorn -c python:web.gunicorn_conf (2 workers x 4 threads); {os.cpu_count()} cores"
+        f"{args.units} units; gunicorn -c python:web.gunicorn_conf ({shape})"
     )
     print(f"{'deployment':<18}{'path':<12}{'won':>5}{'409':>6}{'5xx':>5}{'sold out s':>11}{'answers/s':>11}"
           f"{'p50 ms':>8}{'p99 ms':>9}")  # fmt: skip
@@ -388,11 +434,23 @@ def main() -> None:
         print(f"{'':<18}ratios      admission/checkout {r['vs_checkout']:.2f}x, admission/status read "
               f"{r['vs_status_read']:.2f}x, admission/floor {r['vs_floor']:.4f}; "
               f"oversells flash {r['flash_oversells']} checkout {r['checkout_oversells']}")  # fmt: skip
+        b = r["bound"]
+        print(f"{'':<18}bound       {args.buyers} buyers at once through a web tier answering at most "
+              f"{b['web_tier_per_s']:.1f}/s: p99 >= 0.99*N/X = {b['p99_floor_ms']:.0f} ms; admission/floor <= "
+              f"{b['vs_floor_ceiling']:.4f}, admission/checkout <= {b['vs_checkout_ceiling']:.2f}x")  # fmt: skip
+        for g in r["goals"]:
+            reach = "" if g["reachable_here"] else " (unreachable on this machine whatever the gate)"
+            print(f"{'':<18}goal        {g['goal']:<34} {g['measured']!s:>10} "
+                  f"{'met' if g['met'] else 'NOT met'}{reach}")  # fmt: skip
     print(json.dumps({
-        "buyers": args.buyers, "units": args.units,
+        "buyers": args.buyers, "units": args.units, "nproc": os.cpu_count(), "load_start": load_start,
+        "load_end": _load(), "gunicorn": shape,
         "oversells": sum(r["flash_oversells"] + r["checkout_oversells"] for r in rows),
         "server_errors": sum(r["flash"]["server_errors"] + r["checkout"]["server_errors"] for r in rows),
-        "deployments": rows,
+        "goals": {r["deployment"]: {g["goal"]: {"target": g["target"], "measured": g["measured"], "met": g["met"],
+                                                "reachable_here": g["reachable_here"]} for g in r["goals"]}
+                  for r in rows},
+        "deployments": [{k: v for k, v in r.items() if k != "goals"} for r in rows],
     }))  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from core import clock
 from core.accounts import passwords
@@ -204,11 +204,16 @@ def issue_token(session: Session, user: User, *, name: str = "api", ttl_days: in
     return plain
 
 
+# Every request loads its caller: the user alone, in the token's query; their brand memberships (a query of their
+# own) load when first asked for (brand pages and permission checks), in the same session.
+_CALLER = joinedload(ApiToken.user).lazyload(User.memberships)
+
+
 def user_for_token(session: Session, plain: str) -> User | None:
     """The active user behind a bearer token, or None for unknown, expired, revoked or stale tokens."""
     if not plain.startswith("xl_"):
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == sha256_hex(plain)))
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == sha256_hex(plain)).options(_CALLER))
     now = clock.now()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
@@ -226,7 +231,7 @@ def revoke_token(session: Session, plain: str) -> None:
 
 
 def user_for_session(session: Session, user_id: int, auth_version: int) -> User | None:
-    user = session.get(User, user_id)
+    user = session.get(User, user_id, options=[lazyload(User.memberships)])
     if user is None or not user.is_active or user.auth_version != auth_version:
         return None
     return user
