@@ -162,11 +162,20 @@ def list_sales(session: Session, user: User | None, brand_id: int) -> list[Flash
     return list(session.scalars(select(FlashSale).where(FlashSale.brand_id == brand_id).order_by(FlashSale.id.desc())))
 
 
+# The terms of a sale an admission reads: a row, not the ORM object (the stampede's one read; a miss is 404).
+_TERMS = select(
+    FlashSale.id, FlashSale.sku_id, FlashSale.price_fen, FlashSale.quantity, FlashSale.per_user_limit,
+    FlashSale.starts_at, FlashSale.ends_at, FlashSale.pay_window_seconds,
+).where(FlashSale.id == bindparam("sale"))  # fmt: skip
+
+
 def admit(session: Session, gate: StockGate, user: User | None, sale_id: int, *, quantity: int = 1) -> FlashAdmission:
     """Ask the gate for `quantity` units of the sale. Commits an admission; refusals are `Conflict`s (409):
     not_started, sale_ended, sold_out, already_admitted."""
     user = require_user(user)
-    sale = get_sale(session, sale_id)
+    sale = session.execute(_TERMS, {"sale": sale_id}).first()
+    if sale is None:
+        raise NotFound("flash_sale")
     now = clock.now()
     if now < sale.starts_at:
         session.rollback()
@@ -179,8 +188,8 @@ def admit(session: Session, gate: StockGate, user: User | None, sale_id: int, *,
         raise ValidationFailed.one("quantity", "flash_sale_limit", limit=sale.per_user_limit)
     row = {
         "sale_id": sale.id, "user_id": user.id, "sku_id": sale.sku_id, "quantity": quantity,
-        "price_fen": sale.price_fen, "status": AdmissionStatus.ADMITTED, "pay_deadline": now + sale.pay_window,
-        "admitted_at": now,
+        "price_fen": sale.price_fen, "status": AdmissionStatus.ADMITTED,
+        "pay_deadline": now + dt.timedelta(seconds=sale.pay_window_seconds), "admitted_at": now,
     }  # fmt: skip
     outcome: GateOutcome | None = None
     try:

@@ -38,10 +38,21 @@ class GateOutcome(enum.StrEnum):
     ALREADY_ADMITTED = "already_admitted"
 
 
+class SaleTerms(Protocol):
+    """What a gate reads of a sale to admit to it (a `FlashSale`, or the row `flash_sales.admit` reads)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def per_user_limit(self) -> int: ...
+
+
 class StockGate(Protocol):
     name: str
 
-    def admit(self, session: Session, sale: FlashSale, row: dict[str, Any]) -> tuple[GateOutcome, int | None]:
+    def admit(self, session: Session, sale: SaleTerms, row: dict[str, Any]) -> tuple[GateOutcome, int | None]:
         """Take `row["quantity"]` units for `row["user_id"]`; when admitted, the admission `row` is written (not
         committed) and its id returned. The caller commits an admission and rolls back anything else."""
         ...
@@ -92,7 +103,7 @@ class SqlStockGate:
 
     name = "sql"
 
-    def admit(self, session: Session, sale: FlashSale, row: dict[str, Any]) -> tuple[GateOutcome, int | None]:
+    def admit(self, session: Session, sale: SaleTerms, row: dict[str, Any]) -> tuple[GateOutcome, int | None]:
         left = session.execute(_TAKE, {"sale": sale.id, "qty": row["quantity"]}).first()
         if left is None:
             return GateOutcome.SOLD_OUT, None
@@ -182,7 +193,7 @@ class RedisStockGate:
         base = f"{self.prefix}:flash:{{{sale_id}}}"
         return [f"{base}:left", f"{base}:buyers"]
 
-    def admit(self, session: Session, sale: FlashSale, row: dict[str, Any]) -> tuple[GateOutcome, int | None]:
+    def admit(self, session: Session, sale: SaleTerms, row: dict[str, Any]) -> tuple[GateOutcome, int | None]:
         user_id = row["user_id"]
         left = int(
             self._admit(keys=self.keys(sale.id), args=[user_id, row["quantity"], sale.quantity, sale.per_user_limit])

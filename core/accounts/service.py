@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from core import clock
 from core.accounts import passwords
@@ -26,6 +26,7 @@ from core.accounts.models import (
     WeChatOAuthState,
 )
 from core.accounts.permissions import require_admin, require_brand_member
+from core.db import UTCDateTime
 from core.errors import (
     Conflict,
     DomainError,
@@ -204,17 +205,28 @@ def issue_token(session: Session, user: User, *, name: str = "api", ttl_days: in
     return plain
 
 
+# Every request loads its caller: one query for the user behind a live token (its checks in SQL, one entity to
+# build); their brand memberships (a query of their own) load when first asked for (brand pages, permission
+# checks), in the same session.
+_CALLER = (
+    select(User)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > bindparam("now", type_=UTCDateTime()),
+        ApiToken.auth_version == User.auth_version,
+        User.is_active.is_(True),
+    )
+    .options(lazyload(User.memberships))
+)
+
+
 def user_for_token(session: Session, plain: str) -> User | None:
     """The active user behind a bearer token, or None for unknown, expired, revoked or stale tokens."""
     if not plain.startswith("xl_"):
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == sha256_hex(plain)))
-    now = clock.now()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        return None
-    user = row.user
-    if not user.is_active or row.auth_version != user.auth_version:
-        return None
+    user: User | None = session.scalar(_CALLER, {"token_hash": sha256_hex(plain), "now": clock.now()})
     return user
 
 
@@ -226,7 +238,7 @@ def revoke_token(session: Session, plain: str) -> None:
 
 
 def user_for_session(session: Session, user_id: int, auth_version: int) -> User | None:
-    user = session.get(User, user_id)
+    user = session.get(User, user_id, options=[lazyload(User.memberships)])
     if user is None or not user.is_active or user.auth_version != auth_version:
         return None
     return user

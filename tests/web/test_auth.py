@@ -343,6 +343,17 @@ def test_revoked_token_and_password_change_invalidate_tokens(client: FlaskClient
     assert client.get("/api/v1/me", headers=h2).status_code == 401
 
 
+def test_a_token_works_until_it_expires(client: FlaskClient, world: World) -> None:
+    with use_clock(FrozenClock(dt.datetime.now(dt.UTC))) as clock:
+        assert isinstance(clock, FrozenClock)
+        headers = token_for(client, world.viewer)  # 30 days
+        clock.advance(days=29, hours=23)
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+        clock.advance(hours=2)
+        r = client.get("/api/v1/me", headers=headers)
+        assert (r.status_code, r.get_json()["code"]) == (401, "invalid_token")
+
+
 def test_disabled_account_cannot_sign_in_or_use_tokens(client: FlaskClient, world: World) -> None:
     victim_headers = token_for(client, world.victim)
     admin = token_for(client, world.admin)

@@ -128,6 +128,7 @@ def test_only_the_brand_schedules_and_bad_terms_are_422(m: Market, client: Flask
     assert r.status_code == 422
     assert client.get("/api/v1/flash-sales/999999").status_code == 404
     assert client.post("/api/v1/flash-sales/1/admission", json={}).status_code == 401
+    assert admit(m, client, 999999, m.buyer).status_code == 404
     listed = client.get(f"/api/v1/brands/{m.brand.id}/flash-sales", headers=bearer(m.session, m.owner))
     assert listed.status_code == 200
     assert [x["id"] for x in listed.get_json()] == []
