@@ -27,7 +27,8 @@ def test_the_bound_distributor_is_first_when_they_are_an_agent(market: Market) -
     assert bring(m, d, customer)
     # Not an agent yet: the desk's turn decides.
     first = chat(m, customer)
-    assert first.agent_id == other.id and first.routed_via == "round_robin"
+    assert first.agent_id == other.id
+    assert first.routed_via == "round_robin"
     staff.appoint(m.session, m.owner, m.brand.id, distributor_user.id)
     second_customer = m.user()
     assert bring(m, d, second_customer)
@@ -78,7 +79,8 @@ def test_no_available_agent_waits_and_the_first_answer_takes_it(market: Market) 
     m = market
     buyer = m.user()
     waiting = chat(m, buyer)
-    assert waiting.agent_id is None and waiting.routed_via is None
+    assert waiting.agent_id is None
+    assert waiting.routed_via is None
     (a, b) = agents(m, 2)
     staff.set_available(m.session, a, m.brand.id, False)
     staff.set_available(m.session, b, m.brand.id, False)
@@ -98,7 +100,8 @@ def test_a_buyer_has_one_conversation_per_brand(market: Market) -> None:
     buyer = m.user()
     first = chat(m, buyer)
     again = chat(m, buyer)
-    assert again.id == first.id and again.agent_id == first.agent_id
+    assert again.id == first.id
+    assert again.agent_id == first.agent_id
 
 
 @pytest.mark.postgres
