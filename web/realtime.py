@@ -38,7 +38,7 @@ from commerce.support import conversations, staff
 from core import extensions
 from core.errors import PermissionDenied, register_messages
 from core.urls import origin_of
-from web.auth import allowed_origins, current_user
+from web.auth import allowed_origins
 from web.auth import require_current_user as _require_user
 
 log = logging.getLogger(__name__)
@@ -296,9 +296,9 @@ def _authorise() -> None:
     args = request.view_args or {}
     kind = "chat" if "conversation_id" in args else "inbox"
     ident = int(args.get("conversation_id") or args.get("brand_id") or 0)
+    _require_user()  # 401 first: a signed-out visitor hears that, not the origin rule
     if view.endswith("_socket"):
         _check_handshake()
-    current_user()
     g.realtime = _channels_for(kind, ident)
     extensions.session().rollback()  # the connection lasts: hold no transaction (nor SQLite's read snapshot)
 

@@ -46,11 +46,16 @@ def test_a_chat_from_product_to_checkout(m: Market, client: FlaskClient, agent: 
     assert (c["agent_id"], c["agent_name"], c["agent_unread"]) == (agent.id, "小美客服", 1)
     inbox = client.get(f"/api/v1/brands/{m.brand.id}/inbox", headers=as_(m, agent)).get_json()
     assert [i["id"] for i in inbox] == [c["id"]]
-    sent = client.post(f"/api/v1/conversations/{c['id']}/messages", json={"text": "有优惠吗？"}, headers=as_(m, m.buyer))
+    sent = client.post(
+        f"/api/v1/conversations/{c['id']}/messages", json={"text": "有优惠吗？"}, headers=as_(m, m.buyer)
+    )
     assert sent.status_code == 201, sent.get_json()
     clock.advance(seconds=42)
-    card = client.post(f"/api/v1/conversations/{c['id']}/messages",
-                       json={"kind": "cart", "items": [{"sku_id": m.sku.id, "quantity": 2}]}, headers=as_(m, agent))
+    card = client.post(
+        f"/api/v1/conversations/{c['id']}/messages",
+        json={"kind": "cart", "items": [{"sku_id": m.sku.id, "quantity": 2}]},
+        headers=as_(m, agent),
+    )
     assert card.status_code == 201, card.get_json()
     body = card.get_json()
     assert body["card"]["total"] == 2 * m.sku.price_fen
@@ -111,8 +116,11 @@ def _routes(m: Market, cid: int, mid: int, uid: int) -> list[tuple[str, str, dic
 
 def test_every_route_refuses_strangers_and_anonymous_callers(m: Market, client: FlaskClient, agent: Any) -> None:
     c = _start(m, client)
-    card = client.post(f"/api/v1/conversations/{c['id']}/messages",
-                       json={"kind": "cart", "items": [{"sku_id": m.sku.id, "quantity": 1}]}, headers=as_(m, agent))
+    card = client.post(
+        f"/api/v1/conversations/{c['id']}/messages",
+        json={"kind": "cart", "items": [{"sku_id": m.sku.id, "quantity": 1}]},
+        headers=as_(m, agent),
+    )
     stranger = m.user()
     routes = _routes(m, c["id"], card.get_json()["id"], agent.id)
     for method, path, body in routes:
@@ -128,8 +136,11 @@ def test_every_route_refuses_strangers_and_anonymous_callers(m: Market, client: 
     assert r.status_code == 404
     assert client.patch(f"/api/v1/brands/{m.brand.id}/support", json={"agent_fee_bp": 200},
                         headers=as_(m, agent)).status_code == 403  # fmt: skip
-    r = client.post(f"/api/v1/conversations/{c['id']}/messages",
-                    json={"kind": "cart", "items": [{"sku_id": m.sku.id, "quantity": 1}]}, headers=as_(m, m.buyer))
+    r = client.post(
+        f"/api/v1/conversations/{c['id']}/messages",
+        json={"kind": "cart", "items": [{"sku_id": m.sku.id, "quantity": 1}]},
+        headers=as_(m, m.buyer),
+    )
     assert r.status_code == 403
     assert r.get_json()["title"] == "只有客服可以发送购物车和优惠券"
 
