@@ -18,6 +18,10 @@ from core.errors import Problem, register_messages, translate
 limit_request_line = 4094  # the request line (method, URL, version): longer is 414
 limit_request_field_size = 8190  # one header: longer is 431
 limit_request_fields = 100
+# Several worker processes: the chat's real-time fan-out (web.realtime) must cross them, so a deployment with more
+# than one worker uses REALTIME_BACKEND=redis (the default whenever the Celery broker is Redis); the in-process memory
+# hub would deliver a message only to the sockets of the worker that handled it. Each open chat WebSocket or SSE
+# stream holds one of a worker's threads for as long as it lasts.
 workers = 2
 threads = 4
 timeout = 120
