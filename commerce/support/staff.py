@@ -6,12 +6,16 @@ routed to them and the ones waiting for anybody; brand members (and admins) see 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from commerce.catalog.limits import CatalogLimits
+from commerce.catalog.models import Product, ProductStatus, Sku
 from commerce.distribution.models import Distributor, DistributorStatus
+from commerce.orders.models import Coupon, CouponFunding
 from commerce.support.models import Agent, Conversation, Desk, RoutingMode
 from core import clock
 from core.accounts.models import BrandMember, User
@@ -158,3 +162,40 @@ def configure(
     found.updated_at = clock.now()
     session.commit()
     return found
+
+
+@dataclass(frozen=True)
+class SkuOption:
+    sku_id: int
+    label: str
+    price_fen: int
+
+
+def composer_options(session: Session, user: User | None, brand_id: int) -> tuple[list[SkuOption], list[Coupon]]:
+    """What an agent can put in a cart card (the brand's SKUs on sale) and the coupons they can send (the brand's
+    own, active)."""
+    require_staff(session, user, brand_id)
+    rows = session.execute(
+        select(Sku.id, Product.name, Sku.attributes, Sku.price_fen)
+        .join(Product, Product.id == Sku.product_id)
+        .where(Product.brand_id == brand_id, Product.status == ProductStatus.ACTIVE, Sku.is_active.is_(True))
+        .order_by(Product.id, Sku.id)
+        .limit(200)
+    ).all()
+    skus = [SkuOption(r.id, " ".join([r.name, *(str(v) for v in (r.attributes or {}).values())]), r.price_fen)
+            for r in rows]  # fmt: skip
+    found = session.scalars(
+        select(Coupon)
+        .where(Coupon.brand_id == brand_id, Coupon.funded_by == CouponFunding.BRAND, Coupon.is_active.is_(True))
+        .order_by(Coupon.id.desc())
+        .limit(50)
+    )
+    return skus, list(found)
+
+
+def agent_names(session: Session, brand_id: int) -> list[tuple[Agent, str]]:
+    rows = session.execute(
+        select(Agent, User.display_name).join(User, User.id == Agent.user_id).where(Agent.brand_id == brand_id)
+        .order_by(Agent.user_id)
+    ).all()  # fmt: skip
+    return [(a, name) for a, name in rows]
