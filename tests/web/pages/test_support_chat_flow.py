@@ -26,7 +26,8 @@ pytestmark = pytest.mark.browser
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "locale": "zh-CN"}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN"}
-LABELS = {"name": "收货人", "phone": "手机号", "province": "省份", "city": "城市", "district": "区县", "detail": "详细地址"}
+LABELS = {"name": "收货人", "phone": "手机号", "province": "省份", "city": "城市", "district": "区县",
+          "detail": "详细地址"}  # fmt: skip
 
 
 def _agent(site: LiveServer, brand_id: int, owner_email: str) -> str:
@@ -102,10 +103,13 @@ def test_buyer_and_agent_chat_in_real_time_and_the_cart_card_checks_out(browser:
     with site.app.extensions["db"].session() as s:
         conversation = s.scalar(select(Conversation).where(Conversation.brand_id == shop.brand_id))
         assert conversation is not None
-        fee = s.scalar(select(Earning).where(Earning.role == EarningRole.AGENT, Earning.owner_id == conversation.agent_id))
+        fee = s.scalar(
+            select(Earning).where(Earning.role == EarningRole.AGENT, Earning.owner_id == conversation.agent_id)
+        )
         assert fee is not None
         platform_bp = site.app.config["SETTINGS"].platform_fee_bp
-        assert fee.amount == split_line(2 * PRICE, artist_bp=0, sharer_bp=0, platform_bp=platform_bp, agent_bp=300).agent
+        expected = split_line(2 * PRICE, artist_bp=0, sharer_bp=0, platform_bp=platform_bp, agent_bp=300).agent
+        assert fee.amount == expected
         assert fee.amount > 0
     agent.reload()
     expect(agent.locator("[data-performance] [data-orders]")).to_have_text("1")
