@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from commerce.catalog.images import delete_objects, render
+from commerce.catalog.images import delete_objects, render, store_renditions
 from commerce.catalog.models import Product, ProductStatus, Sku
 from commerce.marketing import coupons
 from commerce.notifications.service import notify, register_templates
@@ -176,13 +176,8 @@ def send_image(
     assert user is not None
     session.commit()  # the slow part holds no transaction
     rendered = render(data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, widths=(IMAGE_WIDTH, IMAGE_THUMB))
-    prefix = f"support/conversations/{conversation.id}/{ids.short_id(nbytes=8)}"
-    keys = {IMAGE_WIDTH: f"{prefix}/{IMAGE_WIDTH}.jpg", IMAGE_THUMB: f"{prefix}/{IMAGE_THUMB}.jpg"}
-    written: list[str] = []
+    keys = store_renditions(storage, rendered, f"support/conversations/{conversation.id}/{ids.short_id(nbytes=8)}")
     try:
-        for width, key in keys.items():
-            storage.put(key, rendered.renditions[width], content_type="image/jpeg")
-            written.append(key)
         payload = {"key": keys[IMAGE_WIDTH], "thumb_key": keys[IMAGE_THUMB], "width": rendered.width,
                    "height": rendered.height}  # fmt: skip
         conversation = session.get(Conversation, conversation.id)  # type: ignore[assignment]
@@ -192,7 +187,7 @@ def send_image(
         session.commit()
     except BaseException:
         session.rollback()
-        delete_objects(storage, written)
+        delete_objects(storage, list(keys.values()))
         raise
     return message
 

@@ -76,3 +76,15 @@ def _world(server: LiveServer) -> Desk:
         s.commit()
         return Desk(server, brand.id, product.id, product.skus[0].id, tokens[buyer.id], tokens[agent.id],
                     tokens[stranger.id], buyer.id, agent.id)  # fmt: skip
+
+
+def next_event(ws: Any, kind: str) -> dict[str, Any]:
+    """The next event of `kind` on a chat socket (a handful of others may come first); the socket's own receive
+    timeout bounds the wait."""
+    for _ in range(20):
+        raw = ws.receive(timeout=15)
+        assert raw is not None, f"no {kind} event"
+        event = json.loads(raw)
+        if event["type"] == kind:
+            return event  # type: ignore[no-any-return]
+    raise AssertionError(f"no {kind} event")

@@ -5,11 +5,9 @@ embedded default stays inside its process (what its docstring warns about)."""
 from __future__ import annotations
 
 import contextlib
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from simple_websocket import Client
@@ -17,18 +15,8 @@ from simple_websocket import Client
 from core.settings import Settings
 from tests.browser import LiveServer, live_server
 from tests.conftest import free_port
-from tests.web.support_site import Desk, served
+from tests.web.support_site import Desk, next_event, served
 from web.realtime import MemoryHub, RedisHub, open_hub
-
-
-def _event(ws: Client, kind: str) -> dict[str, Any]:
-    for _ in range(20):
-        raw = ws.receive(timeout=15)
-        assert raw is not None, f"no {kind} event"
-        event = json.loads(raw)
-        if event["type"] == kind:
-            return event  # type: ignore[no-any-return]
-    raise AssertionError(f"no {kind} event")
 
 
 def test_the_backend_follows_the_broker_unless_set() -> None:
@@ -100,7 +88,7 @@ def test_a_message_sent_through_one_instance_reaches_a_socket_on_the_other(tmp_p
         assert status == 201, c
         ws = Client.connect(f"{desk.ws}/ws/chat/{c['id']}", headers=desk.buyer)
         try:
-            _event(ws, "ready")
+            next_event(ws, "ready")
             # Presence crosses instances too: the buyer, connected to the first, is online for the second.
             assert other.app.extensions["realtime"].is_online(desk.buyer_id)
             second = Desk(other, desk.brand_id, desk.product_id, desk.sku_id, desk.buyer, desk.agent, desk.stranger,
@@ -108,7 +96,7 @@ def test_a_message_sent_through_one_instance_reaches_a_socket_on_the_other(tmp_p
             status, sent = second.call("POST", f"/api/v1/conversations/{c['id']}/messages", {"text": "另一个进程"},
                                        desk.agent)  # fmt: skip
             assert status == 201, sent
-            event = _event(ws, "message")
+            event = next_event(ws, "message")
             assert event["message"]["text"] == "另一个进程"
         finally:
             ws.close()

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from commerce.notifications.models import Notification
 from tests import factories
 from tests.browser import until
-from tests.web.support_site import Desk, served
+from tests.web.support_site import Desk, next_event, served
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +35,6 @@ def conversation(desk: Desk) -> dict[str, Any]:
     return body  # type: ignore[no-any-return]
 
 
-def _next(ws: Client, kind: str) -> dict[str, Any]:
-    """The next event of `kind` (a handful of others may come first); the socket's own timeout bounds the wait."""
-    for _ in range(20):
-        raw = ws.receive(timeout=15)
-        assert raw is not None, f"no {kind} event"
-        event = json.loads(raw)
-        if event["type"] == kind:
-            return event  # type: ignore[no-any-return]
-    raise AssertionError(f"no {kind} event")
-
-
 def _notes(desk: Desk, user_id: int) -> int:
     with desk.server.app.extensions["db"].session() as s:
         return int(s.scalar(select(func.count()).where(Notification.user_id == user_id)) or 0)
@@ -56,19 +45,19 @@ def test_messages_reach_the_other_sides_socket(desk: Desk, conversation: dict[st
     buyer = Client.connect(f"{desk.ws}/ws/chat/{cid}", headers=desk.buyer)
     inbox = Client.connect(f"{desk.ws}/ws/inbox/{desk.brand_id}", headers=desk.agent)
     try:
-        assert _next(buyer, "ready") == {"type": "ready"}
-        _next(inbox, "ready")
+        assert next_event(buyer, "ready") == {"type": "ready"}
+        next_event(inbox, "ready")
         before = _notes(desk, desk.buyer_id)
         status, sent = desk.call("POST", f"/api/v1/conversations/{cid}/messages", {"text": "您好，在的"}, desk.agent)
         assert status == 201, sent
-        event = _next(buyer, "message")
+        event = next_event(buyer, "message")
         assert event["message"]["text"] == "您好，在的"
         assert event["message"]["side"] == "agent"
         assert event["conversation"]["buyer_unread"] >= 1
-        assert _next(inbox, "message")["message"]["id"] == sent["id"]
+        assert next_event(inbox, "message")["message"]["id"] == sent["id"]
         assert _notes(desk, desk.buyer_id) == before  # connected: not notified
         buyer.send("ping")
-        assert _next(buyer, "pong") == {"type": "pong"}
+        assert next_event(buyer, "pong") == {"type": "pong"}
     finally:
         buyer.close()
         inbox.close()
@@ -126,7 +115,7 @@ def test_a_cookie_handshake_needs_our_origin_and_the_csrf_token(desk: Desk, conv
         assert refused.value.status_code == code
     ws = Client.connect(f"{url}?csrf={token}", headers={"Cookie": cookie, "Origin": desk.url})
     try:
-        assert _next(ws, "ready") == {"type": "ready"}
+        assert next_event(ws, "ready") == {"type": "ready"}
     finally:
         ws.close()
 

@@ -21,6 +21,7 @@ from core.accounts.models import BrandMember, BrandRole, User
 from tests import factories
 from tests.browser import LiveServer, screenshot_path
 from tests.web.pages.shops import ADDRESS, PRICE, open_shop, sign_in
+from tests.web.pages.test_csp import RECORD
 
 pytestmark = pytest.mark.browser
 
@@ -43,18 +44,27 @@ def _agent(site: LiveServer, brand_id: int, owner_email: str) -> str:
         return agent.email  # type: ignore[return-value]
 
 
+def _watched(browser: Any, violations: list[str], **options: Any) -> Any:
+    """A context that reports every Content-Security-Policy violation of its pages (the socket's connect too)."""
+    context = browser.new_context(**options)
+    context.expose_binding("__cspViolation", lambda _source, text: violations.append(text))
+    context.add_init_script(RECORD)
+    return context
+
+
 def test_buyer_and_agent_chat_in_real_time_and_the_cart_card_checks_out(browser: Any, site: LiveServer) -> None:
     shop = open_shop(site, slug="kefu", prefix="客服")
     agent_email = _agent(site, shop.brand_id, shop.owner_email)
+    violations: list[str] = []
 
     # The agent opens the inbox first: empty, connected.
-    agent_ctx = browser.new_context(**DESKTOP)
+    agent_ctx = _watched(browser, violations, **DESKTOP)
     agent = agent_ctx.new_page()
     sign_in(agent, site, agent_email, f"/brand/{shop.brand_id}/inbox")
     expect(agent.locator("#inbox [data-live-status]")).to_have_text("已连接")
 
     # The buyer, on a phone, asks from the product sheet.
-    buyer_ctx = browser.new_context(**PHONE)
+    buyer_ctx = _watched(browser, violations, **PHONE)
     buyer = buyer_ctx.new_page()
     sign_in(buyer, site, shop.buyer_email, f"/p/{shop.product_id}")
     buyer.get_by_role("button", name="选择规格并购买").click()
@@ -121,5 +131,6 @@ def test_buyer_and_agent_chat_in_real_time_and_the_cart_card_checks_out(browser:
     expect(buyer.get_by_role("button", name="Send")).to_be_visible()
     agent.goto(f"{site.url}/brand/{shop.brand_id}/inbox?lang=en")
     expect(agent.get_by_role("heading", name="Agent performance")).to_be_visible()
+    assert violations == []
     buyer_ctx.close()
     agent_ctx.close()

@@ -9,10 +9,7 @@
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const button = form.querySelector("button[type=submit]");
-    const f = new FormData(form);
-    const address = {};
-    ["name", "phone", "province", "city", "district", "detail"].forEach((k) => { address[k] = String(f.get(k) || "").trim(); });
-    const body = {address};
+    const body = {address: xl.address(form)};
     const json = JSON.stringify(body);
     if (json !== sent) { sent = json; key = xl.newKey(); }
     button.disabled = true;
