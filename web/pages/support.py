@@ -56,6 +56,6 @@ def inbox(user: User, brand_id: int) -> str | Response:
     return _render(
         "support/inbox.html", user, brand_id, "inbox", skus=skus, coupons=coupon_rows,
         desk=desk, agents=staff.agent_names(s, brand_id), performance=fees.performance(s, user, brand_id),
-        is_agent=agent is not None, on_duty=agent is not None and agent.is_available,
+        is_agent=agent is not None, agent_available=agent is not None and agent.is_available,
         is_member=brand_id in user.brand_ids() or user.is_admin,
     )  # fmt: skip
