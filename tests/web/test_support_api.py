@@ -190,3 +190,46 @@ def test_bad_paths_starts_and_settings_are_4xx(m: Market, client: FlaskClient, a
     card = client.post(f"/api/v1/conversations/{c['id']}/cards/1/checkout", json={"address": {"name": "x"}},
                        headers={**h, "Idempotency-Key": "bad-1"})  # fmt: skip
     assert card.status_code == 422
+
+
+def test_a_chat_from_the_order_page_carries_the_order(m: Market, client: FlaskClient, agent: Any) -> None:
+    from tests.commerce.money import orders_of, place
+
+    (order,) = orders_of(m, place(m, from_video=False))
+    r = client.post("/api/v1/conversations", json={"brand_id": m.brand.id, "order_id": order.id},
+                    headers=as_(m, m.buyer))  # fmt: skip
+    assert r.status_code == 201, r.get_json()
+    page = client.get(f"/api/v1/conversations/{r.get_json()['id']}/messages", headers=as_(m, agent)).get_json()
+    assert page["items"][0]["kind"] == "order"
+    assert page["items"][0]["card"]["order_id"] == order.id
+    assert page["items"][0]["card"]["status"] == "pending_payment"
+    other = client.post("/api/v1/conversations", json={"brand_id": m.brand.id, "order_id": order.id},
+                        headers=as_(m, m.sharer))  # fmt: skip
+    assert other.status_code == 422  # not their order
+    assert other.get_json()["errors"][0]["field"] == "order_id"
+    html = client.get(f"/orders/{order.id}", headers=as_(m, m.buyer)).get_data(as_text=True)
+    assert f'data-contact-order="{order.id}"' in html
+
+
+def test_the_pages_refuse_strangers(m: Market, client: FlaskClient, agent: Any) -> None:
+    c = _start(m, client)
+    card = client.post(
+        f"/api/v1/conversations/{c['id']}/messages",
+        json={"kind": "cart", "items": [{"sku_id": m.sku.id, "quantity": 1}]},
+        headers=as_(m, agent),
+    )
+    stranger = as_(m, m.user())
+    pages = [
+        f"/chat/{c['id']}",
+        f"/chat/{c['id']}/cards/{card.get_json()['id']}/checkout",
+        f"/brand/{m.brand.id}/inbox",
+    ]
+    for path in pages:
+        assert client.get(path).status_code == 302  # signed out: to sign-in
+        assert client.get(path, headers=stranger).status_code in (403, 404), path
+    assert client.get(pages[0], headers=as_(m, m.buyer)).status_code == 200
+    assert client.get(pages[1], headers=as_(m, m.buyer)).status_code == 200
+    assert client.get(pages[1], headers=as_(m, agent)).status_code == 404  # the buyer's card to check out
+    inbox = client.get(pages[2], headers=as_(m, agent, "en"))
+    assert inbox.status_code == 200
+    assert "Agent performance" in inbox.get_data(as_text=True)
