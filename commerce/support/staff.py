@@ -59,6 +59,11 @@ def desk(session: Session, brand_id: int) -> Desk:
     return found
 
 
+def settings_of(session: Session, brand_id: int) -> Desk:
+    """The brand's desk as it stands, its defaults when it was never used (nothing is written)."""
+    return session.get(Desk, brand_id) or Desk(brand_id=brand_id, routing=RoutingMode.ROUND_ROBIN, agent_fee_bp=0)
+
+
 def is_agent(session: Session, brand_id: int, user_id: int) -> bool:
     return session.get(Agent, (brand_id, user_id)) is not None
 

@@ -296,9 +296,7 @@ def brand_inbox(brand_id: int) -> list[ConversationOut]:
 def get_desk(brand_id: int) -> DeskOut:
     s = extensions.session()
     agents = staff.list_agents(s, current_user(), brand_id)
-    desk = staff.desk(s, brand_id)
-    s.commit()
-    return _desk_out(desk, agents)
+    return _desk_out(staff.settings_of(s, brand_id), agents)
 
 
 @bp.patch("/brands/<int:brand_id>/support")

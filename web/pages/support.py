@@ -50,8 +50,7 @@ def inbox(user: User, brand_id: int) -> str | Response:
     s = extensions.session()
     conversations.inbox(s, user, brand_id)  # staff only (the page's script lists them)
     skus, coupon_rows = staff.composer_options(s, user, brand_id)
-    desk = staff.desk(s, brand_id)
-    s.commit()
+    desk = staff.settings_of(s, brand_id)
     agent = s.get(Agent, (brand_id, user.id))
     return _render(
         "support/inbox.html", user, brand_id, "inbox", skus=skus, coupons=coupon_rows,
