@@ -141,3 +141,16 @@ def test_a_dispute_after_settlement_claws_the_fee_back(market: Market, frozen: F
     assert fee.clawed_back == 300
     assert owner_balances(m.session, Owner.user(agent.id))[AVAILABLE] == 0
     assert_books_balanced(m.session)
+
+
+def test_the_agent_finds_the_fee_among_their_commissions(market: Market) -> None:
+    from commerce.orders import commissions
+
+    m = market
+    agent, _c, order = _conversation_order(m, fee_bp=300)
+    receipt = commissions.receipt(m.session, agent, order.id, policy=m.policy)
+    (line,) = receipt.lines
+    assert (line.commission.earning.role, line.commission.rate_bp, line.source.rule) == (
+        EarningRole.AGENT, 300, "support_agent",
+    )  # fmt: skip
+    assert sum(p.amount for p in receipt.postings if p.account == PENDING) == 300
