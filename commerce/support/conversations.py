@@ -275,8 +275,10 @@ def _post(
         .execution_options(synchronize_session=False)
     )
     session.refresh(conversation)
-    if side == "buyer" and conversation.first_buyer_message_at is None:
-        conversation.first_buyer_message_at = now
+    if side == "buyer":
+        conversation.status = ConversationStatus.OPEN  # a closed conversation reopens when the buyer writes again
+        if conversation.first_buyer_message_at is None:
+            conversation.first_buyer_message_at = now
     if side == "agent":
         if conversation.agent_id is None and staff.is_agent(session, conversation.brand_id, sender.id):
             conversation.agent_id, conversation.routed_via = sender.id, "claimed"  # answered: theirs now

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template
 
+from commerce.marketing import coupons
 from commerce.support import conversations, fees, staff
 from commerce.support.models import Agent
 from core import extensions
@@ -21,7 +22,7 @@ bp = Blueprint("support_pages", __name__, template_folder="../templates")
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"pct": lambda bp: f"{bp / 100:g}"}
+    return {"pct": lambda bp: f"{bp / 100:g}", "describe": coupons.describe}
 
 
 @bp.get("/chat/<int:conversation_id>")

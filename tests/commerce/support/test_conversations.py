@@ -15,7 +15,7 @@ from commerce.notifications.models import Notification
 from commerce.orders.models import CouponKind, UserCoupon
 from commerce.support import conversations
 from commerce.support.conversations import CartLine, ImageLimits, Outgoing
-from commerce.support.models import Conversation, Message, MessageKind
+from commerce.support.models import Conversation, ConversationStatus, Message, MessageKind
 from core.errors import Conflict, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
 from core.storage.local import LocalStorage
 from tests import factories
@@ -173,3 +173,18 @@ def test_images_are_reencoded_into_storage(market: Market, tmp_path: Path) -> No
                                  limits=ImageLimits(max_bytes=100))  # fmt: skip
     assert m.session.scalar(select(Message.id).where(Message.kind == MessageKind.IMAGE, Message.sender_id == agent.id))\
         is None  # fmt: skip
+
+
+def test_a_closed_conversation_reopens_when_the_buyer_writes(market: Market) -> None:
+    m = market
+    (agent,) = agents(m, 1)
+    c = chat(m, m.buyer)
+    conversations.close(m.session, agent, c.id)
+    with pytest.raises(PermissionDenied):  # the buyer does not close it
+        conversations.close(m.session, m.buyer, c.id)
+    m.session.refresh(c)
+    assert c.status == ConversationStatus.CLOSED
+    say(m, m.buyer, c, "还有一个问题")
+    m.session.refresh(c)
+    assert c.status == ConversationStatus.OPEN
+    assert c.agent_id == agent.id
