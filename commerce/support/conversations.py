@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from commerce.catalog.images import delete_objects, render, store_renditions
@@ -126,13 +127,8 @@ def start(
         raise PermissionDenied("support_own_brand")
     now = clock.now()
     try:
-        conversation = session.scalar(
-            select(Conversation).where(Conversation.brand_id == brand_id, Conversation.buyer_id == user.id)
-        )
-        if conversation is None:
-            conversation = Conversation(brand_id=brand_id, buyer_id=user.id, created_at=now, last_message_at=now)
-            session.add(conversation)
-            session.flush()
+        conversation, new = _one_per_brand(session, brand_id, user.id, now)
+        if new:
             routing.route(session, conversation, now)
         elif conversation.status == ConversationStatus.CLOSED:
             conversation.status = ConversationStatus.OPEN
@@ -149,6 +145,25 @@ def start(
         session.rollback()
         raise
     return conversation
+
+
+def _one_per_brand(session: Session, brand_id: int, buyer_id: int, now: dt.datetime) -> tuple[Conversation, bool]:
+    """The buyer's conversation with the brand, made now (True) unless it exists; a racing first start (the same
+    buyer's double tap) keeps the other's row."""
+    where = (Conversation.brand_id == brand_id, Conversation.buyer_id == buyer_id)
+    found = session.scalar(select(Conversation).where(*where))
+    if found is not None:
+        return found, False
+    made = Conversation(brand_id=brand_id, buyer_id=buyer_id, created_at=now, last_message_at=now)
+    try:
+        with session.begin_nested():
+            session.add(made)
+            session.flush()
+    except IntegrityError:
+        found = session.scalar(select(Conversation).where(*where))
+        assert found is not None
+        return found, False
+    return made, True
 
 
 def send(

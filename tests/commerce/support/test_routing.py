@@ -146,3 +146,30 @@ def test_concurrent_new_conversations_keep_round_robin(committed_db: Database) -
         routed = list(s.scalars(select(Conversation.agent_id).where(Conversation.brand_id == brand_id)))
     counts = {p.id: routed.count(p.id) for p in people}
     assert counts == {p.id: 2 for p in people}, counts
+
+
+@pytest.mark.postgres
+def test_a_double_tap_opens_one_conversation(committed_db: Database) -> None:
+    from core.accounts.models import User
+    from tests import factories
+
+    with committed_db.session() as s:
+        brand = factories.brand(s, owner=factories.user(s))
+        buyer_id, brand_id = factories.user(s).id, brand.id
+        s.commit()
+    barrier = threading.Barrier(2)
+    opened: list[int] = []
+
+    def start() -> None:
+        with committed_db.session() as s:
+            user = s.get(User, buyer_id)
+            barrier.wait()
+            opened.append(conversations.start(s, user, brand_id).id)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(opened) == 2
+    assert len(set(opened)) == 1
