@@ -134,3 +134,32 @@ def test_buyer_and_agent_chat_in_real_time_and_the_cart_card_checks_out(browser:
     assert violations == []
     buyer_ctx.close()
     agent_ctx.close()
+
+
+def test_without_websocket_the_chat_falls_back_to_sse(browser: Any, site: LiveServer) -> None:
+    """A network that refuses WebSocket: both pages stream the same events over SSE."""
+    from commerce.support import conversations
+
+    shop = open_shop(site, slug="kefu-sse", prefix="流式")
+    with site.app.extensions["db"].session() as s:
+        buyer = s.scalar(select(User).where(User.email == shop.buyer_email))
+        conversation_id = conversations.start(s, buyer, shop.brand_id, product_id=shop.product_id).id
+    violations: list[str] = []
+    contexts = [_watched(browser, violations, **PHONE), _watched(browser, violations, **DESKTOP)]
+    for ctx in contexts:
+        ctx.add_init_script("delete window.WebSocket;")
+    buyer_page, owner_page = (ctx.new_page() for ctx in contexts)
+    sign_in(buyer_page, site, shop.buyer_email, f"/chat/{conversation_id}")
+    expect(buyer_page.locator("[data-live-status]")).to_have_text("已连接（SSE）")
+    # The brand's owner (a member: every conversation) answers from the inbox, itself on SSE.
+    sign_in(owner_page, site, shop.owner_email, f"/brand/{shop.brand_id}/inbox")
+    expect(owner_page.locator("#inbox [data-live-status]")).to_have_text("已连接（SSE）")
+    owner_page.locator(f'[data-conversation="{conversation_id}"]').click()
+    pane = owner_page.locator("[data-pane]")
+    expect(pane.locator('[data-kind="product"]')).to_contain_text("流式精华液")
+    pane.get_by_label("输入消息").fill("通过 SSE 送达")
+    pane.get_by_role("button", name="发送", exact=True).click()
+    expect(buyer_page.locator("[data-thread] .sp-theirs").last).to_contain_text("通过 SSE 送达")
+    assert violations == []
+    for ctx in contexts:
+        ctx.close()
