@@ -189,6 +189,8 @@ def serve(url: str, gate: str, var: Path, port: int, prefix: str) -> subprocess.
     env = {**os.environ, **SECRETS, "ENV": "production", "DATABASE_URL": url, "STORAGE_URL": f"file://{var}/storage",
            "SEARCH_URL": str(var / "search"), "CELERY_BROKER_URL": "memory://", "RATE_LIMITS_ENABLED": "false",
            "FLASH_SALE_GATE": gate, "FLASH_SALE_REDIS_URL": REDIS_URL, "FLASH_SALE_KEY_PREFIX": prefix,
+           # the Redis deployment fans the chat out over Redis, so it serves from two workers (web.gunicorn_conf)
+           "REALTIME_BACKEND": "redis" if gate == "redis" else "memory",
            "LOG_LEVEL": "WARNING", "MEDIA_WORK_DIR": str(var / "media-work"),
            "CELERY_BEAT_SCHEDULE": str(var / "celerybeat-schedule")}  # fmt: skip
     log = (var / "gunicorn.log").open("wb")

@@ -149,6 +149,15 @@ class Settings(BaseSettings):
     flash_sale_redis_url: str = "redis://127.0.0.1:6379/0"
     flash_sale_key_prefix: str = "xl"  # namespaces the gate's keys, so deployments (or test runs) share a Redis
 
+    # Customer-service chat (web.realtime): how a message reaches the other side's open WebSocket or SSE stream.
+    # memory: in-process fan-out, the embedded default for one process (it does not cross processes: gunicorn's
+    # workers or hosts would not hear each other); redis: pub/sub on realtime_redis_url, across every worker.
+    # Unset: redis when the Celery broker is Redis (a scaled-out deployment), memory otherwise.
+    realtime_backend: Literal["memory", "redis"] | None = None
+    realtime_redis_url: str | None = None  # unset: the Celery broker's URL when it is Redis, else the local Redis
+    realtime_key_prefix: str = "xl"  # namespaces the channels and presence keys, so deployments share a Redis
+    support_image_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+
     # Search: how the embedded engine cuts Chinese (chosen by precision@5, tests/search/relevance/),
     # and which analyzer Elasticsearch text fields use (cjk is built in; smartcn and ik need plugins).
     search_chinese_tokenizer: Literal["han", "jieba"] = "han"
@@ -261,6 +270,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def realtime(self) -> tuple[str, str]:
+        """(backend, Redis URL) of the chat's fan-out, with the defaults resolved."""
+        broker_is_redis = self.celery_broker_url.startswith(("redis://", "rediss://"))
+        backend = self.realtime_backend or ("redis" if broker_is_redis else "memory")
+        url = self.realtime_redis_url or (self.celery_broker_url if broker_is_redis else "redis://127.0.0.1:6379/0")
+        return backend, url
 
     @property
     def search_is_remote(self) -> bool:

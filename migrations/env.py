@@ -30,6 +30,7 @@ MODEL_MODULES = (
     "commerce.orders.models",
     "commerce.marketing.models",
     "commerce.distribution.models",
+    "commerce.support.models",
     "commerce.artists.models",
     "commerce.booking.models",
     "commerce.notifications.models",

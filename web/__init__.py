@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         pages,
         problems,
         ratelimit,
+        realtime,
         storage_views,
         wechat,
     )
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.init_app(app)
     app.register_blueprint(health.bp)
     pages.init_app(app)
+    realtime.init_app(app)
     app.register_blueprint(wechat.bp)
     app.register_blueprint(money_pages.bp)
     if settings.storage_url.startswith("file:"):

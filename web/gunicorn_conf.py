@@ -13,15 +13,20 @@ from typing import Any
 from gunicorn import util
 
 from core.errors import Problem, register_messages, translate
+from core.settings import Settings
 
 # The limits gunicorn enforces before the app (its defaults), stated here so the problem codes match them.
 limit_request_line = 4094  # the request line (method, URL, version): longer is 414
 limit_request_field_size = 8190  # one header: longer is 431
 limit_request_fields = 100
-# Each worker thread spends part of a request waiting on PostgreSQL or Redis: 4 threads keep a worker's core busy
-# meanwhile; more mostly queue on the interpreter lock (8 showed no consistent gain in bench.flashsale on 2 cores).
-workers = 2
-threads = 4
+# Worker processes: the chat's real-time fan-out (web.realtime) must reach every socket, so several workers need
+# REALTIME_BACKEND=redis (the default whenever the Celery broker is Redis). The embedded default's in-process memory
+# hub reaches only the sockets of its own process, so that deployment serves from one worker.
+# Threads: each open chat WebSocket or SSE stream holds one for as long as it lasts (mostly asleep on its socket), so
+# a worker keeps 16 of them; requests doing work still contend for the interpreter lock, and each thread takes a
+# database connection only inside a transaction (the pool allows 30 per process).
+workers = 2 if Settings().realtime[0] == "redis" else 1
+threads = 16
 # Connections waiting for a worker (gunicorn's default, stated): a 秒杀 stampede of 2,000 buyers arriving at once
 # waits in the kernel's queue instead of being refused or retried a second later.
 backlog = 2048

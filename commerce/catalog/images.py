@@ -160,6 +160,21 @@ def delete_objects(storage: ObjectStorage, keys: Sequence[str]) -> None:
             log.warning("could not delete %s", key, exc_info=True)
 
 
+def store_renditions(storage: ObjectStorage, rendered: Rendered, prefix: str) -> dict[int, str]:
+    """Write each rendition as `<prefix>/<width>.jpg`; a failure part-way deletes what was written. Returns the keys
+    by width (the caller deletes them if what records them fails)."""
+    keys = {width: f"{prefix}/{width}.jpg" for width in rendered.renditions}
+    written: list[str] = []
+    try:
+        for width, key in keys.items():
+            storage.put(key, rendered.renditions[width], content_type="image/jpeg")
+            written.append(key)
+    except BaseException:
+        delete_objects(storage, written)
+        raise
+    return keys
+
+
 def delete_image(
     session: Session, user: User | None, product_id: int, image_id: int, *, storage: ObjectStorage
 ) -> None:

@@ -366,6 +366,21 @@ def grant(
     return GrantResult(granted, refused)
 
 
+def issue_for_brand(
+    session: Session, brand_id: int, coupon_id: int, user_id: int, *, granted_by: int, field: str = "coupon_id"
+) -> UserCoupon:
+    """One of `brand_id`'s own coupons into a buyer's wallet, in the caller's transaction (no commit), for a service
+    that has already checked the giver may act for the brand (a customer-service agent sending it in a chat).
+    Refusals as a claim's: a 422 on the field for a coupon not of the brand or out of its window, a 409 when the
+    buyer holds their limit or none are left."""
+    coupon = session.get(Coupon, coupon_id)
+    if coupon is None or coupon.brand_id != brand_id or coupon.funded_by != CouponFunding.BRAND:
+        raise ValidationFailed.one(field, "coupon_invalid")
+    now = clock.now()
+    check_window(coupon, now, field)
+    return _issue(session, coupon, user_id, source="grant", granted_by=granted_by, now=now, field=field)
+
+
 def wallet(session: Session, user: User | None) -> list[UserCoupon]:
     user = require_user(user)
     return list(session.scalars(select(UserCoupon).where(UserCoupon.user_id == user.id).order_by(UserCoupon.id.desc())))

@@ -41,6 +41,7 @@ from commerce.orders.models import Checkout, Order, OrderLine, ReviewStatus
 from commerce.payments import service as payments
 from commerce.payments.provider import PaymentProvider
 from commerce.policy import MoneyPolicy
+from commerce.support import fees as support_fees
 from core import clock
 from core.accounts.models import BrandMember, User
 from core.accounts.permissions import require_user
@@ -238,6 +239,7 @@ def place_order(
     click_ids: Sequence[str] = (),
     device_hash: str | None = None,
     from_cart: bool = False,
+    conversation_id: int | None = None,
 ) -> Checkout:
     """Reserve, snapshot, attribute, create the payment. Commits; on any error nothing is kept."""
     buyer = require_user(buyer)
@@ -262,6 +264,8 @@ def place_order(
         ).scalar_one()
         order_ids = [builder.order(checkout_id, plan) for plan in plans]
         builder.lines(plans, order_ids)
+        if conversation_id is not None:  # placed from a customer-service chat: its agent's fee on the brand's lines
+            support_fees.credit_agent(session, buyer.id, conversation_id, order_ids, builder.now)
         builder.claim_flash(plans, order_ids)
         builder.claim_bargains(plans, order_ids)
         lifecycle.record_created(session, order_ids, Actor.of("buyer", buyer), builder.now)

@@ -32,7 +32,7 @@ from core.errors import NotFound
 from core.pagination import keyset_page
 from media.models import Video
 
-COMMISSION_ROLES = (EarningRole.ARTIST, EarningRole.SHARER, EarningRole.SHARER_L2)
+COMMISSION_ROLES = (EarningRole.ARTIST, EarningRole.SHARER, EarningRole.SHARER_L2, EarningRole.AGENT)
 
 
 class CommissionStatus(enum.StrEnum):
@@ -71,6 +71,8 @@ class Commission:
             return self.line.artist_rate_bp
         if self.earning.role == EarningRole.SHARER:
             return self.line.sharer_rate_bp
+        if self.earning.role == EarningRole.AGENT:
+            return self.line.agent_fee_bp
         return self.line.level2_share_bp
 
     @property
@@ -144,7 +146,8 @@ class Click:
 class Source:
     """Why this user is credited on the line."""
 
-    rule: str  # last_click | binding | video_card | showcase | upstream_sharer | distributor | distributor_inviter
+    # last_click | binding | video_card | showcase | upstream_sharer | distributor | distributor_inviter | support_agent
+    rule: str
     click: Click | None  # the share click behind it (a binding keeps the click that made it)
     video_id: int | None = None
     video_title: str | None = None
@@ -196,6 +199,9 @@ def _click(session: Session, click_id: str | None) -> Click | None:
     return Click(c.click_id, c.clicked_at, c.target_kind.value, c.target_id, c.issued_at)
 
 
+_AGENT_SOURCE = Source("support_agent", None)  # a customer-service agent's fee (commerce.support): no click
+
+
 def _source(session: Session, order: Order, c: Commission) -> Source:
     line = c.line
     if c.earning.role == EarningRole.ARTIST:
@@ -243,7 +249,10 @@ def receipt(session: Session, user: User | None, order_id: int, *, policy: Money
         raise NotFound("commission")
     return Receipt(
         order=order,
-        lines=[ReceiptLine(c, _source(session, order, c)) for c in mine.commissions],
+        lines=[
+            ReceiptLine(c, _AGENT_SOURCE if c.earning.role == EarningRole.AGENT else _source(session, order, c))
+            for c in mine.commissions
+        ],
         postings=_postings(session, user.id, order.id),
         attribution_window=policy.attribution_window,
         return_window=policy.return_window,

@@ -152,6 +152,9 @@ class OrderLine(Base):
     parent_sharer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     parent_blocked: Mapped[str | None] = mapped_column(String(32), default=None)
     review_status: Mapped[ReviewStatus] = mapped_column(str_enum(ReviewStatus, 16), default=ReviewStatus.NONE)
+    # Customer service (commerce.support): the agent of the conversation the order came from, and their fee.
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    agent_fee_bp: Mapped[int] = mapped_column(default=0)
     hold_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     refunded_quantity: Mapped[int] = mapped_column(default=0)
@@ -326,6 +329,7 @@ class EarningRole(enum.StrEnum):
     SHARER = "sharer"
     SHARER_L2 = "sharer_l2"  # the upstream sharer of a re-share; never deeper
     PLATFORM = "platform"
+    AGENT = "agent"  # a customer-service agent's fee on an order placed from their conversation
     SUBSIDY = "brand_subsidy"  # the brand's part paid by the platform: what its coupon took off the line
 
 

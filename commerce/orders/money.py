@@ -58,7 +58,7 @@ from search import engagement
 register_messages({"refund_exceeds_line": ("超过该商品可退的数量或金额", "More than is left to refund on this line")})
 
 SUBMIT_REFUND_TASK = "orders.submit_refund"
-COMMISSION_ROLES = frozenset({EarningRole.ARTIST, EarningRole.SHARER, EarningRole.SHARER_L2})
+COMMISSION_ROLES = frozenset({EarningRole.ARTIST, EarningRole.SHARER, EarningRole.SHARER_L2, EarningRole.AGENT})
 
 
 def line_split(line: OrderLine | Row[Any]) -> LineSplit:
@@ -68,6 +68,7 @@ def line_split(line: OrderLine | Row[Any]) -> LineSplit:
         sharer_bp=line.sharer_rate_bp,
         platform_bp=line.platform_fee_bp,
         level2_share_bp=line.level2_share_bp,
+        agent_bp=line.agent_fee_bp,
     )
 
 
@@ -90,7 +91,7 @@ _LOCK_PAYABLE = (
         _lines.c.product_id, _lines.c.paid_amount, _lines.c.platform_discount, _lines.c.platform_fee_bp,
         _lines.c.artist_rate_bp, _lines.c.sharer_rate_bp, _lines.c.level2_share_bp, _lines.c.source_video_id,
         _lines.c.artist_id, _lines.c.sharer_id, _lines.c.sharer_via, _lines.c.click_id, _lines.c.sharer_blocked,
-        _lines.c.parent_sharer_id, _lines.c.review_status,
+        _lines.c.parent_sharer_id, _lines.c.review_status, _lines.c.agent_id, _lines.c.agent_fee_bp,
     )
     .join_from(_orders, _lines, _lines.c.order_id == _orders.c.id)
     .where(_orders.c.checkout_id == bindparam("checkout"))
@@ -124,6 +125,9 @@ def _shares(order: Order | _Payable, line: Any) -> Iterable[tuple[EarningRole, O
     if split.sharer_l2:
         assert line.parent_sharer_id is not None
         yield EarningRole.SHARER_L2, Owner.user(line.parent_sharer_id), split.sharer_l2
+    if split.agent:
+        assert line.agent_id is not None
+        yield EarningRole.AGENT, Owner.user(line.agent_id), split.agent
     yield EarningRole.PLATFORM, Owner.platform(), split.platform
     if line.platform_discount:
         yield EarningRole.SUBSIDY, Owner.brand(order.brand_id), line.platform_discount

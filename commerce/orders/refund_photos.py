@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from commerce.catalog.images import delete_objects, render
+from commerce.catalog.images import delete_objects, render, store_renditions
 from commerce.orders import lifecycle
 from commerce.orders.models import OrderRefund, RefundPhoto
 from core import ids
@@ -88,12 +88,8 @@ def add_photo(
     session.commit()  # the slow part holds no transaction (on SQLite: no write lock)
     rendered = render(data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, widths=(WIDTH, THUMB))
     prefix = f"refunds/orders/{order_id}/{ids.short_id(nbytes=8)}"
-    keys = {WIDTH: f"{prefix}/{WIDTH}.jpg", THUMB: f"{prefix}/{THUMB}.jpg"}
-    written: list[str] = []
+    keys = store_renditions(storage, rendered, prefix)
     try:
-        for width, key in keys.items():
-            storage.put(key, rendered.renditions[width], content_type="image/jpeg")
-            written.append(key)
         photo = RefundPhoto(
             order_id=order_id, uploaded_by=user.id, key=keys[WIDTH], thumb_key=keys[THUMB], width=rendered.width,
             height=rendered.height, bytes=len(data),
@@ -102,7 +98,7 @@ def add_photo(
         session.commit()
     except BaseException:
         session.rollback()
-        delete_objects(storage, written)
+        delete_objects(storage, list(keys.values()))
         raise
     return photo
 

@@ -24,7 +24,8 @@ def init_app(app: Flask) -> None:
     import web.api.links
     import web.api.marketing
     import web.api.moderation
-    import web.api.notifications  # noqa: F401
+    import web.api.notifications
+    import web.api.support  # noqa: F401
     from web.api import accounts, discovery, disputes, docs, orders, payments, reports, shares, videos, wallet, wechat  # noqa: F401
 
     app.register_blueprint(bp)

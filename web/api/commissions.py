@@ -74,7 +74,8 @@ class ClickOut(OutModel):
 class ReceiptLineOut(OutModel):
     commission: CommissionOut
     rule: str = Field(
-        description="last_click | binding | video_card | showcase | upstream_sharer | distributor | distributor_inviter"
+        description="last_click | binding | video_card | showcase | upstream_sharer | distributor | "
+        "distributor_inviter | support_agent"
     )
     click: ClickOut | None
     video_id: int | None

@@ -92,8 +92,8 @@ def favicon() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from web.pages import admin, booking, brand, discover, distribution, feed, studio
+    from web.pages import admin, booking, brand, discover, distribution, feed, studio, support
 
     app.register_blueprint(bp)
-    for module in (feed, discover, studio, brand, booking, admin, distribution):
+    for module in (feed, discover, studio, brand, booking, admin, distribution, support):
         app.register_blueprint(module.bp)

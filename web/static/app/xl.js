@@ -154,5 +154,14 @@
     if (fresh) current.replaceWith(document.adoptNode(fresh));
   }
 
-  window.xl = {api, showErrors, t, badge, fen, yuan, toLogin, newKey, safeNext, refresh, attachPlayer, storyboard};
+  // A checkout form's delivery address (templates/feed/_address.html), trimmed, as the API takes it.
+  function address(form) {
+    const f = new FormData(form);
+    const out = {};
+    ["name", "phone", "province", "city", "district", "detail"].forEach((k) => { out[k] = String(f.get(k) || "").trim(); });
+    return out;
+  }
+
+  window.xl = {api, showErrors, t, badge, fen, yuan, toLogin, newKey, safeNext, refresh, attachPlayer, storyboard,
+               address};
 })();

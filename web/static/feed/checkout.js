@@ -39,10 +39,7 @@
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const button = form.querySelector("button[type=submit]");
-    const f = new FormData(form);
-    const address = {};
-    ["name", "phone", "province", "city", "district", "detail"].forEach((k) => { address[k] = String(f.get(k) || "").trim(); });
-    const body = {items: [item()], address, coupon_ids: chosen()};
+    const body = {items: [item()], address: xl.address(form), coupon_ids: chosen()};
     if (form.dataset.click) body.click_id = form.dataset.click;
     button.disabled = true;
     const json = JSON.stringify(body);

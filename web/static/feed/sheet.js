@@ -116,7 +116,19 @@
       if (en) q.set("lang", "en");
       location.href = "/checkout?" + q.toString();
     });
-    body.append(gallery, name, brand, price, stock, picker, qtyLabel, buy, desc);
+    // Ask the brand (客服): opens the buyer's chat with it, the product sent as a card.
+    const ask = el("button", "btn-quiet sheet-chat", t("联系客服", "Ask the brand"));
+    ask.type = "button";
+    ask.dataset.contactBrand = String(p.brand_id);
+    ask.addEventListener("click", async () => {
+      ask.disabled = true;
+      const r = await xl.api("POST", "/api/v1/conversations", {brand_id: p.brand_id, product_id: p.id});
+      if (r.status === 401) { xl.toLogin(); return; }
+      if (r.ok) { location.href = "/chat/" + r.data.id + (en ? "?lang=en" : ""); return; }
+      ask.disabled = false;
+      stock.textContent = (r.data && r.data.title) || t("请稍后再试", "Please try again");
+    });
+    body.append(gallery, name, brand, price, stock, picker, qtyLabel, buy, ask, desc);
     flashCard(p, opts).then((card) => { if (card) price.after(card); });
     if (p.status === "active") bargainCard(p).then((card) => { if (card) price.after(card); });
     groupCard(p, opts).then((card) => { if (card) buy.after(card); });
