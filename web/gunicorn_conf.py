@@ -25,7 +25,7 @@ limit_request_fields = 100
 # Threads: each open chat WebSocket or SSE stream holds one for as long as it lasts (mostly asleep on its socket), so
 # a worker keeps 16 of them; requests doing work still contend for the interpreter lock, and each thread takes a
 # database connection only inside a transaction (the pool allows 30 per process).
-workers = 2 if Settings().realtime[0] == "redis" else 1
+workers = 2  # unless the memory hub is chosen: `on_starting`
 threads = 16
 # Connections waiting for a worker (gunicorn's default, stated): a 秒杀 stampede of 2,000 buyers arriving at once
 # waits in the kernel's queue instead of being refused or retried a second later.
@@ -59,6 +59,12 @@ def problem_bytes(status: int, reason: str) -> bytes:
 def _write_problem(sock: Any, status_int: int, reason: str, _mesg: str) -> None:
     # gunicorn's message quotes the offending input back: left out, as the API never echoes raw input.
     util.write_nonblock(sock, problem_bytes(status_int, reason))
+
+
+def on_starting(server: Any) -> None:
+    """One worker when the chat fans out in memory (the embedded default), read when gunicorn starts, not at import."""
+    if Settings().realtime[0] == "memory":
+        server.num_workers = 1
 
 
 def post_worker_init(_worker: Any) -> None:
