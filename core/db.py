@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
+import select
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, TypeVar
 
+import psycopg
 from sqlalchemy import BigInteger, DateTime, Engine, Enum, Integer, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
@@ -99,11 +102,28 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     else:
-        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # No pre-ping (a round trip before every transaction): a connection the server closed is found without one
+        # when it is checked out (`_drop_closed`), and connections are replaced after an hour in any case.
+        kwargs.update(pool_size=10, max_overflow=20, pool_recycle=3600)
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
+    else:
+        event.listen(engine, "checkout", _drop_closed)
     return engine
+
+
+def _drop_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """An idle pooled connection has nothing to read: when its socket is readable, the server has closed it (a
+    restart, an idle timeout, a terminated backend, which says so before hanging up) and the pool connects anew
+    instead of handing it out (raising `DisconnectionError` here makes it retry with a fresh connection)."""
+    try:
+        fd = dbapi_conn.fileno()
+        readable = select.select([fd], [], [], 0)[0]
+    except (OSError, ValueError, psycopg.Error) as exc:
+        raise DisconnectionError() from exc
+    if readable:
+        raise DisconnectionError()
 
 
 class Database:
