@@ -348,7 +348,8 @@ def trace_purchase(url: str, world: dict[str, object]) -> list[dict[str, Any]]:
     trace: list[dict[str, Any]] = []
 
     def before(_c: object, _cur: object, statement: str, params: Any, _ctx: object, many: bool) -> None:
-        trace.append({"sql": statement, "params": params, "many": many, "row": None})
+        # A batched INSERT ("insertmanyvalues") comes as executemany with one dict: one multi-row statement.
+        trace.append({"sql": statement, "params": params, "many": many and not isinstance(params, dict), "row": None})
 
     def after(_c: object, cursor: Any, *_: object) -> None:
         result = getattr(cursor, "pgresult", None)

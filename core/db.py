@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
-import time
+import select
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, TypeVar
 
+import psycopg
 from sqlalchemy import BigInteger, DateTime, Engine, Enum, Integer, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -91,31 +92,6 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-# A pooled connection that rested longer than this is pinged before use (a server restart, an idle timeout or a
-# proxy dropping it is noticed there, and the pool connects afresh); one handed back within it served a request a
-# moment ago and is used as it is, which saves a round trip per checkout under load. A connection that died inside
-# that moment fails its request, and the pool then replaces every connection older than the failure.
-PING_AFTER_IDLE_S = 1.0
-
-
-def _ping_rested(engine: Engine) -> None:
-    @event.listens_for(engine, "checkin")
-    def _rested(_dbapi_conn: Any, record: Any) -> None:
-        record.info["checked_in"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        since = record.info.pop("checked_in", None)
-        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
-            return  # a new connection, or one in use a moment ago
-        try:
-            engine.dialect.do_ping(dbapi_conn)
-        except engine.dialect.loaded_dbapi.Error as exc:
-            if engine.dialect.is_disconnect(exc, dbapi_conn, None):
-                raise DisconnectionError() from exc  # the pool discards it and connects again
-            raise
-
-
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
@@ -126,13 +102,28 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     else:
-        kwargs.update(pool_size=10, max_overflow=20)
+        # No pre-ping (a round trip before every transaction): a connection the server closed is found without one
+        # when it is checked out (`_drop_closed`), and connections are replaced after an hour in any case.
+        kwargs.update(pool_size=10, max_overflow=20, pool_recycle=3600)
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
     else:
-        _ping_rested(engine)
+        event.listen(engine, "checkout", _drop_closed)
     return engine
+
+
+def _drop_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """An idle pooled connection has nothing to read: when its socket is readable, the server has closed it (a
+    restart, an idle timeout, a terminated backend, which says so before hanging up) and the pool connects anew
+    instead of handing it out (raising `DisconnectionError` here makes it retry with a fresh connection)."""
+    try:
+        fd = dbapi_conn.fileno()
+        readable = select.select([fd], [], [], 0)[0]
+    except (OSError, ValueError, psycopg.Error) as exc:
+        raise DisconnectionError() from exc
+    if readable:
+        raise DisconnectionError()
 
 
 class Database:

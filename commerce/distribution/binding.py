@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, exists, select, text
 from sqlalchemy.orm import Session
 
 from commerce.attribution.service import SharerCredit
@@ -129,6 +129,12 @@ class Line:
     brand_id: int
     product_id: int
     credit: SharerCredit | None  # what attribution credits without the programme (a binding or a click)
+
+
+def open_programme(brand_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """Whether that brand runs an open programme (a column of the checkout's load: only such lines are asked about
+    in `checkout_terms`, so a checkout of brands without one asks nothing more)."""
+    return exists().where(Programme.brand_id == brand_id, Programme.is_open.is_(True))
 
 
 def checkout_terms(session: Session, buyer_id: int, lines: Sequence[Line], now: dt.datetime) -> dict[int, LineTerms]:

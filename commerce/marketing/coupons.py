@@ -42,6 +42,7 @@ from commerce.orders.models import (
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_admin, require_brand_member, require_user
+from core.db import expire_loaded
 from core.errors import Conflict, FieldError, NotFound, ValidationFailed, register_field_labels, register_messages
 from core.money import BP_WHOLE, apply_bp
 
@@ -558,6 +559,7 @@ def use(  # noqa: PLR0917
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("coupon_used", fields=[FieldError(chosen.field, "coupon_used")])
+    expire_loaded(session, UserCoupon, [uc_id])  # a wallet coupon the session still holds reads it used
     session.execute(
         update(Coupon)
         .where(Coupon.id == chosen.coupon.id)

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
@@ -295,6 +296,7 @@ def place_order(
             session,
             Checkout(id=checkout_id, buyer_id=buyer.id, total=total, payment_id=payment.id, created_at=builder.now),
         )
+        set_committed_value(checkout, "payment", payment)  # what the caller shows next (its pay URL), as written
         session.commit()
     except BaseException:
         session.rollback()
@@ -560,7 +562,7 @@ class _Builder:
         # A brand's distributor programme decides the sharer and rates of its lines (bound customers).
         terms = distribution.checkout_terms(self.session, self.buyer.id, [
             distribution.Line(w.sku_id, self.skus[w.sku_id].brand_id, self.skus[w.sku_id].product_id, credits[w.sku_id])
-            for w in items], self.now)  # fmt: skip
+            for w in items if self.skus[w.sku_id].programme_open], self.now)  # fmt: skip
         credits.update({sku_id: t.credit for sku_id, t in terms.items()})
         blocked = attribution.self_referrals(self.session, self._beneficiaries(sources, credits), self.facts)
         rows = []
@@ -664,6 +666,7 @@ _LOAD = (
         _offers.id.label("offer_id"), _offers.artist_rate_bp, _offers.sharer_rate_bp,
         flash_sales.admitted(_skus.id).label("flash_admitted"), bargains.started(_skus.id).label("bargain_started"),
         group_buys.seated(_skus.id).label("group_seated"),
+        distribution.open_programme(_skus.brand_id).label("programme_open"),
     )
     .join_from(Sku.__table__, Product.__table__, _products.id == _skus.product_id)
     .outerjoin(
@@ -697,7 +700,7 @@ _SET_PAYMENT = (
     .values(payment_id=bindparam("payment"))
 )
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
-_INSERT_LINES = insert(OrderLine.__table__)
+_INSERT_LINES = insert(OrderLine.__table__).returning(OrderLine.__table__.c.id)  # one multi-row INSERT for many
 
 
 def cart_items(session: Session, buyer: User | None) -> list[CheckoutItem]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,6 +13,9 @@ from commerce.ledger.models import OwnerKind
 from core import clock
 from core.db import Base, str_enum
 from core.money import CURRENCY
+
+if TYPE_CHECKING:
+    from commerce.payments.models import Payment
 
 
 class CartItem(Base):
@@ -43,6 +46,8 @@ class Checkout(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
 
     orders: Mapped[list[Order]] = relationship(back_populates="checkout", order_by="Order.id", lazy="selectin")
+    # Read only; the checkout that made the payment holds it, so the session keeps it while the checkout is used.
+    payment: Mapped[Payment | None] = relationship(viewonly=True, lazy="select")
 
 
 class OrderStatus(enum.StrEnum):

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Row, String, Text, bindparam, insert, select, update
+from sqlalchemy import ForeignKey, Index, Integer, Row, String, Text, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -48,7 +48,7 @@ from core import clock
 from core.db import Base, UTCDateTime, expire_loaded, is_postgres, str_enum
 from core.errors import Conflict, NotFound, register_messages
 from core.ids import short_id
-from core.money import apply_bp
+from core.money import BP_WHOLE, apply_bp
 from core.tasks import enqueue_after_commit
 
 log = logging.getLogger(__name__)
@@ -363,10 +363,20 @@ class SandboxProvider:
         """The buyer confirmed (or the tester declined) the payment on the hosted page. Returns the payment's row.
 
         A decline is one failed attempt: the payment stays open for another until it expires."""
+        now = clock.now()
+        if succeed:  # the usual click, in one statement: a pending payment not yet expired succeeds
+            paid = self.session.execute(
+                _PAY, {"payment": provider_payment_id, "fee_bp": self.fee_bp, "at": now}
+            ).first()
+            if paid is not None:
+                expire_loaded(self.session, SandboxPayment, [paid.id])
+                self._notify(
+                    EventType.PAYMENT_SUCCEEDED, paid.notify_url, {**self._payment_data(paid), "fee": paid.fee}
+                )
+                return paid
         p = self.session.execute(_LOCK_PAYMENT, {"payment": provider_payment_id}).first()
         if p is None:
             raise NotFound("payment")
-        now = clock.now()
         if p.status == ProviderStatus.PENDING and p.expires_at <= now:
             p = self._set(p.id, status=ProviderStatus.CLOSED, fee=p.fee, finished_at=now)
         if p.status != ProviderStatus.PENDING:
@@ -375,8 +385,7 @@ class SandboxProvider:
             if not succeed:
                 return p  # nothing left to decline
             raise Conflict("sandbox_payment_closed")
-        data: dict[str, Any] = {"payment_id": p.id, "merchant_ref": p.merchant_ref, "amount": p.amount,
-                                "currency": p.currency}  # fmt: skip
+        data = self._payment_data(p)
         if succeed:
             p = self._set(p.id, status=ProviderStatus.SUCCEEDED, fee=apply_bp(p.amount, self.fee_bp), finished_at=now)
             self._notify(EventType.PAYMENT_SUCCEEDED, p.notify_url, {**data, "fee": p.fee})
@@ -385,6 +394,10 @@ class SandboxProvider:
         expire_loaded(self.session, SandboxPayment, [p.id])
         self._notify(EventType.PAYMENT_FAILED, p.notify_url, {**data, "fee": 0, "failure_reason": DECLINED})
         return p
+
+    @staticmethod
+    def _payment_data(p: Row[Any]) -> dict[str, Any]:
+        return {"payment_id": p.id, "merchant_ref": p.merchant_ref, "amount": p.amount, "currency": p.currency}
 
     def _set(self, provider_payment_id: str, *, status: ProviderStatus, fee: int, finished_at: dt.datetime) -> Row[Any]:
         row = self.session.execute(
@@ -445,6 +458,22 @@ _SET_OUTCOME = (
     update(_payments)
     .where(_payments.c.id == bindparam("payment"))
     .values(status=bindparam("new_status"), fee=bindparam("new_fee"), finished_at=bindparam("at", type_=UTCDateTime()))
+    .returning(_payments)
+)
+_at = bindparam("at", type_=UTCDateTime())
+# The fee as `apply_bp(amount, fee_bp)` computes it (amount x bp / 10 000, half up; both non-negative integers).
+_PAY = (
+    update(_payments)
+    .where(
+        _payments.c.id == bindparam("payment"),
+        _payments.c.status == ProviderStatus.PENDING,
+        _payments.c.expires_at > _at,
+    )
+    .values(
+        status=ProviderStatus.SUCCEEDED,
+        fee=(_payments.c.amount * bindparam("fee_bp", type_=Integer()) + BP_WHOLE // 2) // BP_WHOLE,
+        finished_at=_at,
+    )
     .returning(_payments)
 )
 _SET_FAILURE = (

@@ -43,7 +43,9 @@ class User(Base):
     auth_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
 
-    memberships: Mapped[list[BrandMember]] = relationship(back_populates="user", lazy="selectin")
+    # Loaded when first used (brand pages, permission checks), not with every user: most requests (a purchase, the
+    # feed) never ask, and an eager load is one more query each time a user is loaded.
+    memberships: Mapped[list[BrandMember]] = relationship(back_populates="user", lazy="select")
 
     def roles(self) -> set[Role]:
         roles = {Role.VIEWER, Role.SHARER}

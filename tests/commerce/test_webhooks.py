@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -10,10 +11,12 @@ from sqlalchemy import func, select
 from commerce.orders.models import OrderStatus
 from commerce.payments import service as payments
 from commerce.payments.models import PaymentEvent, PaymentStatus
-from commerce.payments.provider import EventType, WebhookRejected
+from commerce.payments.provider import CreatePayment, EventType, ProviderStatus, WebhookRejected
 from commerce.payments.sandbox import SIGNATURE_HEADER, signature_header
 from core import clock
 from core.clock import FrozenClock
+from core.errors import Conflict
+from core.money import apply_bp
 from tests.commerce.money import (
     SECRET,
     Market,
@@ -234,3 +237,34 @@ def test_events_for_unknown_payments_are_recorded_and_ignored(market: Market) ->
     )
     assert _send(m, body).outcome == "ignored"
     assert _events(m) == 1
+
+
+@pytest.mark.parametrize("amount", [1, 83, 250, 16540, 99_999_999])
+def test_the_sandbox_takes_its_fee_half_up_when_the_buyer_pays_and_a_second_click_pays_once(
+    market: Market, amount: int
+) -> None:
+    """One conditional UPDATE pays a pending payment: its fee is `apply_bp(amount, fee_bp)` (83 x 60 bp = 0.498 fen
+    -> 0; 250 x 60 bp = 1.5 fen -> 2), and the notification says so once."""
+    created = market.provider.create_payment(
+        CreatePayment(merchant_ref=f"ref-{amount}", amount=amount, currency="CNY", description="fee",
+                      notify_url="http://testserver/hook", return_url="http://testserver/back",
+                      expires_at=clock.now() + dt.timedelta(minutes=15))
+    )  # fmt: skip
+    paid = market.provider.complete(created.provider_payment_id, succeed=True)
+    again = market.provider.complete(created.provider_payment_id, succeed=True)
+    assert (paid.status, paid.fee) == (ProviderStatus.SUCCEEDED, apply_bp(amount, market.provider.fee_bp))
+    assert (again.status, again.fee) == (paid.status, paid.fee)
+    assert market.provider.get_payment(created.provider_payment_id).fee == paid.fee
+    notes = market.provider.notifications(created.provider_payment_id)
+    assert [json.loads(n.body)["data"]["fee"] for n in notes] == [paid.fee]
+
+
+def test_an_expired_sandbox_payment_cannot_be_paid(market: Market) -> None:
+    created = market.provider.create_payment(
+        CreatePayment(merchant_ref="ref-late", amount=500, currency="CNY", description="late",
+                      notify_url="http://testserver/hook", return_url="http://testserver/back",
+                      expires_at=clock.now() - dt.timedelta(seconds=1))
+    )  # fmt: skip
+    with pytest.raises(Conflict):
+        market.provider.complete(created.provider_payment_id, succeed=True)
+    assert market.provider.get_payment(created.provider_payment_id).status == ProviderStatus.CLOSED
