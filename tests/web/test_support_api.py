@@ -233,3 +233,10 @@ def test_the_pages_refuse_strangers(m: Market, client: FlaskClient, agent: Any) 
     inbox = client.get(pages[2], headers=as_(m, agent, "en"))
     assert inbox.status_code == 200
     assert "Agent performance" in inbox.get_data(as_text=True)
+
+
+def test_the_fee_setting_says_a_commission_is_not_paid_twice(m: Market, client: FlaskClient) -> None:
+    for locale, sentence in (("en", "that item pays them no agent fee"), ("zh-CN", "这件商品不再另付客服服务费")):
+        page = client.get(f"/brand/{m.brand.id}/inbox", headers=as_(m, m.owner, locale))
+        assert page.status_code == 200
+        assert sentence in page.get_data(as_text=True)
