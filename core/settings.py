@@ -199,6 +199,7 @@ class Settings(BaseSettings):
     rate_limit_uploads: str = "30 per hour;300 per day"
     rate_limit_webhook_errors: str = "30 per minute"  # per address; only refused notifications count
     rate_limit_sms: str = "5 per minute;50 per day"  # per address; each phone number has its own limit too
+    rate_limit_support_messages: str = "30 per minute;1000 per day"  # per sender: chat texts, cards and images
     rate_limit_password_reset: str = "5 per hour;20 per day"  # noqa: S105 - a limit, not a password; per address
 
     # Content review (moderation.review.ReviewPolicy): who waits for a reviewer before going public.

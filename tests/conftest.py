@@ -116,7 +116,7 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 RATE_LIMITED = (
     *("signup", "share_links", "checkout", "withdrawals", "uploads", "webhook_errors"),
-    *("sms", "password_reset"),
+    *("sms", "password_reset", "support_messages"),
 )
 
 

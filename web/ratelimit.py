@@ -30,14 +30,19 @@ class Rule:
     kind: str  # the setting `rate_limit_<kind>` holds the limit string
     key: Key
     failures_only: bool
+    code: str | None = None  # the registered sentence of a breach (None: the generic "rate_limited")
+    shared: bool = False  # one count over every view of the kind (else one per view)
 
 
-def rate_limited(kind: str, *, key: Key = "caller", failures_only: bool = False) -> Callable[[F], F]:
+def rate_limited(
+    kind: str, *, key: Key = "caller", failures_only: bool = False, code: str | None = None, shared: bool = False
+) -> Callable[[F], F]:
     """Mark a view for a limit. `caller` counts per signed-in account (per address when signed out);
-    `failures_only` counts only the requests that were refused (a 4xx), so honest traffic never runs out."""
+    `failures_only` counts only the requests that were refused (a 4xx), so honest traffic never runs out; `code`
+    names the sentence a breach shows (it gets `{retry_after}`); `shared` counts every view of the kind together."""
 
     def mark(view: F) -> F:
-        setattr(view, _MARK, Rule(kind, key, failures_only))
+        setattr(view, _MARK, Rule(kind, key, failures_only, code, shared))
         meta = getattr(view, "_endpoint_meta", None)
         if meta is not None and 429 not in meta.errors:
             meta.errors.append(429)  # documented in the OpenAPI document
@@ -88,18 +93,22 @@ def init_app(app: Flask) -> None:
         rule: Rule | None = getattr(view, _MARK, None)
         if rule is None:
             continue
-        limit = limiter.limit(
-            _limit_string(rule.kind),
-            key_func=_caller if rule.key == "caller" else _address,
-            deduct_when=_refused if rule.failures_only else None,
-            scope=rule.kind,
-        )
+        options: dict[str, Any] = {
+            "key_func": _caller if rule.key == "caller" else _address,
+            "deduct_when": _refused if rule.failures_only else None,
+            "error_message": rule.code,
+        }
+        if rule.shared:  # one count over every view of the kind
+            limit = limiter.shared_limit(_limit_string(rule.kind), rule.kind, **options)
+        else:
+            limit = limiter.limit(_limit_string(rule.kind), scope=rule.kind, **options)
         app.view_functions[endpoint] = limit(view)
 
     @app.errorhandler(RateLimitExceeded)
-    def breached(_err: RateLimitExceeded) -> Any:
+    def breached(err: RateLimitExceeded) -> Any:
         from web.problems import handle_domain_error
 
         current = limiter.current_limit
         wait = max(1, int(current.reset_at - time.time())) if current is not None else 60
-        return handle_domain_error(RateLimited(retry_after=wait))
+        code = err.limit.error_message if isinstance(err.limit.error_message, str) else None
+        return handle_domain_error(RateLimited(retry_after=wait, code=code))

@@ -48,6 +48,10 @@ register_messages(
         "agents_only": ("只有客服可以发送购物车和优惠券", "Only agents send carts and coupons"),
         "card_not_of_brand": ("{label}不属于该品牌", "{label} is not the brand's"),
         "card_not_cart": ("这条消息不是购物车卡片", "That message is not a cart card"),
+        "support_too_fast": (
+            "消息发得太快了，请 {retry_after} 秒后再发",
+            "You are sending messages too fast; please wait {retry_after} s and send again",
+        ),
     }
 )
 register_field_labels(

@@ -5,6 +5,11 @@ brand records the conversation's agent and the desk's fee (`agent_fee_bp`, never
 after the platform fee and the commissions). The fee is then one more share of the one split
 (`commerce.orders.split`): posted to the agent's pending balance with the others when the order is paid, settled
 after the return window like a commission, and reversed in proportion by a refund (clawed back once settled).
+
+No double pay on one line: a line that already credits the agent a commission (as its artist, its sharer or
+distributor, or the second-level sharer above them) carries no agent fee — the commission pays them for that sale.
+The line keeps no agent (`agent_id` None, `agent_fee_bp` 0); the order still counts as the agent's conversation
+order, and their other lines of the order carry the fee as usual.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, literal, select, update
+from sqlalchemy import case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from commerce.ledger.models import OwnerKind
 from commerce.orders.models import Earning, EarningRole, Order, OrderLine, OrderStatus
@@ -47,11 +53,21 @@ def credit_agent(session: Session, buyer_id: int, conversation_id: int, order_id
     fee = literal(desk.agent_fee_bp)
     session.execute(
         update(OrderLine)
-        .where(OrderLine.order_id.in_(orders))
+        .where(OrderLine.order_id.in_(orders), *_not_credited(agent))
         .values(agent_id=agent, agent_fee_bp=case((fee <= room, fee), else_=room))
         .execution_options(synchronize_session=False)
     )
     session.flush()
+
+
+def _not_credited(user_id: int) -> list[ColumnElement[bool]]:
+    """The lines paying `user_id` no commission (NULL-safe: a line without an artist or a sharer pays nobody)."""
+    credited = (
+        (OrderLine.artist_id, OrderLine.artist_rate_bp),
+        (OrderLine.sharer_id, OrderLine.sharer_rate_bp),
+        (OrderLine.parent_sharer_id, OrderLine.level2_share_bp * OrderLine.sharer_rate_bp),
+    )
+    return [or_(who.is_(None), who != user_id, rate == 0) for who, rate in credited]
 
 
 @dataclass(frozen=True)

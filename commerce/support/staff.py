@@ -139,12 +139,18 @@ def dismiss(session: Session, user: User | None, brand_id: int, user_id: int) ->
 
 
 def set_available(session: Session, user: User | None, brand_id: int, available: bool) -> Agent:
-    """An agent goes on or off duty (off duty: no new conversations are routed to them). Commits."""
+    """An agent goes on or off duty (off duty: no new conversations are routed to them). Coming on duty routes the
+    conversations waiting for anybody (`routing.route_waiting`, oldest first). Commits."""
+    from commerce.support import routing  # routing uses this module's desk()
+
     user = require_user(user)
     agent = session.get(Agent, (brand_id, user.id))
     if agent is None:
         raise PermissionDenied("not_support_staff")
     agent.is_available = available
+    if available:
+        session.flush()
+        routing.route_waiting(session, brand_id, clock.now())
     session.commit()
     return agent
 

@@ -10,15 +10,17 @@ import pytest
 from flask.testing import FlaskClient
 from PIL import Image
 
-from commerce.support import staff
+from commerce.support import conversations, staff
 from core.accounts.models import BrandMember, BrandRole
 from core.clock import FrozenClock
 from tests.commerce.money import Market
 from tests.web import test_coupons_api
 from tests.web.test_coupons_api import as_
 from tests.web.test_money_api import ADDRESS
+from tests.web.test_rate_limits import limited_app
 
 clock, m = test_coupons_api.clock, test_coupons_api.m
+__all__ = ["limited_app"]  # a fixture
 
 
 @pytest.fixture
@@ -233,3 +235,38 @@ def test_the_pages_refuse_strangers(m: Market, client: FlaskClient, agent: Any) 
     inbox = client.get(pages[2], headers=as_(m, agent, "en"))
     assert inbox.status_code == 200
     assert "Agent performance" in inbox.get_data(as_text=True)
+
+
+def test_the_fee_setting_says_a_commission_is_not_paid_twice(m: Market, client: FlaskClient) -> None:
+    for locale, sentence in (("en", "that item pays them no agent fee"), ("zh-CN", "这件商品不再另付客服服务费")):
+        page = client.get(f"/brand/{m.brand.id}/inbox", headers=as_(m, m.owner, locale))
+        assert page.status_code == 200
+        assert sentence in page.get_data(as_text=True)
+
+
+def test_a_sender_is_limited_with_a_sentence_and_the_other_side_still_writes(
+    m: Market, agent: Any, limited_app: Any
+) -> None:
+    app = limited_app(rate_limit_support_messages="2 per minute")
+    c = conversations.start(m.session, m.buyer, m.brand.id)
+    http = app.test_client()
+    url = f"/api/v1/conversations/{c.id}/messages"
+
+    def say(who: Any, lang: str = "zh-CN") -> Any:
+        return http.post(url, json={"kind": "text", "text": "在吗"}, headers=as_(m, who, lang))
+
+    assert [say(m.buyer).status_code for _ in range(2)] == [201, 201]
+    refused = say(m.buyer)
+    assert refused.status_code == 429
+    problem = refused.get_json()
+    assert problem["code"] == "support_too_fast"
+    wait = int(refused.headers["Retry-After"])
+    assert 0 < wait <= 60
+    assert f"消息发得太快了，请 {wait} 秒后再发" == problem["title"]
+    english = say(m.buyer, "en")
+    assert english.status_code == 429
+    assert "You are sending messages too fast" in english.get_json()["title"]
+    assert say(agent).status_code == 201  # per sender: the agent's answer goes through
+    images = http.post(f"/api/v1/conversations/{c.id}/images", headers=as_(m, m.buyer),
+                       data={"file": (io.BytesIO(b"x"), "a.png")})  # fmt: skip
+    assert images.status_code == 429  # images count with the texts

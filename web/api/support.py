@@ -212,6 +212,7 @@ def list_messages(conversation_id: int, query: MessagesQuery) -> MessagePage:
 
 
 @bp.post("/conversations/<int:conversation_id>/messages")
+@rate_limited("support_messages", code="support_too_fast", shared=True)
 @endpoint(summary="Send a text, a product or order card, or (agents) a cart card or a coupon", tags=TAGS,
           body=MessageIn, response=MessageOut, status=201, auth="required", errors=[403, 404, 409, 422])  # fmt: skip
 def send_message(conversation_id: int, body: MessageIn) -> tuple[MessageOut, int]:
@@ -225,6 +226,7 @@ def send_message(conversation_id: int, body: MessageIn) -> tuple[MessageOut, int
 
 
 @bp.post("/conversations/<int:conversation_id>/images")
+@rate_limited("support_messages", code="support_too_fast", shared=True)
 @endpoint(summary="Send an image (JPEG, PNG, WebP or GIF; re-encoded, kept privately)", tags=TAGS,
           response=MessageOut, status=201, auth="required", upload="file", errors=[404, 413, 422])  # fmt: skip
 def send_image(conversation_id: int, file: FileStorage) -> tuple[MessageOut, int]:

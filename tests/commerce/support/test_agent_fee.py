@@ -154,3 +154,43 @@ def test_the_agent_finds_the_fee_among_their_commissions(market: Market) -> None
         EarningRole.AGENT, 300, "support_agent",
     )  # fmt: skip
     assert sum(p.amount for p in receipt.postings if p.account == PENDING) == 300
+
+
+def _earnings_of(m: Market, order: Order) -> list[tuple[EarningRole, int | None, int]]:
+    rows = m.session.scalars(select(Earning).where(Earning.order_id == order.id).order_by(Earning.id))
+    return [(e.role, e.owner_id, e.amount) for e in rows]
+
+
+def test_an_agent_credited_a_commission_on_a_line_is_not_paid_the_fee_too(market: Market) -> None:
+    """The bound distributor serves their own customer: the distributor commission pays them, no agent fee."""
+    from tests.commerce.distribution.helpers import bring, join, open_programme
+
+    m = market
+    open_programme(m, rate_bp=1000)
+    desk(m, fee_bp=300)
+    seller = m.user(display_name="分销员客服")
+    d = join(m, seller)
+    staff.appoint(m.session, m.owner, m.brand.id, seller.id)
+    (other,) = agents(m, 1)
+    mine, theirs = m.user(), m.user()
+    assert bring(m, d, mine)
+    assert bring(m, d, theirs)
+    c = chat(m, mine)
+    assert c.agent_id == seller.id  # routed to the bound distributor
+    (order,) = orders_of(m, checkout_card(m, mine, c, cart_card(m, seller, c)))  # 10 000 fen
+    (line,) = order.lines
+    assert (line.sharer_id, line.agent_id, line.agent_fee_bp) == (seller.id, None, 0)
+    paid_to_seller = [(role, amount) for role, owner, amount in _earnings_of(m, order) if owner == seller.id]
+    assert paid_to_seller == [(EarningRole.SHARER, 1000)]
+    assert owner_balances(m.session, Owner.user(seller.id))[PENDING] == 1000
+    assert m.session.get(ConversationOrder, order.id).agent_id == seller.id  # type: ignore[union-attr]
+    # Another agent serving the distributor's customer is paid the fee beside the distributor's commission.
+    staff.set_available(m.session, seller, m.brand.id, False)
+    c2 = chat(m, theirs)
+    assert c2.agent_id == other.id
+    (order2,) = orders_of(m, checkout_card(m, theirs, c2, cart_card(m, other, c2)))
+    roles = {(role, owner): amount for role, owner, amount in _earnings_of(m, order2)}
+    assert roles[(EarningRole.SHARER, seller.id)] == 1000
+    assert roles[(EarningRole.AGENT, other.id)] == 300
+    pending_matches_earnings(m.session)
+    assert_books_balanced(m.session)

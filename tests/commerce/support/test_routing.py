@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from commerce.support import conversations, staff
 from commerce.support.models import Conversation, RoutingMode
+from core.clock import FrozenClock
 from core.db import Database
 from core.errors import PermissionDenied, ValidationFailed
 from tests.commerce.distribution.helpers import bring, join, open_programme
@@ -173,3 +174,48 @@ def test_a_double_tap_opens_one_conversation(committed_db: Database) -> None:
         t.join()
     assert len(opened) == 2
     assert len(set(opened)) == 1
+
+
+def test_waiting_conversations_are_routed_oldest_first_when_an_agent_comes_on_duty(
+    market: Market, frozen: FrozenClock
+) -> None:
+    m = market
+    a, b = agents(m, 2)
+    for agent in (a, b):
+        staff.set_available(m.session, agent, m.brand.id, False)
+    waiting = []
+    for _ in range(4):
+        waiting.append(chat(m, m.user()))
+        frozen.advance(minutes=1)
+    assert {c.agent_id for c in waiting} == {None}
+    say(m, b, waiting[1], "我来处理")  # claimed by answering: stays b's
+    conversations.close(m.session, m.owner, waiting[3].id)  # closed: not routed
+    staff.set_available(m.session, a, m.brand.id, True)
+    for c in waiting:
+        m.session.refresh(c)
+    assert [(c.agent_id, c.routed_via) for c in waiting] == [
+        (a.id, "round_robin"), (b.id, "claimed"), (a.id, "round_robin"), (None, None),
+    ]  # fmt: skip
+    # Both on duty, round robin takes turns over the waiting ones, oldest first, after the cursor a left.
+    staff.set_available(m.session, a, m.brand.id, False)
+    later = [chat(m, m.user()) for _ in range(3)]
+    assert [c.agent_id for c in later] == [None, None, None]
+    staff.set_available(m.session, b, m.brand.id, True)  # b alone on duty: all three to b
+    assert [m.session.get(Conversation, c.id).agent_id for c in later] == [b.id] * 3  # type: ignore[union-attr]
+
+
+def test_a_bound_customer_waiting_goes_to_their_distributor_when_on_duty(market: Market) -> None:
+    m = market
+    open_programme(m)
+    seller = m.user(display_name="分销员")
+    d = join(m, seller)
+    staff.appoint(m.session, m.owner, m.brand.id, seller.id)
+    staff.set_available(m.session, seller, m.brand.id, False)
+    customer = m.user()
+    assert bring(m, d, customer)
+    stranger, bound = chat(m, m.user()), chat(m, customer)
+    staff.set_available(m.session, seller, m.brand.id, True)
+    m.session.refresh(bound)
+    m.session.refresh(stranger)
+    assert (bound.agent_id, bound.routed_via) == (seller.id, "distributor")
+    assert (stranger.agent_id, stranger.routed_via) == (seller.id, "round_robin")
