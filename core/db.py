@@ -118,8 +118,9 @@ def _drop_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
     restart, an idle timeout, a terminated backend, which says so before hanging up) and the pool connects anew
     instead of handing it out (raising `DisconnectionError` here makes it retry with a fresh connection)."""
     try:
-        fd = dbapi_conn.fileno()
-        readable = select.select([fd], [], [], 0)[0]
+        poller = select.poll()  # not select.select: a busy process's descriptors may be past FD_SETSIZE (1024)
+        poller.register(dbapi_conn.fileno(), select.POLLIN)
+        readable = poller.poll(0)
     except (OSError, ValueError, psycopg.Error) as exc:
         raise DisconnectionError() from exc
     if readable:
