@@ -1,6 +1,6 @@
 """bargains: offers, started bargains and their helps
 
-Revision ID: 0028_bargains
+Revision ID: 0027_bargains
 Revises: 0026_distribution
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 import core.db
 
-revision: str = "0028_bargains"
+revision: str = "0027_bargains"
 down_revision: str | Sequence[str] | None = "0026_distribution"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """distribution: a programme may renew a customer's binding when they pay an order (on by default)
 
-Revision ID: 0031_distribution_gaps
-Revises: 0028_bargains
+Revision ID: 0028_distribution_gaps
+Revises: 0027_bargains
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0031_distribution_gaps"
-down_revision: str | Sequence[str] | None = "0028_bargains"
+revision: str = "0028_distribution_gaps"
+down_revision: str | Sequence[str] | None = "0027_bargains"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """customer service: desks, agents, conversations, messages; order lines' agent fee
 
-Revision ID: 0029_support
-Revises: 0027_group_buys
+Revision ID: 0030_support
+Revises: 0029_group_buys
 Create Date: 2026-12-07
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import core.db
 
-revision: str = "0029_support"
-down_revision: str | Sequence[str] | None = "0027_group_buys"
+revision: str = "0030_support"
+down_revision: str | Sequence[str] | None = "0029_group_buys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

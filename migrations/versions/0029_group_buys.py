@@ -1,7 +1,7 @@
 """group buys: offers, groups, seats
 
-Revision ID: 0027_group_buys
-Revises: 0031_distribution_gaps
+Revision ID: 0029_group_buys
+Revises: 0028_distribution_gaps
 Create Date: 2026-12-07 09:22:45.161500
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import core.db
 
-revision: str = "0027_group_buys"
-down_revision: str | Sequence[str] | None = "0031_distribution_gaps"
+revision: str = "0029_group_buys"
+down_revision: str | Sequence[str] | None = "0028_distribution_gaps"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
