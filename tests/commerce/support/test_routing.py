@@ -12,7 +12,7 @@ from commerce.support import conversations, staff
 from commerce.support.models import Conversation, RoutingMode
 from core.clock import FrozenClock
 from core.db import Database
-from core.errors import PermissionDenied, ValidationFailed
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from tests.commerce.distribution.helpers import bring, join, open_programme
 from tests.commerce.money import Market
 from tests.commerce.support.helpers import agents, chat, desk, say
@@ -219,3 +219,20 @@ def test_a_bound_customer_waiting_goes_to_their_distributor_when_on_duty(market:
     m.session.refresh(stranger)
     assert (bound.agent_id, bound.routed_via) == (seller.id, "distributor")
     assert (stranger.agent_id, stranger.routed_via) == (seller.id, "round_robin")
+
+
+def test_a_dismissed_distributor_agent_loses_the_conversations_and_the_inbox(market: Market) -> None:
+    m = market
+    open_programme(m)
+    distributor_user = m.user(display_name="分销员")
+    d = join(m, distributor_user)
+    staff.appoint(m.session, m.owner, m.brand.id, distributor_user.id)
+    customer = m.user()
+    assert bring(m, d, customer)
+    c = chat(m, customer)
+    assert c.agent_id == distributor_user.id
+    staff.dismiss(m.session, m.owner, m.brand.id, distributor_user.id)
+    with pytest.raises(NotFound):
+        conversations.get(m.session, distributor_user, c.id)
+    with pytest.raises(PermissionDenied):
+        conversations.inbox(m.session, distributor_user, m.brand.id)
