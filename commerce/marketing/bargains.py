@@ -30,8 +30,8 @@ from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from commerce.catalog.models import Product, ProductStatus, Sku, VideoProduct
-from commerce.marketing import campaign_stats
+from commerce.catalog.models import Product, Sku, VideoProduct
+from commerce.marketing import campaign_stats, terms
 from commerce.marketing.models import Bargain, BargainHelp, BargainOffer, BargainStatus
 from commerce.orders.models import Order, OrderLine
 from core import clock
@@ -109,19 +109,12 @@ def create_offer(
 ) -> BargainOffer:
     """A brand member offers one of the brand's SKUs for bargaining. Commits."""
     member = require_brand_member(session, user, brand_id)
-    row = session.execute(
-        select(Sku.brand_id, Sku.price_fen, Sku.is_active, Sku.product_id, Product.status)
-        .join(Product, Product.id == Sku.product_id)
-        .where(Sku.id == sku_id)
-    ).first()
-    if row is None or row.brand_id != brand_id:
-        raise NotFound("sku")
     now = clock.now()
-    errors = []
-    if not row.is_active or row.status != ProductStatus.ACTIVE:
-        errors.append(FieldError("sku_id", "sku_unavailable"))
-    if not 0 < floor_fen < row.price_fen:
-        errors.append(FieldError("floor_fen", "bargain_floor_too_high" if floor_fen > 0 else "greater_than"))
+    # The SKU, the floor below its price and the offer's window: what every campaign on a SKU checks.
+    row, errors = terms.sku_terms(
+        session, brand_id, sku_id, price_fen=floor_fen, starts_at=starts_at, ends_at=ends_at,
+        max_duration=MAX_OFFER_DURATION, too_high="bargain_floor_too_high", price_field="floor_fen",
+    )  # fmt: skip
     if not 1 <= max_helpers <= MAX_HELPERS:
         errors.append(FieldError("max_helpers", "greater_than_equal" if max_helpers < 1 else "less_than_equal"))
     elif 0 < floor_fen < row.price_fen and row.price_fen - floor_fen < max_helpers:
@@ -130,8 +123,6 @@ def create_offer(
         errors.append(FieldError("window_hours", "greater_than_equal" if window_hours < 1 else "less_than_equal"))
     if not 1 <= per_user_limit <= MAX_PER_USER:
         errors.append(FieldError("per_user_limit", "greater_than_equal" if per_user_limit < 1 else "less_than_equal"))
-    if ends_at <= max(starts_at, now) or ends_at - starts_at > MAX_OFFER_DURATION:
-        errors.append(FieldError("ends_at", "greater_than" if ends_at <= max(starts_at, now) else "less_than_equal"))
     if errors:
         raise ValidationFailed(fields=errors)
     offer = BargainOffer(

@@ -26,7 +26,7 @@ from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from commerce.catalog.models import Product, ProductStatus, Sku, VideoProduct
-from commerce.marketing import campaign_stats
+from commerce.marketing import campaign_stats, terms
 from commerce.marketing.gates import GateOutcome, StockGate
 from commerce.marketing.models import AdmissionStatus, FlashAdmission, FlashSale
 from commerce.orders.models import Order, OrderLine
@@ -84,7 +84,7 @@ def schedule(
     """Set `quantity` units of the brand's SKU aside for a sale. Commits."""
     member = require_brand_member(session, user, brand_id)
     now = clock.now()
-    product_id, errors = sku_terms(
+    sku, errors = terms.sku_terms(
         session,
         brand_id,
         sku_id,
@@ -113,7 +113,7 @@ def schedule(
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             raise Conflict("out_of_stock", fields=[FieldError("quantity", "out_of_stock")])
         sale = FlashSale(
-            brand_id=brand_id, product_id=product_id, sku_id=sku_id, price_fen=price_fen, quantity=quantity,
+            brand_id=brand_id, product_id=sku.product_id, sku_id=sku_id, price_fen=price_fen, quantity=quantity,
             remaining=quantity, per_user_limit=per_user_limit, starts_at=starts_at, ends_at=ends_at,
             pay_window_seconds=int(pay_window.total_seconds()), created_by=member.user_id, created_at=now,
         )  # fmt: skip
@@ -123,31 +123,6 @@ def schedule(
         session.rollback()
         raise
     return sale
-
-
-def sku_terms(
-    session: Session, brand_id: int, sku_id: int, *, price_fen: int, starts_at: dt.datetime, ends_at: dt.datetime,
-    max_duration: dt.timedelta, too_high: str,
-) -> tuple[int, list[FieldError]]:  # fmt: skip
-    """What every campaign on one of the brand's SKUs checks (a flash sale, a group buy): the SKU on sale, a price
-    below its own (`too_high` the code saying not), a window ending in the future at most `max_duration` after it
-    starts. Returns the SKU's product and the errors found (404 for a SKU that is not the brand's)."""
-    row = session.execute(
-        select(Sku.brand_id, Sku.price_fen, Sku.is_active, Sku.product_id, Product.status)
-        .join(Product, Product.id == Sku.product_id)
-        .where(Sku.id == sku_id)
-    ).first()
-    if row is None or row.brand_id != brand_id:
-        raise NotFound("sku")
-    errors = []
-    if not row.is_active or row.status != ProductStatus.ACTIVE:
-        errors.append(FieldError("sku_id", "sku_unavailable"))
-    if not 0 < price_fen < row.price_fen:
-        errors.append(FieldError("price_fen", too_high if price_fen > 0 else "greater_than"))
-    ended = ends_at <= max(starts_at, clock.now())
-    if ended or ends_at - starts_at > max_duration:
-        errors.append(FieldError("ends_at", "greater_than" if ended else "less_than_equal"))
-    return int(row.product_id), errors
 
 
 def get_sale(session: Session, sale_id: int) -> FlashSale:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
 from commerce.catalog.models import Product, Sku, VideoProduct
-from commerce.marketing import campaign_stats, flash_sales
+from commerce.marketing import campaign_stats, terms
 from commerce.marketing.models import GroupBuyGroup, GroupBuyOffer, GroupBuySeat, GroupStatus, SeatStatus
 from commerce.orders.models import Order, OrderLine, OrderStatus
 from commerce.policy import MoneyPolicy
@@ -99,7 +99,7 @@ def create_offer(
     """A brand member offers one of the brand's SKUs at a group price. Commits."""
     member = require_brand_member(session, user, brand_id)
     now = clock.now()
-    product_id, errors = flash_sales.sku_terms(
+    sku, errors = terms.sku_terms(
         session, brand_id, sku_id, price_fen=price_fen, starts_at=starts_at, ends_at=ends_at,
         max_duration=MAX_DURATION, too_high="group_price_too_high",
     )  # fmt: skip
@@ -114,7 +114,7 @@ def create_offer(
         session.rollback()
         raise ValidationFailed(fields=errors)
     offer = GroupBuyOffer(
-        brand_id=brand_id, product_id=product_id, sku_id=sku_id, price_fen=price_fen, group_size=group_size,
+        brand_id=brand_id, product_id=sku.product_id, sku_id=sku_id, price_fen=price_fen, group_size=group_size,
         window_seconds=int(window.total_seconds()), per_user_limit=per_user_limit, starts_at=starts_at,
         ends_at=ends_at, created_by=member.user_id, created_at=now,
     )  # fmt: skip
