@@ -71,9 +71,11 @@ def register(kind: str, source: Source) -> None:
 
 
 def registered() -> list[str]:
+    """The kinds in the order of `MODULES` (whichever module happened to be imported first), any others after."""
     for module in MODULES:
         importlib.import_module(module)
-    return list(_SOURCES)
+    rank = {module: i for i, module in enumerate(MODULES)}
+    return sorted(_SOURCES, key=lambda kind: rank.get(getattr(_SOURCES[kind], "__module__", None), len(MODULES)))
 
 
 def for_brand(

@@ -105,3 +105,10 @@ def test_one_call_answers_for_every_registered_kind_members_only(
 
     elsewhere = factories.brand(m.session, owner=other)
     assert campaign_stats.for_brand(m.session, other, elsewhere.id, ["coupon", "flash_sale"]) == []
+
+
+def test_kinds_come_in_the_modules_order_whichever_was_imported_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    kinds = campaign_stats.registered()
+    # As if the campaign modules had registered in reverse (a module imported by another before its turn).
+    monkeypatch.setattr(campaign_stats, "_SOURCES", {k: campaign_stats._SOURCES[k] for k in reversed(kinds)})
+    assert campaign_stats.registered() == kinds == ["coupon", "flash_sale", "bargain", "group_buy"]
