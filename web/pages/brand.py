@@ -133,7 +133,8 @@ def flash_sales_page(user: User, brand_id: int) -> str | Response:
 @signed_in_page
 def bargains_page(user: User, brand_id: int) -> str | Response:
     """The brand's 砍价 offers: make one (SKU, floor price, helps, how long a bargain lasts, window, per-buyer
-    limit), and each one's bargains started, paid, GMV and cost, charted; static/brand/bargains.js sends the form."""
+    limit), and each one's bargains started, paid, GMV and cost, charted; static/brand/campaign_form.js sends the
+    form."""
     session = extensions.session()
     offers = bargains.list_offers(session, user, brand_id)
     figures = campaign_stats.for_brand(session, user, brand_id, ["bargain"])

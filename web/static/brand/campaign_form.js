@@ -1,4 +1,4 @@
-// A marketing page's create form (flash sales, group buys): yuan as people type them sent as fen (`*_yuan` ->
+// A marketing page's create form (flash sales, group buys, bargains): yuan as people type them sent as fen (`*_yuan` ->
 // `*_fen`), local times as UTC instants, whole numbers as numbers; empty fields are left out, so the API names them.
 // The form says where it goes: data-brand and data-endpoint (e.g. "flash-sales").
 (function () {
