@@ -9,7 +9,7 @@ from typing import Literal
 
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from core import clock
 from core.accounts import passwords
@@ -206,8 +206,8 @@ def issue_token(session: Session, user: User, *, name: str = "api", ttl_days: in
 
 
 # Every request loads its caller: one query for the user behind a live token (its checks in SQL, one entity to
-# build); their brand memberships (a query of their own) load when first asked for (brand pages, permission
-# checks), in the same session.
+# build); their brand memberships (a query of their own: the relationship's lazy default) load when first asked
+# for (brand pages, permission checks), in the same session.
 _CALLER = (
     select(User)
     .join(ApiToken, ApiToken.user_id == User.id)
@@ -218,7 +218,6 @@ _CALLER = (
         ApiToken.auth_version == User.auth_version,
         User.is_active.is_(True),
     )
-    .options(lazyload(User.memberships))
 )
 
 
@@ -238,7 +237,7 @@ def revoke_token(session: Session, plain: str) -> None:
 
 
 def user_for_session(session: Session, user_id: int, auth_version: int) -> User | None:
-    user = session.get(User, user_id, options=[lazyload(User.memberships)])
+    user = session.get(User, user_id)
     if user is None or not user.is_active or user.auth_version != auth_version:
         return None
     return user
