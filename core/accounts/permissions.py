@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from core.accounts.models import BrandMember, BrandRole, User
-from core.errors import NotAuthenticated, PermissionDenied
+from core.accounts.models import Brand, BrandMember, BrandRole, User
+from core.errors import NotAuthenticated, NotFound, PermissionDenied
 
 
 def require_user(user: User | None) -> User:
@@ -32,6 +32,9 @@ def require_brand_member(session: Session, user: User | None, brand_id: int, *, 
     member = session.get(BrandMember, (brand_id, user.id))
     if member is None:
         if user.is_admin:
+            # An admin's stand-in membership must not reach a write for a brand that does not exist
+            if session.get(Brand, brand_id) is None:
+                raise NotFound("brand")
             return BrandMember(brand_id=brand_id, user_id=user.id, role=BrandRole.OWNER)
         raise PermissionDenied("not_brand_member")
     if owner and member.role != BrandRole.OWNER:
