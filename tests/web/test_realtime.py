@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from simple_websocket import Client
 
 from core.settings import Settings
 from tests.browser import LiveServer, live_server
 from tests.conftest import free_port
-from tests.web.support_site import Desk, next_event, served
+from tests.web.support_site import Desk, SocketClient, next_event, served
 from web.realtime import MemoryHub, RedisHub, open_hub
 
 
@@ -86,7 +85,7 @@ def test_a_message_sent_through_one_instance_reaches_a_socket_on_the_other(tmp_p
             _second(desk, tmp_path / "b", prefix) as other:  # fmt: skip
         status, c = desk.call("POST", "/api/v1/conversations", {"brand_id": desk.brand_id}, desk.buyer)
         assert status == 201, c
-        ws = Client.connect(f"{desk.ws}/ws/chat/{c['id']}", headers=desk.buyer)
+        ws = SocketClient.connect(f"{desk.ws}/ws/chat/{c['id']}", headers=desk.buyer)
         try:
             next_event(ws, "ready")
             # Presence crosses instances too: the buyer, connected to the first, is online for the second.

@@ -12,14 +12,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from simple_websocket import Client
 from simple_websocket import ConnectionError as Refused
 from sqlalchemy import func, select
 
 from commerce.notifications.models import Notification
 from tests import factories
 from tests.browser import until
-from tests.web.support_site import Desk, next_event, served
+from tests.web.support_site import Desk, SocketClient, next_event, served
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +41,8 @@ def _notes(desk: Desk, user_id: int) -> int:
 
 def test_messages_reach_the_other_sides_socket(desk: Desk, conversation: dict[str, Any]) -> None:
     cid = conversation["id"]
-    buyer = Client.connect(f"{desk.ws}/ws/chat/{cid}", headers=desk.buyer)
-    inbox = Client.connect(f"{desk.ws}/ws/inbox/{desk.brand_id}", headers=desk.agent)
+    buyer = SocketClient.connect(f"{desk.ws}/ws/chat/{cid}", headers=desk.buyer)
+    inbox = SocketClient.connect(f"{desk.ws}/ws/inbox/{desk.brand_id}", headers=desk.agent)
     try:
         assert next_event(buyer, "ready") == {"type": "ready"}
         next_event(inbox, "ready")
@@ -78,7 +77,7 @@ def test_only_the_buyer_and_the_brands_staff_connect(desk: Desk, conversation: d
         (f"/ws/chat/{2**64}", desk.buyer, 404),
     ):
         with pytest.raises(Refused) as refused:
-            Client.connect(desk.ws + url, headers=headers)
+            SocketClient.connect(desk.ws + url, headers=headers)
         assert refused.value.status_code == code, url
 
 
@@ -111,9 +110,9 @@ def test_a_cookie_handshake_needs_our_origin_and_the_csrf_token(desk: Desk, conv
     ):
         headers = {"Cookie": cookie, **({"Origin": origin} if origin else {})}
         with pytest.raises(Refused) as refused:
-            Client.connect(url + query, headers=headers)
+            SocketClient.connect(url + query, headers=headers)
         assert refused.value.status_code == code
-    ws = Client.connect(f"{url}?csrf={token}", headers={"Cookie": cookie, "Origin": desk.url})
+    ws = SocketClient.connect(f"{url}?csrf={token}", headers={"Cookie": cookie, "Origin": desk.url})
     try:
         assert next_event(ws, "ready") == {"type": "ready"}
     finally:
