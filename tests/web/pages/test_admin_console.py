@@ -109,7 +109,8 @@ def test_a_new_creators_video_waits_for_review_then_goes_public(
     admin.goto(f"{site.url}/admin/reviews?lang=en")
     row = admin.locator("[data-queue] li", has_text="第一次发视频")
     assert "The creator made the changes asked for" in row.inner_text()
-    row.get_by_role("link").click()
+    with admin.expect_navigation():  # to the page's load: its script binds the buttons
+        row.get_by_role("link").click()
     admin.get_by_role("button", name="Approve").click()
     admin.get_by_text("Approved: the video is public").wait_for()
     until(lambda: in_feed(creator, video_id), seconds=60)

@@ -81,7 +81,8 @@ def test_a_viewer_reports_and_hears_what_came_of_it(report_site: tuple[LiveServe
     assert "多位用户举报" in row.inner_text()
     assert "商品" in row.inner_text()
     assert console.locator("[data-queue] li", has_text="喝了就瘦").count() == 1
-    row.get_by_role("link").click()
+    with console.expect_navigation():  # to the page's load: its script binds the buttons
+        row.get_by_role("link").click()
     assert "虚假宣传或假货 — 三天瘦十斤不可能" in console.locator("[data-reports]").inner_text()
     console.get_by_role("button", name="下架商品").click()
     console.get_by_text("驳回或要求修改时请写明原因").wait_for()
