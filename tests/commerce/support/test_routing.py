@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from commerce.support import conversations, staff
-from commerce.support.models import Conversation, RoutingMode
+from commerce.support.models import Conversation, MessageKind, RoutingMode
 from core.clock import FrozenClock
 from core.db import Database
 from core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -236,3 +236,81 @@ def test_a_dismissed_distributor_agent_loses_the_conversations_and_the_inbox(mar
         conversations.get(m.session, distributor_user, c.id)
     with pytest.raises(PermissionDenied):
         conversations.inbox(m.session, distributor_user, m.brand.id)
+
+
+@pytest.mark.postgres
+def test_an_agent_answering_while_another_comes_on_duty_never_loses_or_shares_a_conversation(
+    committed_db: Database,
+) -> None:
+    """a answers the waiting conversations one by one (each answer claims it) while b comes on duty and routes the
+    waiting ones: each conversation ends with exactly one of them, a's claims are never overwritten by b's routing,
+    and nothing b routed is claimed after the fact."""
+    from core.accounts.models import BrandMember, BrandRole, User
+    from tests import factories
+
+    with committed_db.session() as s:
+        owner = factories.user(s)
+        brand = factories.brand(s, owner=owner)
+        a, b = factories.user(s), factories.user(s)
+        for p in (a, b):
+            s.add(BrandMember(brand_id=brand.id, user_id=p.id, role=BrandRole.MEMBER))
+        s.commit()
+        for p in (a, b):
+            staff.appoint(s, owner, brand.id, p.id)
+            staff.set_available(s, p, brand.id, False)
+        waiting = [conversations.start(s, factories.user(s), brand.id).id for _ in range(24)]
+        brand_id, a_id, b_id = brand.id, a.id, b.id
+    a_is_answering = threading.Event()
+    claimed: list[int] = []
+    lost: list[int] = []
+    routed: list[int] = []
+    errors: list[BaseException] = []
+
+    def answer() -> None:
+        with committed_db.session() as s:
+            agent = s.get(User, a_id)
+            for n, cid in enumerate(waiting):
+                if n == len(waiting) // 3:
+                    a_is_answering.set()  # b comes on duty in the middle of a's round
+                try:
+                    conversations.send(s, agent, cid, conversations.Outgoing(MessageKind.TEXT, body="我来"))
+                except NotFound:
+                    lost.append(cid)  # b had it first: no longer a's to see
+                    continue
+                except BaseException as exc:  # pragma: no cover - reported below
+                    errors.append(exc)
+                    return
+                if s.get(Conversation, cid, populate_existing=True).agent_id == a_id:  # type: ignore[union-attr]
+                    claimed.append(cid)
+
+    def come_on_duty() -> None:
+        with committed_db.session() as s:
+            agent = s.get(User, b_id)
+            a_is_answering.wait(30)
+            try:
+                staff.set_available(s, agent, brand_id, True)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+            mine = select(Conversation.id).where(Conversation.brand_id == brand_id, Conversation.agent_id == b_id)
+            routed.extend(s.scalars(mine))
+
+    threads = [threading.Thread(target=answer), threading.Thread(target=come_on_duty)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with committed_db.session() as s:
+        final = dict(
+            s.execute(select(Conversation.id, Conversation.agent_id).where(Conversation.brand_id == brand_id)).all()
+        )
+        vias = dict(
+            s.execute(select(Conversation.id, Conversation.routed_via).where(Conversation.brand_id == brand_id)).all()
+        )
+    assert set(final) == set(waiting)
+    assert set(final.values()) <= {a_id, b_id}  # nothing left waiting: one of them has each
+    assert set(claimed).isdisjoint(routed)
+    assert {c for c, agent in final.items() if agent == a_id} == set(claimed)
+    assert all(vias[c] == "claimed" for c in claimed)
+    assert all(vias[c] == "round_robin" for c in final if final[c] == b_id)
+    assert set(lost) <= {c for c in final if final[c] == b_id}
