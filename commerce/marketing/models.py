@@ -1,4 +1,5 @@
-"""Flash-sale tables: the sale a brand schedules and the admissions its gate hands out."""
+"""Marketing tables: 秒杀 (the sale a brand schedules and the admissions its gate hands out), 砍价 (offers, the
+buyers' bargains and their friends' helps) and 拼团 (offers, groups and their seats)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,21 @@ from core import clock
 from core.db import Base, str_enum
 
 
-class FlashSale(Base):
+class SkuCampaign:
+    """What every campaign a brand runs on one of its SKUs has: the SKU, the campaign's price and its window."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("product_skus.id"))
+    price_fen: Mapped[int]
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
+class FlashSale(SkuCampaign, Base):
     """`quantity` units of one SKU at `price_fen`, set aside from the SKU's stock when scheduled.
 
     `remaining` is the SQL gate's pool (the embedded default); with the Redis gate the count lives in Redis and
@@ -31,21 +46,12 @@ class FlashSale(Base):
         CheckConstraint("pay_window_seconds > 0", name="pay_window_positive"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    sku_id: Mapped[int] = mapped_column(ForeignKey("product_skus.id"))
-    price_fen: Mapped[int]
     quantity: Mapped[int]
     remaining: Mapped[int]
     per_user_limit: Mapped[int] = mapped_column(default=1)  # units one buyer may take (in one admission)
-    starts_at: Mapped[dt.datetime]
-    ends_at: Mapped[dt.datetime]
     pay_window_seconds: Mapped[int] = mapped_column(default=300)
     # Set once the last pay window after the end has passed: the units left went back to the SKU's stock.
     closed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
-    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
 
     @property
     def pay_window(self) -> dt.timedelta:
@@ -87,7 +93,7 @@ class FlashAdmission(Base):
 # -- 砍价 bargains (commerce.marketing.bargains) -------------------------------------------------------------------
 
 
-class BargainOffer(Base):
+class BargainOffer(SkuCampaign, Base):
     """A brand's 砍价 offer on one SKU: from `price_fen` (the SKU's price when created) down to `floor_fen` in
     exactly `max_helpers` disclosed cuts; a started bargain lasts `window_hours`."""
 
@@ -103,19 +109,10 @@ class BargainOffer(Base):
         CheckConstraint("ends_at > starts_at", name="window_not_inverted"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    sku_id: Mapped[int] = mapped_column(ForeignKey("product_skus.id"))
-    price_fen: Mapped[int]
     floor_fen: Mapped[int]
     max_helpers: Mapped[int]
     window_hours: Mapped[int]
     per_user_limit: Mapped[int] = mapped_column(default=1)  # bargains one buyer may start on this offer
-    starts_at: Mapped[dt.datetime]
-    ends_at: Mapped[dt.datetime]
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
-    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
 
 
 class BargainStatus(enum.StrEnum):
@@ -175,7 +172,7 @@ class BargainHelp(Base):
 # -- 拼团 group buys ----------------------------------------------------------------------------------------------
 
 
-class GroupBuyOffer(Base):
+class GroupBuyOffer(SkuCampaign, Base):
     """A brand's standing offer: groups of `group_size` buyers each pay `price_fen` for the SKU, if the group fills
     (everyone paid) within `window_seconds` of being opened. Groups can be opened between `starts_at` and
     `ends_at`."""
@@ -191,18 +188,9 @@ class GroupBuyOffer(Base):
         CheckConstraint("ends_at > starts_at", name="window_not_inverted"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    sku_id: Mapped[int] = mapped_column(ForeignKey("product_skus.id"))
-    price_fen: Mapped[int]
     group_size: Mapped[int]
     window_seconds: Mapped[int]
     per_user_limit: Mapped[int] = mapped_column(default=1)  # units one member buys at the group price
-    starts_at: Mapped[dt.datetime]
-    ends_at: Mapped[dt.datetime]
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
-    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
 
     @property
     def window(self) -> dt.timedelta:
