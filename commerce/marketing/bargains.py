@@ -140,17 +140,11 @@ def create_offer(
 
 
 def get_offer(session: Session, offer_id: int) -> BargainOffer:
-    offer = session.get(BargainOffer, offer_id)
-    if offer is None:
-        raise NotFound("bargain")
-    return offer
+    return terms.one(session, BargainOffer, offer_id, "bargain")
 
 
 def list_offers(session: Session, user: User | None, brand_id: int) -> list[BargainOffer]:
-    require_brand_member(session, user, brand_id)
-    return list(
-        session.scalars(select(BargainOffer).where(BargainOffer.brand_id == brand_id).order_by(BargainOffer.id.desc()))
-    )
+    return terms.of_brand(session, user, BargainOffer, brand_id)
 
 
 def offer_phase(offer: BargainOffer, now: dt.datetime) -> str:

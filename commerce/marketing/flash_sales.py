@@ -126,15 +126,11 @@ def schedule(
 
 
 def get_sale(session: Session, sale_id: int) -> FlashSale:
-    sale = session.get(FlashSale, sale_id)
-    if sale is None:
-        raise NotFound("flash_sale")
-    return sale
+    return terms.one(session, FlashSale, sale_id, "flash_sale")
 
 
 def list_sales(session: Session, user: User | None, brand_id: int) -> list[FlashSale]:
-    require_brand_member(session, user, brand_id)
-    return list(session.scalars(select(FlashSale).where(FlashSale.brand_id == brand_id).order_by(FlashSale.id.desc())))
+    return terms.of_brand(session, user, FlashSale, brand_id)
 
 
 # The terms of a sale an admission reads: a row, not the ORM object (the stampede's one read; a miss is 404).

@@ -124,19 +124,11 @@ def create_offer(
 
 
 def get_offer(session: Session, offer_id: int) -> GroupBuyOffer:
-    offer = session.get(GroupBuyOffer, offer_id)
-    if offer is None:
-        raise NotFound("group_buy")
-    return offer
+    return terms.one(session, GroupBuyOffer, offer_id, "group_buy")
 
 
 def list_offers(session: Session, user: User | None, brand_id: int) -> list[GroupBuyOffer]:
-    require_brand_member(session, user, brand_id)
-    return list(
-        session.scalars(
-            select(GroupBuyOffer).where(GroupBuyOffer.brand_id == brand_id).order_by(GroupBuyOffer.id.desc())
-        )
-    )
+    return terms.of_brand(session, user, GroupBuyOffer, brand_id)
 
 
 def group_counts(session: Session, offer_ids: Sequence[int]) -> dict[int, dict[str, int]]:

@@ -1,17 +1,22 @@
-"""What every campaign on one of a brand's SKUs checks before it is created (秒杀, 拼团, 砍价): one piece of code,
-so the three refuse the same things with the same sentences."""
+"""What every campaign on one of a brand's SKUs (秒杀, 拼团, 砍价) shares: the checks before it is created, so the
+three refuse the same things with the same sentences, and how one is found and a brand's are listed."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from commerce.catalog.models import Product, ProductStatus, Sku
+from commerce.marketing.models import SkuCampaign
 from core import clock
+from core.accounts.models import User
+from core.accounts.permissions import require_brand_member
 from core.errors import FieldError, NotFound
+
+C = TypeVar("C", bound=SkuCampaign)
 
 
 def sku_terms(
@@ -38,3 +43,17 @@ def sku_terms(
     if ended or ends_at - starts_at > max_duration:
         errors.append(FieldError("ends_at", "greater_than" if ended else "less_than_equal"))
     return row, errors
+
+
+def one(session: Session, model: type[C], campaign_id: int, what: str) -> C:
+    """The campaign, or 404 naming `what` it is."""
+    found = session.get(model, campaign_id)
+    if found is None:
+        raise NotFound(what)
+    return found
+
+
+def of_brand(session: Session, user: User | None, model: type[C], brand_id: int) -> list[C]:
+    """The brand's campaigns of one kind, newest first, for its members."""
+    require_brand_member(session, user, brand_id)
+    return list(session.scalars(select(model).where(model.brand_id == brand_id).order_by(model.id.desc())))
