@@ -5,38 +5,19 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 
 from commerce.orders.models import Order, OrderRefund, RefundPhoto, RefundState
-from commerce.policy import MoneyPolicy
 from core.accounts.models import User
-from core.clock import FrozenClock, use_clock
 from core.settings import Settings
 from tests import factories
 from tests.commerce.catalog.test_images import assert_no_exif, camera_jpeg
-from tests.commerce.conftest import START, use_policy
-from tests.commerce.money import Market, make_market
+from tests.commerce.money import Market
 from tests.factories import bearer
 from tests.web.test_money_api import ADDRESS, webhooks
-
-
-@pytest.fixture
-def clock() -> Iterator[FrozenClock]:
-    with use_clock(FrozenClock(START)) as c:
-        assert isinstance(c, FrozenClock)
-        yield c
-
-
-@pytest.fixture
-def m(db_session: Session, clock: FrozenClock, client: FlaskClient) -> Market:
-    use_policy(MoneyPolicy())
-    return make_market(db_session)
 
 
 def place(client: FlaskClient, m: Market, key: str = "order-1", qty: int = 1) -> dict:  # type: ignore[type-arg]

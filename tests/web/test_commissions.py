@@ -5,32 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 
-import pytest
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 
 from commerce.orders import settlement
 from commerce.orders.models import Order
-from commerce.policy import MoneyPolicy
-from core.clock import FrozenClock, use_clock
-from tests.commerce.conftest import START, use_policy
-from tests.commerce.money import Market, make_market, orders_of, pay, place, share_click, ship_and_deliver
+from core.clock import FrozenClock
+from tests.commerce.money import Market, orders_of, pay, place, share_click, ship_and_deliver
 from tests.web.test_aftersale import bearer
-
-
-@pytest.fixture
-def clock() -> Iterator[FrozenClock]:
-    with use_clock(FrozenClock(START)) as c:
-        assert isinstance(c, FrozenClock)
-        yield c
-
-
-@pytest.fixture
-def m(db_session: Session, clock: FrozenClock, client: FlaskClient) -> Market:
-    use_policy(MoneyPolicy())
-    return make_market(db_session)
 
 
 def bought(m: Market, clock: FrozenClock, *, wait: dt.timedelta) -> Order:

@@ -15,9 +15,7 @@ from commerce.payments.models import Payment
 from core.clock import FrozenClock
 from core.settings import Settings
 from tests.commerce.money import Market
-from tests.web.test_money_api import bearer, checkout_body, clock, m, webhooks
-
-__all__ = ["clock", "m"]  # fixtures
+from tests.web.test_money_api import bearer, checkout_body, webhooks
 
 
 def _settled_order(m: Market, client: FlaskClient, settings: Settings, clock: FrozenClock) -> int:

@@ -14,12 +14,8 @@ from core.clock import FrozenClock
 from core.settings import Settings
 from tests import factories
 from tests.commerce.money import Market, payment_of
-from tests.web import test_coupons_api
 from tests.web.test_coupons_api import as_
 from tests.web.test_money_api import ADDRESS, webhooks
-
-# The coupons API tests' market and frozen clock, as fixtures of this module too.
-clock, m = test_coupons_api.clock, test_coupons_api.m
 
 
 def _open(m: Market, client: FlaskClient, **kw: Any) -> Any:

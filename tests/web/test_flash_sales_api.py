@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 
-from commerce.policy import MoneyPolicy
-from core.clock import FrozenClock, use_clock
-from tests.commerce.conftest import START, use_policy
-from tests.commerce.money import Market, make_market
+from core.clock import FrozenClock
+from tests.commerce.conftest import START
+from tests.commerce.money import Market
 from tests.factories import bearer
 from tests.web.test_money_api import ADDRESS
-
-
-@pytest.fixture
-def clock() -> Iterator[FrozenClock]:
-    with use_clock(FrozenClock(START)) as c:
-        assert isinstance(c, FrozenClock)
-        yield c
-
-
-@pytest.fixture
-def m(db_session: Session, clock: FrozenClock, client: FlaskClient) -> Market:
-    use_policy(MoneyPolicy())
-    return make_market(db_session)
 
 
 def schedule(m: Market, client: FlaskClient, **kw: Any) -> Any:

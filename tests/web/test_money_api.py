@@ -4,10 +4,8 @@ order lifecycle and refunds, wallet and payouts, and owner-only access."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -16,28 +14,13 @@ from sqlalchemy.orm import Session
 from commerce.attribution.models import ShareClick
 from commerce.ledger import verify
 from commerce.payments.sandbox import SIGNATURE_HEADER, deliver_due, signature_header
-from commerce.policy import MoneyPolicy
-from core.clock import FrozenClock, use_clock
+from core.clock import FrozenClock
 from core.settings import Settings
-from tests.commerce.conftest import START, use_policy
-from tests.commerce.money import Market, make_market
+from tests.commerce.money import Market
 from tests.factories import bearer
 
 ADDRESS = {"name": "王五", "phone": "13700000000", "province": "北京市", "city": "北京市", "district": "朝阳区",
            "detail": "建国路 88 号"}  # fmt: skip
-
-
-@pytest.fixture
-def clock() -> Iterator[FrozenClock]:
-    with use_clock(FrozenClock(START)) as c:
-        assert isinstance(c, FrozenClock)
-        yield c
-
-
-@pytest.fixture
-def m(db_session: Session, clock: FrozenClock, client: FlaskClient) -> Market:
-    use_policy(MoneyPolicy())
-    return make_market(db_session)
 
 
 def webhooks(client: FlaskClient, settings: Settings, session: Session) -> list[int]:

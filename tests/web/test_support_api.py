@@ -14,12 +14,10 @@ from commerce.support import conversations, staff
 from core.accounts.models import BrandMember, BrandRole
 from core.clock import FrozenClock
 from tests.commerce.money import Market
-from tests.web import test_coupons_api
 from tests.web.test_coupons_api import as_
 from tests.web.test_money_api import ADDRESS
 from tests.web.test_rate_limits import limited_app
 
-clock, m = test_coupons_api.clock, test_coupons_api.m
 __all__ = ["limited_app"]  # a fixture
 
 
