@@ -273,7 +273,30 @@
       box.appendChild(card);
     });
     showCards(slide);
-    if (links.length) flashCard(slide, box);
+    if (links.length) { flashCard(slide, box); campaignTags(slide, box); }
+  }
+
+  // 拼团 and 砍价 on a linked product: a tag on its card (the sheet it opens has the offer itself). Live offers only.
+  async function campaignTags(slide, box) {
+    const id = slide.dataset.videoId;
+    const [groups, cuts] = await Promise.all([
+      xl.api("GET", "/api/v1/videos/" + id + "/group-buys"), xl.api("GET", "/api/v1/videos/" + id + "/bargains"),
+    ]);
+    const tags = [];
+    if (groups.ok) groups.data.filter((o) => o.phase === "live").forEach((o) =>
+      tags.push([o.product_id, "group", t(o.group_size + " 人团 ", o.group_size + "-person group ") + yuan(o.price_fen)]));
+    if (cuts.ok) cuts.data.filter((o) => o.phase === "live").forEach((o) =>
+      tags.push([o.product_id, "bargain", t("砍价低至 ", "Bargain down to ") + yuan(o.floor_fen)]));
+    tags.forEach(([productId, kind, text]) => {
+      box.querySelectorAll('.pcard[data-product-id="' + productId + '"] > span').forEach((span) => {
+        if (span.querySelector('[data-pcard-tag="' + kind + '"]')) return;  // one tag of a kind per card
+        const tag = document.createElement("span");
+        tag.className = "pcard-tag";
+        tag.dataset.pcardTag = kind;
+        tag.textContent = text;
+        span.appendChild(tag);
+      });
+    });
   }
 
   // A 秒杀 on a linked product: its countdown card above the product cards, for the whole video (flash.js).
