@@ -54,11 +54,19 @@ class ShareLink:
     claim: ShareClaim
 
 
-def remember_device(session: Session, user_id: int, device_hash: str | None) -> None:
-    """Note that `user_id` used this device (no commit)."""
+def remember_device(
+    session: Session, user_id: int, device_hash: str | None, *, last_seen: dt.datetime | None = None
+) -> None:
+    """Note that `user_id` used this device (no commit).
+
+    `last_seen` is when the pair was last noted, for a caller that read it already (checkout's buyer context): a
+    note less than a day old is left as it is. What the self-referral checks compare is that the pair is known;
+    `last_seen_at` is only a coarse "still in use", so a purchase need not write it every time."""
     if not device_hash:
         return
     now = clock.now()
+    if last_seen is not None and now - last_seen < _DAY:
+        return
     session.execute(
         _remember_device_statement(session.get_bind().dialect.name),
         {"user_id": user_id, "device_hash": device_hash, "first_seen_at": now, "last_seen_at": now},
@@ -234,20 +242,26 @@ class BuyerContext:
 
     binding: Row[Any] | None  # as `active_binding`
     device_checkouts: int | None  # checkouts from this device in the last day, the one being placed included
+    device_seen_at: dt.datetime | None = None  # when the buyer was last noted on this device (`remember_device`)
 
 
 @functools.cache
 def _buyer_context_statement() -> Select[Any]:
     from commerce.orders.models import Order
 
-    users, orders = User.__table__, Order.__table__.c
+    users, orders, devices = User.__table__, Order.__table__.c, UserDevice.__table__.c
     prior = (
         select(func.count(func.distinct(orders.checkout_id)))
         .where(orders.device_hash == bindparam("device"), orders.created_at >= bindparam("since", type_=UTCDateTime()))
         .scalar_subquery()
     )
+    seen = (
+        select(devices.last_seen_at)
+        .where(devices.user_id == users.c.id, devices.device_hash == bindparam("device"))
+        .scalar_subquery()
+    )
     return (
-        select(*_binding_columns, prior.label("prior_checkouts"))
+        select(*_binding_columns, prior.label("prior_checkouts"), seen.label("device_seen_at"))
         .select_from(users.outerjoin(CustomerBinding.__table__, _bindings.id == _binding_in_force()))
         .where(users.c.id == bindparam("buyer"))
     )
@@ -260,6 +274,7 @@ def buyer_context(session: Session, buyer_id: int, device_hash: str | None, now:
     return BuyerContext(
         binding=row if row.id is not None else None,
         device_checkouts=row.prior_checkouts + 1 if device_hash else None,
+        device_seen_at=row.device_seen_at if device_hash else None,
     )
 
 

@@ -647,7 +647,9 @@ class _Builder:
     def bind_and_remember(self) -> None:
         for credit in self.credits.values():
             attribution.bind(self.session, self.buyer.id, credit, until=self.now + self.policy.binding)
-        attribution.remember_device(self.session, self.buyer.id, self.device_hash)
+        attribution.remember_device(
+            self.session, self.buyer.id, self.device_hash, last_seen=self.context.device_seen_at
+        )
 
 
 # The statements of every checkout, built once from the tables (Core): no per-call construction, no ORM unit of

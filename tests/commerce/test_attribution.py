@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
-from commerce.attribution.models import ShareClick
+from commerce.attribution.models import ShareClick, UserDevice
 from commerce.ledger import AccountKind, LedgerTransaction
 from commerce.orders import checkout as checkout_service
 from commerce.orders import review, settlement
@@ -315,3 +315,28 @@ def test_clicks_from_tampered_or_expired_links_are_not_logged(market: Market, fr
     frozen.advance(days=31)
     assert attribution.record_click(m.session, link.token, keys=LINK_KEYS, policy=m.policy, ip_hash="i") is None
     assert m.session.scalar(select(func.count()).select_from(ShareClick)) == 0
+
+
+def test_checkout_notes_the_buyers_device_at_most_once_a_day(market: Market, frozen: FrozenClock) -> None:
+    # What self-referral checks compare is that a user was seen on a device; its last sighting is coarse, so a
+    # buyer checking out again on a known device writes nothing for it until a day has passed.
+    m = market
+    buyer = m.user()
+
+    def seen() -> tuple[dt.datetime, dt.datetime]:
+        row = m.session.execute(
+            select(UserDevice.first_seen_at, UserDevice.last_seen_at).where(
+                UserDevice.user_id == buyer.id, UserDevice.device_hash == "daily-phone"
+            )
+        ).one()
+        return row.first_seen_at, row.last_seen_at
+
+    place(m, buyer=buyer, device="daily-phone")
+    first = seen()
+    assert first == (frozen.now(), frozen.now())
+    frozen.advance(hours=23)
+    place(m, buyer=buyer, device="daily-phone")
+    assert seen() == first
+    frozen.advance(hours=2)
+    place(m, buyer=buyer, device="daily-phone")
+    assert seen() == (first[0], frozen.now())
