@@ -22,9 +22,9 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Select, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, exists, false, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -236,6 +236,18 @@ def active_binding(session: Session, buyer_id: int, now: dt.datetime) -> Row[Any
     return session.execute(_ACTIVE_BINDING, {"buyer": buyer_id, "now": now}).first()
 
 
+class Click(NamedTuple):
+    """A share click that may earn its sharer the purchase (`buyer_context`)."""
+
+    sharer_id: int
+    parent_sharer_id: int | None
+    target_kind: TargetKind
+    target_id: int
+    click_id: str
+    clicked_at: dt.datetime
+    carries: bool  # its video carries the checkout's one product (`product_id`); false for a click on a product
+
+
 @dataclass(frozen=True)
 class BuyerContext:
     """What checkout needs to know of a buyer before crediting anyone, read in one query."""
@@ -243,13 +255,52 @@ class BuyerContext:
     binding: Row[Any] | None  # as `active_binding`
     device_checkouts: int | None  # checkouts from this device in the last day, the one being placed included
     device_seen_at: dt.datetime | None = None  # when the buyer was last noted on this device (`remember_device`)
+    clicks: tuple[Click, ...] = ()  # without a binding, the clicks that may be credited, newest first
+
+
+def buyer_context(
+    session: Session, buyer_id: int, device_hash: str | None, now: dt.datetime, *, policy: MoneyPolicy,
+    click_ids: Sequence[str] = (), product_id: int | None = None,
+) -> BuyerContext:  # fmt: skip
+    """The buyer's binding in force, their device's recent checkouts and its last sighting; only without a binding
+    do their clicks matter: then the clicks inside the attribution window, newest first (the click ids the checkout
+    carries, plus clicks made while signed in or from the same device: a cookie can be lost between apps).
+
+    With `product_id` (a checkout of one product) each click also says whether its video carries that product,
+    which crediting it would otherwise ask next."""
+    rows = session.execute(
+        _buyer_context_statement(bool(device_hash), bool(click_ids), product_id is not None),
+        {"buyer": buyer_id, "now": now, "device": device_hash, "since": now - _DAY,
+         "clicks": list(click_ids)[:10], "window_start": now - policy.attribution_window, "product": product_id},
+    ).all()  # fmt: skip
+    row = rows[0]
+    return BuyerContext(
+        binding=row if row.id is not None else None,
+        device_checkouts=row.prior_checkouts + 1 if device_hash else None,
+        device_seen_at=row.device_seen_at if device_hash else None,
+        clicks=tuple(
+            Click(
+                r.click_sharer_id,
+                r.click_parent_sharer_id,
+                r.click_target_kind,
+                r.click_target_id,
+                r.click_id_,
+                r.click_clicked_at,
+                bool(r.click_carries),
+            )
+            for r in rows
+            if r.click_id_ is not None
+        ),
+    )
 
 
 @functools.cache
-def _buyer_context_statement() -> Select[Any]:
+def _buyer_context_statement(by_device: bool, by_click_id: bool, with_product: bool) -> Select[Any]:
+    """One row per candidate click (at most 50), each carrying the buyer's context; one row without a click."""
+    from commerce.catalog.models import VideoProduct
     from commerce.orders.models import Order
 
-    users, orders, devices = User.__table__, Order.__table__.c, UserDevice.__table__.c
+    users, orders, devices, cards = User.__table__, Order.__table__.c, UserDevice.__table__.c, VideoProduct.__table__.c
     prior = (
         select(func.count(func.distinct(orders.checkout_id)))
         .where(orders.device_hash == bindparam("device"), orders.created_at >= bindparam("since", type_=UTCDateTime()))
@@ -257,60 +308,43 @@ def _buyer_context_statement() -> Select[Any]:
     )
     seen = (
         select(devices.last_seen_at)
-        .where(devices.user_id == users.c.id, devices.device_hash == bindparam("device"))
+        .where(devices.user_id == bindparam("buyer"), devices.device_hash == bindparam("device"))
         .scalar_subquery()
     )
-    return (
-        select(*_binding_columns, prior.label("prior_checkouts"), seen.label("device_seen_at"))
-        .select_from(users.outerjoin(CustomerBinding.__table__, _bindings.id == _binding_in_force()))
-        .where(users.c.id == bindparam("buyer"))
-    )
-
-
-def buyer_context(session: Session, buyer_id: int, device_hash: str | None, now: dt.datetime) -> BuyerContext:
-    row = session.execute(
-        _buyer_context_statement(), {"buyer": buyer_id, "now": now, "device": device_hash, "since": now - _DAY}
-    ).one()
-    return BuyerContext(
-        binding=row if row.id is not None else None,
-        device_checkouts=row.prior_checkouts + 1 if device_hash else None,
-        device_seen_at=row.device_seen_at if device_hash else None,
-    )
-
-
-def candidate_clicks(
-    session: Session, *, buyer_id: int, device_hash: str | None, click_ids: Sequence[str], now: dt.datetime,
-    policy: MoneyPolicy,
-) -> list[Row[Any]]:  # fmt: skip
-    """The buyer's clicks inside the attribution window, newest first: the click id they carry, plus
-    clicks made while signed in or from the same device (a cookie can be lost between apps)."""
-    rows = session.execute(
-        _candidate_clicks_statement(bool(device_hash), bool(click_ids)),
-        {"buyer": buyer_id, "device": device_hash, "clicks": list(click_ids)[:10],
-         "since": now - policy.attribution_window, "now": now},
-    )  # fmt: skip
-    return list(rows)
-
-
-@functools.cache
-def _candidate_clicks_statement(by_device: bool, by_click_id: bool) -> Select[Any]:
     who = [_clicks.viewer_id == bindparam("buyer")]
     if by_device:
         who.append(_clicks.device_hash == bindparam("device"))
     if by_click_id:
         who.append(_clicks.click_id.in_(bindparam("clicks", expanding=True)))
+    candidates = and_(
+        _bindings.id.is_(None), or_(*who), _clicks.clicked_at >= bindparam("window_start", type_=UTCDateTime()),
+        _clicks.clicked_at <= bindparam("now", type_=UTCDateTime()),
+    )  # fmt: skip
+    carries = exists().where(
+        _clicks.target_kind == TargetKind.VIDEO, cards.video_id == _clicks.target_id,
+        cards.product_id == bindparam("product"),
+    ) if with_product else false()  # fmt: skip
     return (
-        select(_clicks.sharer_id, _clicks.parent_sharer_id, _clicks.target_kind, _clicks.target_id, _clicks.click_id,
-               _clicks.clicked_at)
-        .where(or_(*who), _clicks.clicked_at >= bindparam("since", type_=UTCDateTime()),
-               _clicks.clicked_at <= bindparam("now", type_=UTCDateTime()))
+        select(
+            *_binding_columns, prior.label("prior_checkouts"), seen.label("device_seen_at"),
+            _clicks.sharer_id.label("click_sharer_id"), _clicks.parent_sharer_id.label("click_parent_sharer_id"),
+            _clicks.target_kind.label("click_target_kind"), _clicks.target_id.label("click_target_id"),
+            _clicks.click_id.label("click_id_"), _clicks.clicked_at.label("click_clicked_at"),
+            carries.label("click_carries"),
+        )
+        .select_from(
+            users.outerjoin(CustomerBinding.__table__, _bindings.id == _binding_in_force()).outerjoin(
+                ShareClick.__table__, candidates
+            )
+        )
+        .where(users.c.id == bindparam("buyer"))
         .order_by(_clicks.clicked_at.desc(), _clicks.id.desc())
         .limit(50)
     )  # fmt: skip
 
 
 def credit_sharer(
-    *, binding: Row[Any] | None, clicks: Sequence[Row[Any]], matches: Callable[[Row[Any]], bool], policy: MoneyPolicy
+    *, binding: Row[Any] | None, clicks: Sequence[Click], matches: Callable[[Click], bool], policy: MoneyPolicy
 ) -> SharerCredit | None:
     """The sharer credited for one purchase: the bound sharer (`active_binding`), else the last matching click."""
     if binding is not None:

@@ -340,3 +340,32 @@ def test_checkout_notes_the_buyers_device_at_most_once_a_day(market: Market, fro
     frozen.advance(hours=2)
     place(m, buyer=buyer, device="daily-phone")
     assert seen() == (first[0], frozen.now())
+
+
+def test_a_click_on_a_video_credits_only_the_products_that_video_carries(market: Market, frozen: FrozenClock) -> None:
+    # A one-product checkout learns whether each clicked video carries its product with the clicks; a checkout of
+    # several products asks for every (video, product) pair: both credit a line the last click leading to it.
+    from tests import factories
+
+    m = market
+    other = factories.product(m.session, brand=m.brand, name="面膜", prices=(3_000,))
+    other.skus[0].stock = 10
+    factories.offer(m.session, product=other, artist_rate_bp=0, sharer_rate_bp=1000)
+    mask_video = factories.video(m.session, uploader=m.artist, title="面膜测评")
+    factories.video_link(m.session, video=mask_video, product=other)
+    m.session.commit()
+    second, other_buyer = m.user(), m.user()
+    for viewer in (m.buyer, other_buyer):
+        share_click(m, m.sharer, viewer=viewer)  # m.video: carries m.product
+    frozen.advance(hours=1)
+    for viewer in (m.buyer, other_buyer):
+        share_click(m, second, viewer=viewer, target_id=mask_video.id)  # later, but its video carries the mask only
+    frozen.advance(hours=1)
+    assert _line(m, place(m, from_video=False)).sharer_id == m.sharer.id
+    both = checkout_service.place_order(
+        m.session, other_buyer, items=[
+            checkout_service.CheckoutItem(m.sku.id, 1), checkout_service.CheckoutItem(other.skus[0].id, 1),
+        ], address=ADDRESS, provider=m.provider, policy=m.policy, links=LINKS,
+    )  # fmt: skip
+    credited = {line.sku_id: line.sharer_id for order in orders_of(m, both) for line in order.lines}
+    assert credited == {m.sku.id: m.sharer.id, other.skus[0].id: second.id}
