@@ -449,8 +449,9 @@ class _Builder:
         self.loaded_video = next((w.source_video_id for w in wanted if w.source_video_id is not None), None)
         rows = self.session.execute(
             _LOAD,
-            {"ids": [w.sku_id for w in wanted], "now": self.now, "buyer": self.buyer.id, "video": self.loaded_video},
-        )
+            {"ids": [w.sku_id for w in wanted], "now": self.now, "buyer": self.buyer.id, "video": self.loaded_video,
+             "device": self.device_hash, "address": self.facts.address_hash},
+        )  # fmt: skip
         self.skus = {r.id: r for r in rows}
         errors = [
             FieldError(f"items.{i}.sku_id", "sku_unavailable")
@@ -498,9 +499,8 @@ class _Builder:
         products = {int(sku.product_id) for sku in self.skus.values()}
         only = next(iter(products)) if len(products) == 1 else None
         self.context = attribution.buyer_context(
-            self.session, self.buyer.id, self.device_hash, self.now, policy=self.policy, click_ids=click_ids,
-            product_id=only,
-        )  # fmt: skip
+            self.session, self.facts, self.now, policy=self.policy, click_ids=click_ids, product_id=only
+        )
         self.clicks = list(self.context.clicks)
         if only is not None:
             for click in self.clicks:
@@ -588,7 +588,14 @@ class _Builder:
             distribution.Line(w.sku_id, self.skus[w.sku_id].brand_id, self.skus[w.sku_id].product_id, credits[w.sku_id])
             for w in items if self.skus[w.sku_id].programme_open], self.now)  # fmt: skip
         credits.update({sku_id: t.credit for sku_id, t in terms.items()})
-        blocked = attribution.self_referrals(self.session, self._beneficiaries(sources, credits), self.facts)
+        # What the SKU and buyer queries read already of the source video's uploader and of the sharers is not asked
+        # again: most checkouts ask nothing here.
+        known = {
+            **{int(sku.src_uploader_id): attribution.self_referral(sku.src_device, sku.src_payout, sku.src_address)
+               for sku in self.skus.values() if sku.src_uploader_id is not None},
+            **self.context.self_referrals,
+        }  # fmt: skip
+        blocked = attribution.self_referrals(self.session, self._beneficiaries(sources, credits), self.facts, known)
         rows = []
         for plan, order_id in zip(plans, order_ids, strict=True):
             for w, line_subtotal, line_discount, platform_part in zip(
@@ -700,6 +707,9 @@ _LOAD = (
         _src_uploader.c.id.label("src_uploader_id"), _src_uploader.c.is_artist.label("src_uploader_is_artist"),
         exists().where(_cards.video_id == _src_video.c.id, _cards.product_id == _skus.product_id).label("src_linked"),
         exists().where(_members.brand_id == _skus.brand_id, _members.user_id == _src_uploader.c.id).label("src_own"),
+        *(c.label(f"src_{n}") for c, n in zip(
+            attribution.self_referral_checks(_src_uploader.c.id), ("device", "payout", "address"), strict=True
+        )),
     )
     .join_from(Sku.__table__, Product.__table__, _products.id == _skus.product_id)
     .outerjoin(

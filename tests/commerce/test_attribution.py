@@ -369,3 +369,43 @@ def test_a_click_on_a_video_credits_only_the_products_that_video_carries(market:
     )  # fmt: skip
     credited = {line.sku_id: line.sharer_id for order in orders_of(m, both) for line in order.lines}
     assert credited == {m.sku.id: m.sharer.id, other.skus[0].id: second.id}
+
+
+def test_self_referral_of_the_videos_artist_the_bound_sharer_and_the_upstream(
+    market: Market, frozen: FrozenClock
+) -> None:
+    # The checks are read with the SKUs (the source video's artist) and with the buyer's binding or clicks (their
+    # sharers and upstream sharers); each reason holds there as it does for a beneficiary asked on its own.
+    m = market
+    policy = MoneyPolicy(commission_levels=2, level2_share_bp=2000)
+    m.policy = policy
+    use_policy(policy)
+    buyer = m.user()
+    attribution.remember_device(m.session, m.artist.id, "family-tablet")
+    m.session.commit()
+    line = _line(m, place(m, buyer=buyer, device="family-tablet"))
+    assert (line.artist_id, line.artist_blocked, line.artist_rate_bp) == (m.artist.id, "same_device", 0)
+
+    # The upstream sharer shares the buyer's payout account; the sharer re-shared upstream's link to the buyer.
+    for who in (m.upstream, buyer):
+        set_payout_account(m.session, who, Owner.user(who.id), method=PayoutMethod.ALIPAY, account_no="6222-0000",
+                           account_name="同一人")  # fmt: skip
+    share_click(m, m.upstream, viewer=m.sharer)
+    frozen.advance(minutes=5)
+    reshare = attribution.create_share_link(m.session, m.sharer, target_kind=TargetKind.VIDEO, target_id=m.video.id,
+                                            keys=LINK_KEYS, policy=policy, base_url="http://x")  # fmt: skip
+    attribution.record_click(m.session, reshare.token, keys=LINK_KEYS, policy=policy, ip_hash="i", viewer_id=buyer.id)
+    frozen.advance(minutes=5)
+    clicked = _line(m, place(m, buyer=buyer, device="buyer-phone", from_video=False))
+    assert (clicked.sharer_id, clicked.sharer_via, clicked.sharer_blocked) == (m.sharer.id, "click", None)
+    assert (clicked.parent_sharer_id, clicked.parent_blocked, clicked.level2_share_bp) == (
+        m.upstream.id, "same_payout_account", 0,
+    )  # fmt: skip
+
+    # Bound to the sharer by that order; then the sharer orders for themselves to the buyer's address.
+    place(m, buyer=m.sharer, device="sharer-phone", from_video=False, address=ADDRESS)
+    bound = _line(m, place(m, buyer=buyer, device="buyer-phone", from_video=False, address=ADDRESS))
+    assert (bound.sharer_id, bound.sharer_via, bound.sharer_blocked, bound.sharer_rate_bp) == (
+        m.sharer.id, "binding", "same_address", 0,
+    )  # fmt: skip
+    assert bound.parent_blocked == "same_payout_account"
