@@ -486,7 +486,7 @@ _SET_FAILURE = (
     .values(last_failure=bindparam("reason"))
     .returning(_payments)
 )
-_INSERT_NOTIFICATION = insert(SandboxNotification.__table__)
+_INSERT_NOTIFICATION = insert(SandboxNotification.__table__).inline()  # no RETURNING of the new id: nobody reads it
 
 
 @functools.cache
