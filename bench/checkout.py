@@ -6,7 +6,9 @@ attribution from a logged share click or the customer binding, artist credit
 from the video's product card, review rules), the payment created at the
 sandbox provider, the buyer paying, and the provider's HMAC-signed webhook
 verified and applied: capture into escrow and the split into brand, artist,
-sharer and platform pending accounts (ledger postings), earnings rows.
+sharer and platform pending accounts (ledger postings), earnings rows. The
+pay click and the webhook share a transaction (`buy_once`): two commits per
+purchase, what a real provider, whose click is not in our database, costs it.
 
 Each client is its own process with its own connection. A few hot SKUs with
 little stock are mixed in, so buyers race for the last units; the run then
