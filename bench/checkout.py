@@ -6,7 +6,9 @@ attribution from a logged share click or the customer binding, artist credit
 from the video's product card, review rules), the payment created at the
 sandbox provider, the buyer paying, and the provider's HMAC-signed webhook
 verified and applied: capture into escrow and the split into brand, artist,
-sharer and platform pending accounts (ledger postings), earnings rows.
+sharer and platform pending accounts (ledger postings), earnings rows. The
+pay click and the webhook share a transaction (`buy_once`): two commits per
+purchase, what a real provider, whose click is not in our database, costs it.
 
 Each client is its own process with its own connection. A few hot SKUs with
 little stock are mixed in, so buyers race for the last units; the run then
@@ -44,7 +46,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, event, func, insert, select, text
+from sqlalchemy import create_engine, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from commerce.orders.checkout import Address, PaymentLinks
@@ -152,18 +154,12 @@ def share_clicks(s: Session, sharers: list[int], buyers: list[int], videos: list
                                  device_hash=f"dev-{b}")  # fmt: skip
 
 
-def _last_notification() -> Any:
-    from commerce.payments.sandbox import SandboxNotification
-
-    notes = SandboxNotification.__table__.c
-    return select(notes.body).where(notes.payment_id == bindparam("payment")).order_by(notes.id.desc()).limit(1)
-
-
-_LAST_NOTIFICATION = _last_notification()
-
-
 def buy_once(s: Session, provider: SandboxProvider, *, buyer_id: int, sku_id: int, video: int, qty: int) -> None:
-    """One purchase end to end: checkout, the buyer pays at the provider, the provider's signed webhook."""
+    """One purchase end to end: checkout, the buyer pays at the provider, the provider's signed webhook.
+
+    The pay click and the webhook commit together: with a real provider (WeChat Pay, Alipay) the click is not in
+    our database at all, so a purchase costs it two transactions, the checkout's and the webhook's; the sandbox's
+    own writes for the click (its payment row, its queued notification) ride along in the webhook's."""
     from commerce.orders import checkout
     from commerce.payments import service as payments
     from commerce.payments.models import Payment
@@ -178,9 +174,9 @@ def buy_once(s: Session, provider: SandboxProvider, *, buyer_id: int, sku_id: in
     assert payment is not None
     assert payment.provider_payment_id is not None
     provider.complete(payment.provider_payment_id, succeed=True)  # the buyer pays on the hosted page
-    s.commit()
-    # What the sandbox's sender posts to the webhook: the notification's body (its delivery reads just that).
-    body = s.scalar(_LAST_NOTIFICATION, {"payment": payment.provider_payment_id}).encode()
+    # What the sandbox's sender posts to the webhook: the notification's body, as the sandbox queued it.
+    body = provider.last_sent
+    assert body is not None
     result = payments.handle_notification(s, provider, {"Sandbox-Signature": signature_header(SECRET, body)}, body)
     assert result.outcome == "applied", result
 

@@ -153,7 +153,7 @@ def record_events(
     return result
 
 
-_INSERT_PURCHASE = insert(EngagementEvent.__table__)
+_INSERT_PURCHASE = insert(EngagementEvent.__table__).inline()  # no RETURNING of the new id: nobody reads it
 
 
 def record_purchase(

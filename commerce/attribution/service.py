@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Select, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, exists, false, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -54,11 +54,19 @@ class ShareLink:
     claim: ShareClaim
 
 
-def remember_device(session: Session, user_id: int, device_hash: str | None) -> None:
-    """Note that `user_id` used this device (no commit)."""
+def remember_device(
+    session: Session, user_id: int, device_hash: str | None, *, last_seen: dt.datetime | None = None
+) -> None:
+    """Note that `user_id` used this device (no commit).
+
+    `last_seen` is when the pair was last noted, for a caller that read it already (checkout's buyer context): a
+    note less than a day old is left as it is. What the self-referral checks compare is that the pair is known;
+    `last_seen_at` is only a coarse "still in use", so a purchase need not write it every time."""
     if not device_hash:
         return
     now = clock.now()
+    if last_seen is not None and now - last_seen < _DAY:
+        return
     session.execute(
         _remember_device_statement(session.get_bind().dialect.name),
         {"user_id": user_id, "device_hash": device_hash, "first_seen_at": now, "last_seen_at": now},
@@ -228,74 +236,135 @@ def active_binding(session: Session, buyer_id: int, now: dt.datetime) -> Row[Any
     return session.execute(_ACTIVE_BINDING, {"buyer": buyer_id, "now": now}).first()
 
 
+class Click(NamedTuple):
+    """A share click that may earn its sharer the purchase (`buyer_context`)."""
+
+    sharer_id: int
+    parent_sharer_id: int | None
+    target_kind: TargetKind
+    target_id: int
+    click_id: str
+    clicked_at: dt.datetime
+    carries: bool  # its video carries the checkout's one product (`product_id`); false for a click on a product
+
+
 @dataclass(frozen=True)
 class BuyerContext:
     """What checkout needs to know of a buyer before crediting anyone, read in one query."""
 
     binding: Row[Any] | None  # as `active_binding`
     device_checkouts: int | None  # checkouts from this device in the last day, the one being placed included
+    device_seen_at: dt.datetime | None = None  # when the buyer was last noted on this device (`remember_device`)
+    clicks: tuple[Click, ...] = ()  # without a binding, the clicks that may be credited, newest first
+    # `self_referral` for the bound sharer or the clicks' sharers, and their upstream sharers
+    self_referrals: Mapping[int, str | None] = field(default_factory=dict)
+
+
+def buyer_context(
+    session: Session, buyer: BuyerFacts, now: dt.datetime, *, policy: MoneyPolicy, click_ids: Sequence[str] = (),
+    product_id: int | None = None,
+) -> BuyerContext:  # fmt: skip
+    """The buyer's binding in force, their device's recent checkouts and its last sighting; only without a binding
+    do their clicks matter: then the clicks inside the attribution window, newest first (the click ids the checkout
+    carries, plus clicks made while signed in or from the same device: a cookie can be lost between apps).
+
+    With `product_id` (a checkout of one product) each click also says whether its video carries that product,
+    which crediting it would otherwise ask next. Whether the sharers it names (bound, clicked, upstream) would be
+    paid for buying themselves comes along (`self_referrals`)."""
+    device_hash = buyer.device_hash
+    rows = session.execute(
+        _buyer_context_statement(bool(device_hash), bool(click_ids), product_id is not None),
+        {"buyer": buyer.user_id, "now": now, "device": device_hash, "since": now - _DAY, "address": buyer.address_hash,
+         "clicks": list(click_ids)[:10], "window_start": now - policy.attribution_window, "product": product_id},
+    ).all()  # fmt: skip
+    row = rows[0]
+    referrals: dict[int, str | None] = {}
+    for r in rows:
+        if r.ref_sharer_id is not None:
+            referrals[r.ref_sharer_id] = self_referral(r.sharer_device, r.sharer_payout, r.sharer_address)
+        if r.ref_parent_id is not None:
+            referrals[r.ref_parent_id] = self_referral(r.parent_device, r.parent_payout, r.parent_address)
+    return BuyerContext(
+        binding=row if row.id is not None else None,
+        device_checkouts=row.prior_checkouts + 1 if device_hash else None,
+        device_seen_at=row.device_seen_at if device_hash else None,
+        clicks=tuple(
+            Click(
+                r.click_sharer_id,
+                r.click_parent_sharer_id,
+                r.click_target_kind,
+                r.click_target_id,
+                r.click_id_,
+                r.click_clicked_at,
+                bool(r.click_carries),
+            )
+            for r in rows
+            if r.click_id_ is not None
+        ),
+        self_referrals=referrals,
+    )
+
+
+_CHECKS = ("device", "payout", "address")
 
 
 @functools.cache
-def _buyer_context_statement() -> Select[Any]:
+def _buyer_context_statement(by_device: bool, by_click_id: bool, with_product: bool) -> Select[Any]:
+    """One row per candidate click (at most 50), each carrying the buyer's context; one row without a click."""
+    from commerce.catalog.models import VideoProduct
     from commerce.orders.models import Order
 
-    users, orders = User.__table__, Order.__table__.c
+    users, orders, devices, cards = User.__table__, Order.__table__.c, UserDevice.__table__.c, VideoProduct.__table__.c
     prior = (
         select(func.count(func.distinct(orders.checkout_id)))
         .where(orders.device_hash == bindparam("device"), orders.created_at >= bindparam("since", type_=UTCDateTime()))
         .scalar_subquery()
     )
-    return (
-        select(*_binding_columns, prior.label("prior_checkouts"))
-        .select_from(users.outerjoin(CustomerBinding.__table__, _bindings.id == _binding_in_force()))
-        .where(users.c.id == bindparam("buyer"))
+    seen = (
+        select(devices.last_seen_at)
+        .where(devices.user_id == bindparam("buyer"), devices.device_hash == bindparam("device"))
+        .scalar_subquery()
     )
-
-
-def buyer_context(session: Session, buyer_id: int, device_hash: str | None, now: dt.datetime) -> BuyerContext:
-    row = session.execute(
-        _buyer_context_statement(), {"buyer": buyer_id, "now": now, "device": device_hash, "since": now - _DAY}
-    ).one()
-    return BuyerContext(
-        binding=row if row.id is not None else None,
-        device_checkouts=row.prior_checkouts + 1 if device_hash else None,
-    )
-
-
-def candidate_clicks(
-    session: Session, *, buyer_id: int, device_hash: str | None, click_ids: Sequence[str], now: dt.datetime,
-    policy: MoneyPolicy,
-) -> list[Row[Any]]:  # fmt: skip
-    """The buyer's clicks inside the attribution window, newest first: the click id they carry, plus
-    clicks made while signed in or from the same device (a cookie can be lost between apps)."""
-    rows = session.execute(
-        _candidate_clicks_statement(bool(device_hash), bool(click_ids)),
-        {"buyer": buyer_id, "device": device_hash, "clicks": list(click_ids)[:10],
-         "since": now - policy.attribution_window, "now": now},
-    )  # fmt: skip
-    return list(rows)
-
-
-@functools.cache
-def _candidate_clicks_statement(by_device: bool, by_click_id: bool) -> Select[Any]:
     who = [_clicks.viewer_id == bindparam("buyer")]
     if by_device:
         who.append(_clicks.device_hash == bindparam("device"))
     if by_click_id:
         who.append(_clicks.click_id.in_(bindparam("clicks", expanding=True)))
+    candidates = and_(
+        _bindings.id.is_(None), or_(*who), _clicks.clicked_at >= bindparam("window_start", type_=UTCDateTime()),
+        _clicks.clicked_at <= bindparam("now", type_=UTCDateTime()),
+    )  # fmt: skip
+    carries = exists().where(
+        _clicks.target_kind == TargetKind.VIDEO, cards.video_id == _clicks.target_id,
+        cards.product_id == bindparam("product"),
+    ) if with_product else false()  # fmt: skip
+    # A row has a binding or a click, never both: its sharer and upstream sharer, and their self-referral checks.
+    sharer = func.coalesce(_bindings.sharer_id, _clicks.sharer_id)
+    parent = func.coalesce(_bindings.parent_sharer_id, _clicks.parent_sharer_id)
+    sharer_checks = [c.label(f"sharer_{n}") for c, n in zip(self_referral_checks(sharer), _CHECKS, strict=True)]
+    parent_checks = [c.label(f"parent_{n}") for c, n in zip(self_referral_checks(parent), _CHECKS, strict=True)]
     return (
-        select(_clicks.sharer_id, _clicks.parent_sharer_id, _clicks.target_kind, _clicks.target_id, _clicks.click_id,
-               _clicks.clicked_at)
-        .where(or_(*who), _clicks.clicked_at >= bindparam("since", type_=UTCDateTime()),
-               _clicks.clicked_at <= bindparam("now", type_=UTCDateTime()))
+        select(
+            *_binding_columns, prior.label("prior_checkouts"), seen.label("device_seen_at"),
+            _clicks.sharer_id.label("click_sharer_id"), _clicks.parent_sharer_id.label("click_parent_sharer_id"),
+            _clicks.target_kind.label("click_target_kind"), _clicks.target_id.label("click_target_id"),
+            _clicks.click_id.label("click_id_"), _clicks.clicked_at.label("click_clicked_at"),
+            carries.label("click_carries"), sharer.label("ref_sharer_id"), *sharer_checks,
+            parent.label("ref_parent_id"), *parent_checks,
+        )
+        .select_from(
+            users.outerjoin(CustomerBinding.__table__, _bindings.id == _binding_in_force()).outerjoin(
+                ShareClick.__table__, candidates
+            )
+        )
+        .where(users.c.id == bindparam("buyer"))
         .order_by(_clicks.clicked_at.desc(), _clicks.id.desc())
         .limit(50)
     )  # fmt: skip
 
 
 def credit_sharer(
-    *, binding: Row[Any] | None, clicks: Sequence[Row[Any]], matches: Callable[[Row[Any]], bool], policy: MoneyPolicy
+    *, binding: Row[Any] | None, clicks: Sequence[Click], matches: Callable[[Click], bool], policy: MoneyPolicy
 ) -> SharerCredit | None:
     """The sharer credited for one purchase: the bound sharer (`active_binding`), else the last matching click."""
     if binding is not None:
@@ -345,41 +414,61 @@ class BuyerFacts:
     address_hash: str
 
 
-# Built on first use, once: the orders package imports this module.
-@functools.cache
-def _self_referral_statement() -> Select[Any]:
+def self_referral_checks(user_id: Any) -> tuple[Any, Any, Any]:
+    """Whether paying the user `user_id` (a column or expression) a commission on this buyer's order would pay them
+    for buying themselves: the buyer's device (`:device`), payout account (their user id `:buyer`) or delivery
+    address (`:address`) is theirs too. Three EXISTS, for `self_referrals` and for the checkout queries that ask
+    them along with what they read (`self_referral`)."""
     from commerce.orders.models import Order
 
-    users, devices, orders = User.__table__.c, UserDevice.__table__.c, Order.__table__.c
+    devices, orders = UserDevice.__table__.c, Order.__table__.c
     theirs, mine = PayoutAccount.__table__.alias("theirs"), PayoutAccount.__table__.alias("mine")
-    device = exists().where(devices.user_id == users.id, devices.device_hash == bindparam("device"))
+    device = exists().where(devices.user_id == user_id, devices.device_hash == bindparam("device"))
     payout = exists(
         select(theirs.c.id)
         .join(mine, mine.c.account_hash == theirs.c.account_hash)
-        .where(theirs.c.owner_kind == OwnerKind.USER, theirs.c.owner_id == users.id,
+        .where(theirs.c.owner_kind == OwnerKind.USER, theirs.c.owner_id == user_id,
                mine.c.owner_kind == OwnerKind.USER, mine.c.owner_id == bindparam("buyer"))
     )  # fmt: skip
-    address = exists().where(orders.buyer_id == users.id, orders.address_hash == bindparam("address"))
-    return select(users.id, device, payout, address).where(users.id.in_(bindparam("ids", expanding=True)))
+    address = exists().where(orders.buyer_id == user_id, orders.address_hash == bindparam("address"))
+    return device, payout, address
 
 
-def self_referrals(session: Session, beneficiary_ids: Iterable[int], buyer: BuyerFacts) -> dict[int, str | None]:
+def self_referral(same_device: bool, same_payout: bool, same_address: bool) -> str | None:
+    """The reason the three checks of `self_referral_checks` give, the first that holds."""
+    return (
+        "same_device" if same_device
+        else "same_payout_account" if same_payout
+        else "same_address" if same_address
+        else None
+    )  # fmt: skip
+
+
+@functools.cache
+def _self_referral_statement() -> Select[Any]:
+    users = User.__table__.c
+    return select(users.id, *self_referral_checks(users.id)).where(users.id.in_(bindparam("ids", expanding=True)))
+
+
+def self_referrals(
+    session: Session, beneficiary_ids: Iterable[int], buyer: BuyerFacts, known: Mapping[int, str | None] | None = None
+) -> dict[int, str | None]:
     """For each beneficiary: why paying them a commission on this buyer's order would pay them for buying
-    themselves (same user, device, payout account or delivery address), or None. One query for all of them."""
+    themselves (same user, device, payout account or delivery address), or None. One query for all of them, but
+    for those `known` already (`self_referral` of the same checks, read with something else)."""
+    known = known or {}
     reasons: dict[int, str | None] = {b: "same_user" if b == buyer.user_id else None for b in beneficiary_ids}
-    others = sorted(b for b, reason in reasons.items() if reason is None)
+    for b, reason in reasons.items():
+        if reason is None and b in known:
+            reasons[b] = known[b]
+    others = sorted(b for b, reason in reasons.items() if reason is None and b not in known)
     if others:
         rows = session.execute(
             _self_referral_statement(),
             {"ids": others, "device": buyer.device_hash, "buyer": buyer.user_id, "address": buyer.address_hash},
         )
         for user_id, same_device, same_payout, same_address in rows:
-            reasons[user_id] = (
-                "same_device" if same_device
-                else "same_payout_account" if same_payout
-                else "same_address" if same_address
-                else None
-            )  # fmt: skip
+            reasons[user_id] = self_referral(same_device, same_payout, same_address)
     return reasons
 
 

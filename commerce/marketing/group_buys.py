@@ -447,6 +447,12 @@ def leave_for_order(session: Session, order_id: int) -> None:
 # -- payment and shipping ----------------------------------------------------------------------------------------
 
 
+def seat_ordered(order_id: Any) -> Any:
+    """Whether the order holds a seat that `on_paid` would count (a column for the payment's order query, so paying
+    an order without a seat asks no more)."""
+    return exists().where(_seat_c.order_id == order_id, _seat_c.status == SeatStatus.ORDERED)
+
+
 def on_paid(session: Session, order_ids: Sequence[int], now: dt.datetime) -> list[int]:
     """The orders were paid (the checkout payment's success, once per order): their seats count as paid, and a
     group whose paid seats reach its size inside its window completes, exactly once. Returns the groups completed."""

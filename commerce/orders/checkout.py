@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, exists, insert, select, update
+from sqlalchemy import BigInteger, Row, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -184,8 +184,8 @@ class _Links:
             self.prefetch({video_id}, {product_id})
         return self._cache[key]
 
-    def click_matches(self, product_id: int) -> Callable[[Row[Any]], bool]:
-        def matches(click: Row[Any]) -> bool:
+    def click_matches(self, product_id: int) -> Callable[[attribution.Click], bool]:
+        def matches(click: attribution.Click) -> bool:
             if click.target_kind == TargetKind.PRODUCT:
                 return click.target_id == product_id
             return self.linked(click.target_id, product_id)
@@ -201,15 +201,24 @@ class _ArtistSource:
     own_brand: bool = False
 
 
-def _artist_source(session: Session, links: _Links, item: CheckoutItem, sku: Row[Any]) -> _ArtistSource:
+def _artist_source(
+    session: Session, links: _Links, item: CheckoutItem, sku: Row[Any], loaded_video: int | None
+) -> _ArtistSource:
     """The artist credited because the purchase started on their video's product card or in their showcase.
 
     `own_brand` comes back set when that artist is a member of the product's brand (their own sale, no commission).
+    The video `loaded_video` was read with the SKUs (`_LOAD`); another one is asked for here.
     """
     if item.source_video_id is not None:
-        video = session.execute(
-            _VIDEO_SOURCE, {"video": item.source_video_id, "product": sku.product_id, "brand": sku.brand_id}
-        ).first()
+        if item.source_video_id == loaded_video:
+            video: Any = None if sku.src_uploader_id is None else (
+                sku.src_video_id, sku.src_video_brand_id, sku.src_uploader_id, sku.src_uploader_is_artist,
+                sku.src_linked, sku.src_own,
+            )  # fmt: skip
+        else:
+            video = session.execute(
+                _VIDEO_SOURCE, {"video": item.source_video_id, "product": sku.product_id, "brand": sku.brand_id}
+            ).first()
         if video is None:
             return _ArtistSource(None, None, None)
         video_id, brand_id, uploader_id, is_artist, linked, own = video
@@ -395,8 +404,9 @@ class _Builder:
         self.facts = attribution.BuyerFacts(buyer.id, device_hash, address.fingerprint())
         self.links = _Links(session)
         self.skus: dict[int, Row[Any]] = {}
+        self.loaded_video: int | None = None  # the source video read with the SKUs
         self.context = attribution.BuyerContext(None, None)
-        self.clicks: list[Row[Any]] = []
+        self.clicks: list[attribution.Click] = []
         self.credits: dict[int, attribution.SharerCredit] = {}
         self.flash: dict[int, flash_sales.FlashLine] = {}
         self.bargains: dict[int, bargains.BargainLine] = {}
@@ -434,8 +444,14 @@ class _Builder:
                     )
 
     def load(self, wanted: list[CheckoutItem]) -> dict[int, Row[Any]]:
-        """The SKUs with their product's name and status and the affiliate offer in force, in one query."""
-        rows = self.session.execute(_LOAD, {"ids": [w.sku_id for w in wanted], "now": self.now, "buyer": self.buyer.id})
+        """The SKUs with their product's name and status and the affiliate offer in force, in one query; with them,
+        the first source video's uploader and whether it carries each product (most checkouts name one video)."""
+        self.loaded_video = next((w.source_video_id for w in wanted if w.source_video_id is not None), None)
+        rows = self.session.execute(
+            _LOAD,
+            {"ids": [w.sku_id for w in wanted], "now": self.now, "buyer": self.buyer.id, "video": self.loaded_video,
+             "device": self.device_hash, "address": self.facts.address_hash},
+        )  # fmt: skip
         self.skus = {r.id: r for r in rows}
         errors = [
             FieldError(f"items.{i}.sku_id", "sku_unavailable")
@@ -478,12 +494,18 @@ class _Builder:
 
     def attribution_context(self, click_ids: Sequence[str]) -> None:
         """The buyer's binding and device's recent checkouts; only without a binding do their recent clicks matter."""
-        self.context = attribution.buyer_context(self.session, self.buyer.id, self.device_hash, self.now)
-        if self.context.binding is None:
-            self.clicks = attribution.candidate_clicks(
-                self.session, buyer_id=self.buyer.id, device_hash=self.device_hash, click_ids=click_ids,
-                now=self.now, policy=self.policy,
-            )  # fmt: skip
+        # One product (the usual checkout): the clicks say whether their videos carry it, so crediting a click on a
+        # video asks nothing more.
+        products = {int(sku.product_id) for sku in self.skus.values()}
+        only = next(iter(products)) if len(products) == 1 else None
+        self.context = attribution.buyer_context(
+            self.session, self.facts, self.now, policy=self.policy, click_ids=click_ids, product_id=only
+        )
+        self.clicks = list(self.context.clicks)
+        if only is not None:
+            for click in self.clicks:
+                if click.target_kind == TargetKind.VIDEO:
+                    self.links.remember(click.target_id, only, click.carries)
 
     def _priced(self, brand_id: int, group: list[CheckoutItem], amounts: list[int]) -> list[coupons.PricedLine]:
         return [
@@ -548,7 +570,9 @@ class _Builder:
     def lines(self, plans: list[_Plan], order_ids: list[int]) -> None:
         """Every line of every order, with its credits, in one insert."""
         items = [w for plan in plans for w in plan.group]
-        sources = {w.sku_id: _artist_source(self.session, self.links, w, self.skus[w.sku_id]) for w in items}
+        sources = {
+            w.sku_id: _artist_source(self.session, self.links, w, self.skus[w.sku_id], self.loaded_video) for w in items
+        }
         video_clicks = {c.target_id for c in self.clicks if c.target_kind == TargetKind.VIDEO}
         if video_clicks:
             self.links.prefetch(video_clicks, {self.skus[w.sku_id].product_id for w in items})
@@ -564,7 +588,14 @@ class _Builder:
             distribution.Line(w.sku_id, self.skus[w.sku_id].brand_id, self.skus[w.sku_id].product_id, credits[w.sku_id])
             for w in items if self.skus[w.sku_id].programme_open], self.now)  # fmt: skip
         credits.update({sku_id: t.credit for sku_id, t in terms.items()})
-        blocked = attribution.self_referrals(self.session, self._beneficiaries(sources, credits), self.facts)
+        # What the SKU and buyer queries read already of the source video's uploader and of the sharers is not asked
+        # again: most checkouts ask nothing here.
+        known = {
+            **{int(sku.src_uploader_id): attribution.self_referral(sku.src_device, sku.src_payout, sku.src_address)
+               for sku in self.skus.values() if sku.src_uploader_id is not None},
+            **self.context.self_referrals,
+        }  # fmt: skip
+        blocked = attribution.self_referrals(self.session, self._beneficiaries(sources, credits), self.facts, known)
         rows = []
         for plan, order_id in zip(plans, order_ids, strict=True):
             for w, line_subtotal, line_discount, platform_part in zip(
@@ -647,7 +678,9 @@ class _Builder:
     def bind_and_remember(self) -> None:
         for credit in self.credits.values():
             attribution.bind(self.session, self.buyer.id, credit, until=self.now + self.policy.binding)
-        attribution.remember_device(self.session, self.buyer.id, self.device_hash)
+        attribution.remember_device(
+            self.session, self.buyer.id, self.device_hash, last_seen=self.context.device_seen_at
+        )
 
 
 # The statements of every checkout, built once from the tables (Core): no per-call construction, no ORM unit of
@@ -659,6 +692,8 @@ _videos, _users, _cards, _members = (
     VideoProduct.__table__.c,
     BrandMember.__table__.c,
 )
+# Aliases: the SKU query's own subqueries must not correlate with the source video it joins.
+_src_video, _src_uploader = Video.__table__.alias("src_video"), User.__table__.alias("src_uploader")
 _LOAD = (
     select(
         _skus.id, _skus.product_id, _skus.brand_id, _skus.attributes, _skus.price_fen, _skus.list_price_fen,
@@ -667,12 +702,22 @@ _LOAD = (
         flash_sales.admitted(_skus.id).label("flash_admitted"), bargains.started(_skus.id).label("bargain_started"),
         group_buys.seated(_skus.id).label("group_seated"),
         distribution.open_programme(_skus.brand_id).label("programme_open"),
+        # The source video (`:video`, or none) as `_VIDEO_SOURCE` reads it, for each SKU's product and brand.
+        _src_video.c.id.label("src_video_id"), _src_video.c.brand_id.label("src_video_brand_id"),
+        _src_uploader.c.id.label("src_uploader_id"), _src_uploader.c.is_artist.label("src_uploader_is_artist"),
+        exists().where(_cards.video_id == _src_video.c.id, _cards.product_id == _skus.product_id).label("src_linked"),
+        exists().where(_members.brand_id == _skus.brand_id, _members.user_id == _src_uploader.c.id).label("src_own"),
+        *(c.label(f"src_{n}") for c, n in zip(
+            attribution.self_referral_checks(_src_uploader.c.id), ("device", "payout", "address"), strict=True
+        )),
     )
     .join_from(Sku.__table__, Product.__table__, _products.id == _skus.product_id)
     .outerjoin(
         AffiliateOffer.__table__,
         _offers.id == affiliate.offer_in_force(_products.id, bindparam("now", type_=UTCDateTime())),
     )
+    .outerjoin(_src_video, _src_video.c.id == bindparam("video", type_=BigInteger()))
+    .outerjoin(_src_uploader, _src_uploader.c.id == _src_video.c.uploader_id)
     .where(_skus.id.in_(bindparam("ids", expanding=True)))
 )  # fmt: skip
 _RESERVE = (

@@ -141,7 +141,8 @@ def record_created(session: Session, order_ids: Sequence[int], actor: Actor, at:
     )  # fmt: skip
 
 
-_INSERT_EVENT = insert(OrderEvent.__table__)
+# `inline()`: no RETURNING of the new ids (a single-row Core INSERT fetches its key otherwise); nobody reads them.
+_INSERT_EVENT = insert(OrderEvent.__table__).inline()
 
 
 def lock_order(session: Session, order_id: int) -> Order:

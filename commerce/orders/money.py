@@ -82,6 +82,7 @@ class _Payable:
     total: int
     status: OrderStatus
     lines: list[Row[Any]]
+    seated: bool  # it holds a 拼团 seat its payment counts
 
 
 _orders, _lines = Order.__table__, OrderLine.__table__
@@ -92,6 +93,7 @@ _LOCK_PAYABLE = (
         _lines.c.artist_rate_bp, _lines.c.sharer_rate_bp, _lines.c.level2_share_bp, _lines.c.source_video_id,
         _lines.c.artist_id, _lines.c.sharer_id, _lines.c.sharer_via, _lines.c.click_id, _lines.c.sharer_blocked,
         _lines.c.parent_sharer_id, _lines.c.review_status, _lines.c.agent_id, _lines.c.agent_fee_bp,
+        group_buys.seat_ordered(_orders.c.id).label("seated"),
     )
     .join_from(_orders, _lines, _lines.c.order_id == _orders.c.id)
     .where(
@@ -113,7 +115,9 @@ def _lock_payable(session: Session, checkout_id: int) -> list[_Payable]:
     """Every order of a checkout with its lines, locked in id order (the fixed lock order of every money path)."""
     rows = session.execute(_LOCK_PAYABLE, {"checkout": checkout_id}).all()
     return [
-        _Payable(order_id, lines[0].buyer_id, lines[0].brand_id, lines[0].total, lines[0].status, lines)
+        _Payable(
+            order_id, lines[0].buyer_id, lines[0].brand_id, lines[0].total, lines[0].status, lines, lines[0].seated
+        )
         for order_id, group in itertools.groupby(rows, key=lambda r: r.order_id)
         for lines in [list(group)]
     ]
@@ -208,7 +212,10 @@ class CheckoutPayments:
             for order in to_split:
                 _extend_bindings(session, order, paid_at, self.policy)
                 _count_purchases(session, order)
-            group_buys.on_paid(session, [o.id for o in to_split], paid_at)  # a 拼团 seat paid; the N-th completes
+            # A 拼团 seat paid; the N-th completes. Most orders hold none: then nothing is asked.
+            seated = [o.id for o in to_split if o.seated]
+            if seated:
+                group_buys.on_paid(session, seated, paid_at)
         # The ledger last: its accounts (the platform's above all) are what every payment locks, so they are held
         # only from here to the commit. One batch, one lock pass: the capture into every order's escrow, then each
         # pending order's split. The payment row lock and its status change (once), and the order row locks and

@@ -189,6 +189,9 @@ class SandboxProvider:
         self.base_url = base_url.rstrip("/")
         self.fee_bp = fee_bp
         self.tolerance = tolerance_seconds
+        # The body of the notification this object queued last: what an in-process sender (the checkout bench)
+        # posts to the webhook without reading it back; the sender task still delivers every queued one.
+        self.last_sent: bytes | None = None
 
     # -- the provider interface -------------------------------------------------------------------------
 
@@ -430,6 +433,7 @@ class SandboxProvider:
             _INSERT_NOTIFICATION,
             {"event_id": event_id, "payment_id": data["payment_id"], "url": url, "body": body.decode()},
         )
+        self.last_sent = body
         enqueue_after_commit(self.session, DELIVER_TASK)
 
     def notifications(self, provider_payment_id: str) -> list[SandboxNotification]:
@@ -482,7 +486,7 @@ _SET_FAILURE = (
     .values(last_failure=bindparam("reason"))
     .returning(_payments)
 )
-_INSERT_NOTIFICATION = insert(SandboxNotification.__table__)
+_INSERT_NOTIFICATION = insert(SandboxNotification.__table__).inline()  # no RETURNING of the new id: nobody reads it
 
 
 @functools.cache

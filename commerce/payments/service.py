@@ -306,7 +306,7 @@ def _record(
 
 
 _payments, _events = Payment.__table__, PaymentEvent.__table__
-_INSERT_EVENT = insert(_events)
+_INSERT_EVENT = insert(_events).inline()  # no RETURNING of the new id: nobody reads it
 _SUCCEED = (
     update(_payments)
     .where(

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from commerce.attribution import service as attribution
 from commerce.attribution.links import TargetKind
-from commerce.attribution.models import ShareClick
+from commerce.attribution.models import ShareClick, UserDevice
 from commerce.ledger import AccountKind, LedgerTransaction
 from commerce.orders import checkout as checkout_service
 from commerce.orders import review, settlement
@@ -315,3 +315,97 @@ def test_clicks_from_tampered_or_expired_links_are_not_logged(market: Market, fr
     frozen.advance(days=31)
     assert attribution.record_click(m.session, link.token, keys=LINK_KEYS, policy=m.policy, ip_hash="i") is None
     assert m.session.scalar(select(func.count()).select_from(ShareClick)) == 0
+
+
+def test_checkout_notes_the_buyers_device_at_most_once_a_day(market: Market, frozen: FrozenClock) -> None:
+    # What self-referral checks compare is that a user was seen on a device; its last sighting is coarse, so a
+    # buyer checking out again on a known device writes nothing for it until a day has passed.
+    m = market
+    buyer = m.user()
+
+    def seen() -> tuple[dt.datetime, dt.datetime]:
+        row = m.session.execute(
+            select(UserDevice.first_seen_at, UserDevice.last_seen_at).where(
+                UserDevice.user_id == buyer.id, UserDevice.device_hash == "daily-phone"
+            )
+        ).one()
+        return row.first_seen_at, row.last_seen_at
+
+    place(m, buyer=buyer, device="daily-phone")
+    first = seen()
+    assert first == (frozen.now(), frozen.now())
+    frozen.advance(hours=23)
+    place(m, buyer=buyer, device="daily-phone")
+    assert seen() == first
+    frozen.advance(hours=2)
+    place(m, buyer=buyer, device="daily-phone")
+    assert seen() == (first[0], frozen.now())
+
+
+def test_a_click_on_a_video_credits_only_the_products_that_video_carries(market: Market, frozen: FrozenClock) -> None:
+    # A one-product checkout learns whether each clicked video carries its product with the clicks; a checkout of
+    # several products asks for every (video, product) pair: both credit a line the last click leading to it.
+    from tests import factories
+
+    m = market
+    other = factories.product(m.session, brand=m.brand, name="面膜", prices=(3_000,))
+    other.skus[0].stock = 10
+    factories.offer(m.session, product=other, artist_rate_bp=0, sharer_rate_bp=1000)
+    mask_video = factories.video(m.session, uploader=m.artist, title="面膜测评")
+    factories.video_link(m.session, video=mask_video, product=other)
+    m.session.commit()
+    second, other_buyer = m.user(), m.user()
+    for viewer in (m.buyer, other_buyer):
+        share_click(m, m.sharer, viewer=viewer)  # m.video: carries m.product
+    frozen.advance(hours=1)
+    for viewer in (m.buyer, other_buyer):
+        share_click(m, second, viewer=viewer, target_id=mask_video.id)  # later, but its video carries the mask only
+    frozen.advance(hours=1)
+    assert _line(m, place(m, from_video=False)).sharer_id == m.sharer.id
+    both = checkout_service.place_order(
+        m.session, other_buyer, items=[
+            checkout_service.CheckoutItem(m.sku.id, 1), checkout_service.CheckoutItem(other.skus[0].id, 1),
+        ], address=ADDRESS, provider=m.provider, policy=m.policy, links=LINKS,
+    )  # fmt: skip
+    credited = {line.sku_id: line.sharer_id for order in orders_of(m, both) for line in order.lines}
+    assert credited == {m.sku.id: m.sharer.id, other.skus[0].id: second.id}
+
+
+def test_self_referral_of_the_videos_artist_the_bound_sharer_and_the_upstream(
+    market: Market, frozen: FrozenClock
+) -> None:
+    # The checks are read with the SKUs (the source video's artist) and with the buyer's binding or clicks (their
+    # sharers and upstream sharers); each reason holds there as it does for a beneficiary asked on its own.
+    m = market
+    policy = MoneyPolicy(commission_levels=2, level2_share_bp=2000)
+    m.policy = policy
+    use_policy(policy)
+    buyer = m.user()
+    attribution.remember_device(m.session, m.artist.id, "family-tablet")
+    m.session.commit()
+    line = _line(m, place(m, buyer=buyer, device="family-tablet"))
+    assert (line.artist_id, line.artist_blocked, line.artist_rate_bp) == (m.artist.id, "same_device", 0)
+
+    # The upstream sharer shares the buyer's payout account; the sharer re-shared upstream's link to the buyer.
+    for who in (m.upstream, buyer):
+        set_payout_account(m.session, who, Owner.user(who.id), method=PayoutMethod.ALIPAY, account_no="6222-0000",
+                           account_name="同一人")  # fmt: skip
+    share_click(m, m.upstream, viewer=m.sharer)
+    frozen.advance(minutes=5)
+    reshare = attribution.create_share_link(m.session, m.sharer, target_kind=TargetKind.VIDEO, target_id=m.video.id,
+                                            keys=LINK_KEYS, policy=policy, base_url="http://x")  # fmt: skip
+    attribution.record_click(m.session, reshare.token, keys=LINK_KEYS, policy=policy, ip_hash="i", viewer_id=buyer.id)
+    frozen.advance(minutes=5)
+    clicked = _line(m, place(m, buyer=buyer, device="buyer-phone", from_video=False))
+    assert (clicked.sharer_id, clicked.sharer_via, clicked.sharer_blocked) == (m.sharer.id, "click", None)
+    assert (clicked.parent_sharer_id, clicked.parent_blocked, clicked.level2_share_bp) == (
+        m.upstream.id, "same_payout_account", 0,
+    )  # fmt: skip
+
+    # Bound to the sharer by that order; then the sharer orders for themselves to the buyer's address.
+    place(m, buyer=m.sharer, device="sharer-phone", from_video=False, address=ADDRESS)
+    bound = _line(m, place(m, buyer=buyer, device="buyer-phone", from_video=False, address=ADDRESS))
+    assert (bound.sharer_id, bound.sharer_via, bound.sharer_blocked, bound.sharer_rate_bp) == (
+        m.sharer.id, "binding", "same_address", 0,
+    )  # fmt: skip
+    assert bound.parent_blocked == "same_payout_account"

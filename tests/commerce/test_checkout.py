@@ -306,3 +306,39 @@ def test_a_payment_after_cancellation_is_refunded_in_full(market: Market) -> Non
     assert escrow(m.session, order) == 0
     assert m.session.scalar(select(Earning.id).where(Earning.order_id == order.id)) is None
     assert_books_balanced(m.session)
+
+
+def test_each_line_credits_the_artist_of_its_own_source_video(market: Market) -> None:
+    # The first item's video is read with the SKUs; the others' are asked for one by one: either way, a line credits
+    # its video's uploader only when that video carries its product, and a video that does not exist credits nobody.
+    m = market
+    other_artist = m.user(artist=True)
+    other_video = factories.video(m.session, uploader=other_artist, title="第二个视频")
+    skus = []
+    for name in ("面霜", "精华"):
+        product = factories.product(m.session, brand=m.brand, name=name, prices=(5_000,))
+        product.skus[0].stock = 10
+        factories.offer(m.session, product=product, artist_rate_bp=1500, sharer_rate_bp=0)
+        skus.append(product.skus[0])
+    factories.video_link(m.session, video=other_video, product=skus[1].product)
+    m.session.commit()
+    placed = checkout_service.place_order(
+        m.session, m.buyer, items=[
+            checkout_service.CheckoutItem(m.sku.id, 1, source_video_id=m.video.id),  # carried: its artist
+            checkout_service.CheckoutItem(skus[0].id, 1, source_video_id=m.video.id),  # not on that video
+            checkout_service.CheckoutItem(skus[1].id, 1, source_video_id=other_video.id),  # another video's artist
+        ], address=ADDRESS, provider=m.provider, policy=m.policy, links=LINKS,
+    )  # fmt: skip
+    (order,) = orders_of(m, placed)
+    credited = {line.sku_id: (line.artist_id, line.source_kind, line.source_video_id) for line in order.lines}
+    assert credited == {
+        m.sku.id: (m.artist.id, "video", m.video.id),
+        skus[0].id: (None, None, None),
+        skus[1].id: (other_artist.id, "video", other_video.id),
+    }
+    gone = checkout_service.place_order(
+        m.session, m.buyer, items=[checkout_service.CheckoutItem(m.sku.id, 1, source_video_id=other_video.id + 1000)],
+        address=ADDRESS, provider=m.provider, policy=m.policy, links=LINKS,
+    )  # fmt: skip
+    (line,) = orders_of(m, gone)[0].lines
+    assert (line.artist_id, line.source_kind, line.artist_rate_bp) == (None, None, 0)
