@@ -319,6 +319,30 @@ def run_pgbench(url: str, clients: int, seconds: float, script: Path | None = No
     }
 
 
+def statement_costs(url: str, script: Path, seconds: float) -> list[tuple[float, str]]:
+    """The replay on one client with `pgbench -r`: each statement's average latency in ms (on this host mostly
+    the server's time: parse and plan are prepared away, so it is execution, triggers and, for COMMIT, the
+    deferred checks and the WAL flush), in script order."""
+    out = subprocess.run(
+        ["pgbench", "-f", str(script), "-M", "prepared", "-c", "1", "-j", "1", "-T", str(int(seconds)), "-r",
+         *_libpq(url)], check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    costs = []
+    for line in out.split("statement latencies in milliseconds", 1)[-1].splitlines()[1:]:
+        found = re.match(r"\s*([\d.]+)\s+\d+\s+(.*)", line) or re.match(r"\s*([\d.]+)\s+(.*)", line)
+        if found and not found.group(2).startswith("\\"):  # pgbench's meta-commands cost nothing here
+            costs.append((float(found.group(1)), found.group(2).strip()))
+    return costs
+
+
+def print_statement_costs(costs: list[tuple[float, str]], top: int = 8) -> None:
+    total = sum(ms for ms, _ in costs)
+    print(f"per statement, one client (pgbench -r): {len(costs)} statements, {total:.2f} ms per purchase; "
+          "the costliest:")  # fmt: skip
+    for ms, sql in sorted(costs, reverse=True)[:top]:
+        print(f"  {ms:7.3f} ms {100 * ms / max(total, 1e-9):5.1f}%  {sql[:110]}")
+
+
 # -- the SQL floor: one purchase's own statements, replayed by pgbench ----------------------------------------
 
 # Ids are taken from far apart ranges before the trace, so that a value names one row of one table: each id a
@@ -493,6 +517,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each run")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each side per client count, alternated")
     parser.add_argument("--save-replay", metavar="FILE", help="also write the pgbench script of the traced purchase")
+    parser.add_argument("--per-statement", action="store_true",
+                        help="also replay the purchase on one client with pgbench -r and print what each statement "
+                             "costs (where PostgreSQL's time per purchase goes)")  # fmt: skip
     args = parser.parse_args()
     counts = [int(c) for c in str(args.clients).split(",")]
 
@@ -527,6 +554,8 @@ def main() -> None:
                     pg_runs.append(run_pgbench(url, clients, args.seconds))
                     replay_runs.append(run_pgbench(url, clients, args.seconds, script))
                 results[clients] = (ours_runs, pg_runs, replay_runs)
+            if args.per_statement:
+                print_statement_costs(statement_costs(url, script, args.seconds))
         verdict = check(url, world)
     finally:
         with admin.connect() as conn:
