@@ -22,6 +22,7 @@ from core.errors import DomainError
 from core.money import format_yuan
 from web.auth import client_ip_hash, current_user
 from web.device import device_for_browser, set_device_cookie
+from web.edge import int64
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def _follow(token: str, claim: links.ShareClaim, device: str | None) -> Response
 def _landing(kind: TargetKind, target_id: int) -> str:
     """Where a followed link goes: a 拼团 group's page when the product link carries `g=<group id>` of its product
     (the link's signed claim credits the sharer either way), else what was shared."""
-    g = request.args.get("g", type=int)
+    g = request.args.get("g", type=int64)
     group_id = group_buys.landing(extensions.session(), g, kind, target_id) if g else None
     return url_for("feed.group", group_id=group_id) if group_id else target_url(kind, target_id)
 

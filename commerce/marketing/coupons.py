@@ -40,7 +40,7 @@ from commerce.orders.models import (
     UserCouponStatus,
 )
 from core import clock
-from core.accounts.models import User
+from core.accounts.models import Brand, User
 from core.accounts.permissions import require_admin, require_brand_member, require_user
 from core.db import expire_loaded
 from core.errors import Conflict, FieldError, NotFound, ValidationFailed, register_field_labels, register_messages
@@ -67,6 +67,7 @@ register_messages(
         "coupon_used": ("该优惠券已使用", "This coupon has already been used"),
         "coupon_threshold_required": ("满减券须设置使用门槛", "A threshold coupon needs a minimum spend"),
         "coupon_products_outside_brand": ("只能选择本品牌的商品", "Choose products of this brand only"),
+        "coupon_brand_not_found": ("没有这个品牌", "No such brand"),
     }
 )
 register_field_labels(
@@ -107,15 +108,18 @@ def create_coupon(  # noqa: PLR0912
     ends_at: dt.datetime | None = None,
 ) -> Coupon:
     """A brand member creates the brand's own coupons; only an admin creates platform-funded ones. Commits."""
+    errors = []
     if funded_by == CouponFunding.PLATFORM:
         creator = require_admin(user)
+        # Checked here: left to the foreign key, the commit would refuse it as a taken code (the only clash it expects)
+        if brand_id is not None and session.get(Brand, brand_id) is None:
+            errors.append(FieldError("brand_id", "coupon_brand_not_found"))
     else:
         if brand_id is None:
             raise ValidationFailed.one("brand_id", "missing")
         require_brand_member(session, user, brand_id)
         creator = require_user(user)
     now = clock.now()
-    errors = []
     if code is not None:
         code = code.strip().upper()
         if not _CODE.match(code):

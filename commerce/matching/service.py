@@ -26,7 +26,9 @@ from commerce.matching.relevance import content_relevance
 from commerce.matching.scoring import Brief, Candidate, Reference, Score
 from core import clock
 from core.accounts.models import BrandMember, User
+from core.db import INT64_MAX
 from core.errors import NotFound, ValidationFailed
+from core.money import BP_WHOLE
 from search.engine import SearchEngine
 
 FOLLOWER_BANDS: dict[str, tuple[int, int | None]] = {
@@ -112,6 +114,14 @@ def _check_filters(f: MatchFilters) -> None:
         raise ValidationFailed.one("query.follower_band", "enum")
     if f.price_band is not None and f.price_band not in PRICE_BANDS:
         raise ValidationFailed.one("query.price_band", "enum")
+    # The API's query model bounds these too, but the match page builds its filters from the raw query string: past
+    # a BIGINT, PostgreSQL refuses the comparison (a 500)
+    bounds = {"min_gmv_90d_fen": (0, INT64_MAX), "min_conversion_bp": (0, BP_WHOLE), "min_completion_bp": (0, BP_WHOLE),
+              "min_rating": (1, 5)}  # fmt: skip
+    for name, (low, high) in bounds.items():
+        value = getattr(f, name)
+        if value is not None and not low <= value <= high:  # NaN is neither
+            raise ValidationFailed.one(f"query.{name}", "less_than_equal" if value > high else "greater_than_equal")
 
 
 def _in_band(value: int | None, band: tuple[int, int | None]) -> bool:

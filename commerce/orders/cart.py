@@ -12,6 +12,7 @@ from commerce.orders.models import CartItem
 from core.accounts.models import User
 from core.accounts.permissions import require_user
 from core.errors import NotFound, ValidationFailed, register_messages
+from media.models import Video
 
 register_messages({"sku_unavailable": ("该商品规格已下架", "This item is no longer available")})
 
@@ -51,11 +52,23 @@ def add_item(
         item = CartItem(user_id=user.id, sku_id=sku_id, quantity=0)
         session.add(item)
     item.quantity = min(MAX_QUANTITY, item.quantity + quantity)
+    source_video_id, source_artist_id = _known_sources(session, source_video_id, source_artist_id)
     if source_video_id is not None or source_artist_id is not None:
         # The latest place the buyer found it is where the purchase starts.
         item.source_video_id, item.source_artist_id = source_video_id, source_artist_id
     session.commit()
     return item
+
+
+def _known_sources(session: Session, video_id: int | None, artist_id: int | None) -> tuple[int | None, int | None]:
+    """The sources that exist. The client names them from the page the buyer was on, and the video may have been
+    deleted since (or the id made up): like the checkout with a claim the catalog does not back, the SKU goes into
+    the cart without that credit rather than failing the tap (or the row's foreign key)."""
+    if video_id is not None and session.scalar(select(Video.id).where(Video.id == video_id)) is None:
+        video_id = None
+    if artist_id is not None and session.scalar(select(User.id).where(User.id == artist_id)) is None:
+        artist_id = None
+    return video_id, artist_id
 
 
 def _own_item(session: Session, user: User | None, item_id: int) -> CartItem:

@@ -18,7 +18,7 @@ from commerce.distribution.models import Distributor, DistributorStatus
 from commerce.orders.models import Coupon, CouponFunding
 from commerce.support.models import Agent, Conversation, Desk, RoutingMode
 from core import clock
-from core.accounts.models import BrandMember, User
+from core.accounts.models import Brand, BrandMember, User
 from core.accounts.permissions import require_brand_member, require_user
 from core.errors import NotFound, PermissionDenied, ValidationFailed, register_field_labels, register_messages
 
@@ -82,6 +82,10 @@ def require_staff(session: Session, user: User | None, brand_id: int) -> tuple[U
     side = staff_side(session, user, brand_id)
     if side is None:
         raise PermissionDenied("not_support_staff")
+    # An admin serves any brand, but is told (like `require_brand_member`) when there is none: not an empty inbox
+    # and a default desk for a brand that does not exist
+    if user.is_admin and side == "member" and session.get(Brand, brand_id) is None:
+        raise NotFound("brand")
     return user, side
 
 

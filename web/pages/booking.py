@@ -35,6 +35,7 @@ from web.api.artists import FOLLOWER_BAND_NAMES, PRICE_BAND_NAMES, TIER_NAMES, o
 from web.api.bookings import booking_out
 from web.api.discovery import VideoCardOut
 from web.auth import current_user, signed_in_page
+from web.edge import int64
 from web.i18n import get_locale, pick
 from web.i18n import t as _t
 
@@ -114,8 +115,10 @@ def open_campaigns() -> str:
 
 def _editor(user: User, campaign_id: int | None) -> str | Response:
     session = extensions.session()
-    campaign = campaigns.for_member(session, user, campaign_id) if campaign_id else None
-    brand_id = campaign.brand_id if campaign else int(request.args.get("brand_id") or (user.brand_ids() or [0])[0])
+    campaign = campaigns.for_member(session, user, campaign_id) if campaign_id is not None else None
+    brand_id = (
+        campaign.brand_id if campaign else (request.args.get("brand_id", type=int64) or (user.brand_ids() or [0])[0])
+    )
     if not brand_id:
         return render_template(
             "error.html", status=403, message=_t("只有品牌成员可以发布招募", "Only brand members can write briefs")
@@ -167,7 +170,7 @@ def _filters() -> matching.MatchFilters:
 @signed_in_page
 def match(user: User) -> str | Response:
     session = extensions.session()
-    campaign_id = request.args.get("campaign", type=int)
+    campaign_id = request.args.get("campaign", type=int64)
     if campaign_id is None:
         return redirect("/campaigns")
     filters = _filters()

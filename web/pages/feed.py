@@ -30,6 +30,7 @@ from web.api.catalog import product_out
 from web.api.discovery import VideoCardOut
 from web.auth import current_user, safe_next_path, signed_in_page
 from web.device import device_for_browser, set_device_cookie
+from web.edge import int64
 from web.headers import allow_wechat_sdk
 from web.wechat import wechat_sign_in_offered
 
@@ -101,7 +102,7 @@ def product(product_id: int) -> str:
 @signed_in_page
 def checkout(user: User) -> str | Response:
     """Address and order summary for one SKU; the page's script places the order through the API."""
-    found = products.visible_product(extensions.session(), user, request.args.get("product", 0, type=int))
+    found = products.visible_product(extensions.session(), user, request.args.get("product", 0, type=int64))
     sku = next((s for s in found.skus if s.id == request.args.get("sku", type=int) and s.is_active), None)
     if sku is None:
         abort(404)

@@ -191,6 +191,18 @@ def test_only_admins_fund_platform_coupons(market: Market) -> None:
                               value=100)  # fmt: skip
 
 
+@pytest.mark.parametrize("brand_id", [987_654_321, 2**63 - 1])
+def test_a_platform_coupon_for_a_brand_that_does_not_exist_is_refused_as_such(market: Market, brand_id: int) -> None:
+    # found fuzzing POST /admin/coupons: the row's foreign key refused it at the commit, which answered 409 "the code
+    # is taken" for a coupon that had no code
+    m = market
+    with pytest.raises(ValidationFailed) as err:
+        platform_coupon(m, brand_id=brand_id)
+    assert [(f.field, f.code) for f in err.value.fields] == [("brand_id", "coupon_brand_not_found")]
+    assert err.value.fields[0].render("en")["message"] == "No such brand"
+    assert platform_coupon(m, brand_id=m.brand.id).brand_id == m.brand.id
+
+
 def test_grants_hand_one_to_each_listed_user(market: Market) -> None:
     m = market
     coupon = brand_coupon(m, max_uses=2)

@@ -21,6 +21,7 @@ from commerce.matching import service as matching
 from commerce.matching.service import MatchFilters
 from core import clock
 from core.accounts.models import User
+from core.errors import ValidationFailed
 from tests import factories
 
 POLICY = BookingPolicy()
@@ -161,6 +162,22 @@ def test_filters_narrow_the_ranking(db_session: Session, brief: Campaign) -> Non
     profiles.update_profile(db_session, food, {"accepting_bookings": False})
     assert food.id not in ids()
     assert food.id in ids(available_only=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "code"),
+    [("min_gmv_90d_fen", 10**20, "less_than_equal"), ("min_gmv_90d_fen", -1, "greater_than_equal"),
+     ("min_conversion_bp", 10**20, "less_than_equal"), ("min_completion_bp", -(10**20), "greater_than_equal"),
+     ("min_rating", float("nan"), "greater_than_equal"), ("min_rating", 6.0, "less_than_equal")],
+)  # fmt: skip
+def test_filters_out_of_bounds_are_refused_before_the_query(
+    db_session: Session, brief: Campaign, name: str, value: float, code: str
+) -> None:
+    # found probing the match page as its brand: /match?campaign=…&min_conversion_bp=10**20 (or min_gmv_yuan) built
+    # filters from the raw query string, and PostgreSQL refused a number past a BIGINT (500)
+    with pytest.raises(ValidationFailed) as err:
+        matching.rank(db_session, brief_owner(db_session, brief), brief.id, MatchFilters(**{name: value}))
+    assert [(f.field, f.code) for f in err.value.fields] == [(f"query.{name}", code)]
 
 
 def test_similar_artists_share_categories_and_price(db_session: Session) -> None:
