@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from commerce.catalog.limits import CatalogLimits
+from commerce.distribution.models import Distributor
 from commerce.orders.models import Checkout
 from commerce.support import conversations, staff
 from commerce.support.conversations import CartLine, Outgoing
 from commerce.support.models import Conversation, Message, MessageKind, RoutingMode
 from core.accounts.models import BrandMember, BrandRole, User
+from tests.commerce.distribution.helpers import join, open_programme
 from tests.commerce.money import ADDRESS, LINKS, Market, pay
 
 LIMITS = CatalogLimits()
@@ -27,6 +29,15 @@ def agents(m: Market, n: int) -> list[User]:
         staff.appoint(m.session, m.owner, m.brand.id, u.id)
         out.append(u)
     return out
+
+
+def distributor_agent(m: Market) -> tuple[User, Distributor]:
+    """The brand opens its distributor programme; an approved distributor of it is appointed an agent."""
+    open_programme(m)
+    user = m.user(display_name="分销员")
+    d = join(m, user)
+    staff.appoint(m.session, m.owner, m.brand.id, user.id)
+    return user, d
 
 
 def desk(m: Market, *, routing: RoutingMode | None = None, fee_bp: int | None = None) -> None:

@@ -15,7 +15,7 @@ from core.db import Database
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from tests.commerce.distribution.helpers import bring, join, open_programme
 from tests.commerce.money import Market
-from tests.commerce.support.helpers import agents, chat, desk, say
+from tests.commerce.support.helpers import agents, chat, desk, distributor_agent, say
 
 
 def test_the_bound_distributor_is_first_when_they_are_an_agent(market: Market) -> None:
@@ -206,10 +206,7 @@ def test_waiting_conversations_are_routed_oldest_first_when_an_agent_comes_on_du
 
 def test_a_bound_customer_waiting_goes_to_their_distributor_when_on_duty(market: Market) -> None:
     m = market
-    open_programme(m)
-    seller = m.user(display_name="分销员")
-    d = join(m, seller)
-    staff.appoint(m.session, m.owner, m.brand.id, seller.id)
+    seller, d = distributor_agent(m)
     staff.set_available(m.session, seller, m.brand.id, False)
     customer = m.user()
     assert bring(m, d, customer)
@@ -223,10 +220,7 @@ def test_a_bound_customer_waiting_goes_to_their_distributor_when_on_duty(market:
 
 def test_a_dismissed_distributor_agent_loses_the_conversations_and_the_inbox(market: Market) -> None:
     m = market
-    open_programme(m)
-    distributor_user = m.user(display_name="分销员")
-    d = join(m, distributor_user)
-    staff.appoint(m.session, m.owner, m.brand.id, distributor_user.id)
+    distributor_user, d = distributor_agent(m)
     customer = m.user()
     assert bring(m, d, customer)
     c = chat(m, customer)
