@@ -149,8 +149,8 @@ def payment_return(checkout_id: str) -> str:
     except DomainError:
         return render_template("payment_return.html", checkout=None, payment=None)
     payment = None
-    if checkout.payment_id is not None:
+    if checkout.payment is not None:
         provider = open_provider(extensions.settings(), session)
-        payment = payments.sync_payment(session, provider, checkout.payment_id)
+        payment = payments.sync_payment(session, provider, checkout.payment.id)
     group_id = group_buys.group_of_checkout(session, checkout.id)  # a 拼团 order: back to its group's page
     return render_template("payment_return.html", checkout=checkout, payment=payment, group_id=group_id)

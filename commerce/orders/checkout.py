@@ -38,7 +38,7 @@ from commerce.distribution import binding as distribution
 from commerce.marketing import bargains, coupons, flash_sales, group_buys
 from commerce.orders import cart, lifecycle
 from commerce.orders.lifecycle import Actor
-from commerce.orders.models import Checkout, Order, OrderLine, ReviewStatus
+from commerce.orders.models import PAYMENT_PURPOSE, Checkout, Order, OrderLine, ReviewStatus
 from commerce.payments import service as payments
 from commerce.payments.provider import PaymentProvider
 from commerce.policy import MoneyPolicy
@@ -80,7 +80,7 @@ register_messages(
     }
 )
 
-PURPOSE = "checkout"
+PURPOSE = PAYMENT_PURPOSE
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
 
 
@@ -296,15 +296,11 @@ def place_order(
             client_ip=links.client_ip,
             payer_openid=links.payer_openid,
         )
-        session.execute(_SET_PAYMENT, {"checkout": checkout_id, "payment": payment.id})
         # The contended rows (stock, coupon uses) are taken last, so their locks are held as briefly as can be (never
         # across the provider's round trip): SKUs in id order, then coupons in brand order, in every checkout.
         builder.reserve(wanted)
         builder.use_coupons(plans, order_ids)
-        checkout = adopt(
-            session,
-            Checkout(id=checkout_id, buyer_id=buyer.id, total=total, payment_id=payment.id, created_at=builder.now),
-        )
+        checkout = adopt(session, Checkout(id=checkout_id, buyer_id=buyer.id, total=total, created_at=builder.now))
         set_committed_value(checkout, "payment", payment)  # what the caller shows next (its pay URL), as written
         session.commit()
     except BaseException:
@@ -739,11 +735,6 @@ _LINKS = select(_cards.video_id, _cards.product_id).where(
     _cards.product_id.in_(bindparam("products", expanding=True)),
 )
 _INSERT_CHECKOUT = insert(Checkout.__table__).returning(Checkout.__table__.c.id)
-_SET_PAYMENT = (
-    update(Checkout.__table__)
-    .where(Checkout.__table__.c.id == bindparam("checkout"))
-    .values(payment_id=bindparam("payment"))
-)
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
 _INSERT_LINES = insert(OrderLine.__table__).returning(OrderLine.__table__.c.id)  # one multi-row INSERT for many
 

@@ -29,6 +29,7 @@ from commerce.orders import lifecycle
 from commerce.orders.lifecycle import PROVIDER, Actor
 from commerce.orders.models import (
     OPEN_DISPUTE_STATES,
+    PAYMENT_PURPOSE,
     Dispute,
     DisputeSource,
     DisputeState,
@@ -228,7 +229,10 @@ def _refund(
 
 def _payment_id(session: Session, order: Order) -> int:
     payment_id = session.scalar(
-        select(Payment.id).where(Payment.purpose == "checkout", Payment.reference_id == order.checkout_id)
+        select(Payment.id)
+        .where(Payment.purpose == PAYMENT_PURPOSE, Payment.reference_id == order.checkout_id)
+        .order_by(Payment.id.desc())
+        .limit(1)
     )
     assert payment_id is not None
     return payment_id

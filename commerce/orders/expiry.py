@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from commerce.orders import lifecycle
 from commerce.orders.lifecycle import SYSTEM
-from commerce.orders.models import Checkout, Order, OrderStatus
+from commerce.orders.models import PAYMENT_PURPOSE, Order, OrderStatus
 from commerce.payments import service as payments
 from commerce.payments.provider import PaymentProvider
 from core import clock
@@ -32,10 +32,8 @@ def expire_unpaid(session: Session, provider: PaymentProvider, *, limit: int = 1
     session.commit()
     cancelled = 0
     for checkout_id in due:
-        checkout = session.get(Checkout, checkout_id)
-        assert checkout is not None
-        if checkout.payment_id is not None:
-            payment = payments.lock_payment(session, checkout.payment_id)
+        payment = payments.payment_for(session, PAYMENT_PURPOSE, checkout_id, lock=True)
+        if payment is not None:
             payments.close_payment(session, provider, payment)
         orders = lifecycle.lock_checkout_orders(session, checkout_id)
         for order in orders:

@@ -17,6 +17,9 @@ from core.money import CURRENCY
 if TYPE_CHECKING:
     from commerce.payments.models import Payment
 
+# Payment.purpose of a checkout's payment (its reference_id is the checkout's id).
+PAYMENT_PURPOSE = "checkout"
+
 
 class CartItem(Base):
     """A SKU in a user's cart, remembering where the buyer found it (an artist's video or showcase)."""
@@ -42,12 +45,23 @@ class Checkout(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     total: Mapped[int]
-    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
 
     orders: Mapped[list[Order]] = relationship(back_populates="checkout", order_by="Order.id", lazy="selectin")
-    # Read only; the checkout that made the payment holds it, so the session keeps it while the checkout is used.
-    payment: Mapped[Payment | None] = relationship(viewonly=True, lazy="select")
+    # The payment names its checkout (its purpose and reference_id, indexed), so the checkout keeps no payment_id of
+    # its own: writing one cost every purchase an UPDATE. place_order makes one payment per checkout; were there ever
+    # more, the latest is the checkout's, as the column held. Read only; place_order sets it on the checkout it returns.
+    payment: Mapped[Payment | None] = relationship(
+        primaryjoin=f"and_(Payment.purpose == '{PAYMENT_PURPOSE}', foreign(Payment.reference_id) == Checkout.id)",
+        order_by="Payment.id.desc()",
+        uselist=False,
+        viewonly=True,
+        lazy="select",
+    )
+
+    @property
+    def payment_id(self) -> int | None:
+        return self.payment.id if self.payment is not None else None
 
 
 class OrderStatus(enum.StrEnum):

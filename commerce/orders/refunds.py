@@ -23,7 +23,7 @@ from commerce.orders import lifecycle, notices, refund_photos
 from commerce.orders.lifecycle import Actor
 from commerce.orders.models import (
     OPEN_DISPUTE_STATES,
-    Checkout,
+    PAYMENT_PURPOSE,
     Dispute,
     Order,
     OrderLine,
@@ -204,10 +204,7 @@ def _new_refund(
 
 def payment_of(session: Session, order: Order) -> Payment:
     """The payment of the order's checkout (one payment for all of a checkout's orders)."""
-    checkout = session.get(Checkout, order.checkout_id)
-    assert checkout is not None
-    assert checkout.payment_id is not None
-    payment = session.get(Payment, checkout.payment_id)
+    payment = payments.payment_for(session, PAYMENT_PURPOSE, order.checkout_id)
     assert payment is not None
     return payment
 

@@ -162,6 +162,19 @@ def lock_payment(session: Session, payment_id: int) -> Payment:
     return payment
 
 
+def payment_for(session: Session, purpose: str, reference_id: int, *, lock: bool = False) -> Payment | None:
+    """The latest payment made for a purpose's record, if any (`lock`: FOR UPDATE and fresh, as `lock_payment`)."""
+    query = (
+        select(Payment)
+        .where(Payment.purpose == purpose, Payment.reference_id == reference_id)
+        .order_by(Payment.id.desc())
+        .limit(1)
+    )
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(query)
+
+
 def _matches(payment: Payment, amount: int, currency: str) -> bool:
     return amount == payment.amount and currency == payment.currency
 

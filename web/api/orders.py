@@ -21,7 +21,6 @@ from commerce.orders.models import (
     ReviewStatus,
 )
 from commerce.payments import notify_url, open_provider
-from commerce.payments.models import Payment
 from core import extensions, metrics
 from core.errors import ValidationFailed
 from web.api.blueprint import bp
@@ -175,7 +174,7 @@ class CheckoutOut(OutModel):
 
     @classmethod
     def of(cls, c: Checkout) -> CheckoutOut:
-        payment = extensions.session().get(Payment, c.payment_id) if c.payment_id else None
+        payment = c.payment
         return cls(
             id=c.id, total=c.total, payment_id=c.payment_id, pay_url=payment.pay_url if payment else None,
             payment_status=payment.status.value if payment else None, orders=[OrderOut.of(o) for o in c.orders],
