@@ -9,7 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, text
 
 from core.db import Base, make_engine
 from core.settings import PROJECT_ROOT
@@ -39,4 +39,36 @@ def test_upgrade_matches_models_and_downgrade_unwinds(empty_db: str) -> None:
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     command.upgrade(cfg, "head")
     assert "users" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_downgrading_0031_gives_each_checkout_back_its_latest_payment(empty_db: str) -> None:
+    from commerce.orders.models import Checkout
+    from commerce.payments.models import Payment
+    from core.accounts.models import User
+
+    migrate(empty_db)
+    engine = make_engine(empty_db)
+    with engine.begin() as conn:
+        buyer = conn.execute(insert(User.__table__).values(display_name="buyer")).inserted_primary_key[0]
+        paid, unpaid = (
+            conn.execute(insert(Checkout.__table__).values(buyer_id=buyer, total=100)).inserted_primary_key[0]
+            for _ in range(2)
+        )
+        payments = [("checkout", paid), ("checkout", paid), ("booking", paid), ("booking", unpaid)]
+        common = {"payer_id": buyer, "provider": "sandbox", "amount": 100}
+        ids = [
+            conn.execute(
+                insert(Payment.__table__).values(purpose=p, reference_id=ref, merchant_ref=f"m{n}", **common)
+            ).inserted_primary_key[0]
+            for n, (p, ref) in enumerate(payments)
+        ]
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.attributes["url"] = empty_db
+    command.downgrade(cfg, "0030_support")
+    with engine.connect() as conn:
+        rows = {r.id: r.payment_id for r in conn.execute(text("SELECT id, payment_id FROM checkouts"))}
+    assert rows == {paid: ids[1], unpaid: None}
+    command.upgrade(cfg, "head")
+    assert "payment_id" not in {c["name"] for c in inspect(engine).get_columns("checkouts")}
     engine.dispose()
