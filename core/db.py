@@ -6,14 +6,15 @@ import contextlib
 import datetime as dt
 import enum
 import select
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import psycopg
 from sqlalchemy import BigInteger, DateTime, Engine, Enum, Integer, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, class_mapper, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.types import TypeDecorator
 
@@ -185,7 +186,22 @@ def adopt(session: Session, obj: _T) -> _T:
     `obj` must carry its primary key; columns it was not given load from the row when first read.
     """
     make_transient_to_detached(obj)
-    return session.merge(obj, load=False)
+    if instance_state(obj).key in session.identity_map:
+        return session.merge(obj, load=False)
+    # The usual case, a row new to the session: `obj` itself joins it (merge would copy it into another object).
+    session.add(obj)
+    return obj
+
+
+def adopt_row(session: Session, model: type[_T], values: Mapping[str, Any]) -> _T:
+    """`adopt` for a row given as its column values (a RETURNING row's mapping, a dict of what was inserted), for
+    the hottest paths: the object is filled as the ORM loads one, without the per-attribute change events of the
+    model's constructor. `values` must hold the primary key; its keys are the model's attribute names.
+    """
+    mapper = class_mapper(model)
+    obj = mapper.class_manager.new_instance()
+    instance_state(obj).dict.update(values)
+    return adopt(session, obj)
 
 
 def expire_loaded(session: Session, model: type[Any], ids: Iterable[Any]) -> None:
