@@ -106,12 +106,39 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         # No pre-ping (a round trip before every transaction): a connection the server closed is found without one
         # when it is checked out (`_drop_closed`), and connections are replaced after an hour in any case.
         kwargs.update(pool_size=10, max_overflow=20, pool_recycle=3600)
+        kwargs["connect_args"] = {"cursor_factory": _PlainDescriptionCursor}
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
     else:
         event.listen(engine, "checkout", _drop_closed)
     return engine
+
+
+_ROWS = {psycopg.pq.ExecStatus.TUPLES_OK, psycopg.pq.ExecStatus.SINGLE_TUPLE, psycopg.pq.ExecStatus.TUPLES_CHUNK}
+
+
+class _PlainDescriptionCursor(psycopg.Cursor[Any]):
+    """psycopg's cursor, with `description` as DB-API tuples (name, type code, then sizes left None).
+
+    SQLAlchemy reads `description` after every statement that returns columns (RETURNING id included) and uses only
+    each entry's name and type code; psycopg builds a `Column` object per column, with a type lookup, every time:
+    1.3 us a column, some 170 us of Python per purchase (131 columns over its 21 statements).
+    """
+
+    @property
+    def description(self) -> list[tuple[Any, ...]] | None:  # type: ignore[override]
+        res = self.pgresult
+        if not res or not (res.nfields or res.status in _ROWS):  # as psycopg: `SELECT ;` has rows and no columns
+            return None
+        encoding = self._encoding
+        return [
+            ((name.decode(encoding) if (name := res.fname(i)) else f"column_{i + 1}"), res.ftype(i), *_NO_SIZES)
+            for i in range(res.nfields)
+        ]
+
+
+_NO_SIZES = (None,) * 5
 
 
 def _drop_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
