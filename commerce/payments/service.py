@@ -43,7 +43,7 @@ from commerce.payments.provider import (
     RefundRequest,
 )
 from core import clock
-from core.db import UTCDateTime, adopt
+from core.db import UTCDateTime, adopt_row
 from core.errors import Conflict, NotFound, register_messages
 from core.ids import short_id
 from core.money import CURRENCY
@@ -138,8 +138,8 @@ def start_payment(
         "pay_url": created.pay_url, "review_reason": None, "last_failure": None, "created_at": clock.now(),
         "succeeded_at": None, "finished_at": None,
     }  # fmt: skip
-    payment_id = session.execute(_INSERT_PAYMENT, row).scalar_one()
-    return adopt(session, Payment(id=payment_id, **row))
+    row["id"] = session.execute(_INSERT_PAYMENT, row).scalar_one()
+    return adopt_row(session, Payment, row)
 
 
 _INSERT_PAYMENT = insert(Payment.__table__).returning(Payment.__table__.c.id)
@@ -355,7 +355,7 @@ def _succeed_at_once(session: Session, provider: str, note: Notification) -> Pay
          "expected_amount": note.amount, "expected_currency": note.currency, "event_id": note.event_id,
          "new_fee": note.fee, "now": clock.now()},
     ).first()  # fmt: skip
-    return None if row is None else adopt(session, Payment(**row._mapping))
+    return None if row is None else adopt_row(session, Payment, row._mapping)
 
 
 def _apply_notification(session: Session, provider: PaymentProvider, payment: Payment, note: Notification) -> str:

@@ -3,10 +3,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, insert, text, update
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from core.db import Database
+from core.accounts.models import User
+from core.db import Database, adopt_row
 
 
 @pytest.mark.postgres
@@ -29,3 +31,21 @@ def test_a_connection_the_server_closed_is_replaced_at_checkout_without_a_ping(c
         again = s.scalar(text("SELECT pg_backend_pid()"))
         assert s.scalar(text("SELECT 1")) == 1
     assert again != first
+
+
+def test_adopt_row_hands_back_the_row_as_loaded_and_reuses_an_object_the_session_holds(db_session: Session) -> None:
+    """A row written by a Core statement becomes the session's object without a query: no pending change, columns
+    not given load when read; an object of that row the session already holds takes the given values instead."""
+    user_id = db_session.execute(insert(User).values(display_name="Ada", locale="en").returning(User.id)).scalar_one()
+    adopted = adopt_row(db_session, User, {"id": user_id, "display_name": "Ada"})
+    assert adopted in db_session
+    assert not db_session.dirty
+    assert not db_session.new
+    assert db_session.get(User, user_id) is adopted
+    assert adopted.locale == "en"  # not given: read from the row
+    db_session.execute(update(User).where(User.id == user_id).values(display_name="Bea"))
+    adopted.display_name = "pending change"
+    again = adopt_row(db_session, User, {"id": user_id, "display_name": "Bea"})
+    assert again is adopted
+    assert adopted.display_name == "Bea"
+    assert not db_session.dirty
