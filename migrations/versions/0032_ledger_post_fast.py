@@ -10,7 +10,7 @@ transactions' idempotency key) at any size of the ledger, so the function now
 pins them. The body and every rule it applies are unchanged.
 
 Revision ID: 0032_ledger_post_fast
-Revises: 0030_support
+Revises: 0031_checkout_payment
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0032_ledger_post_fast"
-down_revision: str | Sequence[str] | None = "0030_support"
+down_revision: str | Sequence[str] | None = "0031_checkout_payment"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
