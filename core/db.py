@@ -3,19 +3,45 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import enum
+import functools
+import json
 import select
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import psycopg
-from sqlalchemy import BigInteger, DateTime, Engine, Enum, Integer, MetaData, create_engine, event, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    Enum,
+    Insert,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    cast,
+    column,
+    create_engine,
+    event,
+    func,
+    insert,
+    literal_column,
+    text,
+)
+from sqlalchemy import select as sql_select  # `select` here is the standard library's (socket readiness)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, class_mapper, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 from sqlalchemy.types import TypeDecorator
 
 from core.tasks import SENDER, TaskSender
@@ -238,3 +264,95 @@ def expire_loaded(session: Session, model: type[Any], ids: Iterable[Any]) -> Non
         loaded = session.identity_map.get(identity_key(model, id_))
         if loaded is not None:
             session.expire(loaded)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rows:
+    """Rows to insert into a table, as one of `write_together`'s writes (one INSERT for all of them)."""
+
+    table: Table
+    rows: Sequence[Mapping[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Statement:
+    """A statement built once (its values as bind parameters named apart from the other writes') and its values."""
+
+    statement: UpdateBase
+    params: Mapping[str, Any]
+
+
+def write_together(session: Session, writes: Sequence[Rows | Statement]) -> None:
+    """Writes of one step that touch different rows and read nothing another of them writes, in one round trip.
+
+    PostgreSQL runs them as the data-modifying WITH clauses of a single statement (they share its snapshot, which
+    is why none may depend on another's effect), each `Rows` as an INSERT from one JSON parameter: the statement is
+    the same object for the same kinds of write however many rows, so it is compiled and prepared once. SQLite has
+    no writable WITH and runs them one after the other. The rows and values are the same on both: only the number
+    of round trips differs.
+    """
+    writes = [w for w in writes if not isinstance(w, Rows) or w.rows]
+    if len(writes) < 2 or not is_postgres(session):
+        for w in writes:
+            if isinstance(w, Rows):
+                session.execute(insert(w.table), _complete(w))
+            else:
+                session.execute(w.statement, w.params)
+        return
+    shape, params = [], {}
+    for i, w in enumerate(writes):
+        if isinstance(w, Rows):
+            rows = _complete(w)
+            shape.append((w.table, tuple(rows[0])))
+            params[f"rows_{i}"] = json.dumps(rows, default=_json_value, ensure_ascii=False)
+        else:
+            shape.append(w.statement)
+            params.update(w.params)
+    session.execute(_together(tuple(shape)), params)
+
+
+def _complete(w: Rows) -> list[dict[str, Any]]:
+    """Every row with every column it does not give at its default: the same keys in each row (what one INSERT of
+    many rows needs), the same values on both databases."""
+    defaults = _python_defaults(w.table)
+    return [{**{k: make() for k, make in defaults if k not in row}, **row} for row in w.rows]
+
+
+@functools.lru_cache(maxsize=256)
+def _together(shape: tuple[tuple[Table, tuple[str, ...]] | UpdateBase, ...]) -> Any:
+    ctes = [
+        (_insert_from_json(*w, f"rows_{i}") if isinstance(w, tuple) else w).cte(f"w{i}") for i, w in enumerate(shape)
+    ]
+    return sql_select(literal_column("1")).add_cte(*ctes)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use core.clock.now()")
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
+def _insert_from_json(table: Table, keys: tuple[str, ...], param: str) -> Insert:
+    """INSERT INTO table (keys) SELECT keys FROM jsonb_to_recordset(:param) AS r(key type, ...)."""
+    rows = (
+        func.jsonb_to_recordset(cast(bindparam(param, type_=String()), JSONB()))
+        .table_valued(*(column(k, table.c[k].type) for k in keys))
+        .render_derived(with_types=True)
+    )
+    return insert(table).from_select(list(keys), sql_select(*(rows.c[k] for k in keys)))
+
+
+@functools.cache
+def _python_defaults(table: Table) -> tuple[tuple[str, Callable[[], Any]], ...]:
+    """The columns' Python-side defaults: SQLAlchemy applies them only to rows of an INSERT it runs itself."""
+    out = []
+    for c in table.columns:
+        if isinstance(c.default, ScalarElementColumnDefault):
+            out.append((c.key, functools.partial(lambda v: v, c.default.arg)))
+        elif isinstance(c.default, CallableColumnDefault):
+            out.append((c.key, functools.partial(c.default.arg, None)))  # SQLAlchemy's wrapper takes a context
+    return tuple(out)

@@ -27,12 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from core import clock
 from core.accounts.models import User
-from core.db import is_postgres
+from core.db import Rows, is_postgres, write_together
 from core.errors import ValidationFailed, register_messages
 from core.outbox import emit
 from core.retention import delete_in_batches
@@ -153,19 +153,31 @@ def record_events(
     return result
 
 
-_INSERT_PURCHASE = insert(EngagementEvent.__table__).inline()  # no RETURNING of the new id: nobody reads it
+@dataclass(frozen=True)
+class Purchase:
+    """A paid order line attributed to a video."""
+
+    video_id: int
+    user_id: int | None
+    order_line_ref: str
+    product_id: int | None = None
+
+
+def purchase_rows(purchases: Sequence[Purchase]) -> Rows:
+    """The rows `record_purchase` inserts, for many lines at once, for a caller that writes them along with its own
+    (`core.db.write_together`): commerce counts purchases inside its payment webhook."""
+    return Rows(
+        EngagementEvent.__table__,
+        [{"kind": EngagementKind.PURCHASE, "video_id": p.video_id, "user_id": p.user_id, "product_id": p.product_id,
+          "reference": p.order_line_ref[:80]} for p in purchases]
+    )  # fmt: skip
 
 
 def record_purchase(
     session: Session, *, video_id: int, user_id: int | None, order_line_ref: str, product_id: int | None = None
 ) -> None:
     """Count a paid order line attributed to a video. Joins the caller's transaction (commerce commits)."""
-    # A plain INSERT: commerce calls this inside its payment webhook, where every round trip counts.
-    session.execute(
-        _INSERT_PURCHASE,
-        {"kind": EngagementKind.PURCHASE, "video_id": video_id, "user_id": user_id, "product_id": product_id,
-         "reference": order_line_ref[:80]},
-    )  # fmt: skip
+    write_together(session, [purchase_rows([Purchase(video_id, user_id, order_line_ref, product_id)])])
 
 
 def recently_watched(

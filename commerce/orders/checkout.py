@@ -37,7 +37,6 @@ from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku,
 from commerce.distribution import binding as distribution
 from commerce.marketing import bargains, coupons, flash_sales, group_buys
 from commerce.orders import cart, lifecycle
-from commerce.orders.lifecycle import Actor
 from commerce.orders.models import PAYMENT_PURPOSE, Checkout, Order, OrderLine, ReviewStatus
 from commerce.payments import service as payments
 from commerce.payments.provider import PaymentProvider
@@ -46,7 +45,7 @@ from commerce.support import fees as support_fees
 from core import clock
 from core.accounts.models import BrandMember, User
 from core.accounts.permissions import require_user
-from core.db import UTCDateTime, adopt
+from core.db import Rows, UTCDateTime, adopt, write_together
 from core.errors import Conflict, FieldError, ValidationFailed, register_field_labels, register_messages
 from core.ids import sha256_hex
 from core.money import BP_WHOLE
@@ -273,12 +272,14 @@ def place_order(
             _INSERT_CHECKOUT, {"buyer_id": buyer.id, "total": total, "created_at": builder.now}
         ).scalar_one()
         order_ids = [builder.order(checkout_id, plan) for plan in plans]
-        builder.lines(plans, order_ids)
+        # The lines and the orders' first events: one round trip.
+        write_together(
+            session, [builder.lines(plans, order_ids), lifecycle.created_write(order_ids, buyer, builder.now)]
+        )
         if conversation_id is not None:  # placed from a customer-service chat: its agent's fee on the brand's lines
             support_fees.credit_agent(session, buyer.id, conversation_id, order_ids, builder.now)
         builder.claim_flash(plans, order_ids)
         builder.claim_bargains(plans, order_ids)
-        lifecycle.record_created(session, order_ids, Actor.of("buyer", buyer), builder.now)
         builder.bind_and_remember()
         if from_cart:
             cart.remove_skus(session, buyer.id, [w.sku_id for w in wanted])
@@ -563,8 +564,8 @@ class _Builder:
             ).scalar_one()
         )  # fmt: skip
 
-    def lines(self, plans: list[_Plan], order_ids: list[int]) -> None:
-        """Every line of every order, with its credits, in one insert."""
+    def lines(self, plans: list[_Plan], order_ids: list[int]) -> Rows:
+        """The insert of every line of every order, with its credits (one statement, for the caller to run)."""
         items = [w for plan in plans for w in plan.group]
         sources = {
             w.sku_id: _artist_source(self.session, self.links, w, self.skus[w.sku_id], self.loaded_video) for w in items
@@ -617,7 +618,7 @@ class _Builder:
                      "parent_sharer_id": c.parent, "parent_blocked": c.parent_blocked,
                      "review_status": ReviewStatus.HELD if hold else ReviewStatus.NONE, "hold_reasons": list(hold)}
                 )  # fmt: skip
-        self.session.execute(_INSERT_LINES, rows)
+        return Rows(OrderLine.__table__, rows)
 
     def _beneficiaries(
         self, sources: dict[int, _ArtistSource], credits: dict[int, attribution.SharerCredit | None]
@@ -736,7 +737,6 @@ _LINKS = select(_cards.video_id, _cards.product_id).where(
 )
 _INSERT_CHECKOUT = insert(Checkout.__table__).returning(Checkout.__table__.c.id)
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
-_INSERT_LINES = insert(OrderLine.__table__).returning(OrderLine.__table__.c.id)  # one multi-row INSERT for many
 
 
 def cart_items(session: Session, buyer: User | None) -> list[CheckoutItem]:

@@ -22,7 +22,7 @@ from commerce.orders.models import Checkout, Earning, EarningStatus, Order, Orde
 from core import clock
 from core.accounts.models import User
 from core.accounts.permissions import require_brand_member, require_user
-from core.db import UTCDateTime, expire_loaded, is_postgres
+from core.db import Rows, Statement, UTCDateTime, expire_loaded, is_postgres, write_together
 from core.errors import Conflict, NotFound, register_messages
 from core.pagination import keyset_page
 
@@ -83,23 +83,31 @@ def transition(session: Session, order: Order, to: OrderStatus, actor: Actor, no
 def transition_locked(
     session: Session, current: Mapping[int, OrderStatus], to: OrderStatus, actor: Actor, note: str = ""
 ) -> dt.datetime:
-    """`transition()` for orders the caller has locked without loading them as objects ({id: status}): one UPDATE
-    and one insert of their events. Returns the time stamped."""
+    """`transition()` for orders the caller has locked without loading them as objects ({id: status}): their
+    UPDATE and the insert of their events, one round trip on PostgreSQL. Returns the time stamped."""
+    now = clock.now()
+    write_together(session, transition_writes(current, to, actor, note, now))
+    expire_loaded(session, Order, current)
+    return now
+
+
+def transition_writes(
+    current: Mapping[int, OrderStatus], to: OrderStatus, actor: Actor, note: str, now: dt.datetime
+) -> list[Rows | Statement]:
+    """The statements of `transition_locked` (checked, not run), for a caller that writes them along with its own
+    (`core.db.write_together`) and then calls `expire_loaded` on the orders."""
     for status in current.values():
         if to not in ALLOWED[status]:
             raise Conflict("order_state", status=status.value)
-    now = clock.now()
-    session.execute(
-        _set_status_statement(to),
-        {"ids": list(current), "new_status": to, "at": now, "reason": note[:64] or None},
-    )
-    session.execute(
-        _INSERT_EVENT,
-        [{"order_id": order_id, "from_status": status, "to_status": to, "actor_id": actor.user_id,
-          "actor_role": actor.role, "note": note[:200], "at": now} for order_id, status in current.items()],
-    )  # fmt: skip
-    expire_loaded(session, Order, current)
-    return now
+    return [
+        Statement(_set_status_statement(to), {"ids": list(current), "new_status": to, "at": now,
+                                              "reason": note[:64] or None}),
+        Rows(
+            OrderEvent.__table__,
+            [{"order_id": order_id, "from_status": status, "to_status": to, "actor_id": actor.user_id,
+              "actor_role": actor.role, "note": note[:200], "at": now} for order_id, status in current.items()],
+        ),
+    ]  # fmt: skip
 
 
 @functools.cache
@@ -132,12 +140,13 @@ def _record(
     )  # fmt: skip
 
 
-def record_created(session: Session, order_ids: Sequence[int], actor: Actor, at: dt.datetime) -> None:
-    """The first event of new orders (one statement for all of a checkout's orders)."""
-    session.execute(
-        _INSERT_EVENT,
+def created_write(order_ids: Sequence[int], buyer: User, at: dt.datetime) -> Rows:
+    """The first event of new orders, placed by their buyer: one insert for all of a checkout's orders."""
+    actor = Actor.of("buyer", buyer)
+    return Rows(
+        OrderEvent.__table__,
         [{"order_id": order_id, "from_status": None, "to_status": S.PENDING_PAYMENT, "actor_id": actor.user_id,
-          "actor_role": actor.role, "note": "", "at": at} for order_id in order_ids],
+          "actor_role": actor.role, "note": "", "at": at} for order_id in order_ids]
     )  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from commerce.attribution.service import SharerCredit, extend_binding
@@ -50,6 +50,7 @@ from commerce.payments.provider import Notification
 from commerce.payments.service import capture_legs
 from commerce.policy import MoneyPolicy
 from core import clock
+from core.db import Rows, expire_loaded, write_together
 from core.errors import Conflict, register_messages
 from core.money import largest_remainder
 from core.tasks import enqueue_after_commit
@@ -105,10 +106,6 @@ _LOCK_PAYABLE = (
     .order_by(_orders.c.id, _lines.c.id)
     .with_for_update(of=_orders)
 )  # fmt: skip
-
-
-# RETURNING makes a batch one multi-row INSERT (SQLAlchemy's "insertmanyvalues") instead of a statement per row.
-_INSERT_EARNINGS = insert(Earning.__table__).returning(Earning.__table__.c.id)
 
 
 def _lock_payable(session: Session, checkout_id: int) -> list[_Payable]:
@@ -182,14 +179,15 @@ def _extend_bindings(session: Session, order: _Payable, paid_at: dt.datetime, po
         extend_binding(session, order.buyer_id, credit, until=paid_at + policy.binding_after_order)
 
 
-def _count_purchases(session: Session, order: _Payable) -> None:
+def _purchases(orders: list[_Payable]) -> list[Rows]:
     """Paid lines bought from a video's product card count as that video's purchases (feed ranking, reports)."""
-    for line in order.lines:
-        if line.source_video_id is not None:
-            engagement.record_purchase(
-                session, video_id=line.source_video_id, user_id=order.buyer_id, order_line_ref=f"order-line:{line.id}",
-                product_id=line.product_id,
-            )  # fmt: skip
+    bought = [
+        engagement.Purchase(line.source_video_id, order.buyer_id, f"order-line:{line.id}", line.product_id)
+        for order in orders
+        for line in order.lines
+        if line.source_video_id is not None
+    ]
+    return [engagement.purchase_rows(bought)] if bought else []
 
 
 class CheckoutPayments:
@@ -202,16 +200,20 @@ class CheckoutPayments:
         orders = _lock_payable(session, payment.reference_id)
         to_split = [o for o in orders if o.status == OrderStatus.PENDING_PAYMENT]
         splits = [_split(o) for o in to_split]
-        earnings = [row for _, rows in splits for row in rows]
-        if earnings:
-            session.execute(_INSERT_EARNINGS, earnings)
         if to_split:
-            paid_at = lifecycle.transition_locked(
-                session, {o.id: o.status for o in to_split}, OrderStatus.PAID, PROVIDER, f"payment {payment.id}"
-            )
+            # The earnings, the orders' status and events, and the videos' purchase counts: one round trip.
+            paid_at = clock.now()
+            earnings = [row for _, rows in splits for row in rows]
+            write_together(session, [
+                *([Rows(Earning.__table__, earnings)] if earnings else []),
+                *lifecycle.transition_writes(
+                    {o.id: o.status for o in to_split}, OrderStatus.PAID, PROVIDER, f"payment {payment.id}", paid_at
+                ),
+                *_purchases(to_split),
+            ])  # fmt: skip
+            expire_loaded(session, Order, [o.id for o in to_split])
             for order in to_split:
                 _extend_bindings(session, order, paid_at, self.policy)
-                _count_purchases(session, order)
             # A 拼团 seat paid; the N-th completes. Most orders hold none: then nothing is asked.
             seated = [o.id for o in to_split if o.seated]
             if seated:

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import time
+from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, insert, text, update
+from sqlalchemy import bindparam, create_engine, event, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from core import clock
 from core.accounts.models import User
-from core.db import Database, adopt_row
+from core.db import Database, Rows, Statement, adopt_row, is_postgres, write_together
+from tests import factories
 
 
 @pytest.mark.postgres
@@ -49,3 +54,49 @@ def test_adopt_row_hands_back_the_row_as_loaded_and_reuses_an_object_the_session
     assert again is adopted
     assert adopted.display_name == "Bea"
     assert not db_session.dirty
+
+
+@contextlib.contextmanager
+def _statements(session: Session) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_c: object, _cur: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_writes_together_apply_every_row_with_its_defaults_in_one_round_trip_on_postgresql(
+    db_session: Session,
+) -> None:
+    users = User.__table__
+    renamed = factories.user(db_session, display_name="旧名字")
+    rename = update(users).where(users.c.id == bindparam("uid")).values(display_name=bindparam("new_name"))
+    with _statements(db_session) as seen:
+        write_together(db_session, [
+            Rows(users, [{"email": "w1@example.com", "display_name": "甲"},
+                         {"email": "w2@example.com", "display_name": "乙", "locale": "en"}]),
+            Statement(rename, {"uid": renamed.id, "new_name": "新名字"}),
+            Rows(users, []),  # nothing to insert: no statement
+        ])  # fmt: skip
+    writes = [s for s in seen if s.lstrip().upper().startswith(("WITH", "INSERT", "UPDATE"))]
+    assert len(writes) == (1 if is_postgres(db_session) else 2)
+    rows = db_session.execute(
+        select(users.c.email, users.c.display_name, users.c.locale, users.c.is_active, users.c.auth_version,
+               users.c.created_at)
+        .where(users.c.email.in_(["w1@example.com", "w2@example.com"]))
+        .order_by(users.c.email)
+    ).all()  # fmt: skip
+    assert [r[:5] for r in rows] == [
+        ("w1@example.com", "甲", "zh-CN", True, 1),
+        ("w2@example.com", "乙", "en", True, 1),
+    ]
+    assert all(r.created_at.tzinfo is not None and abs(r.created_at - clock.now()) < dt.timedelta(minutes=5)
+               for r in rows)  # fmt: skip
+    db_session.expire(renamed)
+    assert renamed.display_name == "新名字"
