@@ -323,7 +323,7 @@ def _together(shape: tuple[tuple[Table, tuple[str, ...]] | UpdateBase, ...]) -> 
     ctes = [
         (_insert_from_json(*w, f"rows_{i}") if isinstance(w, tuple) else w).cte(f"w{i}") for i, w in enumerate(shape)
     ]
-    return sql_select(literal_column("1")).add_cte(*ctes)
+    return sql_select(literal_column("1").label("written")).add_cte(*ctes)
 
 
 def _json_value(value: Any) -> Any:
