@@ -239,7 +239,8 @@ def adopt(session: Session, obj: _T) -> _T:
     `obj` must carry its primary key; columns it was not given load from the row when first read.
     """
     make_transient_to_detached(obj)
-    if instance_state(obj).key in session.identity_map:
+    key = instance_state(obj).key
+    if key is not None and key in session.identity_map:
         return session.merge(obj, load=False)
     # The usual case, a row new to the session: `obj` itself joins it (merge would copy it into another object).
     session.add(obj)
@@ -299,7 +300,8 @@ def write_together(session: Session, writes: Sequence[Rows | Statement]) -> None
             else:
                 session.execute(w.statement, w.params)
         return
-    shape, params = [], {}
+    shape: list[tuple[Table, tuple[str, ...]] | UpdateBase] = []
+    params: dict[str, Any] = {}
     for i, w in enumerate(writes):
         if isinstance(w, Rows):
             rows = _complete(w)
@@ -354,5 +356,6 @@ def _python_defaults(table: Table) -> tuple[tuple[str, Callable[[], Any]], ...]:
         if isinstance(c.default, ScalarElementColumnDefault):
             out.append((c.key, functools.partial(lambda v: v, c.default.arg)))
         elif isinstance(c.default, CallableColumnDefault):
-            out.append((c.key, functools.partial(c.default.arg, None)))  # SQLAlchemy's wrapper takes a context
+            # SQLAlchemy's wrapper of a default takes an execution context, which these defaults do not read.
+            out.append((c.key, functools.partial(c.default.arg, None)))  # type: ignore[arg-type]
     return tuple(out)
