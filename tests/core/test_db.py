@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import time
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import bindparam, create_engine, event, insert, select, text, update
+from sqlalchemy import bindparam, create_engine, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -14,6 +12,7 @@ from core import clock
 from core.accounts.models import User
 from core.db import Database, Rows, Statement, adopt_row, is_postgres, write_together
 from tests import factories
+from tests.statements import recorded
 
 
 @pytest.mark.postgres
@@ -56,35 +55,20 @@ def test_adopt_row_hands_back_the_row_as_loaded_and_reuses_an_object_the_session
     assert not db_session.dirty
 
 
-@contextlib.contextmanager
-def _statements(session: Session) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_c: object, _cur: object, statement: str, *_: object) -> None:
-        seen.append(statement)
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def test_writes_together_apply_every_row_with_its_defaults_in_one_round_trip_on_postgresql(
     db_session: Session,
 ) -> None:
     users = User.__table__
     renamed = factories.user(db_session, display_name="旧名字")
     rename = update(users).where(users.c.id == bindparam("uid")).values(display_name=bindparam("new_name"))
-    with _statements(db_session) as seen:
+    with recorded(db_session) as seen:
         write_together(db_session, [
             Rows(users, [{"email": "w1@example.com", "display_name": "甲"},
                          {"email": "w2@example.com", "display_name": "乙", "locale": "en"}]),
             Statement(rename, {"uid": renamed.id, "new_name": "新名字"}),
             Rows(users, []),  # nothing to insert: no statement
         ])  # fmt: skip
-    writes = [s for s in seen if s.lstrip().upper().startswith(("WITH", "INSERT", "UPDATE"))]
+    writes = [s for s in seen if s.upper().startswith(("WITH", "INSERT", "UPDATE"))]
     assert len(writes) == (1 if is_postgres(db_session) else 2)
     rows = db_session.execute(
         select(users.c.email, users.c.display_name, users.c.locale, users.c.is_active, users.c.auth_version,

@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import SAWarning
-from sqlalchemy.orm import Session
 
 from commerce.orders.models import PAYMENT_PURPOSE, Checkout
 from commerce.orders.refunds import payment_of
 from commerce.payments import service as payments
 from commerce.payments.models import Payment
 from tests.commerce.money import Market, orders_of, place
-
-
-@contextlib.contextmanager
-def statements(session: Session) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    connection = session.connection()
-    event.listen(connection, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(connection, "before_cursor_execute", record)
+from tests.statements import recorded
 
 
 def test_a_purchase_does_not_update_its_checkout_and_hands_back_the_payment(market: Market) -> None:
-    with statements(market.session) as seen:
+    with recorded(market.session) as seen:
         placed = place(market)
     assert any(s.startswith("INSERT INTO checkouts") for s in seen)
     assert [s for s in seen if s.startswith("UPDATE checkouts")] == []
-    with statements(market.session) as seen:  # the caller shows its pay URL next, as written, without a query
+    with recorded(market.session) as seen:  # the caller shows its pay URL next, as written, without a query
         payment = placed.payment
     assert seen == []
     assert payment is not None
