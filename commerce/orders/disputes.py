@@ -29,7 +29,6 @@ from commerce.orders import lifecycle
 from commerce.orders.lifecycle import PROVIDER, Actor
 from commerce.orders.models import (
     OPEN_DISPUTE_STATES,
-    PAYMENT_PURPOSE,
     Dispute,
     DisputeSource,
     DisputeState,
@@ -40,7 +39,7 @@ from commerce.orders.models import (
     OrderStatus,
     RefundState,
 )
-from commerce.orders.refunds import RefundItem, approved_refund
+from commerce.orders.refunds import RefundItem, approved_refund, payment_of
 from commerce.payments import service as payments
 from commerce.payments.models import Payment, PaymentRefund
 from commerce.payments.provider import EventType, Notification, PaymentProvider
@@ -217,7 +216,7 @@ def _refund(
         provider=provider, notify_url=notify_url,
     )  # fmt: skip
     if provider is None:  # a chargeback: the provider keeps the money; record it so it is never refunded twice
-        payment = payments.lock_payment(session, _payment_id(session, order))
+        payment = payments.lock_payment(session, payment_of(session, order).id)
         claim = payments.record_chargeback(session, payment, amount=refund.amount, reference_id=refund.id,
                                            case=dispute.provider_dispute_id or str(dispute.id))  # fmt: skip
         refund.payment_refund_id = claim.id
@@ -225,17 +224,6 @@ def _refund(
     dispute.state = DisputeState.APPROVED
     _notify_clawbacks(session, order, before)
     return refund
-
-
-def _payment_id(session: Session, order: Order) -> int:
-    payment_id = session.scalar(
-        select(Payment.id)
-        .where(Payment.purpose == PAYMENT_PURPOSE, Payment.reference_id == order.checkout_id)
-        .order_by(Payment.id.desc())
-        .limit(1)
-    )
-    assert payment_id is not None
-    return payment_id
 
 
 def _require_decider(session: Session, user: User, dispute: Dispute) -> str:
@@ -280,7 +268,7 @@ def decide(
         raise PermissionDenied()
     role = _require_decider(session, user, dispute)
     # The money paths' lock order: payment, order, then the dispute.
-    payments.lock_payment(session, _payment_id(session, order))
+    payments.lock_payment(session, payment_of(session, order).id)
     order = lifecycle.lock_order(session, dispute.order_id)
     dispute = session.get(Dispute, dispute_id, with_for_update=True, populate_existing=True)
     assert dispute is not None
