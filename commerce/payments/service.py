@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, exists, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,7 +43,7 @@ from commerce.payments.provider import (
     RefundRequest,
 )
 from core import clock
-from core.db import UTCDateTime, adopt_row
+from core.db import UTCDateTime, adopt_row, is_postgres
 from core.errors import Conflict, NotFound, register_messages
 from core.ids import short_id
 from core.money import CURRENCY
@@ -245,9 +245,8 @@ def handle_notification(
     """
     note = provider.parse_notification(headers, body)
     try:
-        payment = _succeed_at_once(session, provider.name, note)
+        payment = _succeed_at_once(session, provider.name, note, body)
         if payment is not None:
-            _record(session, provider.name, note, payment, outcome="applied", body=body)
             _handler(payment).on_succeeded(session, payment)
             outcome = "applied"
         else:
@@ -311,11 +310,14 @@ def _record(
             _INSERT_EVENT,
             {"provider": provider, "event_id": note.event_id, "type": note.type.value,
              "payment_id": payment.id if payment else None, "amount": note.amount, "currency": note.currency,
-             "occurred_at": note.occurred_at, "outcome": outcome, "detail": detail,
-             "body": body.decode(errors="replace")},
+             "occurred_at": note.occurred_at, "outcome": outcome, "detail": detail, "body": _stored(body)},
         )  # fmt: skip
     except IntegrityError as exc:
         raise _EventSeen() from exc
+
+
+def _stored(body: bytes) -> str:
+    return body.decode(errors="replace")
 
 
 _payments, _events = Payment.__table__, PaymentEvent.__table__
@@ -339,23 +341,55 @@ _SUCCEED = (
     )
     .returning(*_payments.c)
 )
+# PostgreSQL: the same UPDATE with the event's row written by a WITH clause of the same statement, only when the
+# payment changed (its id from the UPDATE's RETURNING); the statement returns the payment's row as `_SUCCEED` does.
+_succeeded = _SUCCEED.cte("succeeded")
+_SUCCEED_AND_RECORD = select(_succeeded).add_cte(
+    insert(_events)
+    .from_select(
+        ["provider", "event_id", "type", "payment_id", "amount", "currency", "occurred_at", "received_at",
+         "outcome", "body"],
+        select(
+            bindparam("by_provider"), bindparam("event_id"), bindparam("event_type"), _succeeded.c.id,
+            bindparam("expected_amount"), bindparam("expected_currency"),
+            bindparam("occurred_at", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime()),
+            literal("applied"), bindparam("body"),
+        ),
+        include_defaults=False,
+    )
+    .cte("recorded")
+)  # fmt: skip
 
 
-def _succeed_at_once(session: Session, provider: str, note: Notification) -> Payment | None:
-    """The usual notification in one statement: a success, new, for a pending payment of exactly that amount.
+def _succeed_at_once(session: Session, provider: str, note: Notification, body: bytes) -> Payment | None:
+    """The usual notification: a success, new, for a pending payment of exactly that amount, applied to the
+    payment and recorded as an applied event.
 
     The conditional UPDATE locks the payment and changes it only in that case (what `_apply_success` would do);
-    anything else (a replay, a mismatch, out of order, a failure or refund) returns None for the full path.
+    anything else (a replay, a mismatch, out of order, a failure or refund) returns None for the full path. On
+    PostgreSQL the event's row comes with the UPDATE, one round trip; SQLite has no writable WITH and records it
+    next. Either way a concurrent delivery of the same event that committed first fails at the event's unique key.
     """
     if note.type != EventType.PAYMENT_SUCCEEDED or not 0 <= note.fee <= note.amount:
         return None
-    row = session.execute(
-        _SUCCEED,
-        {"by_provider": provider, "by_id": note.provider_payment_id, "by_ref": note.merchant_ref,
-         "expected_amount": note.amount, "expected_currency": note.currency, "event_id": note.event_id,
-         "new_fee": note.fee, "now": clock.now()},
-    ).first()  # fmt: skip
-    return None if row is None else adopt_row(session, Payment, row._mapping)
+    params = {
+        "by_provider": provider, "by_id": note.provider_payment_id, "by_ref": note.merchant_ref,
+        "expected_amount": note.amount, "expected_currency": note.currency, "event_id": note.event_id,
+        "new_fee": note.fee, "now": clock.now(),
+    }  # fmt: skip
+    if is_postgres(session):
+        record = {"event_type": note.type.value, "occurred_at": note.occurred_at, "body": _stored(body)}
+        try:
+            row = session.execute(_SUCCEED_AND_RECORD, {**params, **record}).first()
+        except IntegrityError as exc:
+            raise _EventSeen() from exc
+        return None if row is None else adopt_row(session, Payment, row._mapping)
+    row = session.execute(_SUCCEED, params).first()
+    if row is None:
+        return None
+    payment = adopt_row(session, Payment, row._mapping)
+    _record(session, provider, note, payment, outcome="applied", body=body)
+    return payment
 
 
 def _apply_notification(session: Session, provider: PaymentProvider, payment: Payment, note: Notification) -> str:

@@ -15,6 +15,7 @@ from commerce.payments.provider import CreatePayment, EventType, ProviderStatus,
 from commerce.payments.sandbox import SIGNATURE_HEADER, signature_header
 from core import clock
 from core.clock import FrozenClock
+from core.db import is_postgres
 from core.errors import Conflict
 from core.money import apply_bp
 from tests.commerce.money import (
@@ -30,6 +31,7 @@ from tests.commerce.money import (
     place,
     status,
 )
+from tests.statements import recorded
 
 
 def _event(m: Market, checkout_payment_id: str, event_type: EventType, **data: object) -> bytes:
@@ -167,6 +169,43 @@ def test_replays_add_nothing(market: Market) -> None:
     assert ledger_transactions(m.session) == posted
     assert _events(m) == 2  # the duplicate did not even get a row
     assert_books_balanced(m.session)
+
+
+def test_a_success_changes_the_payment_and_records_its_event_in_one_statement_on_postgresql(
+    market: Market,
+) -> None:
+    m = market
+    checkout = place(m)
+    payment = payment_of(m, checkout)
+    assert payment.provider_payment_id is not None
+    m.provider.complete(payment.provider_payment_id, succeed=True)
+    m.session.commit()
+    note = last_notification(m)
+    with recorded(m.session) as seen:
+        assert _send(m, note.body.encode()).outcome == "applied"
+    touching = [sql for sql in seen if "payment_events" in sql or sql.startswith("UPDATE payments")]
+    if is_postgres(m.session):
+        assert len(touching) == 1, touching  # the UPDATE and the event's INSERT: one WITH statement
+        assert touching[0].startswith("WITH succeeded AS (UPDATE payments")
+    else:
+        assert len(touching) == 2, touching
+    event = m.session.scalars(select(PaymentEvent)).one()
+    doc = json.loads(note.body)
+    assert (event.provider, event.event_id, event.type, event.payment_id, event.amount, event.currency) == (
+        "sandbox",
+        doc["id"],
+        "payment.succeeded",
+        payment.id,
+        payment.amount,
+        payment.currency,
+    )
+    assert (event.outcome, event.detail, event.body) == ("applied", None, note.body)
+    assert event.occurred_at == dt.datetime.fromtimestamp(doc["created"], dt.UTC)
+    m.session.refresh(payment)
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert event.received_at == payment.succeeded_at
+    # A second delivery finds the row the statement wrote.
+    assert _send(m, note.body.encode()).outcome == "duplicate"
 
 
 def test_a_failure_that_arrives_after_the_success_is_stale(market: Market) -> None:
