@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 import psycopg
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     DateTime,
     Engine,
     Enum,
@@ -296,7 +297,7 @@ def write_together(session: Session, writes: Sequence[Rows | Statement]) -> None
     if len(writes) < 2 or not is_postgres(session):
         for w in writes:
             if isinstance(w, Rows):
-                session.execute(insert(w.table), _complete(w))
+                session.execute(insert(w.table), complete_rows(w.table, w.rows))
             else:
                 session.execute(w.statement, w.params)
         return
@@ -304,26 +305,31 @@ def write_together(session: Session, writes: Sequence[Rows | Statement]) -> None
     params: dict[str, Any] = {}
     for i, w in enumerate(writes):
         if isinstance(w, Rows):
-            rows = _complete(w)
+            rows = complete_rows(w.table, w.rows)
             shape.append((w.table, tuple(rows[0])))
-            params[f"rows_{i}"] = json.dumps(rows, default=_json_value, ensure_ascii=False)
+            params[f"rows_{i}"] = rows_json(rows)
         else:
             shape.append(w.statement)
             params.update(w.params)
     session.execute(_together(tuple(shape)), params)
 
 
-def _complete(w: Rows) -> list[dict[str, Any]]:
+def complete_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Every row with every column it does not give at its default: the same keys in each row (what one INSERT of
     many rows needs), the same values on both databases."""
-    defaults = _python_defaults(w.table)
-    return [{**{k: make() for k, make in defaults if k not in row}, **row} for row in w.rows]
+    defaults = _python_defaults(table)
+    return [{**{k: make() for k, make in defaults if k not in row}, **row} for row in rows]
+
+
+def rows_json(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Completed rows (`complete_rows`) as the JSON parameter of an `insert_from_json` statement."""
+    return json.dumps(rows, default=_json_value, ensure_ascii=False)
 
 
 @functools.lru_cache(maxsize=256)
 def _together(shape: tuple[tuple[Table, tuple[str, ...]] | UpdateBase, ...]) -> Any:
     ctes = [
-        (_insert_from_json(*w, f"rows_{i}") if isinstance(w, tuple) else w).cte(f"w{i}") for i, w in enumerate(shape)
+        (insert_from_json(*w, f"rows_{i}") if isinstance(w, tuple) else w).cte(f"w{i}") for i, w in enumerate(shape)
     ]
     return sql_select(literal_column("1").label("written")).add_cte(*ctes)
 
@@ -338,14 +344,22 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not a column value")
 
 
-def _insert_from_json(table: Table, keys: tuple[str, ...], param: str) -> Insert:
-    """INSERT INTO table (keys) SELECT keys FROM jsonb_to_recordset(:param) AS r(key type, ...)."""
+def insert_from_json(
+    table: Table, keys: Sequence[str], param: str, given: Mapping[str, ColumnElement[Any]] | None = None
+) -> Insert:
+    """INSERT INTO table (given, keys) SELECT given, keys FROM jsonb_to_recordset(:param) AS r(key type, ...).
+
+    PostgreSQL only. The statement is the same however many rows `param` holds (`rows_json` of `complete_rows`), so
+    built once it is compiled and prepared once, where a multi-VALUES INSERT is a new statement for each row count.
+    `given` are columns every row takes the same value of, from elsewhere in the statement (a scalar subquery of
+    another WITH clause's RETURNING, which unlike a second FROM is no cross join to the rows)."""
+    given = given or {}
     rows = (
         func.jsonb_to_recordset(cast(bindparam(param, type_=String()), JSONB()))
         .table_valued(*(column(k, table.c[k].type) for k in keys))
         .render_derived(with_types=True)
     )
-    return insert(table).from_select(list(keys), sql_select(*(rows.c[k] for k in keys)))
+    return insert(table).from_select([*given, *keys], sql_select(*given.values(), *(rows.c[k] for k in keys)))
 
 
 @functools.cache

@@ -20,13 +20,14 @@ whether its commissions are held for review.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, bindparam, exists, insert, select, update
+from sqlalchemy import BigInteger, Insert, Row, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -45,7 +46,7 @@ from commerce.support import fees as support_fees
 from core import clock
 from core.accounts.models import BrandMember, User
 from core.accounts.permissions import require_user
-from core.db import Rows, UTCDateTime, adopt, write_together
+from core.db import Rows, UTCDateTime, adopt, complete_rows, insert_from_json, is_postgres, rows_json, write_together
 from core.errors import Conflict, FieldError, ValidationFailed, register_field_labels, register_messages
 from core.ids import sha256_hex
 from core.money import BP_WHOLE
@@ -268,10 +269,7 @@ def place_order(
         plans = [builder.plan(brand, by_brand[brand], brand_coupons.get(brand)) for brand in sorted(by_brand)]
         builder.apply_platform(plans, platform_coupons)
         total = sum(p.total for p in plans)
-        checkout_id = session.execute(
-            _INSERT_CHECKOUT, {"buyer_id": buyer.id, "total": total, "created_at": builder.now}
-        ).scalar_one()
-        order_ids = [builder.order(checkout_id, plan) for plan in plans]
+        checkout_id, order_ids = builder.checkout(plans, total)
         # The lines and the orders' first events: one round trip.
         write_together(
             session, [builder.lines(plans, order_ids), lifecycle.created_write(order_ids, buyer, builder.now)]
@@ -552,17 +550,30 @@ class _Builder:
         for c, amount, order_id in sorted(uses, key=lambda u: u[0].coupon.id):
             coupons.use(self.session, self.buyer.id, c, order_id, amount, self.now)
 
-    def order(self, checkout_id: int, plan: _Plan) -> int:
-        return int(
-            self.session.execute(
-                _INSERT_ORDER,
-                {"checkout_id": checkout_id, "buyer_id": self.buyer.id, "brand_id": plan.brand_id,
-                 "subtotal": sum(plan.subtotals), "discount": plan.discount, "total": plan.total,
-                 "coupon_id": plan.coupon_id, "address": asdict(self.address),
-                 "address_hash": self.facts.address_hash, "device_hash": self.device_hash,
-                 "reserved_until": self.reserved_until(plan.group), "created_at": self.now},
-            ).scalar_one()
-        )  # fmt: skip
+    def checkout(self, plans: list[_Plan], total: int) -> tuple[int, list[int]]:
+        """Insert the checkout and its orders (one per brand): the checkout's id and the orders', in `plans` order.
+
+        PostgreSQL writes them in one statement, the orders taking the checkout's id from its insert's RETURNING;
+        SQLite has no writable WITH and inserts the checkout first. The rows and their values are the same on both.
+        """
+        checkout = {"checkout_buyer": self.buyer.id, "checkout_total": total, "checkout_at": self.now}
+        orders = complete_rows(_orders, [
+            {"buyer_id": self.buyer.id, "brand_id": plan.brand_id, "subtotal": sum(plan.subtotals),
+             "discount": plan.discount, "total": plan.total, "coupon_id": plan.coupon_id,
+             "address": asdict(self.address), "address_hash": self.facts.address_hash,
+             "device_hash": self.device_hash, "reserved_until": self.reserved_until(plan.group), "created_at": self.now}
+            for plan in plans
+        ])  # fmt: skip
+        if is_postgres(self.session):
+            written = self.session.execute(
+                _checkout_with_orders(tuple(orders[0])), {**checkout, "orders": rows_json(orders)}
+            ).all()
+        else:
+            checkout_id = self.session.execute(_INSERT_CHECKOUT, checkout).scalar_one()
+            written = self.session.execute(_INSERT_ORDERS, [{**o, "checkout_id": checkout_id} for o in orders]).all()
+        # RETURNING promises no order: a checkout's orders are told apart by their brand (one order per brand).
+        by_brand = {int(row.brand_id): int(row.id) for row in written}
+        return int(written[0].checkout_id), [by_brand[plan.brand_id] for plan in plans]
 
     def lines(self, plans: list[_Plan], order_ids: list[int]) -> Rows:
         """The insert of every line of every order, with its credits (one statement, for the caller to run)."""
@@ -735,8 +746,29 @@ _LINKS = select(_cards.video_id, _cards.product_id).where(
     _cards.video_id.in_(bindparam("videos", expanding=True)),
     _cards.product_id.in_(bindparam("products", expanding=True)),
 )
-_INSERT_CHECKOUT = insert(Checkout.__table__).returning(Checkout.__table__.c.id)
-_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
+_checkouts, _orders = Checkout.__table__, Order.__table__
+# Parameters named apart from the orders' columns: on PostgreSQL this insert is a WITH clause of the orders' insert.
+_INSERT_CHECKOUT = (
+    insert(_checkouts)
+    .values(
+        buyer_id=bindparam("checkout_buyer", type_=_checkouts.c.buyer_id.type),
+        total=bindparam("checkout_total", type_=_checkouts.c.total.type),
+        created_at=bindparam("checkout_at", type_=_checkouts.c.created_at.type),
+    )
+    .returning(_checkouts.c.id)
+)
+_ORDERS_WRITTEN = (_orders.c.id, _orders.c.checkout_id, _orders.c.brand_id)
+_INSERT_ORDERS = insert(_orders).returning(*_ORDERS_WRITTEN)
+
+
+@functools.cache
+def _checkout_with_orders(keys: tuple[str, ...]) -> Insert:
+    """WITH c AS (INSERT INTO checkouts ... RETURNING id) INSERT INTO orders (checkout_id, keys)
+    SELECT (SELECT id FROM c), keys FROM jsonb_to_recordset(:orders): one statement for any number of brands. Built
+    once for the orders' keys (always the same), so it is compiled and prepared once."""
+    checkout = _INSERT_CHECKOUT.cte("c")
+    orders = insert_from_json(_orders, keys, "orders", given={"checkout_id": select(checkout.c.id).scalar_subquery()})
+    return orders.add_cte(checkout).returning(*_ORDERS_WRITTEN)
 
 
 def cart_items(session: Session, buyer: User | None) -> list[CheckoutItem]:

@@ -17,7 +17,7 @@ from tests.statements import recorded
 def test_a_purchase_does_not_update_its_checkout_and_hands_back_the_payment(market: Market) -> None:
     with recorded(market.session) as seen:
         placed = place(market)
-    assert any(s.startswith("INSERT INTO checkouts") for s in seen)
+    assert any("INSERT INTO checkouts" in s for s in seen)  # on PostgreSQL, a WITH clause of the orders' insert
     assert [s for s in seen if s.startswith("UPDATE checkouts")] == []
     with recorded(market.session) as seen:  # the caller shows its pay URL next, as written, without a query
         payment = placed.payment
