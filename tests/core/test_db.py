@@ -5,6 +5,7 @@ import time
 
 import pytest
 from sqlalchemy import bindparam, create_engine, insert, select, text, update
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
@@ -35,6 +36,51 @@ def test_a_connection_the_server_closed_is_replaced_at_checkout_without_a_ping(c
         again = s.scalar(text("SELECT pg_backend_pid()"))
         assert s.scalar(text("SELECT 1")) == 1
     assert again != first
+
+
+@pytest.mark.postgres
+def test_a_rollback_undoes_the_transaction_and_keeps_the_connections_prepared_statements(
+    committed_db: Database,
+) -> None:
+    """psycopg itself forgets and deallocates every prepared statement at each ROLLBACK; a session that only read,
+    or lost a race, must not cost the next ones their prepared plans."""
+    if committed_db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only")
+    prepared = text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT users.id%'")
+    with committed_db.session() as s:
+        pid = s.scalar(text("SELECT pg_backend_pid()"))
+        user = factories.user(s)
+        s.commit()
+        for _ in range(6):  # psycopg prepares a statement on its 5th execution
+            assert s.scalar(select(User.id).where(User.id == user.id)) == user.id
+        assert s.scalar(prepared) == 1
+        s.execute(update(User).where(User.id == user.id).values(display_name="rolled back"))
+        s.rollback()  # a transaction that wrote: undone
+        assert s.scalar(select(User.display_name).where(User.id == user.id)) != "rolled back"
+        s.rollback()  # one that only read
+        with pytest.raises(DataError):
+            s.execute(text("SELECT 1/0"))
+        s.rollback()  # one that failed
+        assert s.scalar(text("SELECT pg_backend_pid()")) == pid  # the same connection all along
+        assert s.scalar(prepared) == 1  # still prepared on the server ...
+        before = s.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
+        assert s.scalar(select(User.id).where(User.id == user.id)) == user.id
+        assert s.scalar(text("SELECT count(*) FROM pg_prepared_statements")) == before  # ... and used, not redone
+        s.rollback()
+
+
+def test_a_rollback_on_a_lost_connection_raises_as_psycopg_does(committed_db: Database) -> None:
+    if committed_db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only")
+    admin = create_engine(committed_db.url, poolclass=NullPool)
+    with committed_db.engine.connect() as conn:
+        pid = conn.scalar(text("SELECT pg_backend_pid()"))
+        with admin.connect() as other:
+            assert other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(OperationalError):
+            conn.rollback()
+        assert conn.invalidated  # the pool will not hand that connection out again
+    admin.dispose()
 
 
 def test_adopt_row_hands_back_the_row_as_loaded_and_reuses_an_object_the_session_holds(db_session: Session) -> None:
