@@ -22,6 +22,8 @@ from sqlalchemy import (
     Insert,
     Integer,
     MetaData,
+    Row,
+    Select,
     String,
     Table,
     bindparam,
@@ -312,28 +314,32 @@ class Rows:
 class Statement:
     """A statement built once (its values as bind parameters named apart from the other writes') and its values."""
 
-    statement: UpdateBase
+    statement: UpdateBase | Select[Any]
     params: Mapping[str, Any]
 
 
-def write_together(session: Session, writes: Sequence[Rows | Statement]) -> None:
-    """Writes of one step that touch different rows and read nothing another of them writes, in one round trip.
+def write_together(
+    session: Session, writes: Sequence[Rows | Statement], query: Statement | None = None
+) -> Sequence[Row[Any]]:
+    """Writes of one step that touch different rows and read nothing another of them writes, in one round trip;
+    with `query`, that query too, in the same round trip: its rows are returned (none without one).
 
     PostgreSQL runs them as the data-modifying WITH clauses of a single statement (they share its snapshot, which
     is why none may depend on another's effect), each `Rows` as an INSERT from one JSON parameter: the statement is
-    the same object for the same kinds of write however many rows, so it is compiled and prepared once. SQLite has
-    no writable WITH and runs them one after the other. The rows and values are the same on both: only the number
-    of round trips differs.
+    the same object for the same kinds of write however many rows, so it is compiled and prepared once. `query` is
+    that statement's main query, and the WITH clauses complete after it: it may not read what they write either.
+    SQLite has no writable WITH and runs the writes one after the other, then the query. The rows and values are
+    the same on both: only the number of round trips differs.
     """
     writes = [w for w in writes if not isinstance(w, Rows) or w.rows]
-    if len(writes) < 2 or not is_postgres(session):
+    if not is_postgres(session) or not writes or (len(writes) < 2 and query is None):
         for w in writes:
             if isinstance(w, Rows):
                 session.execute(insert(w.table), complete_rows(w.table, w.rows))
             else:
                 session.execute(w.statement, w.params)
-        return
-    shape: list[tuple[Table, tuple[str, ...]] | UpdateBase] = []
+        return [] if query is None else session.execute(query.statement, query.params).all()
+    shape: list[tuple[Table, tuple[str, ...]] | UpdateBase | Select[Any]] = []
     params: dict[str, Any] = {}
     for i, w in enumerate(writes):
         if isinstance(w, Rows):
@@ -343,7 +349,9 @@ def write_together(session: Session, writes: Sequence[Rows | Statement]) -> None
         else:
             shape.append(w.statement)
             params.update(w.params)
-    session.execute(_together(tuple(shape)), params)
+    if query is not None:
+        params.update(query.params)
+    return session.execute(_together(tuple(shape), None if query is None else query.statement), params).all()
 
 
 def complete_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -359,11 +367,13 @@ def rows_json(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _together(shape: tuple[tuple[Table, tuple[str, ...]] | UpdateBase, ...]) -> Any:
+def _together(
+    shape: tuple[tuple[Table, tuple[str, ...]] | UpdateBase | Select[Any], ...], query: Select[Any] | None
+) -> Any:
     ctes = [
         (insert_from_json(*w, f"rows_{i}") if isinstance(w, tuple) else w).cte(f"w{i}") for i, w in enumerate(shape)
     ]
-    return sql_select(literal_column("1").label("written")).add_cte(*ctes)
+    return (sql_select(literal_column("1").label("written")) if query is None else query).add_cte(*ctes)
 
 
 def _json_value(value: Any) -> Any:

@@ -4,7 +4,7 @@ import datetime as dt
 import time
 
 import pytest
-from sqlalchemy import bindparam, create_engine, insert, select, text, update
+from sqlalchemy import bindparam, create_engine, func, insert, select, text, update
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -130,3 +130,24 @@ def test_writes_together_apply_every_row_with_its_defaults_in_one_round_trip_on_
                for r in rows)  # fmt: skip
     db_session.expire(renamed)
     assert renamed.display_name == "新名字"
+
+
+def test_writes_together_with_a_query_return_its_rows_from_the_same_round_trip(db_session: Session) -> None:
+    users = User.__table__
+    renamed = factories.user(db_session, display_name="旧名字")
+    rename = update(users).where(users.c.id == bindparam("uid")).values(display_name=bindparam("new_name"))
+    # A query reading none of what the writes change (they complete after it on PostgreSQL).
+    count = select(func.count().label("n")).select_from(users).where(users.c.id == bindparam("counted"))
+    with recorded(db_session) as seen:
+        rows = write_together(
+            db_session, [Statement(rename, {"uid": renamed.id, "new_name": "新名字"})],
+            query=Statement(count, {"counted": renamed.id}),
+        )  # fmt: skip
+    assert [r.n for r in rows] == [1]
+    assert len(seen) == (1 if is_postgres(db_session) else 2)
+    db_session.expire(renamed)
+    assert renamed.display_name == "新名字"
+    with recorded(db_session) as seen:  # no writes: the query alone
+        assert [r.n for r in write_together(db_session, [], query=Statement(count, {"counted": -1}))] == [0]
+    assert len(seen) == 1
+    assert write_together(db_session, [Statement(rename, {"uid": renamed.id, "new_name": "再改"})]) == []
