@@ -19,8 +19,10 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import BigInteger, Integer, Row, String, bindparam, cast, column, func, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,7 +35,7 @@ from commerce.ledger.models import (
     OwnerKind,
 )
 from core import clock
-from core.db import UTCDateTime, is_postgres
+from core.db import Rows, Statement, UTCDateTime, is_postgres, write_together
 from core.errors import Conflict, register_messages
 
 register_messages(
@@ -189,27 +191,33 @@ def _post_sqlite(session: Session, entries: Sequence[Entry], now: dt.datetime) -
 # One call of the server-side function (migration 0006d_ledger_post) posts a whole batch, given as two JSON arrays:
 # one JSON string each costs the driver far less to send than ten arrays.
 # Migration 0032 pins the function's plans to generic ones (planning was a third of each call).
-_LEDGER_POST = (
-    text("SELECT n, txn_id, outcome FROM ledger_post(CAST(:txns AS jsonb), CAST(:legs AS jsonb), :at)")
-    .bindparams(bindparam("at", type_=UTCDateTime()))
-    .columns(n=Integer(), txn_id=BigInteger(), outcome=String())
-)
+_posting = func.ledger_post(
+    cast(bindparam("txns", type_=String()), JSONB()),
+    cast(bindparam("legs", type_=String()), JSONB()),
+    bindparam("at", type_=UTCDateTime()),
+).table_valued(column("n", Integer()), column("txn_id", BigInteger()), column("outcome", String()))
+_LEDGER_POST = select(_posting.c.n, _posting.c.txn_id, _posting.c.outcome)
 
 
-def _post_postgres(session: Session, entries: Sequence[Entry], now: dt.datetime) -> list[Posted]:
+def _ledger_call(entries: Sequence[Entry], now: dt.datetime) -> Statement:
     txns = [[e.key, e.kind, e.order_id, e.memo[:200]] for e in entries]
     legs = [
         [n, leg.account.owner_kind.value, leg.account.owner_id, leg.account.kind.value, leg.amount]
         for n, entry in enumerate(entries, start=1)
         for leg in entry.legs
     ]
-    rows = session.execute(_LEDGER_POST, {"txns": json.dumps(txns), "legs": json.dumps(legs), "at": now}).all()
+    return Statement(_LEDGER_POST, {"txns": json.dumps(txns), "legs": json.dumps(legs), "at": now})
+
+
+def _posted(rows: Sequence[Row[Any]]) -> list[Posted]:
     if rows[0].outcome == "insufficient":
         raise InsufficientFunds()
     return [Posted(int(r.txn_id), replayed=r.outcome == "replayed") for r in rows]
 
 
-def post_many(session: Session, entries: Sequence[Entry]) -> list[Posted]:
+def post_many(
+    session: Session, entries: Sequence[Entry], *, with_writes: Sequence[Rows | Statement] = ()
+) -> list[Posted]:
     """Write balanced transactions, each once per key, all or nothing. Does not commit: the caller's
     transaction owns them.
 
@@ -218,16 +226,21 @@ def post_many(session: Session, entries: Sequence[Entry]) -> list[Posted]:
     first transaction, and a batch that would take an account that may never go negative below zero raises
     `InsufficientFunds` having written nothing, leaving the caller's transaction usable. Transactions apply
     in the given order.
+
+    `with_writes` are other writes of the caller's step, on tables other than the ledger's (`write_together`):
+    on PostgreSQL they go with the posting in one round trip, on SQLite just before it. They are written even
+    when the batch is refused: a caller that gives them rolls back on `InsufficientFunds`.
     """
-    if not entries:
-        return []
     for entry in entries:
         check_legs(entry.legs)
     if len({e.key for e in entries}) != len(entries):
         raise ValueError("a batch posts each key once")
     now = clock.now()
-    if is_postgres(session):
-        return _post_postgres(session, entries, now)
+    if entries and is_postgres(session):
+        return _posted(write_together(session, with_writes, query=_ledger_call(entries, now)))
+    write_together(session, with_writes)
+    if not entries:
+        return []
     try:
         return _post_sqlite(session, entries, now)
     except IntegrityError as exc:

@@ -50,7 +50,7 @@ from commerce.payments.provider import Notification
 from commerce.payments.service import capture_legs
 from commerce.policy import MoneyPolicy
 from core import clock
-from core.db import Rows, expire_loaded, write_together
+from core.db import Rows, Statement, expire_loaded
 from core.errors import Conflict, register_messages
 from core.money import largest_remainder
 from core.tasks import enqueue_after_commit
@@ -200,29 +200,30 @@ class CheckoutPayments:
         orders = _lock_payable(session, payment.reference_id)
         to_split = [o for o in orders if o.status == OrderStatus.PENDING_PAYMENT]
         splits = [_split(o) for o in to_split]
+        paid: list[Rows | Statement] = []
         if to_split:
-            # The earnings, the orders' status and events, and the videos' purchase counts: one round trip.
             paid_at = clock.now()
-            earnings = [row for _, rows in splits for row in rows]
-            write_together(session, [
-                *([Rows(Earning.__table__, earnings)] if earnings else []),
-                *lifecycle.transition_writes(
-                    {o.id: o.status for o in to_split}, OrderStatus.PAID, PROVIDER, f"payment {payment.id}", paid_at
-                ),
-                *_purchases(to_split),
-            ])  # fmt: skip
-            expire_loaded(session, Order, [o.id for o in to_split])
             for order in to_split:
                 _extend_bindings(session, order, paid_at, self.policy)
             # A 拼团 seat paid; the N-th completes. Most orders hold none: then nothing is asked.
             seated = [o.id for o in to_split if o.seated]
             if seated:
                 group_buys.on_paid(session, seated, paid_at)
+            # The earnings, the orders' status and events, and the videos' purchase counts: written with the ledger's
+            # posting below, in its round trip.
+            earnings = [row for _, rows in splits for row in rows]
+            paid = [
+                *([Rows(Earning.__table__, earnings)] if earnings else []),
+                *lifecycle.transition_writes(
+                    {o.id: o.status for o in to_split}, OrderStatus.PAID, PROVIDER, f"payment {payment.id}", paid_at
+                ),
+                *_purchases(to_split),
+            ]  # fmt: skip
         # The ledger last: its accounts (the platform's above all) are what every payment locks, so they are held
         # only from here to the commit. One batch, one lock pass: the capture into every order's escrow, then each
         # pending order's split. The payment row lock and its status change (once), and the order row locks and
         # their status (pending -> paid, once), make these the only capture and splits; their keys could not post
-        # twice anyway.
+        # twice anyway. A refused batch (it cannot be: the capture funds the splits) fails the whole notification.
         session.flush()
         capture = Entry(
             key=f"payment:{payment.id}:captured",
@@ -230,7 +231,8 @@ class CheckoutPayments:
             legs=[*capture_legs(payment), *(Leg(AccountRef.escrow(o.id), o.total) for o in orders)],
             memo=f"checkout {payment.reference_id}",
         )
-        post_many(session, [capture, *(entry for entry, _ in splits)])
+        post_many(session, [capture, *(entry for entry, _ in splits)], with_writes=paid)
+        expire_loaded(session, Order, [o.id for o in to_split])
         for late in orders:
             if late not in to_split:
                 # Paid after it expired or was cancelled: its stock is gone, so the buyer gets the money back.

@@ -171,9 +171,8 @@ def test_replays_add_nothing(market: Market) -> None:
     assert_books_balanced(m.session)
 
 
-def test_a_success_changes_the_payment_and_records_its_event_in_one_statement_on_postgresql(
-    market: Market,
-) -> None:
+def test_a_success_is_applied_in_three_statements_on_postgresql(market: Market) -> None:
+    """The payment and its event; the orders, locked; their split with the ledger's posting."""
     m = market
     checkout = place(m)
     payment = payment_of(m, checkout)
@@ -184,11 +183,18 @@ def test_a_success_changes_the_payment_and_records_its_event_in_one_statement_on
     with recorded(m.session) as seen:
         assert _send(m, note.body.encode()).outcome == "applied"
     touching = [sql for sql in seen if "payment_events" in sql or sql.startswith("UPDATE payments")]
+    work = [sql for sql in seen if not sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]  # the test's own
     if is_postgres(m.session):
+        assert len(work) == 3, work
         assert len(touching) == 1, touching  # the UPDATE and the event's INSERT: one WITH statement
-        assert touching[0].startswith("WITH succeeded AS (UPDATE payments")
+        assert work[0] == touching[0]
+        assert work[0].startswith("WITH succeeded AS (UPDATE payments")
+        assert work[1].startswith("SELECT orders.")
+        for write in ("INSERT INTO earnings", "UPDATE orders", "INSERT INTO order_events", "FROM ledger_post("):
+            assert write in work[2], (write, work[2])
     else:
         assert len(touching) == 2, touching
+        assert len(work) > 3
     event = m.session.scalars(select(PaymentEvent)).one()
     doc = json.loads(note.body)
     assert (event.provider, event.event_id, event.type, event.payment_id, event.amount, event.currency) == (
