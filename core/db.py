@@ -161,8 +161,9 @@ class _KeepPreparedConnection(psycopg.Connection[Any]):
     last unit of stock, ends in a ROLLBACK, so the hot statements never stay prepared: each is parsed and planned
     again, five times, then prepared anew (in bench.checkout, 10 % sold-out attempts made a purchase cost 1.7 ms more
     of PostgreSQL's CPU). Prepared statements outlive a ROLLBACK on the server, and PostgreSQL re-plans them itself
-    when a table they use changes; sessions of this app never change the schema (migrations run on their own
-    connections, and psycopg still drops its statements after a DROP or an ALTER it executes).
+    when a table they use changes; sessions of this app never change the schema. Migrations do, on an engine of
+    their own that is disposed when they finish (its connections and what they prepared go with it), and psycopg
+    still drops its statements after a DROP or an ALTER it executes.
     """
 
     def rollback(self) -> None:
