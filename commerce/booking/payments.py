@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy import ColumnElement, Row
 from sqlalchemy.orm import Session
 
 from commerce.booking import escrow
@@ -81,7 +84,10 @@ class BookingPayments:
     def __init__(self, policy: BookingPolicy) -> None:
         self.policy = policy
 
-    def on_succeeded(self, session: Session, payment: Payment) -> None:
+    def succeeded_read(self, reference_id: ColumnElement[int]) -> None:
+        return None  # the booking is read by the ORM, below
+
+    def on_succeeded(self, session: Session, payment: Payment, read: Sequence[Row[Any]] | None = None) -> None:
         booking = session.get(Booking, payment.reference_id, populate_existing=True)
         assert booking is not None
         if booking.state != BookingState.ACCEPTED or booking.fee_fen != payment.amount:

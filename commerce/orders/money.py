@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from commerce.attribution.service import SharerCredit, extend_binding
@@ -87,30 +87,42 @@ class _Payable:
 
 
 _orders, _lines = Order.__table__, OrderLine.__table__
-_LOCK_PAYABLE = (
-    select(
-        _orders.c.buyer_id, _orders.c.brand_id, _orders.c.total, _orders.c.status, _lines.c.id, _lines.c.order_id,
-        _lines.c.product_id, _lines.c.paid_amount, _lines.c.platform_discount, _lines.c.platform_fee_bp,
-        _lines.c.artist_rate_bp, _lines.c.sharer_rate_bp, _lines.c.level2_share_bp, _lines.c.source_video_id,
-        _lines.c.artist_id, _lines.c.sharer_id, _lines.c.sharer_via, _lines.c.click_id, _lines.c.sharer_blocked,
-        _lines.c.parent_sharer_id, _lines.c.review_status, _lines.c.agent_id, _lines.c.agent_fee_bp,
-        group_buys.seat_ordered(_orders.c.id).label("seated"),
-    )
-    .join_from(_orders, _lines, _lines.c.order_id == _orders.c.id)
-    .where(
-        _orders.c.checkout_id == bindparam("checkout"),
-        # Said twice: the lines by their orders' ids, so that a planner without statistics on a table still growing
-        # (a new database, autovacuum not yet run) reads them by index instead of scanning every line.
-        _lines.c.order_id.in_(select(_orders.c.id).where(_orders.c.checkout_id == bindparam("checkout"))),
-    )
-    .order_by(_orders.c.id, _lines.c.id)
-    .with_for_update(of=_orders)
-)  # fmt: skip
 
 
-def _lock_payable(session: Session, checkout_id: int) -> list[_Payable]:
-    """Every order of a checkout with its lines, locked in id order (the fixed lock order of every money path)."""
-    rows = session.execute(_LOCK_PAYABLE, {"checkout": checkout_id}).all()
+def _payable(checkout: ColumnElement[Any]) -> Select[Any]:
+    """Every order of the checkout with its lines, the orders locked in id order (the fixed lock order of every
+    money path): a bind parameter's checkout, or, in the webhook's statement, its payment's (`succeeded_read`)."""
+    return (
+        select(
+            _orders.c.buyer_id, _orders.c.brand_id, _orders.c.total, _orders.c.status, _lines.c.id, _lines.c.order_id,
+            _lines.c.product_id, _lines.c.paid_amount, _lines.c.platform_discount, _lines.c.platform_fee_bp,
+            _lines.c.artist_rate_bp, _lines.c.sharer_rate_bp, _lines.c.level2_share_bp, _lines.c.source_video_id,
+            _lines.c.artist_id, _lines.c.sharer_id, _lines.c.sharer_via, _lines.c.click_id, _lines.c.sharer_blocked,
+            _lines.c.parent_sharer_id, _lines.c.review_status, _lines.c.agent_id, _lines.c.agent_fee_bp,
+            group_buys.seat_ordered(_orders.c.id).label("seated"),
+        )
+        .join_from(_orders, _lines, _lines.c.order_id == _orders.c.id)
+        .where(
+            _orders.c.checkout_id == checkout,
+            # Said twice: the lines by their orders' ids, so that a planner without statistics on a table still growing
+            # (a new database, autovacuum not yet run) reads them by index instead of scanning every line.
+            _lines.c.order_id.in_(select(_orders.c.id).where(_orders.c.checkout_id == checkout)),
+        )
+        .order_by(_orders.c.id, _lines.c.id)
+        .with_for_update(of=_orders)
+    )  # fmt: skip
+
+
+_LOCK_PAYABLE = _payable(bindparam("checkout"))
+
+
+def _lock_payable(session: Session, checkout_id: int, read: Sequence[Row[Any]] | None = None) -> list[_Payable]:
+    """Every order of a checkout with its lines, locked in id order (the fixed lock order of every money path);
+    `read`: the rows of `_payable` read already, with the payment's success."""
+    if read is None:
+        rows: Sequence[Row[Any]] = session.execute(_LOCK_PAYABLE, {"checkout": checkout_id}).all()
+    else:  # a subquery's ORDER BY orders its locks, not the rows of the statement around it
+        rows = sorted(read, key=lambda r: (r.order_id, r.id))
     return [
         _Payable(
             order_id, lines[0].buyer_id, lines[0].brand_id, lines[0].total, lines[0].status, lines, lines[0].seated
@@ -196,8 +208,11 @@ class CheckoutPayments:
     def __init__(self, policy: MoneyPolicy) -> None:
         self.policy = policy
 
-    def on_succeeded(self, session: Session, payment: Payment) -> None:
-        orders = _lock_payable(session, payment.reference_id)
+    def succeeded_read(self, reference_id: ColumnElement[int]) -> Select[Any]:
+        return _payable(reference_id)
+
+    def on_succeeded(self, session: Session, payment: Payment, read: Sequence[Row[Any]] | None = None) -> None:
+        orders = _lock_payable(session, payment.reference_id, read)
         to_split = [o for o in orders if o.status == OrderStatus.PENDING_PAYMENT]
         splits = [_split(o) for o in to_split]
         paid: list[Rows | Statement] = []

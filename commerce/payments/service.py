@@ -21,12 +21,13 @@ posts once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, exists, insert, literal, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, insert, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -72,7 +73,14 @@ register_messages(
 class PaymentHandler(Protocol):
     """What a purpose (checkout, booking) does when its payment or refund settles."""
 
-    def on_succeeded(self, session: Session, payment: Payment) -> None: ...
+    def succeeded_read(self, reference_id: ColumnElement[int]) -> Select[Any] | None:
+        """What `on_succeeded` reads first about the payment's record (`reference_id` stands for the payment's), or
+        None. On PostgreSQL a webhook's success reads it, and takes its locks, in the payment's own statement."""
+        ...
+
+    def on_succeeded(self, session: Session, payment: Payment, read: Sequence[Row[Any]] | None = None) -> None:
+        """`read`: the rows of `succeeded_read`, when the success read them already (None: read them now)."""
+        ...
 
     def on_failed(self, session: Session, payment: Payment) -> None: ...
 
@@ -245,9 +253,10 @@ def handle_notification(
     """
     note = provider.parse_notification(headers, body)
     try:
-        payment = _succeed_at_once(session, provider.name, note, body)
-        if payment is not None:
-            _handler(payment).on_succeeded(session, payment)
+        succeeded = _succeed_at_once(session, provider.name, note, body)
+        if succeeded is not None:
+            payment, read = succeeded
+            _handler(payment).on_succeeded(session, payment, read)
             outcome = "applied"
         else:
             first = session.execute(
@@ -342,9 +351,10 @@ _SUCCEED = (
     .returning(*_payments.c)
 )
 # PostgreSQL: the same UPDATE with the event's row written by a WITH clause of the same statement, only when the
-# payment changed (its id from the UPDATE's RETURNING); the statement returns the payment's row as `_SUCCEED` does.
+# payment changed (its id from the UPDATE's RETURNING); the statement returns the payment's row as `_SUCCEED` does
+# (`_succeed_record_and_read`).
 _succeeded = _SUCCEED.cte("succeeded")
-_SUCCEED_AND_RECORD = select(_succeeded).add_cte(
+_recorded = (
     insert(_events)
     .from_select(
         ["provider", "event_id", "type", "payment_id", "amount", "currency", "occurred_at", "received_at",
@@ -359,15 +369,46 @@ _SUCCEED_AND_RECORD = select(_succeeded).add_cte(
     )
     .cte("recorded")
 )  # fmt: skip
+_PAYMENT_KEYS = tuple(_succeeded.c.keys())
 
 
-def _succeed_at_once(session: Session, provider: str, note: Notification, body: bytes) -> Payment | None:
+@functools.lru_cache(maxsize=16)
+def _succeed_record_and_read(handlers: tuple[tuple[str, PaymentHandler], ...]) -> tuple[Select[Any], dict[str, int]]:
+    """`_SUCCEED` with the event's row (`_recorded`) and, joined to the payment it returns, each purpose's
+    `succeeded_read` of it (a LATERAL subquery that reads only for a payment of its purpose, its FOR UPDATE locks
+    taken after the payment's): one row per read row. Returns the statement and, per purpose, where its columns
+    start.
+
+    The payment's columns come first (named apart, read by position); the reads' names must differ from each
+    other's, so that each purpose's rows keep their own column names."""
+    payment = [c.label(f"payment_{c.key}") for c in _succeeded.c]
+    statement, joined, starts = select(*payment), _succeeded, {}
+    names = {c.key for c in payment}
+    for purpose, handler in handlers:
+        read = handler.succeeded_read(_succeeded.c.reference_id)
+        if read is None:
+            continue
+        read = read.add_columns(literal(True).label(f"read_{purpose}")).where(_succeeded.c.purpose == purpose)
+        lateral = read.lateral(f"read_{purpose}")
+        if names & set(lateral.c.keys()):
+            raise ValueError(f"purpose {purpose}: its succeeded_read repeats column names the statement has")
+        names |= set(lateral.c.keys())
+        starts[purpose] = len(statement.selected_columns)
+        statement = statement.add_columns(*lateral.c)
+        joined = joined.outerjoin(lateral, true())
+    return statement.select_from(joined).add_cte(_recorded), starts
+
+
+def _succeed_at_once(
+    session: Session, provider: str, note: Notification, body: bytes
+) -> tuple[Payment, Sequence[Row[Any]] | None] | None:
     """The usual notification: a success, new, for a pending payment of exactly that amount, applied to the
     payment and recorded as an applied event.
 
     The conditional UPDATE locks the payment and changes it only in that case (what `_apply_success` would do);
     anything else (a replay, a mismatch, out of order, a failure or refund) returns None for the full path. On
-    PostgreSQL the event's row comes with the UPDATE, one round trip; SQLite has no writable WITH and records it
+    PostgreSQL the event's row and the purpose's `succeeded_read` come with the UPDATE, one round trip (the read is
+    returned with the payment; None when it is still to be read); SQLite has no writable WITH and records the event
     next. Either way a concurrent delivery of the same event that committed first fails at the event's unique key.
     """
     if note.type != EventType.PAYMENT_SUCCEEDED or not 0 <= note.fee <= note.amount:
@@ -379,17 +420,27 @@ def _succeed_at_once(session: Session, provider: str, note: Notification, body: 
     }  # fmt: skip
     if is_postgres(session):
         record = {"event_type": note.type.value, "occurred_at": note.occurred_at, "body": _stored(body)}
+        statement, starts = _succeed_record_and_read(tuple(sorted(_HANDLERS.items())))
         try:
-            row = session.execute(_SUCCEED_AND_RECORD, {**params, **record}).first()
+            result = session.execute(statement, {**params, **record}).freeze()
         except IntegrityError as exc:
             raise _EventSeen() from exc
-        return None if row is None else adopt_row(session, Payment, row._mapping)
+        rows = result().all()
+        if not rows:
+            return None
+        payment = adopt_row(session, Payment, dict(zip(_PAYMENT_KEYS, rows[0], strict=False)))
+        start = starts.get(payment.purpose)
+        if start is None:
+            return payment, None
+        # The purpose's own columns, as its rows; the outer join's row of NULLs, when the read found nothing, is none.
+        read = result().columns(*range(start, len(rows[0]))).all()
+        return payment, [r for r in read if r[-1] is not None]
     row = session.execute(_SUCCEED, params).first()
     if row is None:
         return None
     payment = adopt_row(session, Payment, row._mapping)
     _record(session, provider, note, payment, outcome="applied", body=body)
-    return payment
+    return payment, None
 
 
 def _apply_notification(session: Session, provider: PaymentProvider, payment: Payment, note: Notification) -> str:
