@@ -10,8 +10,19 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from core import clock
-from core.accounts.models import User
-from core.db import Database, Rows, Statement, adopt_row, is_postgres, write_together
+from core.accounts.models import BrandMember, BrandRole, User
+from core.db import (
+    Database,
+    Lookup,
+    Rows,
+    Statement,
+    adopt_row,
+    complete_rows,
+    insert_from_json,
+    is_postgres,
+    rows_json,
+    write_together,
+)  # fmt: skip
 from tests import factories
 from tests.statements import recorded
 
@@ -151,3 +162,34 @@ def test_writes_together_with_a_query_return_its_rows_from_the_same_round_trip(d
         assert [r.n for r in write_together(db_session, [], query=Statement(count, {"counted": -1}))] == [0]
     assert len(seen) == 1
     assert write_together(db_session, [Statement(rename, {"uid": renamed.id, "new_name": "再改"})]) == []
+
+
+def test_rows_inserted_from_json_take_a_key_from_the_row_of_another_with_clause_their_stand_in_matches(
+    db_session: Session,
+) -> None:
+    """Members of users the same statement creates: each names its user by e-mail (the id is not known yet) and is
+    written with that user's id; a member whose stand-in matches no new user is not written."""
+    if not is_postgres(db_session):
+        pytest.skip("PostgreSQL only (no writable WITH on SQLite)")
+    users, members = User.__table__, BrandMember.__table__
+    brand = factories.brand(db_session)
+    new_users = complete_rows(users, [{"email": "l1@example.com", "display_name": "甲"},
+                                      {"email": "l2@example.com", "display_name": "乙"}])  # fmt: skip
+    new_members = complete_rows(members, [
+        {"brand_id": brand.id, "user_id": email, "role": BrandRole.MEMBER}
+        for email in ("l2@example.com", "l1@example.com", "nobody@example.com")
+    ])  # fmt: skip
+    created = insert_from_json(users, tuple(new_users[0]), "users").returning(users.c.id, users.c.email).cte("u")
+    joined = insert_from_json(members, tuple(new_members[0]), "members", lookup=Lookup("user_id", created, "email"))
+    statement = select(created.c.id, created.c.email).add_cte(joined.cte("m"))
+    with recorded(db_session) as seen:
+        ids = {r.email: r.id for r in db_session.execute(
+            statement, {"users": rows_json(new_users), "members": rows_json(new_members)}
+        )}  # fmt: skip
+    assert len(seen) == 1
+    assert sorted(ids) == ["l1@example.com", "l2@example.com"]
+    written = db_session.execute(
+        select(members.c.user_id, members.c.role, members.c.created_at).where(members.c.brand_id == brand.id)
+    ).all()
+    assert sorted((r.user_id, r.role) for r in written) == sorted((i, BrandRole.MEMBER) for i in ids.values())
+    assert all(abs(r.created_at - clock.now()) < dt.timedelta(minutes=5) for r in written)  # the default, completed
