@@ -391,8 +391,9 @@ def _json_value(value: Any) -> Any:
 @dataclasses.dataclass(frozen=True)
 class Lookup:
     """A key column of `insert_from_json`'s rows that holds a stand-in: each row takes instead `source.c[value]` of
-    the row of `source` (another WITH clause's RETURNING) whose `source.c[key]` equals it. Rows can so name rows
-    the same statement writes, whose ids nobody knows before it runs. The stand-in is read as `key`'s type."""
+    the row of `source` (another WITH clause's RETURNING) whose `source.c[key]` equals it (NULL when none does; an
+    error when several do). Rows can so name rows the same statement writes, whose ids nobody knows before it runs.
+    The stand-in is read as `key`'s type."""
 
     column: str
     source: FromClause
@@ -410,20 +411,19 @@ def insert_from_json(
     built once it is compiled and prepared once, where a multi-VALUES INSERT is a new statement for each row count.
     `given` are columns every row takes the same value of, from elsewhere in the statement (a scalar subquery of
     another WITH clause's RETURNING, which unlike a second FROM is no cross join to the rows). With `lookup`, its
-    column comes from the row of its source the row's stand-in matches (a JOIN: a row matching none is not written).
-    """
+    column comes from the row of its source the row's stand-in matches: a scalar subquery per row too, where a JOIN
+    could hand the rows to the INSERT in another order than `param`'s, and their new ids with it."""
     given = dict(given or {})
     rows = (
         func.jsonb_to_recordset(cast(bindparam(param, type_=String()), JSONB()))
         .table_valued(*(column(k, _json_type(table, k, lookup)) for k in keys))
         .render_derived(with_types=True)
     )
-    source: FromClause = rows
     if lookup is not None:
-        given[lookup.column] = lookup.source.c[lookup.value]
-        source = rows.join(lookup.source, lookup.source.c[lookup.key] == rows.c[lookup.column])
+        found = lookup.source.c[lookup.key] == rows.c[lookup.column]
+        given[lookup.column] = sql_select(lookup.source.c[lookup.value]).where(found).scalar_subquery()
     own = [k for k in keys if k not in given]
-    selected = sql_select(*given.values(), *(rows.c[k] for k in own)).select_from(source)
+    selected = sql_select(*given.values(), *(rows.c[k] for k in own)).select_from(rows)
     return insert(table).from_select([*given, *own], selected)
 
 

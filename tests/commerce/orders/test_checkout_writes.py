@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pytest
 from sqlalchemy import func, select
 
-from commerce.catalog.models import AffiliateOffer
+from commerce.catalog.models import AffiliateOffer, Sku
 from commerce.orders import checkout as checkout_service
 from commerce.orders.models import Checkout, OrderEvent, OrderLine, OrderStatus, ReviewStatus
 from core import clock
@@ -20,8 +20,8 @@ from tests.commerce.money import ADDRESS, LINKS, Market, orders_of, share_click
 from tests.statements import recorded
 
 # Every statement `place_order` sends on PostgreSQL for the checkouts below, by their number of brands: one fewer
-# (11 and 13) than when the orders' lines and first events were written by a statement of their own.
-POSTGRES_STATEMENTS = {1: 10, 2: 12}
+# (11 and 14) than when the orders' lines and first events were written by a statement of their own.
+POSTGRES_STATEMENTS = {1: 10, 2: 13}
 
 
 def _buy(m: Market, items: list[checkout_service.CheckoutItem], click_id: str) -> tuple[Checkout, list[str]]:
@@ -38,10 +38,11 @@ def test_the_checkout_its_orders_lines_and_events_are_one_statement_on_postgresq
     market: Market, frozen: FrozenClock, brands: int
 ) -> None:
     m = market
-    skus = {m.brand.id: (m.sku, 2)}  # brand: (SKU bought, quantity)
-    if brands == 2:
+    skus = {m.brand.id: [(m.sku, 2)]}  # brand: [(SKU bought, quantity)], in the order bought
+    if brands == 2:  # the second brand's order has two lines, the later SKU first
         other = factories.brand(m.session, owner=m.user())
-        skus[other.id] = (factories.product(m.session, brand=other, prices=(3_300,)).skus[0], 3)
+        first, second = (factories.product(m.session, brand=other, prices=(p,)).skus[0] for p in (3_300, 1_200))
+        skus[other.id] = [(second, 1), (first, 3)]
         m.session.commit()
     # The first brand's line comes from the artist's video, shared by the sharer: its line credits both; the other
     # brand's product is on no video and has no affiliate offer, so its line credits nobody.
@@ -50,7 +51,8 @@ def test_the_checkout_its_orders_lines_and_events_are_one_statement_on_postgresq
     now = clock.now()
     items = [
         checkout_service.CheckoutItem(sku.id, qty, source_video_id=m.video.id if brand == m.brand.id else None)
-        for brand, (sku, qty) in skus.items()
+        for brand, bought in skus.items()
+        for sku, qty in bought
     ]
 
     placed, seen = _buy(m, items, click.click_id)
@@ -76,10 +78,9 @@ def test_the_checkout_its_orders_lines_and_events_are_one_statement_on_postgresq
         for o in orders
     }  # fmt: skip
     assert rows == {
-        brand: (placed.id, m.buyer.id, sku.price_fen * qty, 0, sku.price_fen * qty, None, OrderStatus.PENDING_PAYMENT,
-                CURRENCY, 0, asdict(ADDRESS), ADDRESS.fingerprint(), "buyer-device", now + m.policy.reservation,
-                now, None, None)
-        for brand, (sku, qty) in skus.items()
+        brand: (placed.id, m.buyer.id, _paid(bought), 0, _paid(bought), None, OrderStatus.PENDING_PAYMENT, CURRENCY,
+                0, asdict(ADDRESS), ADDRESS.fingerprint(), "buyer-device", now + m.policy.reservation, now, None, None)
+        for brand, bought in skus.items()
     }  # fmt: skip
     assert (
         placed.total
@@ -87,11 +88,11 @@ def test_the_checkout_its_orders_lines_and_events_are_one_statement_on_postgresq
         == m.session.scalar(select(Checkout.total).where(Checkout.id == placed.id))
     )
     offer_id = m.session.scalar(select(AffiliateOffer.id).where(AffiliateOffer.product_id == m.product.id))
-    # Each order's id went to its own brand's lines and event (found by brand, not by position).
+    # Each order's id went to its own brand's lines and event (found by brand, not by position), the lines' ids in the
+    # order they were bought (what `Order.lines` lists them by).
     for o in orders:
-        sku, qty = skus[o.brand_id]
         credited = o.brand_id == m.brand.id
-        lines = m.session.scalars(select(OrderLine).where(OrderLine.order_id == o.id)).all()
+        lines = m.session.scalars(select(OrderLine).where(OrderLine.order_id == o.id).order_by(OrderLine.id)).all()
         assert [
             (line.product_id, line.sku_id, line.product_name, line.sku_attributes, line.quantity, line.unit_price,
              line.list_price, line.discount, line.platform_discount, line.paid_amount, line.offer_id,
@@ -107,9 +108,14 @@ def test_the_checkout_its_orders_lines_and_events_are_one_statement_on_postgresq
              m.video.id if credited else None, m.artist.id if credited else None, None,
              m.sharer.id if credited else None, "click" if credited else None, click.click_id if credited else None,
              None, None, None, ReviewStatus.NONE, None, 0, [], 0, 0)
+            for sku, qty in skus[o.brand_id]
         ]  # fmt: skip
         events = m.session.scalars(select(OrderEvent).where(OrderEvent.order_id == o.id)).all()
         assert [(e.from_status, e.to_status, e.actor_id, e.actor_role, e.note, e.at) for e in events] == [
             (None, OrderStatus.PENDING_PAYMENT, m.buyer.id, "buyer", "", now)
         ]
-    assert m.session.scalar(select(func.count()).select_from(OrderLine)) == brands  # no line left out or doubled
+    assert m.session.scalar(select(func.count()).select_from(OrderLine)) == len(items)  # none left out or doubled
+
+
+def _paid(bought: list[tuple[Sku, int]]) -> int:
+    return sum(sku.price_fen * qty for sku, qty in bought)
