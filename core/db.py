@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Enum,
+    FromClause,
     Insert,
     Integer,
     MetaData,
@@ -387,22 +388,47 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not a column value")
 
 
+@dataclasses.dataclass(frozen=True)
+class Lookup:
+    """A key column of `insert_from_json`'s rows that holds a stand-in: each row takes instead `source.c[value]` of
+    the row of `source` (another WITH clause's RETURNING) whose `source.c[key]` equals it (NULL when none does; an
+    error when several do). Rows can so name rows the same statement writes, whose ids nobody knows before it runs.
+    The stand-in is read as `key`'s type."""
+
+    column: str
+    source: FromClause
+    key: str
+    value: str = "id"
+
+
 def insert_from_json(
-    table: Table, keys: Sequence[str], param: str, given: Mapping[str, ColumnElement[Any]] | None = None
-) -> Insert:
+    table: Table, keys: Sequence[str], param: str, given: Mapping[str, ColumnElement[Any]] | None = None,
+    lookup: Lookup | None = None,
+) -> Insert:  # fmt: skip
     """INSERT INTO table (given, keys) SELECT given, keys FROM jsonb_to_recordset(:param) AS r(key type, ...).
 
     PostgreSQL only. The statement is the same however many rows `param` holds (`rows_json` of `complete_rows`), so
     built once it is compiled and prepared once, where a multi-VALUES INSERT is a new statement for each row count.
     `given` are columns every row takes the same value of, from elsewhere in the statement (a scalar subquery of
-    another WITH clause's RETURNING, which unlike a second FROM is no cross join to the rows)."""
-    given = given or {}
+    another WITH clause's RETURNING, which unlike a second FROM is no cross join to the rows). With `lookup`, its
+    column comes from the row of its source the row's stand-in matches: a scalar subquery per row too, where a JOIN
+    could hand the rows to the INSERT in another order than `param`'s, and their new ids with it."""
+    given = dict(given or {})
     rows = (
         func.jsonb_to_recordset(cast(bindparam(param, type_=String()), JSONB()))
-        .table_valued(*(column(k, table.c[k].type) for k in keys))
+        .table_valued(*(column(k, _json_type(table, k, lookup)) for k in keys))
         .render_derived(with_types=True)
     )
-    return insert(table).from_select([*given, *keys], sql_select(*given.values(), *(rows.c[k] for k in keys)))
+    if lookup is not None:
+        found = lookup.source.c[lookup.key] == rows.c[lookup.column]
+        given[lookup.column] = sql_select(lookup.source.c[lookup.value]).where(found).scalar_subquery()
+    own = [k for k in keys if k not in given]
+    selected = sql_select(*given.values(), *(rows.c[k] for k in own)).select_from(rows)
+    return insert(table).from_select([*given, *own], selected)
+
+
+def _json_type(table: Table, key: str, lookup: Lookup | None) -> Any:
+    return lookup.source.c[lookup.key].type if lookup is not None and key == lookup.column else table.c[key].type
 
 
 @functools.cache

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Insert, Row, bindparam, exists, insert, select, update
+from sqlalchemy import BigInteger, Row, Select, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -38,7 +38,7 @@ from commerce.catalog.models import AffiliateOffer, Product, ProductStatus, Sku,
 from commerce.distribution import binding as distribution
 from commerce.marketing import bargains, coupons, flash_sales, group_buys
 from commerce.orders import cart, lifecycle
-from commerce.orders.models import PAYMENT_PURPOSE, Checkout, Order, OrderLine, ReviewStatus
+from commerce.orders.models import PAYMENT_PURPOSE, Checkout, Order, OrderEvent, OrderLine, ReviewStatus
 from commerce.payments import service as payments
 from commerce.payments.provider import PaymentProvider
 from commerce.policy import MoneyPolicy
@@ -46,7 +46,17 @@ from commerce.support import fees as support_fees
 from core import clock
 from core.accounts.models import BrandMember, User
 from core.accounts.permissions import require_user
-from core.db import Rows, UTCDateTime, adopt, complete_rows, insert_from_json, is_postgres, rows_json, write_together
+from core.db import (
+    Lookup,
+    Rows,
+    UTCDateTime,
+    adopt,
+    complete_rows,
+    insert_from_json,
+    is_postgres,
+    rows_json,
+    write_together,
+)
 from core.errors import Conflict, FieldError, ValidationFailed, register_field_labels, register_messages
 from core.ids import sha256_hex
 from core.money import BP_WHOLE
@@ -269,11 +279,7 @@ def place_order(
         plans = [builder.plan(brand, by_brand[brand], brand_coupons.get(brand)) for brand in sorted(by_brand)]
         builder.apply_platform(plans, platform_coupons)
         total = sum(p.total for p in plans)
-        checkout_id, order_ids = builder.checkout(plans, total)
-        # The lines and the orders' first events: one round trip.
-        write_together(
-            session, [builder.lines(plans, order_ids), lifecycle.created_write(order_ids, buyer, builder.now)]
-        )
+        checkout_id, order_ids = builder.checkout(plans, total, builder.lines(plans))
         if conversation_id is not None:  # placed from a customer-service chat: its agent's fee on the brand's lines
             support_fees.credit_agent(session, buyer.id, conversation_id, order_ids, builder.now)
         builder.claim_flash(plans, order_ids)
@@ -550,11 +556,13 @@ class _Builder:
         for c, amount, order_id in sorted(uses, key=lambda u: u[0].coupon.id):
             coupons.use(self.session, self.buyer.id, c, order_id, amount, self.now)
 
-    def checkout(self, plans: list[_Plan], total: int) -> tuple[int, list[int]]:
-        """Insert the checkout and its orders (one per brand): the checkout's id and the orders', in `plans` order.
+    def checkout(self, plans: list[_Plan], total: int, lines: Rows) -> tuple[int, list[int]]:
+        """Insert the checkout, its orders (one per brand), their `lines` and their first events: the checkout's id
+        and the orders', in `plans` order.
 
-        PostgreSQL writes them in one statement, the orders taking the checkout's id from its insert's RETURNING;
-        SQLite has no writable WITH and inserts the checkout first. The rows and their values are the same on both.
+        PostgreSQL writes them all in one statement: the orders take the checkout's id from its insert's RETURNING,
+        the lines and events their order's id from the orders' (found by brand). SQLite has no writable WITH: the
+        checkout, then the orders, then the lines and events. The rows and their values are the same on both.
         """
         checkout = {"checkout_buyer": self.buyer.id, "checkout_total": total, "checkout_at": self.now}
         orders = complete_rows(_orders, [
@@ -564,19 +572,31 @@ class _Builder:
              "device_hash": self.device_hash, "reserved_until": self.reserved_until(plan.group), "created_at": self.now}
             for plan in plans
         ])  # fmt: skip
-        if is_postgres(self.session):
+        # Keyed by brand like the lines: the brand stands in for its order's id until the orders are written.
+        events = lifecycle.created_write([plan.brand_id for plan in plans], self.buyer, self.now)
+        postgres = is_postgres(self.session)
+        if postgres:
+            line_rows, event_rows = complete_rows(lines.table, lines.rows), complete_rows(events.table, events.rows)
             written = self.session.execute(
-                _checkout_with_orders(tuple(orders[0])), {**checkout, "orders": rows_json(orders)}
-            ).all()
+                _checkout_written(tuple(orders[0]), tuple(line_rows[0]), tuple(event_rows[0])),
+                {**checkout, "orders": rows_json(orders), "lines": rows_json(line_rows),
+                 "events": rows_json(event_rows)},
+            ).all()  # fmt: skip
         else:
             checkout_id = self.session.execute(_INSERT_CHECKOUT, checkout).scalar_one()
             written = self.session.execute(_INSERT_ORDERS, [{**o, "checkout_id": checkout_id} for o in orders]).all()
         # RETURNING promises no order: a checkout's orders are told apart by their brand (one order per brand).
         by_brand = {int(row.brand_id): int(row.id) for row in written}
+        if not postgres:  # the lines and events once their orders' ids are known, in one round trip where it can
+            write_together(self.session, [
+                Rows(w.table, [{**row, "order_id": by_brand[row["order_id"]]} for row in w.rows])
+                for w in (lines, events)
+            ])  # fmt: skip
         return int(written[0].checkout_id), [by_brand[plan.brand_id] for plan in plans]
 
-    def lines(self, plans: list[_Plan], order_ids: list[int]) -> Rows:
-        """The insert of every line of every order, with its credits (one statement, for the caller to run)."""
+    def lines(self, plans: list[_Plan]) -> Rows:
+        """Every line of every order, with its credits, for `checkout` to insert. The orders are not written yet: a
+        line's `order_id` is its brand's id, which `checkout` turns into its order's (one order per brand)."""
         items = [w for plan in plans for w in plan.group]
         sources = {
             w.sku_id: _artist_source(self.session, self.links, w, self.skus[w.sku_id], self.loaded_video) for w in items
@@ -605,7 +625,7 @@ class _Builder:
         }  # fmt: skip
         blocked = attribution.self_referrals(self.session, self._beneficiaries(sources, credits), self.facts, known)
         rows = []
-        for plan, order_id in zip(plans, order_ids, strict=True):
+        for plan in plans:
             for w, line_subtotal, line_discount, platform_part in zip(
                 plan.group, plan.subtotals, plan.line_discounts, plan.platform_discounts, strict=True
             ):
@@ -613,7 +633,7 @@ class _Builder:
                 c = self._credit(sku, sources[w.sku_id], credits[w.sku_id], blocked, terms.get(w.sku_id))
                 hold = self._hold(c) if c.artist_bp or c.sharer_bp else []
                 rows.append(
-                    {"order_id": order_id, "product_id": sku.product_id, "sku_id": sku.id,
+                    {"order_id": plan.brand_id, "product_id": sku.product_id, "sku_id": sku.id,
                      "product_name": sku.product_name, "sku_attributes": dict(sku.attributes or {}),
                      "quantity": w.quantity, "unit_price": self.unit_price(sku.id),
                      "list_price": sku.list_price_fen
@@ -746,7 +766,7 @@ _LINKS = select(_cards.video_id, _cards.product_id).where(
     _cards.video_id.in_(bindparam("videos", expanding=True)),
     _cards.product_id.in_(bindparam("products", expanding=True)),
 )
-_checkouts, _orders = Checkout.__table__, Order.__table__
+_checkouts, _orders, _lines, _events = Checkout.__table__, Order.__table__, OrderLine.__table__, OrderEvent.__table__
 # Parameters named apart from the orders' columns: on PostgreSQL this insert is a WITH clause of the orders' insert.
 _INSERT_CHECKOUT = (
     insert(_checkouts)
@@ -762,13 +782,24 @@ _INSERT_ORDERS = insert(_orders).returning(*_ORDERS_WRITTEN)
 
 
 @functools.cache
-def _checkout_with_orders(keys: tuple[str, ...]) -> Insert:
-    """WITH c AS (INSERT INTO checkouts ... RETURNING id) INSERT INTO orders (checkout_id, keys)
-    SELECT (SELECT id FROM c), keys FROM jsonb_to_recordset(:orders): one statement for any number of brands. Built
-    once for the orders' keys (always the same), so it is compiled and prepared once."""
+def _checkout_written(
+    order_keys: tuple[str, ...], line_keys: tuple[str, ...], event_keys: tuple[str, ...]
+) -> Select[Any]:
+    """WITH c AS (INSERT INTO checkouts ... RETURNING id),
+    o AS (INSERT INTO orders SELECT (SELECT id FROM c), ... FROM jsonb_to_recordset(:orders) RETURNING ...),
+    l AS (INSERT INTO order_lines SELECT o.id, ... FROM jsonb_to_recordset(:lines) r JOIN o ON o.brand_id = r.order_id),
+    e AS (the same for order_events) SELECT the orders' id, checkout_id, brand_id FROM o: one statement for any number
+    of brands and lines. Built once for the rows' keys (always the same), so it is compiled and prepared once."""
     checkout = _INSERT_CHECKOUT.cte("c")
-    orders = insert_from_json(_orders, keys, "orders", given={"checkout_id": select(checkout.c.id).scalar_subquery()})
-    return orders.add_cte(checkout).returning(*_ORDERS_WRITTEN)
+    orders = (
+        insert_from_json(_orders, order_keys, "orders", given={"checkout_id": select(checkout.c.id).scalar_subquery()})
+        .returning(*_ORDERS_WRITTEN)
+        .cte("o")
+    )
+    by_brand = Lookup("order_id", orders, "brand_id")
+    lines = insert_from_json(_lines, line_keys, "lines", lookup=by_brand).cte("l")
+    events = insert_from_json(_events, event_keys, "events", lookup=by_brand).cte("e")
+    return select(orders.c.id, orders.c.checkout_id, orders.c.brand_id).add_cte(checkout, orders, lines, events)
 
 
 def cart_items(session: Session, buyer: User | None) -> list[CheckoutItem]:

@@ -10,8 +10,19 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from core import clock
-from core.accounts.models import User
-from core.db import Database, Rows, Statement, adopt_row, is_postgres, write_together
+from core.accounts.models import ApiToken, User
+from core.db import (
+    Database,
+    Lookup,
+    Rows,
+    Statement,
+    adopt_row,
+    complete_rows,
+    insert_from_json,
+    is_postgres,
+    rows_json,
+    write_together,
+)  # fmt: skip
 from tests import factories
 from tests.statements import recorded
 
@@ -151,3 +162,34 @@ def test_writes_together_with_a_query_return_its_rows_from_the_same_round_trip(d
         assert [r.n for r in write_together(db_session, [], query=Statement(count, {"counted": -1}))] == [0]
     assert len(seen) == 1
     assert write_together(db_session, [Statement(rename, {"uid": renamed.id, "new_name": "再改"})]) == []
+
+
+def test_rows_inserted_from_json_take_a_key_from_the_row_of_another_with_clause_their_stand_in_matches(
+    db_session: Session,
+) -> None:
+    """API tokens of users the same statement creates: each names its user by e-mail (the id is not known yet) and is
+    written with that user's id, the tokens' own ids in the order of the rows given."""
+    if not is_postgres(db_session):
+        pytest.skip("PostgreSQL only (no writable WITH on SQLite)")
+    users, tokens = User.__table__, ApiToken.__table__
+    emails = ["l1@example.com", "l2@example.com"]
+    new_users = complete_rows(users, [{"email": e, "display_name": e[:2]} for e in emails])
+    expires = clock.now() + dt.timedelta(days=1)
+    # More rows than users, each user's apart, so the tokens' order tells whether it was kept.
+    given = [(emails[1], "b1"), (emails[0], "a1"), (emails[1], "b2"), (emails[0], "a2")]
+    new_tokens = complete_rows(tokens, [{"user_id": e, "token_hash": h, "expires_at": expires} for e, h in given])
+    created = insert_from_json(users, tuple(new_users[0]), "users").returning(users.c.id, users.c.email).cte("u")
+    keyed = insert_from_json(tokens, tuple(new_tokens[0]), "tokens", lookup=Lookup("user_id", created, "email"))
+    statement = select(created.c.id, created.c.email).add_cte(keyed.cte("t"))
+    with recorded(db_session) as seen:
+        ids = {r.email: r.id for r in db_session.execute(
+            statement, {"users": rows_json(new_users), "tokens": rows_json(new_tokens)}
+        )}  # fmt: skip
+    assert len(seen) == 1
+    assert sorted(ids) == emails
+    written = db_session.execute(
+        select(tokens.c.user_id, tokens.c.token_hash, tokens.c.name)
+        .where(tokens.c.user_id.in_(ids.values()))
+        .order_by(tokens.c.id)
+    ).all()
+    assert [tuple(r) for r in written] == [(ids[e], h, "api") for e, h in given]  # "api": the default, completed
