@@ -787,7 +787,8 @@ def _checkout_written(
 ) -> Select[Any]:
     """WITH c AS (INSERT INTO checkouts ... RETURNING id),
     o AS (INSERT INTO orders SELECT (SELECT id FROM c), ... FROM jsonb_to_recordset(:orders) RETURNING ...),
-    l AS (INSERT INTO order_lines SELECT o.id, ... FROM jsonb_to_recordset(:lines) r JOIN o ON o.brand_id = r.order_id),
+    l AS (INSERT INTO order_lines SELECT (SELECT o.id FROM o WHERE o.brand_id = r.order_id), ...
+          FROM jsonb_to_recordset(:lines) r),
     e AS (the same for order_events) SELECT the orders' id, checkout_id, brand_id FROM o: one statement for any number
     of brands and lines. Built once for the rows' keys (always the same), so it is compiled and prepared once."""
     checkout = _INSERT_CHECKOUT.cte("c")

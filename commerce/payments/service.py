@@ -373,11 +373,13 @@ _PAYMENT_KEYS = tuple(_succeeded.c.keys())
 
 
 @functools.lru_cache(maxsize=16)
-def _succeed_record_and_read(handlers: tuple[tuple[str, PaymentHandler], ...]) -> tuple[Select[Any], dict[str, int]]:
+def _succeed_record_and_read(
+    handlers: tuple[tuple[str, PaymentHandler], ...],
+) -> tuple[Select[Any], dict[str, tuple[int, int]]]:
     """`_SUCCEED` with the event's row (`_recorded`) and, joined to the payment it returns, each purpose's
     `succeeded_read` of it (a LATERAL subquery that reads only for a payment of its purpose, its FOR UPDATE locks
-    taken after the payment's): one row per read row. Returns the statement and, per purpose, where its columns
-    start.
+    taken after the payment's): one row per read row. Returns the statement and, per purpose, the positions of
+    its columns (a slice's start and stop, its marker column last).
 
     The payment's columns come first (named apart, read by position); the reads' names must differ from each
     other's, so that each purpose's rows keep their own column names."""
@@ -393,8 +395,9 @@ def _succeed_record_and_read(handlers: tuple[tuple[str, PaymentHandler], ...]) -
         if names & set(lateral.c.keys()):
             raise ValueError(f"purpose {purpose}: its succeeded_read repeats column names the statement has")
         names |= set(lateral.c.keys())
-        starts[purpose] = len(statement.selected_columns)
+        start = len(statement.selected_columns)
         statement = statement.add_columns(*lateral.c)
+        starts[purpose] = (start, len(statement.selected_columns))
         joined = joined.outerjoin(lateral, true())
     return statement.select_from(joined).add_cte(_recorded), starts
 
@@ -429,11 +432,11 @@ def _succeed_at_once(
         if not rows:
             return None
         payment = adopt_row(session, Payment, dict(zip(_PAYMENT_KEYS, rows[0], strict=False)))
-        start = starts.get(payment.purpose)
-        if start is None:
+        columns = starts.get(payment.purpose)
+        if columns is None:
             return payment, None
         # The purpose's own columns, as its rows; the outer join's row of NULLs, when the read found nothing, is none.
-        read = result().columns(*range(start, len(rows[0]))).all()
+        read = result().columns(*range(*columns)).all()
         return payment, [r for r in read if r[-1] is not None]
     row = session.execute(_SUCCEED, params).first()
     if row is None:
